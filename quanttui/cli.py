@@ -1,0 +1,219 @@
+"""Command line: `quanttui sweep|replay ...`.
+
+The headless commands are a contract for scripts: results on stdout (JSON with --json),
+progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
+endpoint unreachable at start, 130 when interrupted (partial results are still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from quanttui import __version__
+from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.core.recording import RecordingError
+from quanttui.io.openai_client import EndpointError, RequestOptions, Timeouts, split_base_url
+from quanttui.io.prompt_file import PromptFileError, load_prompts
+from quanttui.session import EndpointSpec, SessionResult, SweepConfig, replay_headless, run_sweep
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad input; printed as one line and exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
+        if name in pairs:
+            raise UsageError(f"{flag}: {name!r} given twice")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def _concurrencies(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(
+            f"--concurrency {text!r}: expected integers separated by commas, e.g. 1,2,4,8"
+        ) from None
+    if not values:
+        raise UsageError("--concurrency: at least one value is needed")
+    return values
+
+
+def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
+    endpoints = _pairs(args.endpoint, "--endpoint")
+    if not endpoints:
+        raise UsageError("--endpoint NAME=URL is required (give it once per variant)")
+    models = _pairs(args.model, "--model")
+    precisions = _pairs(args.precision, "--precision")
+    for flag, mapping in (("--model", models), ("--precision", precisions)):
+        unknown = sorted(set(mapping) - set(endpoints))
+        if unknown:
+            raise UsageError(f"{flag} {unknown[0]}=...: no --endpoint named {unknown[0]!r}")
+    specs = []
+    for name, url in endpoints.items():
+        try:
+            split_base_url(url)
+        except ValueError as exc:
+            raise UsageError(f"--endpoint {name}: {exc}") from None
+        specs.append(EndpointSpec(name, url, models.get(name), precisions.get(name)))
+    try:
+        slo = Slo(args.slo_p95_ms, SloMetric(args.slo_metric)) if args.slo_p95_ms is not None else None
+        plan = LoadPlan(
+            concurrencies=_concurrencies(args.concurrency),
+            requests_per_step=args.requests_per_step,
+            step_seconds=args.step_seconds,
+            warmup_requests=args.warmup_requests,
+            slo=slo,
+            max_error_rate=args.max_error_rate,
+        )
+        timeouts = Timeouts(
+            connect_s=args.connect_timeout,
+            first_token_s=args.first_token_timeout,
+            idle_s=args.idle_timeout,
+            total_s=args.request_timeout,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.max_tokens < 1:
+        raise UsageError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    options = RequestOptions(
+        max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed, ignore_eos=args.ignore_eos
+    )
+    return SweepConfig(
+        endpoints=tuple(specs),
+        plan=plan,
+        options=options,
+        timeouts=timeouts,
+        out_dir=Path(args.out),
+        prompts_source=str(args.prompts) if args.prompts else "embedded default",
+        api_key_env=args.api_key_env,
+        scrape_interval_s=args.scrape_interval,
+    )
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="headless concurrency ramp against running endpoints")
+    p.add_argument("--endpoint", action="append", metavar="NAME=URL", help="a variant to drive (repeat)")
+    p.add_argument(
+        "--model", action="append", metavar="NAME=ID", help="model id (default: first of /v1/models)"
+    )
+    p.add_argument("--precision", action="append", metavar="NAME=P", help="label, e.g. bf16 or awq")
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
+    p.add_argument("--concurrency", required=True, metavar="LIST", help="ramp steps, e.g. 1,2,4,8")
+    steps = p.add_mutually_exclusive_group(required=True)
+    steps.add_argument("--requests-per-step", type=int, metavar="N")
+    steps.add_argument("--step-seconds", type=float, metavar="S")
+    p.add_argument("--warmup-requests", type=int, default=0, metavar="N", help="extra per step, not counted")
+    p.add_argument("--max-tokens", type=int, required=True, metavar="N")
+    p.add_argument("--ignore-eos", action="store_true", help="fixed output length (vLLM extension)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--prompts", type=Path, metavar="FILE", help=".jsonl or .txt (default: embedded set)")
+    p.add_argument("--slo-p95-ms", type=float, metavar="MS", help="stop a variant whose p95 exceeds this")
+    p.add_argument("--slo-metric", choices=[m.value for m in SloMetric], default="e2e")
+    p.add_argument("--max-error-rate", type=float, default=0.5, metavar="F", help="stop a variant above this")
+    p.add_argument("--request-timeout", type=float, default=None, metavar="S", help="ceiling per request")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--first-token-timeout", type=float, default=120.0, metavar="S")
+    p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S", help="longest gap between chunks")
+    p.add_argument("--scrape-interval", type=float, default=1.0, metavar="S", help="/metrics poll period")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+
+
+def _add_replay(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="replay a recording")
+    p.add_argument("file", type=Path)
+    p.add_argument("--headless", action="store_true", help="no UI: print the run's summary")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="quanttui", description="BF16 vs INT4 serving console for vLLM")
+    parser.add_argument("--version", action="version", version=f"quanttui {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_sweep(sub)
+    _add_replay(sub)
+    return parser
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, sort_keys=True))
+        return
+    print(f"sweep: {summary['sweep']['reason']}, {summary['sweep']['steps']} steps, "
+          f"{summary['sweep']['duration_s']:.1f} s")  # fmt: skip
+    for v in summary["variants"]:
+        knee = v["max_conc_meeting_slo"]
+        print(
+            f"{v['name']} ({v['precision'] or '?'}, {v['model']}): {v['requests']} requests, {v['errors']} errors, "
+            f"peak {v['peak_tok_s'] or 0:.1f} tok/s"
+            + (f", max concurrency within SLO {knee}" if knee else "")
+        )
+    for row in summary["steps"]:
+        print(
+            f"  {row['variant']:<12} conc {row['conc']:>4}  tok/s {row['tok_s'] or 0:>8.1f}  "
+            f"p50 {row['p50_ms'] or 0:>8.1f} ms  p95 {row['p95_ms'] or 0:>8.1f} ms  errors {row['errors']}"
+        )
+
+
+def _run_async(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    config = build_sweep_config(args)
+    prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+    result: SessionResult = _run_async(run_sweep(config, prompts, _stderr))
+    _stderr(f"wrote {result.csv} and {result.recording}")
+    _print_summary(result.summary, args.json)
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    if not args.headless:
+        raise UsageError("the replay console arrives with the UI; use --headless for now")
+    result: SessionResult = _run_async(replay_headless(args.file))
+    for warning in result.warnings:
+        _stderr(f"warning: {warning}")
+    _print_summary(result.summary, args.json)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    handlers = {"sweep": cmd_sweep, "replay": cmd_replay}
+    try:
+        return handlers[args.command](args)
+    except (UsageError, EndpointError, PromptFileError, RecordingError) as exc:
+        _stderr(f"quanttui {args.command}: error: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _stderr(f"quanttui {args.command}: interrupted")
+        return EXIT_INTERRUPTED

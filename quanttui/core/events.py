@@ -1,0 +1,207 @@
+"""The typed events of a session: every observation and operator action is one of these.
+
+All events are frozen dataclasses with `t` (seconds since session start, monotonic clock) and,
+where they belong to one, the `variant` name. They hold only JSON-friendly values (str, int,
+float, bool, None and tuples of those) so a recording round-trips them exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorClass(StrEnum):
+    """Why a request failed; counted per class, never raised."""
+
+    CONNECT = "connect"  # TCP connect refused / DNS / reset before a response
+    HTTP_STATUS = "http_status"  # non-2xx status (the code is kept beside it)
+    TIMEOUT_CONNECT = "timeout_connect"
+    TIMEOUT_FIRST_TOKEN = "timeout_first_token"
+    TIMEOUT_IDLE = "timeout_idle"  # gap between two chunks exceeded the idle timeout
+    TIMEOUT_TOTAL = "timeout_total"  # the whole request exceeded its ceiling
+    MALFORMED_STREAM = "malformed_stream"  # data line that is not JSON or not a chunk object
+    STREAM_ERROR = "stream_error"  # an error object arrived mid-stream
+    NO_DONE = "no_done"  # stream ended without `data: [DONE]`
+    READ_ERROR = "read_error"  # connection broken while reading the body
+    NO_CONTENT = "no_content"  # stream completed but carried no token chunk
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float
+
+
+@dataclass(frozen=True)
+class EndpointInfo(Event):
+    """One variant under test: where it is and what it serves."""
+
+    variant: str
+    url: str
+    model: str
+    precision: str = ""
+    pids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class InstanceState(Event):
+    """Engine life cycle: starting, loading, profiling, ready, failed, stopped (issue 3 fills it in)."""
+
+    variant: str
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    variant: str
+    line: str
+    stream: str = "stdout"
+
+
+@dataclass(frozen=True)
+class GpuUnavailable(Event):
+    """Emitted once when NVML cannot be used; the session carries on without GPU panels."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class GpuProcess:
+    pid: int
+    used_mib: float
+
+
+@dataclass(frozen=True)
+class GpuSample(Event):
+    index: int
+    name: str
+    mem_total_mib: float
+    mem_used_mib: float
+    util_pct: float | None
+    power_w: float | None
+    processes: tuple[GpuProcess, ...] = ()
+
+
+@dataclass(frozen=True)
+class EngineSample(Event):
+    """One /metrics scrape of a vLLM engine, summed over its `engine` label values.
+
+    Counters are kept raw so a replay can recompute rates; the rates are Δ/Δt against the
+    previous scrape of the same variant (None on the first scrape or after a counter reset).
+    """
+
+    variant: str
+    kv_cache_usage: float | None  # 0..1 fraction
+    running: float | None
+    waiting: float | None
+    generation_tokens_total: float | None
+    prompt_tokens_total: float | None
+    preemptions_total: float | None
+    generation_tok_s: float | None = None
+    prompt_tok_s: float | None = None
+    num_gpu_blocks: int | None = None
+    block_size: int | None = None
+    kv_cache_size_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricsUnavailable(Event):
+    """A variant's /metrics could not be read or parsed (emitted on each change of reason)."""
+
+    variant: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    step: int
+    concurrency: int
+    requests: int | None  # requests per variant, or None when the step is timed
+    seconds: float | None
+    warmup_requests: int
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    step: int
+
+
+@dataclass(frozen=True)
+class VariantRetired(Event):
+    """A stop rule fired for a variant: it gets no further steps."""
+
+    variant: str
+    step: int
+    rule: str  # "slo" or "error_rate"
+    detail: str
+
+
+@dataclass(frozen=True)
+class SweepFinished(Event):
+    reason: str  # "completed", "all_retired", "interrupted"
+
+
+@dataclass(frozen=True)
+class RequestResult(Event):
+    """One request, measured by `vllm bench serve`'s definitions.
+
+    `t` is when the request ended; `start` when it was sent. Latencies are in seconds;
+    `itl_us` holds every inter-token gap in whole microseconds so percentiles over a step can
+    be recomputed exactly from a recording.
+    """
+
+    variant: str
+    step: int
+    index: int  # position in the step's prompt order
+    warmup: bool
+    start: float
+    ok: bool
+    error: str | None = None  # ErrorClass value
+    http_status: int | None = None
+    error_detail: str = ""
+    ttft: float | None = None
+    e2e: float | None = None
+    itl_us: tuple[int, ...] = ()
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    output_tokens_estimated: bool = False  # True when usage was missing and chunks were counted
+    finish_reason: str | None = None
+
+    @property
+    def tpot(self) -> float | None:
+        if self.ttft is None or self.e2e is None or not self.output_tokens or self.output_tokens < 2:
+            return None
+        return (self.e2e - self.ttft) / (self.output_tokens - 1)
+
+
+@dataclass(frozen=True)
+class OperatorNote(Event):
+    """Free text from the operator or the app (kept in the recording)."""
+
+    text: str
+    variant: str | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        EndpointInfo,
+        InstanceState,
+        LogLine,
+        GpuUnavailable,
+        GpuSample,
+        EngineSample,
+        MetricsUnavailable,
+        StepStarted,
+        StepFinished,
+        VariantRetired,
+        SweepFinished,
+        RequestResult,
+        OperatorNote,
+    )
+}
+
+# Nested value types that may appear inside events (decoded by the recording codec).
+VALUE_TYPES: dict[str, type] = {"GpuProcess": GpuProcess}

@@ -1,0 +1,172 @@
+"""The recording format: JSON Lines, one header line then one event per line. Never pickle.
+
+Header: {"format": "quanttui-recording", "schema": 1, "quanttui": "...", "started_utc": "...",
+"config": {...}, "host": {...}}. Event line: {"type": "<EventClass>", "t": ..., <fields>}.
+Decoding checks every field against the event's type hints, so a damaged or foreign line is
+reported with its line number and field name instead of surfacing later as a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from quanttui.core.events import EVENT_TYPES, VALUE_TYPES, Event
+
+FORMAT_NAME = "quanttui-recording"
+SCHEMA_VERSION = 1
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read; the message is one line naming file, line and field."""
+
+
+@dataclass(frozen=True)
+class RecordingHeader:
+    started_utc: str
+    quanttui: str
+    config: dict[str, Any] = field(default_factory=dict)
+    host: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT_NAME
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=False, separators=(",", ":"))
+
+
+def header_from_json(line: str, where: str) -> RecordingHeader:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise RecordingError(f"{where}: header is not JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise RecordingError(f"{where}: field 'format': not a quanttui recording")
+    schema = data.get("schema")
+    if not isinstance(schema, int):
+        raise RecordingError(f"{where}: field 'schema': expected an integer")
+    if schema > SCHEMA_VERSION:
+        raise RecordingError(
+            f"{where}: field 'schema': recording schema {schema} is newer than this quanttui "
+            f"understands ({SCHEMA_VERSION}); upgrade quanttui"
+        )
+    for key, kind in (("started_utc", str), ("quanttui", str), ("config", dict), ("host", dict)):
+        if not isinstance(data.get(key), kind):
+            raise RecordingError(f"{where}: field '{key}': expected {kind.__name__}")
+    return RecordingHeader(
+        started_utc=data["started_utc"],
+        quanttui=data["quanttui"],
+        config=data["config"],
+        host=data["host"],
+        schema=schema,
+    )
+
+
+def _encode_value(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_encode_value(v) for v in value]
+    return value
+
+
+def encode_event(event: Event) -> str:
+    data: dict[str, Any] = {"type": type(event).__name__}
+    for f in dataclasses.fields(event):
+        data[f.name] = _encode_value(getattr(event, f.name))
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+class _FieldError(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _decode_value(value: Any, hint: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        last: _FieldError | None = None
+        for option in args:
+            if option is type(None):
+                continue
+            try:
+                return _decode_value(value, option, path)
+            except _FieldError as exc:
+                last = exc
+        raise last or _FieldError(path, "unexpected value")
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise _FieldError(path, "expected a list")
+        item_hint = args[0] if args else Any
+        return tuple(_decode_value(v, item_hint, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise _FieldError(path, "expected an object")
+        return value
+    if hint is Any:
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _FieldError(path, "expected a number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _FieldError(path, "expected an integer")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _FieldError(path, "expected true or false")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise _FieldError(path, "expected a string")
+        return value
+    if isinstance(hint, type) and hint.__name__ in VALUE_TYPES:
+        if not isinstance(value, dict):
+            raise _FieldError(path, "expected an object")
+        return _build(hint, value, path)
+    raise _FieldError(path, f"unsupported type {hint!r}")
+
+
+def _build(cls: type, data: dict[str, Any], path: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names - {"type"})
+    if unknown:
+        raise _FieldError(f"{path}{unknown[0]}", "unknown field")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise _FieldError(f"{path}{f.name}", "missing")
+            continue
+        kwargs[f.name] = _decode_value(data[f.name], hints[f.name], f"{path}{f.name}")
+    return cls(**kwargs)
+
+
+def decode_event(line: str, where: str) -> Event:
+    """Parse one event line; `where` is "FILE:LINE" for the error message."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise RecordingError(f"{where}: not a JSON object ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise RecordingError(f"{where}: not a JSON object")
+    kind = data.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise RecordingError(f"{where}: field 'type': unknown event type {kind!r}")
+    try:
+        return _build(cls, data, "")
+    except _FieldError as exc:
+        raise RecordingError(f"{where}: {kind} field '{exc.path}': {exc.message}") from None
+    except (TypeError, ValueError) as exc:
+        raise RecordingError(f"{where}: {kind}: {exc}") from None

@@ -1,0 +1,102 @@
+"""One session stream with fan-out: collectors publish, each subscriber reads at its own pace.
+
+Publishing never blocks and never awaits. Each subscriber owns a queue and a policy for when it
+falls behind: ``buffer`` keeps everything (the recorder and the aggregator must not lose data),
+``drop`` keeps at most ``maxsize`` events and counts the newest ones it had to drop (a UI can
+afford to skip frames but must say so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from quanttui.core.events import Event
+
+Policy = Literal["buffer", "drop"]
+
+
+class Subscription:
+    def __init__(self, name: str, policy: Policy, maxsize: int) -> None:
+        if policy == "drop" and maxsize < 1:
+            raise ValueError("a dropping subscription needs maxsize >= 1")
+        self.name = name
+        self.policy = policy
+        self.maxsize = maxsize
+        self.dropped = 0
+        self.delivered = 0
+        self._queue: deque[Event] = deque()
+        self._wakeup = asyncio.Event()
+        self._closed = False
+
+    def _offer(self, event: Event) -> None:
+        if self._closed:
+            return
+        if self.policy == "drop" and len(self._queue) >= self.maxsize:
+            self.dropped += 1
+            return
+        self._queue.append(event)
+        self._wakeup.set()
+
+    def _close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """Yield everything queued so far as one list; ends once the stream is closed and drained."""
+        while True:
+            if not self._queue:
+                if self._closed:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = list(self._queue)
+            self._queue.clear()
+            self.delivered += len(batch)
+            yield batch
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        async for batch in self.batches():
+            for event in batch:
+                yield event
+
+
+class SessionStream:
+    def __init__(self) -> None:
+        self._subscriptions: list[Subscription] = []
+        self._closed = False
+        self.published = 0
+
+    def subscribe(self, name: str, policy: Policy = "buffer", maxsize: int = 0) -> Subscription:
+        sub = Subscription(name, policy, maxsize)
+        if self._closed:
+            sub._close()
+        self._subscriptions.append(sub)
+        return sub
+
+    def publish(self, event: Event) -> None:
+        if self._closed:
+            return
+        self.published += 1
+        for sub in self._subscriptions:
+            sub._offer(event)
+
+    def close(self) -> None:
+        """No more events: every subscriber drains what it has and its iteration ends."""
+        self._closed = True
+        for sub in self._subscriptions:
+            sub._close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(self._subscriptions)

@@ -1,0 +1,338 @@
+"""Streaming client for OpenAI-compatible chat completions, timed like `vllm bench serve`.
+
+TTFT is the first chunk that carries output (content, reasoning or tool calls; the opening
+role-only chunk does not count), ITL the gaps between such chunks, E2E the last such chunk,
+all on perf_counter from just before the request is sent. Output tokens come from
+`usage.completion_tokens`; without usage the token chunks are counted and the result says so.
+Every failure is returned as an error class, never raised: a load test must outlive its server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from quanttui import __version__
+from quanttui.core.events import ErrorClass
+
+USER_AGENT = f"quanttui/{__version__}"
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class EndpointError(Exception):
+    """An endpoint that cannot be used at all (unreachable, no models); one-line message."""
+
+
+def split_base_url(url: str) -> str:
+    """Server root from a URL given with or without the /v1 suffix."""
+    root = url.strip().rstrip("/")
+    if root.endswith("/v1"):
+        root = root[: -len("/v1")]
+    if not root.startswith(("http://", "https://")):
+        raise ValueError(f"endpoint URL must start with http:// or https://, got {url!r}")
+    return root
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect_s: float = 10.0
+    first_token_s: float = 120.0  # from sending the request to the first token chunk
+    idle_s: float = 60.0  # longest gap allowed between two chunks after the first token
+    total_s: float | None = None  # ceiling for the whole request
+
+    def __post_init__(self) -> None:
+        for name in ("connect_s", "first_token_s", "idle_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"timeout {name} must be > 0")
+        if self.total_s is not None and not self.total_s > 0:
+            raise ValueError("request timeout must be > 0")
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    max_tokens: int = 128
+    temperature: float = 0.0
+    seed: int | None = None
+    ignore_eos: bool = False
+    top_logprobs: int | None = None
+
+    def body(self, model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if self.ignore_eos:
+            body["ignore_eos"] = True
+        if self.top_logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = self.top_logprobs
+        return body
+
+
+@dataclass
+class StreamOutcome:
+    ok: bool
+    start_ns: int
+    end_ns: int
+    error: ErrorClass | None = None
+    http_status: int | None = None
+    error_detail: str = ""
+    ttft_s: float | None = None
+    e2e_s: float | None = None
+    itl_us: list[int] = field(default_factory=list)
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    output_tokens_estimated: bool = False
+    finish_reason: str | None = None
+    text: str = ""
+    token_chunks: int = 0
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _error_body_detail(status: int, body: bytes, retry_after: str | None) -> str:
+    detail = ""
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict):
+            err = data.get("error", data)
+            if isinstance(err, dict):
+                detail = str(err.get("message") or err.get("detail") or "")
+            elif isinstance(err, str):
+                detail = err
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        detail = body[:400].decode("utf-8", "replace")
+    detail = _one_line(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
+    if retry_after:
+        detail += f" (Retry-After: {_one_line(retry_after, 40)})"
+    return detail
+
+
+def _is_token_chunk(delta: dict[str, Any]) -> bool:
+    content = delta.get("content")
+    if content is not None and not (content == "" and "role" in delta):
+        return True
+    return bool(delta.get("reasoning_content") or delta.get("reasoning") or delta.get("tool_calls"))
+
+
+class _StreamState:
+    def __init__(self, start_ns: int) -> None:
+        self.start_ns = start_ns
+        self.token_times: list[int] = []
+        self.text: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.done = False
+
+    def handle(self, payload: str, now_ns: int) -> tuple[ErrorClass, str] | None:
+        if payload == "[DONE]":
+            self.done = True
+            return None
+        try:
+            chunk = json.loads(payload)
+        except json.JSONDecodeError:
+            return ErrorClass.MALFORMED_STREAM, f"data line is not JSON: {_one_line(payload, 80)!r}"
+        if not isinstance(chunk, dict):
+            return ErrorClass.MALFORMED_STREAM, "data line is not a JSON object"
+        if "error" in chunk and chunk["error"]:
+            err = chunk["error"]
+            message = err.get("message", "") if isinstance(err, dict) else str(err)
+            return ErrorClass.STREAM_ERROR, _one_line(f"error in stream: {message}")
+        choices = chunk.get("choices")
+        if isinstance(choices, list) and choices:
+            choice = choices[0] if isinstance(choices[0], dict) else {}
+            delta = choice.get("delta")
+            if isinstance(delta, dict) and _is_token_chunk(delta):
+                self.token_times.append(now_ns)
+                content = delta.get("content")
+                if isinstance(content, str):
+                    self.text.append(content)
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+        return None
+
+    def outcome(self, end_ns: int, error: tuple[ErrorClass, str] | None, status: int | None) -> StreamOutcome:
+        times = self.token_times
+        result = StreamOutcome(ok=False, start_ns=self.start_ns, end_ns=end_ns, http_status=status)
+        result.text = "".join(self.text)
+        result.token_chunks = len(times)
+        result.finish_reason = self.finish_reason
+        if times:
+            result.ttft_s = (times[0] - self.start_ns) / 1e9
+            result.e2e_s = (times[-1] - self.start_ns) / 1e9
+            result.itl_us = [round((b - a) / 1000) for a, b in zip(times, times[1:], strict=False)]
+        usage = self.usage or {}
+        completion = usage.get("completion_tokens")
+        prompt = usage.get("prompt_tokens")
+        result.prompt_tokens = prompt if isinstance(prompt, int) else None
+        if isinstance(completion, int) and not isinstance(completion, bool):
+            result.output_tokens = completion
+        elif times:
+            result.output_tokens = len(times)
+            result.output_tokens_estimated = True
+        if error is None and not self.done:
+            error = (ErrorClass.NO_DONE, "stream ended without [DONE]")
+        if error is None and not times:
+            error = (ErrorClass.NO_CONTENT, "stream carried no token chunk")
+        if error is None:
+            result.ok = True
+        else:
+            result.error, result.error_detail = error
+        return result
+
+
+class OpenAIStreamClient:
+    """One httpx.AsyncClient per endpoint, its pool sized to the highest concurrency."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        concurrency: int = 1,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.root = split_base_url(base_url)
+        self.model = model
+        self.timeouts = timeouts or Timeouts()
+        headers = {"User-Agent": USER_AGENT}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        pool = max(1, concurrency)
+        self._client = httpx.AsyncClient(
+            base_url=self.root,
+            headers=headers,
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            timeout=httpx.Timeout(connect=self.timeouts.connect_s, read=None, write=30.0, pool=None),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> OpenAIStreamClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def list_models(self) -> list[str]:
+        """Served model ids from GET /v1/models; EndpointError with a one-line reason otherwise."""
+        try:
+            response = await self._client.get("/v1/models", timeout=self.timeouts.connect_s + 5)
+        except httpx.TimeoutException:
+            raise EndpointError(f"{self.root}: timed out asking for /v1/models") from None
+        except httpx.HTTPError as exc:
+            raise EndpointError(
+                f"{self.root}: unreachable ({_one_line(str(exc) or type(exc).__name__)})"
+            ) from None
+        if response.status_code != 200:
+            detail = _error_body_detail(response.status_code, response.content[:_MAX_ERROR_BODY], None)
+            raise EndpointError(f"{self.root}/v1/models: {detail}")
+        try:
+            data = response.json()
+            ids = [str(m["id"]) for m in data["data"]]
+        except (ValueError, KeyError, TypeError):
+            raise EndpointError(f"{self.root}/v1/models: reply has no data[].id list") from None
+        if not ids:
+            raise EndpointError(f"{self.root}/v1/models: the server lists no model")
+        return ids
+
+    async def stream_chat(self, messages: list[dict[str, str]], options: RequestOptions) -> StreamOutcome:
+        body = options.body(self.model, messages)
+        loop = asyncio.get_running_loop()
+        start_ns = time.perf_counter_ns()
+        started = loop.time()
+        total_deadline = started + self.timeouts.total_s if self.timeouts.total_s else None
+        state = _StreamState(start_ns)
+        status: int | None = None
+
+        def capped(deadline: float) -> float:
+            return min(deadline, total_deadline) if total_deadline else deadline
+
+        def timeout_class() -> ErrorClass:
+            if total_deadline is not None and loop.time() >= total_deadline - 1e-3:
+                return ErrorClass.TIMEOUT_TOTAL
+            return ErrorClass.TIMEOUT_IDLE if state.token_times else ErrorClass.TIMEOUT_FIRST_TOKEN
+
+        error: tuple[ErrorClass, str] | None = None
+        try:
+            async with asyncio.timeout(capped(started + self.timeouts.first_token_s)) as deadline:
+                async with self._client.stream("POST", "/v1/chat/completions", json=body) as response:
+                    status = response.status_code
+                    if status != 200:
+                        raw = b""
+                        async for part in response.aiter_bytes():
+                            raw += part
+                            if len(raw) >= _MAX_ERROR_BODY:
+                                break
+                        detail = _error_body_detail(status, raw, response.headers.get("retry-after"))
+                        error = (ErrorClass.HTTP_STATUS, detail)
+                    else:
+                        error = await self._read_events(response, state, deadline, capped)
+        except TimeoutError:
+            if state.done:
+                error = None  # the body did not close after [DONE]: the answer itself is complete
+            else:
+                kind = timeout_class()
+                error = (kind, f"{kind.value.removeprefix('timeout_').replace('_', ' ')} timeout expired")
+        except httpx.ConnectTimeout:
+            error = (ErrorClass.TIMEOUT_CONNECT, f"connect timed out after {self.timeouts.connect_s:g} s")
+        except httpx.ConnectError as exc:
+            error = (ErrorClass.CONNECT, _one_line(f"connect failed: {exc}"))
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            kind = ErrorClass.READ_ERROR if status is not None else ErrorClass.CONNECT
+            error = (kind, _one_line(f"{type(exc).__name__}: {exc}"))
+        except httpx.TimeoutException as exc:
+            error = (timeout_class(), _one_line(f"{type(exc).__name__}: {exc}"))
+        except httpx.HTTPError as exc:
+            error = (ErrorClass.READ_ERROR, _one_line(f"{type(exc).__name__}: {exc}"))
+        end_ns = time.perf_counter_ns()
+        return state.outcome(end_ns, error, status)
+
+    async def _read_events(
+        self,
+        response: httpx.Response,
+        state: _StreamState,
+        deadline: asyncio.Timeout,
+        capped: Any,
+    ) -> tuple[ErrorClass, str] | None:
+        loop = asyncio.get_running_loop()
+        async for line in response.aiter_lines():
+            now_ns = time.perf_counter_ns()
+            if state.token_times and not state.done:
+                deadline.reschedule(capped(loop.time() + self.timeouts.idle_s))
+            if not line or line.startswith(":") or state.done:
+                continue
+            if line.startswith("data:"):
+                had_tokens = bool(state.token_times)
+                problem = state.handle(line[5:].strip(), now_ns)
+                if problem:
+                    return problem
+                if state.done:
+                    # Read the body to its end so the connection goes back to the pool.
+                    deadline.reschedule(loop.time() + 2.0)
+                    continue
+                if not had_tokens and state.token_times:
+                    deadline.reschedule(capped(loop.time() + self.timeouts.idle_s))
+            elif line.startswith(("event:", "id:", "retry:")):
+                continue
+            else:
+                return ErrorClass.MALFORMED_STREAM, f"not an SSE line: {_one_line(line, 80)!r}"
+        return None

@@ -1,0 +1,151 @@
+"""Recording files: the recorder writes the stream to JSON Lines; the reader and replayer read it back.
+
+Replay publishes the recorded events onto a SessionStream, the same path a live session uses,
+so every consumer (aggregator, UI, exports) works unchanged on a recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from quanttui.core.events import Event
+from quanttui.core.recording import (
+    RecordingError,
+    RecordingHeader,
+    decode_event,
+    encode_event,
+    header_from_json,
+)
+from quanttui.core.stream import SessionStream, Subscription
+
+
+class Recorder:
+    """Appends every event of a subscription to a file, one flush per batch."""
+
+    def __init__(self, path: Path, header: RecordingHeader) -> None:
+        self.path = path
+        self.header = header
+        self.written = 0
+        self._file: IO[str] | None = None
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("w", encoding="utf-8", newline="\n")
+        self._file.write(self.header.to_json() + "\n")
+        self._file.flush()
+
+    def write_batch(self, events: list[Event]) -> None:
+        assert self._file is not None, "Recorder.open() first"
+        self._file.write("".join(encode_event(e) + "\n" for e in events))
+        self._file.flush()
+        self.written += len(events)
+
+    async def run(self, subscription: Subscription) -> None:
+        if self._file is None:
+            self.open()
+        try:
+            async for batch in subscription.batches():
+                self.write_batch(batch)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+@dataclass
+class Recording:
+    path: Path
+    header: RecordingHeader
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_recording(path: Path) -> tuple[Recording, Iterator[Event]]:
+    """Read the header now and the events lazily.
+
+    A last line cut mid-write (no trailing newline, not valid JSON) ends the replay with a
+    warning; any other damaged line is a RecordingError naming the file, line and field.
+    """
+    if not path.exists():
+        raise RecordingError(f"{path}: no such file")
+    handle = path.open("r", encoding="utf-8", errors="strict", newline="")
+    try:
+        first = handle.readline()
+    except UnicodeDecodeError:
+        handle.close()
+        raise RecordingError(f"{path}:1: not UTF-8 text") from None
+    if not first.strip():
+        handle.close()
+        raise RecordingError(f"{path}:1: empty file, no recording header")
+    try:
+        header = header_from_json(first, f"{path}:1")
+    except RecordingError:
+        handle.close()
+        raise
+    recording = Recording(path=path, header=header)
+
+    def events() -> Iterator[Event]:
+        with handle:
+            lineno = 1
+            while True:
+                try:
+                    line = handle.readline()
+                except UnicodeDecodeError:
+                    raise RecordingError(f"{path}:{lineno + 1}: not UTF-8 text") from None
+                if not line:
+                    return
+                lineno += 1
+                if not line.strip():
+                    continue
+                complete = line.endswith("\n")
+                try:
+                    yield decode_event(line, f"{path}:{lineno}")
+                except RecordingError:
+                    if not complete:
+                        recording.warnings.append(
+                            f"{path}:{lineno}: last line is cut short; replayed up to line {lineno - 1}"
+                        )
+                        return
+                    raise
+
+    return recording, events()
+
+
+def read_recording(path: Path) -> tuple[Recording, list[Event]]:
+    recording, events = open_recording(path)
+    return recording, list(events)
+
+
+class Replayer:
+    """Publishes a recording's events with their original timing, scaled, or as fast as possible."""
+
+    def __init__(self, path: Path, speed: float | None = None) -> None:
+        self.path = path
+        self.speed = speed  # None: as fast as possible; 1.0: original timing
+        self.recording: Recording | None = None
+        self.published = 0
+
+    def open(self) -> tuple[Recording, Iterator[Event]]:
+        recording, events = open_recording(self.path)
+        self.recording = recording
+        return recording, events
+
+    async def run(self, stream: SessionStream, events: Iterator[Event]) -> None:
+        origin = time.monotonic()
+        for count, event in enumerate(events):
+            if self.speed:
+                due = origin + event.t / self.speed
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif count % 512 == 0:
+                await asyncio.sleep(0)  # let consumers drain between bursts
+            stream.publish(event)
+            self.published += 1

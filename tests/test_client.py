@@ -1,0 +1,177 @@
+"""The streaming client against real HTTP servers on 127.0.0.1: timing ground truth and every error class."""
+
+import asyncio
+import statistics
+from pathlib import Path
+
+import pytest
+
+from quanttui.core.events import ErrorClass
+from quanttui.io.openai_client import EndpointError, OpenAIStreamClient, RequestOptions, Timeouts
+
+DATA = Path(__file__).parent / "data" / "vllm-sse"
+
+
+def ask(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+async def one(url: str, text: str = "hello", timeouts: Timeouts | None = None, api_key=None, **options):
+    opts = RequestOptions(**{"max_tokens": 8, "ignore_eos": True, **options})
+    async with OpenAIStreamClient(url, "sim", api_key=api_key, timeouts=timeouts) as client:
+        return await client.stream_chat(ask(text), opts)
+
+
+async def test_timing_matches_the_server_ground_truth(sim_server):
+    server = sim_server(ttft_ms=200, itl_ms=20)
+    async with OpenAIStreamClient(server.url, "sim") as client:
+        outcomes = [await client.stream_chat(ask("time me"), RequestOptions(max_tokens=20, ignore_eos=True)) for _ in range(3)]
+    for out in outcomes:
+        assert out.ok, out.error_detail
+        assert out.output_tokens == 20 and not out.output_tokens_estimated
+        assert out.finish_reason == "length"
+        assert len(out.itl_us) == 19
+        assert out.ttft_s == pytest.approx(0.200, abs=0.010)
+        assert statistics.median(out.itl_us) / 1000 == pytest.approx(20.0, abs=3.0)
+        assert out.e2e_s == pytest.approx(0.200 + 19 * 0.020, abs=0.015)
+        tpot = (out.e2e_s - out.ttft_s) / (out.output_tokens - 1)
+        assert tpot == pytest.approx(0.020, abs=0.002)
+
+
+async def test_list_models_and_unreachable_endpoint(sim_server, free_port):
+    server = sim_server(model="tiny-awq")
+    async with OpenAIStreamClient(server.url + "/v1", "") as client:
+        assert await client.list_models() == ["tiny-awq"]
+    async with OpenAIStreamClient(f"http://127.0.0.1:{free_port}", "") as client:
+        with pytest.raises(EndpointError, match="unreachable"):
+            await client.list_models()
+
+
+async def test_connect_failure_is_a_counted_error_not_an_exception(free_port):
+    out = await one(f"http://127.0.0.1:{free_port}")
+    assert not out.ok and out.error == ErrorClass.CONNECT
+
+
+@pytest.mark.parametrize(
+    "fault,error,status,detail",
+    [
+        ("http_500", ErrorClass.HTTP_STATUS, 500, "HTTP 500"),
+        ("http_503_html", ErrorClass.HTTP_STATUS, 503, "HTTP 503"),
+        ("http_429", ErrorClass.HTTP_STATUS, 429, "Retry-After"),
+        ("http_404", ErrorClass.HTTP_STATUS, 404, "HTTP 404"),
+        ("non_json", ErrorClass.MALFORMED_STREAM, 200, "not JSON"),
+        ("error_mid_stream", ErrorClass.STREAM_ERROR, 200, "error in stream"),
+        ("no_done", ErrorClass.NO_DONE, 200, "[DONE]"),
+        ("reset_mid_stream", ErrorClass.READ_ERROR, 200, ""),
+        ("reset_before_headers", ErrorClass.CONNECT, None, ""),
+    ],
+)
+async def test_faults_are_classified(sim_server, fault, error, status, detail):
+    server = sim_server(ttft_ms=5, itl_ms=2)
+    out = await one(server.url, f"please [[fault:{fault}]]", max_tokens=12)
+    assert not out.ok
+    assert out.error == error, out.error_detail
+    assert out.http_status == status
+    assert detail in out.error_detail
+    assert "\n" not in out.error_detail
+
+
+@pytest.mark.parametrize("fault", ["crlf", "keepalive_comments", "split_json"])
+async def test_framing_variants_still_parse_exactly(sim_server, fault):
+    server = sim_server(ttft_ms=5, itl_ms=2)
+    out = await one(server.url, f"frame [[fault:{fault}]]", max_tokens=12)
+    assert out.ok, out.error_detail
+    assert out.output_tokens == 12 and len(out.itl_us) == 11 and not out.output_tokens_estimated
+
+
+async def test_missing_usage_falls_back_to_counting_chunks_and_says_so(sim_server):
+    server = sim_server(ttft_ms=5, itl_ms=2)
+    out = await one(server.url, "count [[fault:no_usage]]", max_tokens=9)
+    assert out.ok
+    assert out.output_tokens == 9 and out.output_tokens_estimated
+
+
+async def test_timeouts_by_phase(sim_server):
+    server = sim_server(ttft_ms=5, itl_ms=2)
+    first = await one(server.url, "[[fault:stall_after_headers:3]]", Timeouts(first_token_s=0.4))
+    assert first.error == ErrorClass.TIMEOUT_FIRST_TOKEN
+    idle = await one(server.url, "[[fault:stall_between_chunks:3]]", Timeouts(idle_s=0.4), max_tokens=10)
+    assert idle.error == ErrorClass.TIMEOUT_IDLE
+    assert idle.ttft_s is not None  # tokens arrived before the stall
+    total = await one(server.url, "slow", Timeouts(total_s=0.3), max_tokens=400)
+    assert total.error == ErrorClass.TIMEOUT_TOTAL
+
+
+async def test_first_token_timeout_is_not_extended_by_keepalive_comments(sim_server):
+    server = sim_server(ttft_ms=1500, itl_ms=2)
+    out = await one(server.url, "wait [[fault:keepalive_comments]]", Timeouts(first_token_s=0.5))
+    assert out.error == ErrorClass.TIMEOUT_FIRST_TOKEN
+
+
+async def test_api_key_is_sent_as_bearer(sim_server, monkeypatch):
+    monkeypatch.setenv("QT_TEST_KEY", "sk-secret-123")
+    server = sim_server(api_key_env="QT_TEST_KEY", ttft_ms=5, itl_ms=2)
+    denied = await one(server.url)
+    assert denied.error == ErrorClass.HTTP_STATUS and denied.http_status == 401
+    allowed = await one(server.url, api_key="sk-secret-123")
+    assert allowed.ok
+
+
+async def test_many_concurrent_streams_share_one_pool(sim_server):
+    server = sim_server(ttft_ms=50, itl_ms=10, max_num_seqs=64)
+    async with OpenAIStreamClient(server.url, "sim", concurrency=32) as client:
+        outs = await asyncio.gather(
+            *(client.stream_chat(ask(f"p{i}"), RequestOptions(max_tokens=10, ignore_eos=True)) for i in range(32))
+        )
+    assert all(o.ok for o in outs)
+    assert sum(o.output_tokens for o in outs) == 320
+
+
+# --- real vLLM bytes ------------------------------------------------------------------------------
+
+
+async def _serve_bytes(body: bytes) -> tuple[asyncio.AbstractServer, int]:
+    """Serve a captured vLLM SSE body verbatim, in HTTP/1.1 chunks of one event each, like uvicorn."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+            b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        )
+        for event in body.split(b"\n\n"):
+            if event:
+                piece = event + b"\n\n"
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+                await asyncio.sleep(0.002)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "capture,tokens,estimated,finish",
+    [
+        ("chat-stream-include-usage.sse", 6, False, "length"),
+        ("chat-stream-include-usage-per-request-metrics.sse", 8, False, "length"),
+        ("chat-stream-continuous-usage-per-request-metrics.sse", None, False, "length"),
+        ("chat-stream-no-usage.sse", None, True, "length"),
+    ],
+)
+async def test_real_vllm_captures_parse(capture, tokens, estimated, finish):
+    body = (DATA / capture).read_bytes()
+    server, port = await _serve_bytes(body)
+    async with server:
+        out = await one(f"http://127.0.0.1:{port}")
+    assert out.ok, out.error_detail
+    assert out.finish_reason == finish
+    assert out.output_tokens_estimated is estimated
+    # vLLM sends one chunk per token; the role-only opening chunk is not a token.
+    assert out.token_chunks == out.output_tokens
+    if tokens is not None:
+        assert out.output_tokens == tokens
+    assert len(out.itl_us) == out.token_chunks - 1

@@ -1,0 +1,170 @@
+"""`quanttui sweep` and `quanttui replay --headless` end to end, as a script would run them."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from quanttui.io.export import SWEEP_COLUMNS
+
+
+def quanttui(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "quanttui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def two_endpoints(sim_server):
+    fast = sim_server(model="qwen-awq", ttft_ms=30, itl_ms=5, max_num_seqs=4, load_factor=0.05)
+    slow = sim_server(model="qwen-bf16", ttft_ms=60, itl_ms=10, max_num_seqs=2, load_factor=0.2)
+    return slow, fast
+
+
+def run_sweep(tmp_path: Path, slow, fast, *extra: str, env=None) -> subprocess.CompletedProcess:
+    return quanttui(
+        "sweep",
+        "--endpoint", f"bf16={slow.url}",
+        "--endpoint", f"awq={fast.url}/v1",
+        "--concurrency", "1,2,4",
+        "--requests-per-step", "6",
+        "--warmup-requests", "1",
+        "--max-tokens", "16",
+        "--ignore-eos",
+        "--scrape-interval", "0.2",
+        "--out", str(tmp_path / "out"),
+        "--json",
+        *extra,
+        env=env,
+    )  # fmt: skip
+
+
+def test_sweep_writes_csv_recording_and_summary_and_replay_reproduces_it(tmp_path, two_endpoints):
+    slow, fast = two_endpoints
+    done = run_sweep(tmp_path, slow, fast)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)  # stdout is exactly one JSON object
+    assert [v["name"] for v in summary["variants"]] == ["bf16", "awq"]
+    assert {v["precision"] for v in summary["variants"]} == {"bf16", "awq"}
+    assert summary["variants"][1]["model"] == "qwen-awq"
+    assert summary["sweep"]["reason"] == "completed"
+    assert summary["gpu"]["available"] is False  # this machine has no GPU; the run carried on
+    assert "step 1/3" in done.stderr  # progress goes to stderr
+
+    csv = pl.read_csv(tmp_path / "out" / "sweep.csv")
+    assert list(csv.columns[: len(SWEEP_COLUMNS)]) == list(SWEEP_COLUMNS)
+    assert csv.height == 6  # 2 variants x 3 steps
+    assert csv["requests"].to_list() == [6] * 6  # warm-up excluded
+    assert csv["errors"].sum() == 0
+    awq = csv.filter(pl.col("variant") == "awq").sort("conc")
+    bf16 = csv.filter(pl.col("variant") == "bf16").sort("conc")
+    assert (awq["tok_s"] > bf16["tok_s"]).all()
+    # The server's own counters and queue reach the CSV through /metrics.
+    assert bf16["kv_cache_peak"].max() > 0
+    assert bf16.filter(pl.col("conc") == 4)["waiting_peak"][0] > 0
+    # TTFT at concurrency 1 is the server's ground truth plus network noise.
+    assert bf16.filter(pl.col("conc") == 1)["ttft_p50_ms"][0] == pytest.approx(60, abs=10)
+
+    recording = tmp_path / "out" / "recording.jsonl"
+    header = json.loads(recording.read_text().splitlines()[0])
+    assert header["format"] == "quanttui-recording" and header["schema"] == 1
+    assert header["config"]["plan"]["concurrencies"] == [1, 2, 4]
+    assert "hostname" in header["host"]
+
+    replayed = quanttui("replay", str(recording), "--headless", "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout) == summary
+
+
+def test_slo_retires_the_slow_variant_and_the_other_goes_on(tmp_path, two_endpoints):
+    slow, fast = two_endpoints
+    done = run_sweep(tmp_path, slow, fast, "--slo-p95-ms", "330", "--concurrency", "1,2,4,8")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    by_name = {v["name"]: v for v in summary["variants"]}
+    assert by_name["bf16"]["retired"]["rule"] == "slo"
+    assert by_name["bf16"]["max_conc_meeting_slo"] == 2
+    assert by_name["bf16"]["first_conc_over_slo"] == 4
+    assert by_name["bf16"]["steps_run"] == 3  # 1, 2, 4: no step at 8
+    assert by_name["awq"]["retired"] is None
+    assert by_name["awq"]["steps_run"] == 4
+    assert by_name["awq"]["max_conc_meeting_slo"] == 8
+
+
+def test_request_errors_are_data_and_the_api_key_is_never_written(tmp_path, sim_server):
+    env = {"QT_SWEEP_KEY": "sk-do-not-leak-42"}
+    os.environ["QT_SWEEP_KEY"] = env["QT_SWEEP_KEY"]
+    try:
+        guarded = sim_server(model="m", ttft_ms=5, itl_ms=2, api_key_env="QT_SWEEP_KEY")
+    finally:
+        del os.environ["QT_SWEEP_KEY"]
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "fine"}\n{"prompt": "boom [[fault:http_500]]"}\n')
+    done = quanttui(
+        "sweep", "--endpoint", f"a={guarded.url}", "--api-key-env", "QT_SWEEP_KEY", "--concurrency", "2",
+        "--requests-per-step", "4", "--max-tokens", "4", "--prompts", str(prompts), "--out", str(tmp_path / "o"),
+        "--json", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)["steps"][0]
+    assert row["errors"] == 2 and row["errors_by_class"] == {"http_status": 2}
+    for path in (tmp_path / "o").iterdir():
+        assert "sk-do-not-leak-42" not in path.read_text()
+    assert "sk-do-not-leak-42" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--endpoint", "a", "--concurrency", "1", "--requests-per-step", "1"], "expected NAME=VALUE"),
+        (["--endpoint", "a=http://x", "--concurrency", "1,x", "--requests-per-step", "1"], "--concurrency"),
+        (["--endpoint", "a=http://x", "--concurrency", "0", "--requests-per-step", "1"], "concurrency"),
+        (["--endpoint", "a=ftp://x", "--concurrency", "1", "--requests-per-step", "1"], "http://"),
+        (["--endpoint", "a=http://x", "--model", "b=m", "--concurrency", "1", "--step-seconds", "1"], "no --endpoint named"),
+        (["--endpoint", "a=http://x", "--concurrency", "1"], "one of the arguments"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, args, needle):
+    done = quanttui("sweep", *args, "--max-tokens", "4", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert needle in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stdout == ""
+
+
+def test_unreachable_endpoint_at_start_exits_2(tmp_path, free_port, sim_server):
+    ok = sim_server(model="m")
+    done = quanttui(
+        "sweep", "--endpoint", f"up={ok.url}", "--endpoint", f"down=http://127.0.0.1:{free_port}",
+        "--concurrency", "1", "--requests-per-step", "1", "--max-tokens", "4", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "unreachable" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "recording.jsonl").exists()
+
+
+def test_bad_prompt_file_names_file_line_and_field(tmp_path, sim_server):
+    ok = sim_server(model="m")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "ok"}\n{"messages": [{"role": "robot", "content": "x"}]}\n')
+    done = quanttui(
+        "sweep", "--endpoint", f"a={ok.url}", "--concurrency", "1", "--requests-per-step", "1",
+        "--max-tokens", "4", "--prompts", str(prompts), "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"{prompts}:2: field 'messages[0].role'" in done.stderr
+
+
+def test_replay_of_a_future_schema_or_garbage_exits_2(tmp_path):
+    future = tmp_path / "future.jsonl"
+    future.write_text('{"format": "quanttui-recording", "schema": 99, "quanttui": "9", "started_utc": "x", "config": {}, "host": {}}\n')
+    done = quanttui("replay", str(future), "--headless")
+    assert done.returncode == 2 and "schema 99" in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -1,4 +1,4 @@
-"""Command line: `quanttui sweep|replay ...`.
+"""Command line: `quanttui sweep|replay|demo ...`.
 
 The headless commands are a contract for scripts: results on stdout (JSON with --json),
 progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
@@ -153,12 +153,20 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the main job on its embedded default (no GPU needed)")
+    p.add_argument("--backend", choices=["sim"], default="sim", help="sim: simulated vLLM engines")
+    p.add_argument("--out", default="quanttui-demo", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="quanttui", description="BF16 vs INT4 serving console for vLLM")
     parser.add_argument("--version", action="version", version=f"quanttui {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_sweep(sub)
     _add_replay(sub)
+    _add_demo(sub)
     return parser
 
 
@@ -195,6 +203,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from quanttui.demo import run_sim_demo
+
+    _stderr("quanttui demo: simulated BF16 and AWQ engines (vLLM wire format, simulator timings)")
+    result: SessionResult = _run_async(run_sim_demo(Path(args.out), _stderr))
+    _stderr(f"wrote {result.csv} and {result.recording}")
+    _print_summary(result.summary, args.json)
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     if not args.headless:
         raise UsageError("the replay console arrives with the UI; use --headless for now")
@@ -208,7 +226,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
-    handlers = {"sweep": cmd_sweep, "replay": cmd_replay}
+    handlers = {"sweep": cmd_sweep, "replay": cmd_replay, "demo": cmd_demo}
     try:
         return handlers[args.command](args)
     except (UsageError, EndpointError, PromptFileError, RecordingError) as exc:

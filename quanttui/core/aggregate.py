@@ -29,31 +29,47 @@ from quanttui.core.stepstats import EngineWindow, StepStats, compute_step_stats
 
 @dataclass
 class _WindowAccumulator:
-    kv_peak: float | None = None
-    running_peak: float | None = None
-    waiting_peak: float | None = None
-    preempt_start: float | None = None
-    preempt_end: float | None = None
-    gen_first: tuple[float, float] | None = None  # (t, generation_tokens_total)
-    gen_last: tuple[float, float] | None = None
-    gpu_peak_mib: float | None = None
+    """Engine and GPU samples seen while a step was open, for one variant."""
 
-    def window(self) -> EngineWindow:
+    preempt_before: float | None = None  # counter value when the step started
+    samples: list[EngineSample] = field(default_factory=list)
+    gpu_mib: list[tuple[float, float]] = field(default_factory=list)  # (t, MiB used by the variant's pids)
+
+    def window(
+        self, active_from: float, active_to: float, measured: tuple[float, float] | None
+    ) -> EngineWindow:
+        """Peaks over the variant's active part of the step; server tok/s over its measured part.
+
+        A variant that finishes its step early idles until the others finish: those samples would
+        dilute its rates, so they are left out.
+        """
+        active = [s for s in self.samples if active_from <= s.t <= active_to]
+        kv = running = waiting = gpu = None
+        for sample in active:
+            kv = _peak(kv, sample.kv_cache_usage)
+            running = _peak(running, sample.running)
+            waiting = _peak(waiting, sample.waiting)
+        for t, mib in self.gpu_mib:
+            if active_from <= t <= active_to:
+                gpu = _peak(gpu, mib)
+        counters = [s.preemptions_total for s in active if s.preemptions_total is not None]
         preemptions = None
-        if self.preempt_start is not None and self.preempt_end is not None:
-            preemptions = max(0.0, self.preempt_end - self.preempt_start)
+        if counters:
+            base = self.preempt_before if self.preempt_before is not None else counters[0]
+            preemptions = max(0.0, counters[-1] - base)
         server_tok_s = None
-        if self.gen_first and self.gen_last and self.gen_last[0] > self.gen_first[0]:
-            delta = self.gen_last[1] - self.gen_first[1]
-            if delta >= 0:
-                server_tok_s = delta / (self.gen_last[0] - self.gen_first[0])
+        if measured:
+            gen = [(s.t, s.generation_tokens_total) for s in active if s.generation_tokens_total is not None]
+            inside = [p for p in gen if measured[0] <= p[0] <= measured[1]] or gen
+            if len(inside) >= 2 and inside[-1][0] > inside[0][0] and inside[-1][1] >= inside[0][1]:
+                server_tok_s = (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
         return EngineWindow(
-            kv_cache_peak=self.kv_peak,
-            running_peak=self.running_peak,
-            waiting_peak=self.waiting_peak,
+            kv_cache_peak=kv,
+            running_peak=running,
+            waiting_peak=waiting,
             preemptions=preemptions,
             server_tok_s=server_tok_s,
-            gpu_mem_peak_mib=self.gpu_peak_mib,
+            gpu_mem_peak_mib=gpu,
         )
 
 
@@ -114,7 +130,7 @@ class Aggregator:
                     state = self._variant(name)
                     acc = self.windows[(name, event.step)]
                     if state and state.last_sample:
-                        acc.preempt_start = state.last_sample.preemptions_total
+                        acc.preempt_before = state.last_sample.preemptions_total
             case StepFinished():
                 if event.step in self.steps:
                     self.steps[event.step].finished = event.t
@@ -152,21 +168,8 @@ class Aggregator:
         if state:
             state.last_sample = sample
         step = self.open_step
-        if step is None or sample.variant not in step.variants:
-            return
-        acc = self.windows[(sample.variant, step.step)]
-        acc.kv_peak = _peak(acc.kv_peak, sample.kv_cache_usage)
-        acc.running_peak = _peak(acc.running_peak, sample.running)
-        acc.waiting_peak = _peak(acc.waiting_peak, sample.waiting)
-        if sample.preemptions_total is not None:
-            if acc.preempt_start is None:
-                acc.preempt_start = sample.preemptions_total
-            acc.preempt_end = sample.preemptions_total
-        if sample.generation_tokens_total is not None:
-            point = (sample.t, sample.generation_tokens_total)
-            if acc.gen_first is None:
-                acc.gen_first = point
-            acc.gen_last = point
+        if step is not None and sample.variant in step.variants:
+            self.windows[(sample.variant, step.step)].samples.append(sample)
 
     def _fold_gpu(self, sample: GpuSample) -> None:
         self.gpu_names.add(sample.name)
@@ -178,24 +181,20 @@ class Aggregator:
             if not state or not state.info.pids:
                 continue
             pids = set(state.info.pids)
-            used = sum(p.used_mib for p in sample.processes if p.pid in pids)
-            if any(p.pid in pids for p in sample.processes):
-                acc = self.windows[(name, step.step)]
-                acc.gpu_peak_mib = _peak(acc.gpu_peak_mib, used)
+            mine = [p.used_mib for p in sample.processes if p.pid in pids]
+            if mine:
+                self.windows[(name, step.step)].gpu_mib.append((sample.t, sum(mine)))
 
     def step_stats(self, variant: str, step: int) -> StepStats:
         window = self.steps[step]
         state = self.variants.get(variant)
         precision = state.info.precision if state else ""
-        return compute_step_stats(
-            variant,
-            precision,
-            step,
-            window.concurrency,
-            self.results.get((variant, step), []),
-            self.plan,
-            self.windows[(variant, step)].window(),
-        )
+        results = self.results.get((variant, step), [])
+        active_to = max((r.t for r in results), default=window.finished or self.last_t)
+        measured = [r for r in results if not r.warmup]
+        span = (min(r.start for r in measured), max(r.t for r in measured)) if measured else None
+        engine = self.windows[(variant, step)].window(window.started, active_to, span)
+        return compute_step_stats(variant, precision, step, window.concurrency, results, self.plan, engine)
 
     def all_step_stats(self) -> list[StepStats]:
         rows: list[StepStats] = []

@@ -273,7 +273,7 @@ class OpenAIStreamClient:
 
         error: tuple[ErrorClass, str] | None = None
         try:
-            async with asyncio.timeout(capped(started + self.timeouts.first_token_s)) as deadline:
+            async with asyncio.timeout_at(capped(started + self.timeouts.first_token_s)) as deadline:
                 async with self._client.stream("POST", "/v1/chat/completions", json=body) as response:
                     status = response.status_code
                     if status != 200:

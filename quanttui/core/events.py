@@ -61,7 +61,7 @@ class LogLine(Event):
 
 @dataclass(frozen=True)
 class GpuUnavailable(Event):
-    """Emitted once when NVML cannot be used; the session carries on without GPU panels."""
+    """NVML cannot be used (at start, or a sample failed with a new reason); the session carries on."""
 
     reason: str
 

@@ -198,8 +198,18 @@ class _StreamState:
         return result
 
 
+# httpcore's pool does work proportional to its size on every request and release, so one pool
+# of 64+ connections adds hundreds of ms of client-side queueing when many streams end together
+# (measured: bench/client_fidelity.py, notes in docs/ARCHITECTURE.md). Small pools avoid that.
+CONNECTIONS_PER_POOL = 4
+
+
 class OpenAIStreamClient:
-    """One httpx.AsyncClient per endpoint, its pool sized to the highest concurrency."""
+    """The client of one endpoint: httpx.AsyncClient pools sized together to the concurrency.
+
+    Each request goes to the pool with the fewest requests in flight, so no request waits for a
+    connection while the total in flight stays within `concurrency`.
+    """
 
     def __init__(
         self,
@@ -208,6 +218,7 @@ class OpenAIStreamClient:
         api_key: str | None = None,
         concurrency: int = 1,
         timeouts: Timeouts | None = None,
+        connections_per_pool: int = CONNECTIONS_PER_POOL,
     ) -> None:
         self.root = split_base_url(base_url)
         self.model = model
@@ -215,16 +226,25 @@ class OpenAIStreamClient:
         headers = {"User-Agent": USER_AGENT}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        pool = max(1, concurrency)
-        self._client = httpx.AsyncClient(
-            base_url=self.root,
-            headers=headers,
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            timeout=httpx.Timeout(connect=self.timeouts.connect_s, read=None, write=30.0, pool=None),
-        )
+        concurrency = max(1, concurrency)
+        per_pool = max(1, min(connections_per_pool, concurrency))
+        self._pools = [
+            httpx.AsyncClient(
+                base_url=self.root,
+                headers=headers,
+                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+                timeout=httpx.Timeout(connect=self.timeouts.connect_s, read=None, write=30.0, pool=None),
+                trust_env=False,
+            )
+            for _ in range(-(-concurrency // per_pool))
+        ]
+        self._in_flight = [0] * len(self._pools)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await asyncio.gather(*(pool.aclose() for pool in self._pools))
+
+    def _least_busy(self) -> int:
+        return min(range(len(self._pools)), key=self._in_flight.__getitem__)
 
     async def __aenter__(self) -> OpenAIStreamClient:
         return self
@@ -235,7 +255,7 @@ class OpenAIStreamClient:
     async def list_models(self) -> list[str]:
         """Served model ids from GET /v1/models; EndpointError with a one-line reason otherwise."""
         try:
-            response = await self._client.get("/v1/models", timeout=self.timeouts.connect_s + 5)
+            response = await self._pools[0].get("/v1/models", timeout=self.timeouts.connect_s + 5)
         except httpx.TimeoutException:
             raise EndpointError(f"{self.root}: timed out asking for /v1/models") from None
         except httpx.HTTPError as exc:
@@ -255,6 +275,16 @@ class OpenAIStreamClient:
         return ids
 
     async def stream_chat(self, messages: list[dict[str, str]], options: RequestOptions) -> StreamOutcome:
+        pool = self._least_busy()
+        self._in_flight[pool] += 1
+        try:
+            return await self._stream_chat(self._pools[pool], messages, options)
+        finally:
+            self._in_flight[pool] -= 1
+
+    async def _stream_chat(
+        self, client: httpx.AsyncClient, messages: list[dict[str, str]], options: RequestOptions
+    ) -> StreamOutcome:
         body = options.body(self.model, messages)
         loop = asyncio.get_running_loop()
         start_ns = time.perf_counter_ns()
@@ -274,7 +304,7 @@ class OpenAIStreamClient:
         error: tuple[ErrorClass, str] | None = None
         try:
             async with asyncio.timeout_at(capped(started + self.timeouts.first_token_s)) as deadline:
-                async with self._client.stream("POST", "/v1/chat/completions", json=body) as response:
+                async with client.stream("POST", "/v1/chat/completions", json=body) as response:
                     status = response.status_code
                     if status != 200:
                         raw = b""

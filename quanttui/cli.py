@@ -2,14 +2,17 @@
 
 The headless commands are a contract for scripts: results on stdout (JSON with --json),
 progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
-endpoint unreachable at start, 130 when interrupted (partial results are still written).
+endpoint unreachable at start, 128+N when stopped by signal N (130 for Ctrl-C; partial results are
+still written).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -190,8 +193,39 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         )
 
 
+class _Interrupted:
+    """Which signal interrupted the run, if any (SIGINT arrives as KeyboardInterrupt/cancel)."""
+
+    signum: int | None = None
+
+
+async def _cancel_on_signals(coro: Any) -> Any:
+    """Run `coro` as a task that SIGTERM and SIGHUP cancel, so a killed session still writes its files."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coro)
+
+    def cancel(signum: int) -> None:
+        _Interrupted.signum = signum
+        task.cancel()
+
+    installed = []
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, cancel, signum)
+            installed.append(signum)
+    try:
+        return await task
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
 def _run_async(coro: Any) -> Any:
-    return asyncio.run(coro)
+    return asyncio.run(_cancel_on_signals(coro))
+
+
+def _interrupted_code() -> int:
+    return 128 + _Interrupted.signum if _Interrupted.signum else EXIT_INTERRUPTED
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -200,7 +234,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     result: SessionResult = _run_async(run_sweep(config, prompts, _stderr))
     _stderr(f"wrote {result.csv} and {result.recording}")
     _print_summary(result.summary, args.json)
-    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+    return _interrupted_code() if result.interrupted else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -210,7 +244,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result: SessionResult = _run_async(run_sim_demo(Path(args.out), _stderr))
     _stderr(f"wrote {result.csv} and {result.recording}")
     _print_summary(result.summary, args.json)
-    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+    return _interrupted_code() if result.interrupted else EXIT_OK
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -232,6 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, EndpointError, PromptFileError, RecordingError) as exc:
         _stderr(f"quanttui {args.command}: error: {exc}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         _stderr(f"quanttui {args.command}: interrupted")
-        return EXIT_INTERRUPTED
+        return _interrupted_code()

@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +14,9 @@ import pytest
 from quanttui.io.export import SWEEP_COLUMNS
 
 
-def quanttui(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def quanttui(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "quanttui", *args],
         capture_output=True,
@@ -128,7 +132,10 @@ def test_request_errors_are_data_and_the_api_key_is_never_written(tmp_path, sim_
         (["--endpoint", "a=http://x", "--concurrency", "1,x", "--requests-per-step", "1"], "--concurrency"),
         (["--endpoint", "a=http://x", "--concurrency", "0", "--requests-per-step", "1"], "concurrency"),
         (["--endpoint", "a=ftp://x", "--concurrency", "1", "--requests-per-step", "1"], "http://"),
-        (["--endpoint", "a=http://x", "--model", "b=m", "--concurrency", "1", "--step-seconds", "1"], "no --endpoint named"),
+        (
+            ["--endpoint", "a=http://x", "--model", "b=m", "--concurrency", "1", "--step-seconds", "1"],
+            "no --endpoint named",
+        ),
         (["--endpoint", "a=http://x", "--concurrency", "1"], "one of the arguments"),
     ],
 )
@@ -165,6 +172,34 @@ def test_bad_prompt_file_names_file_line_and_field(tmp_path, sim_server):
 
 def test_replay_of_a_future_schema_or_garbage_exits_2(tmp_path):
     future = tmp_path / "future.jsonl"
-    future.write_text('{"format": "quanttui-recording", "schema": 99, "quanttui": "9", "started_utc": "x", "config": {}, "host": {}}\n')
+    future.write_text(
+        '{"format": "quanttui-recording", "schema": 99, "quanttui": "9", "started_utc": "x", "config": {}, "host": {}}\n'
+    )
     done = quanttui("replay", str(future), "--headless")
     assert done.returncode == 2 and "schema 99" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_stops_the_sweep_but_its_files_are_written(tmp_path, sim_server, signum, code):
+    slow = sim_server(model="m", ttft_ms=50, itl_ms=50)
+    out = tmp_path / "o"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quanttui", "sweep", "--endpoint", f"a={slow.url}", "--concurrency", "1,2",
+         "--step-seconds", "30", "--max-tokens", "10", "--ignore-eos", "--out", str(out), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    recording = out / "recording.jsonl"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "RequestResult" not in (
+        recording.read_text() if recording.exists() else ""
+    ):
+        time.sleep(0.1)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == code, stderr
+    summary = json.loads(stdout)
+    assert summary["sweep"]["reason"] == "interrupted"
+    assert summary["variants"][0]["requests"] >= 1
+    assert (out / "sweep.csv").exists()
+    last = json.loads(recording.read_text().splitlines()[-1])
+    assert last["type"] == "SweepFinished" and last["reason"] == "interrupted"

@@ -238,7 +238,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from quanttui.demo import run_sim_demo
+    from quanttui.demo.sim import run_sim_demo
 
     _stderr("quanttui demo: simulated BF16 and AWQ engines (vLLM wire format, simulator timings)")
     result: SessionResult = _run_async(run_sim_demo(Path(args.out), _stderr))

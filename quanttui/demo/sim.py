@@ -1,4 +1,4 @@
-"""`quanttui demo`: the main job on an embedded default that needs no GPU.
+"""Demo backend `sim`: two simulated vLLM servers standing in for a BF16 and an AWQ engine.
 
 Backend `sim` starts two simulated vLLM servers (real HTTP, real child processes, vLLM's wire
 format and /metrics) standing in for a BF16 and an AWQ engine, and runs a short ramp at both.

@@ -53,6 +53,16 @@ class InstanceState(Event):
 
 
 @dataclass(frozen=True)
+class EngineCapacity(Event):
+    """KV-cache capacity as the engine's start-up log states it."""
+
+    variant: str
+    kv_cache_tokens: int | None
+    tokens_per_request: int | None
+    max_concurrency: float | None
+
+
+@dataclass(frozen=True)
 class LogLine(Event):
     variant: str
     line: str
@@ -189,6 +199,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         EndpointInfo,
         InstanceState,
+        EngineCapacity,
         LogLine,
         GpuUnavailable,
         GpuSample,

@@ -1,0 +1,245 @@
+"""Session configuration files (TOML): the variants to launch and the load to drive.
+
+```toml
+[load]
+concurrency = [1, 2, 4, 8]
+requests_per_step = 32
+max_tokens = 128
+ignore_eos = true
+slo_p95_ms = 3000
+
+[variants.bf16]
+model = "/models/qwen2.5-1.5b-instruct"
+dtype = "bfloat16"
+gpu_memory_utilization = 0.42
+port = 8001
+```
+
+Every key is checked: an unknown key, a wrong type or a bad value is one line naming the file,
+the line (where the key is found in the text) and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_COMMAND = ("vllm", "serve")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    name: str
+    model: str
+    served_name: str
+    precision: str = ""
+    quantization: str | None = None
+    dtype: str | None = None
+    max_model_len: int | None = None
+    gpu_memory_utilization: float | None = None
+    kv_cache_memory_bytes: int | None = None
+    max_num_seqs: int | None = None
+    enforce_eager: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    command: tuple[str, ...] = DEFAULT_COMMAND
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    startup_timeout_s: float = 900.0
+    stop_grace_s: float = 15.0
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def argv(self) -> list[str]:
+        """The engine's command line. `vllm serve` takes the model as its first argument; the
+        older `python -m vllm.entrypoints.openai.api_server` form takes `--model`."""
+        args = list(self.command)
+        if args[-2:] == ["vllm", "serve"] or args[-1:] == ["serve"]:
+            args.append(self.model)
+        else:
+            args += ["--model", self.model]
+        args += ["--host", self.host, "--port", str(self.port), "--served-model-name", self.served_name]
+        if self.quantization:
+            args += ["--quantization", self.quantization]
+        if self.dtype:
+            args += ["--dtype", self.dtype]
+        if self.max_model_len:
+            args += ["--max-model-len", str(self.max_model_len)]
+        if self.gpu_memory_utilization is not None:
+            args += ["--gpu-memory-utilization", str(self.gpu_memory_utilization)]
+        if self.kv_cache_memory_bytes is not None:
+            args += ["--kv-cache-memory-bytes", str(self.kv_cache_memory_bytes)]
+        if self.max_num_seqs:
+            args += ["--max-num-seqs", str(self.max_num_seqs)]
+        if self.enforce_eager:
+            args.append("--enforce-eager")
+        return args + list(self.extra_args)
+
+    def public(self) -> dict[str, Any]:
+        """For the recording header: the configuration without env values (they may hold secrets)."""
+        return {
+            "name": self.name,
+            "model": self.model,
+            "served_name": self.served_name,
+            "precision": self.precision,
+            "argv": self.argv(),
+            "env_keys": sorted(self.env),
+        }
+
+
+_SPEC: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "model": (str, "a model path or id"),
+    "served_name": (str, "a name"),
+    "precision": (str, "a label such as bf16 or awq"),
+    "quantization": (str, "a vLLM quantization name"),
+    "dtype": (str, "a dtype such as bfloat16"),
+    "max_model_len": (int, "an integer"),
+    "gpu_memory_utilization": ((int, float), "a fraction in (0, 1]"),
+    "kv_cache_memory_bytes": (int, "a number of bytes"),
+    "max_num_seqs": (int, "an integer"),
+    "enforce_eager": (bool, "true or false"),
+    "host": (str, "an address"),
+    "port": (int, "a port number"),
+    "command": (list, "a list of strings"),
+    "extra_args": (list, "a list of strings"),
+    "env": (dict, "a table of strings"),
+    "startup_timeout_s": ((int, float), "seconds"),
+    "stop_grace_s": ((int, float), "seconds"),
+}
+
+
+def _line_of(text: str, table: str, key: str) -> int | None:
+    """Best-effort line number of `key =` inside `[table]` (tomllib does not keep positions)."""
+    in_table = False
+    header = re.compile(r"^\s*\[\s*" + re.escape(table).replace(r"\.", r"\s*\.\s*") + r"\s*\]\s*$")
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_table = bool(header.match(line))
+            continue
+        if in_table and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+class _Reader:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def error(self, table: str, key: str, message: str) -> ConfigError:
+        line = _line_of(self.text, table, key)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return ConfigError(f"{where}: field '{table}.{key}': {message}")
+
+    def variant(self, name: str, data: Any) -> VariantConfig:
+        table = f"variants.{name}"
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.path}: field '{table}': expected a table")
+        for key, value in data.items():
+            if key not in _SPEC:
+                raise self.error(table, key, f"unknown key (known: {', '.join(sorted(_SPEC))})")
+            kinds, what = _SPEC[key]
+            if isinstance(value, bool) and kinds is not bool:
+                raise self.error(table, key, f"expected {what}")
+            if not isinstance(value, kinds):
+                raise self.error(table, key, f"expected {what}")
+        if "model" not in data:
+            raise ConfigError(f"{self.path}: field '{table}.model': missing")
+        for key in ("command", "extra_args"):
+            if key in data and not all(isinstance(a, str) for a in data[key]):
+                raise self.error(table, key, "expected a list of strings")
+        if "command" in data and not data["command"]:
+            raise self.error(table, "command", "must not be empty")
+        if "env" in data and not all(isinstance(v, str) for v in data["env"].values()):
+            raise self.error(table, "env", "every value must be a string")
+        fraction = data.get("gpu_memory_utilization")
+        if fraction is not None and not 0 < fraction <= 1:
+            raise self.error(table, "gpu_memory_utilization", f"must be within (0, 1], got {fraction}")
+        for key in (
+            "max_model_len",
+            "kv_cache_memory_bytes",
+            "max_num_seqs",
+            "startup_timeout_s",
+            "stop_grace_s",
+        ):
+            if key in data and not data[key] > 0:
+                raise self.error(table, key, f"must be > 0, got {data[key]}")
+        if "port" in data and not 1 <= data["port"] <= 65535:
+            raise self.error(table, "port", f"must be within 1..65535, got {data['port']}")
+        values = {k: v for k, v in data.items()}
+        for key in ("command", "extra_args"):
+            if key in values:
+                values[key] = tuple(values[key])
+        values.setdefault("served_name", name)
+        if "gpu_memory_utilization" in values:
+            values["gpu_memory_utilization"] = float(values["gpu_memory_utilization"])
+        return VariantConfig(name=name, **values)
+
+
+@dataclass(frozen=True)
+class SessionFile:
+    path: Path
+    variants: tuple[VariantConfig, ...]
+    load: dict[str, Any]
+
+
+_LOAD_KEYS = {
+    "concurrency": list,
+    "requests_per_step": int,
+    "step_seconds": (int, float),
+    "warmup_requests": int,
+    "max_tokens": int,
+    "ignore_eos": bool,
+    "temperature": (int, float),
+    "seed": int,
+    "slo_p95_ms": (int, float),
+    "slo_metric": str,
+    "max_error_rate": (int, float),
+    "prompts": str,
+}
+
+
+def load_config(path: Path) -> SessionFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    reader = _Reader(path, text)
+    unknown = sorted(set(data) - {"variants", "load"})
+    if unknown:
+        raise ConfigError(f"{path}: field '{unknown[0]}': unknown table (known: load, variants)")
+    variants_data = data.get("variants", {})
+    if not isinstance(variants_data, dict) or not variants_data:
+        raise ConfigError(f"{path}: field 'variants': at least one [variants.NAME] table is needed")
+    variants = tuple(reader.variant(name, table) for name, table in variants_data.items())
+    ports = [(v.host, v.port) for v in variants]
+    for v in variants:
+        if ports.count((v.host, v.port)) > 1:
+            raise reader.error(f"variants.{v.name}", "port", f"{v.port} is used by another variant")
+    load = data.get("load", {})
+    if not isinstance(load, dict):
+        raise ConfigError(f"{path}: field 'load': expected a table")
+    for key, value in load.items():
+        kinds = _LOAD_KEYS.get(key)
+        if kinds is None:
+            raise reader.error("load", key, f"unknown key (known: {', '.join(sorted(_LOAD_KEYS))})")
+        if (isinstance(value, bool) and kinds is not bool) or not isinstance(value, kinds):
+            raise reader.error("load", key, "wrong type")
+    return SessionFile(path=path, variants=variants, load=load)

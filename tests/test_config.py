@@ -1,0 +1,84 @@
+"""Session config files: every key checked, errors name file, line and field."""
+
+from pathlib import Path
+
+import pytest
+
+from quanttui.io.config import ConfigError, load_config
+
+GOOD = """
+[load]
+concurrency = [1, 2, 4]
+requests_per_step = 16
+max_tokens = 64
+
+[variants.bf16]
+model = "/models/qwen"
+dtype = "bfloat16"
+gpu_memory_utilization = 0.42
+port = 8001
+extra_args = ["--enforce-eager"]
+env = { HF_HUB_OFFLINE = "1" }
+
+[variants.awq]
+model = "/models/qwen-awq"
+quantization = "awq_marlin"
+port = 8002
+command = ["python", "-m", "vllm.entrypoints.openai.api_server"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "session.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_file(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD))
+    bf16, awq = cfg.variants
+    assert bf16.argv() == [
+        "vllm", "serve", "/models/qwen", "--host", "127.0.0.1", "--port", "8001", "--served-model-name", "bf16",
+        "--dtype", "bfloat16", "--gpu-memory-utilization", "0.42", "--enforce-eager",
+    ]  # fmt: skip
+    assert awq.argv()[:5] == [
+        "python",
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        "/models/qwen-awq",
+    ]
+    assert "--quantization" in awq.argv()
+    assert bf16.url == "http://127.0.0.1:8001"
+    assert cfg.load["concurrency"] == [1, 2, 4]
+    assert "HF_HUB_OFFLINE" in bf16.public()["env_keys"] and "1" not in str(bf16.public()["env_keys"])
+
+
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (("port = 8001", "port = 80O1"), "not valid TOML"),
+        (("port = 8001", 'port = "8001"'), ":11: field 'variants.bf16.port': expected a port number"),
+        (("dtype = ", "dtpye = "), ":9: field 'variants.bf16.dtpye': unknown key"),
+        (
+            ("gpu_memory_utilization = 0.42", "gpu_memory_utilization = 1.5"),
+            "field 'variants.bf16.gpu_memory_utilization': must be within (0, 1]",
+        ),
+        (("port = 8002", "port = 8001"), "8001 is used by another variant"),
+        (("max_tokens = 64", "max_tokens = -1\nbogus = 2"), "field 'load.bogus': unknown key"),
+        (('model = "/models/qwen-awq"', ""), "field 'variants.awq.model': missing"),
+        (("[load]", "[lode]"), "field 'lode': unknown table"),
+    ],
+)
+def test_bad_files_name_file_line_and_field(tmp_path, edit, needle):
+    path = write(tmp_path, GOOD.replace(*edit))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert needle in str(info.value)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_no_variants(tmp_path):
+    with pytest.raises(ConfigError, match="at least one"):
+        load_config(write(tmp_path, "[load]\nmax_tokens = 4\n"))

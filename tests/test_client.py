@@ -25,17 +25,22 @@ async def one(url: str, text: str = "hello", timeouts: Timeouts | None = None, a
 async def test_timing_matches_the_server_ground_truth(sim_server):
     server = sim_server(ttft_ms=200, itl_ms=20)
     async with OpenAIStreamClient(server.url, "sim") as client:
-        outcomes = [await client.stream_chat(ask("time me"), RequestOptions(max_tokens=20, ignore_eos=True)) for _ in range(3)]
+        await client.list_models()  # open the connection before timing
+        outcomes = [
+            await client.stream_chat(ask("time me"), RequestOptions(max_tokens=20, ignore_eos=True))
+            for _ in range(5)
+        ]
     for out in outcomes:
         assert out.ok, out.error_detail
         assert out.output_tokens == 20 and not out.output_tokens_estimated
         assert out.finish_reason == "length"
         assert len(out.itl_us) == 19
-        assert out.ttft_s == pytest.approx(0.200, abs=0.010)
-        assert statistics.median(out.itl_us) / 1000 == pytest.approx(20.0, abs=3.0)
-        assert out.e2e_s == pytest.approx(0.200 + 19 * 0.020, abs=0.015)
-        tpot = (out.e2e_s - out.ttft_s) / (out.output_tokens - 1)
-        assert tpot == pytest.approx(0.020, abs=0.002)
+    # Medians over the runs: this VM sometimes pauses a process for tens of ms (seen in the sim's tests).
+    assert statistics.median(o.ttft_s for o in outcomes) == pytest.approx(0.200, abs=0.006)
+    assert statistics.median(g for o in outcomes for g in o.itl_us) / 1000 == pytest.approx(20.0, abs=2.0)
+    assert statistics.median(o.e2e_s for o in outcomes) == pytest.approx(0.200 + 19 * 0.020, abs=0.008)
+    tpots = [(o.e2e_s - o.ttft_s) / (o.output_tokens - 1) for o in outcomes]
+    assert statistics.median(tpots) == pytest.approx(0.020, abs=0.001)
 
 
 async def test_list_models_and_unreachable_endpoint(sim_server, free_port):
@@ -121,7 +126,10 @@ async def test_many_concurrent_streams_share_one_pool(sim_server):
     server = sim_server(ttft_ms=50, itl_ms=10, max_num_seqs=64)
     async with OpenAIStreamClient(server.url, "sim", concurrency=32) as client:
         outs = await asyncio.gather(
-            *(client.stream_chat(ask(f"p{i}"), RequestOptions(max_tokens=10, ignore_eos=True)) for i in range(32))
+            *(
+                client.stream_chat(ask(f"p{i}"), RequestOptions(max_tokens=10, ignore_eos=True))
+                for i in range(32)
+            )
         )
     assert all(o.ok for o in outs)
     assert sum(o.output_tokens for o in outs) == 320

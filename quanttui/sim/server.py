@@ -1,0 +1,457 @@
+"""A simulated vLLM 0.32 OpenAI-compatible server: real HTTP, paced tokens, real /metrics, faults.
+
+Tests, benchmarks and the no-engine demo run it as a child process
+(`python -m quanttui.sim.server --port 0 ...` prints `LISTENING <port>`; see `quanttui.sim.process`).
+Bytes follow the captures in /work/shared/fixtures (vllm-sse, vllm-http, vllm-metrics).
+
+Routes: `GET /health` (200, empty), `GET /version`, `GET /v1/models`, `GET /metrics` (prometheus_client
+exposition of vLLM's names), `POST /v1/chat/completions` (stream or not). Unknown path: 404
+`{"detail":"Not Found"}`; unknown model: vLLM's 404 NotFoundError. With an API key, paths under
+/v1 (also /v2, /inference, /cohere, like vLLM) need `Authorization: Bearer KEY`, else 401
+`{"error":"Unauthorized"}`; /health, /metrics and /version stay open.
+
+Faults are chosen per request by `[[fault:NAME]]` or `[[fault:NAME:ARG]]` in the last user message,
+or for every request by `--fault NAME[:ARG]` (`SimConfig.fault`); a directive wins, and
+`[[fault:none]]` turns the server default off. "The 3rd token" = the third token chunk.
+
+| fault                | effect on the wire                                                              |
+|----------------------|---------------------------------------------------------------------------------|
+| none                 | a normal response                                                               |
+| http_500             | 500, JSON `{"error":{..."type":"InternalServerError","code":500}}`; nothing run |
+| http_503             | 503, JSON ServiceUnavailableError (vLLM's admission rejection)                  |
+| http_503_html        | 503 as a proxy sends it: `server: nginx`, `content-type: text/html`, HTML body  |
+| http_429             | 429, JSON TooManyRequestsError, `retry-after: ARG` (default 1)                  |
+| http_404             | 404 `{"detail":"Not Found"}`, as for a wrong path                               |
+| reset_before_headers | TCP RST once the request is read: no response byte at all                       |
+| stall_after_headers  | stream: headers, then nothing for ARG s (default 10), then the normal stream;   |
+|                      | non-stream: the response comes ARG s late                                       |
+| stall_between_chunks | an extra ARG s (default 10) gap after the 3rd token (holds its running slot)    |
+| non_json             | a `data: not json` event after the 3rd token; the stream then goes on           |
+| error_mid_stream     | after the 3rd token: `data: {"error": {..., "code": 500}}` (json.dumps spacing, |
+|                      | as vLLM's create_streaming_error_response) then `data: [DONE]`, like vLLM       |
+| no_done              | the body ends (chunked terminator) after the usage/finish chunk, no `[DONE]`    |
+| reset_mid_stream     | TCP RST 50 ms after the 3rd token (the tokens reach the client first)           |
+| crlf                 | every SSE line ends in `\\r\\n` (`data: {...}\\r\\n\\r\\n`)                          |
+| keepalive_comments   | a `: ping` comment event before every data event but the first, and one every   |
+|                      | ARG s (default 0.1) of silence (queue, prefill, stalls) from the headers on     |
+| split_json           | each event is written as 3 HTTP chunks with a drain and a 1 ms sleep between    |
+| no_usage             | no usage chunk although include_usage; system_fingerprint on the finish chunk   |
+| invalid_utf8         | the 3rd token's content is the raw bytes `\\xff\\xfe` (not UTF-8)                 |
+| huge_output          | ARG MiB (default 1) of text in 64 KiB token chunks (one counted token each,     |
+|                      | paced by the ITL), finish_reason "length"; max_tokens is ignored                |
+
+Stream-only faults (non_json ... invalid_utf8) do nothing to `"stream": false` requests; mid-stream
+faults need at least 3 tokens (stall_between_chunks: 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import fields
+
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from quanttui.sim import shapes
+from quanttui.sim.chat import ChatRequest, InvalidRequest, parse_chat, plan_output
+from quanttui.sim.engine import VLLM_VERSION, Engine, SimConfig, SimRequest, token_text
+from quanttui.sim.faults import Fault, FaultError, find_directive, parse_fault
+from quanttui.sim.httpwire import MAX_HEAD_BYTES, BadRequest, ClientGone, Connection, Request, read_request
+
+log = logging.getLogger("quanttui.sim")
+
+FAULT_AFTER_TOKEN = 3  # mid-stream faults act after this many token chunks
+HUGE_CHUNK_CHARS = 64 * 1024
+_PROTECTED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
+_HTTP_FAULTS: dict[str, tuple[int, str, str]] = {  # name -> status, error type, message
+    "http_500": (500, "InternalServerError", "Simulated internal server error"),
+    "http_503": (503, "ServiceUnavailableError", "Simulated overload: the request queue is full"),
+    "http_429": (429, "TooManyRequestsError", "Simulated rate limit"),
+}
+
+Handler = Callable[[Connection, Request], Awaitable[None]]
+
+
+class SseWriter:
+    """Writes SSE events as HTTP chunks, shaped by the framing faults (crlf, pings, splits)."""
+
+    def __init__(self, conn: Connection, fault: Fault) -> None:
+        self.conn = conn
+        self.eol = b"\r\n" if fault.is_("crlf") else b"\n"
+        self.split = fault.is_("split_json")
+        self.count = 0
+        self._last_write = asyncio.get_running_loop().time()
+        self._pinger: asyncio.Task[None] | None = None
+        if fault.is_("keepalive_comments"):
+            self._pinger = asyncio.create_task(self._ping_while_silent(max(fault.value, 0.001)))
+
+    async def _send(self, data: bytes) -> None:
+        self._last_write = asyncio.get_running_loop().time()
+        await self.conn.send_chunk(data)
+
+    async def _ping(self) -> None:
+        await self._send(b": ping" + self.eol + self.eol)
+
+    async def _ping_while_silent(self, interval: float) -> None:
+        """A comment event after every `interval` s of silence (queue, prefill, stalls), as proxies
+        and servers send to keep idle connections open."""
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ClientGone):
+            while True:
+                await asyncio.sleep(max(0.0, self._last_write + interval - loop.time()))
+                if loop.time() - self._last_write >= interval:
+                    await self._ping()
+
+    def stop_pings(self) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+
+    async def event(self, payload: bytes) -> None:
+        if self._pinger is not None and self.count:
+            await self._ping()
+        self.count += 1
+        data = b"data: " + payload + self.eol + self.eol
+        if not self.split:
+            await self._send(data)
+            return
+        cuts = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
+        for i, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False)):
+            if i:
+                await asyncio.sleep(0.001)
+            await self._send(data[start:end])
+
+
+class SimHTTPServer:
+    """One simulated vLLM server on an asyncio loop (in-process; the CLI wraps it)."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.engine = Engine(config)
+        self.default_fault = parse_fault(config.fault)
+        self.fingerprint = shapes.fingerprint(config.model, VLLM_VERSION)
+        self.started_at = int(time.time())
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._routes: dict[str, tuple[str, Handler]] = {
+            "/health": ("GET", self._health),
+            "/version": ("GET", self._version),
+            "/metrics": ("GET", self._metrics),
+            "/v1/models": ("GET", self._models),
+            "/v1/chat/completions": ("POST", self._chat),
+        }
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._connection, host, port, limit=MAX_HEAD_BYTES)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    # -- connections ----------------------------------------------------------------------------
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        conn = Connection(reader, writer)
+        try:
+            await self._serve_requests(conn)
+        except (ClientGone, ConnectionError):
+            pass
+        except Exception:
+            log.exception("sim server: unexpected error")
+        finally:
+            self._tasks.discard(task)
+            await conn.close()
+
+    async def _serve_requests(self, conn: Connection) -> None:
+        """Keep-alive loop: one request after another until close, idle timeout or a fault."""
+        while not conn.writer.is_closing():
+            try:
+                request = await asyncio.wait_for(
+                    read_request(conn.reader, conn.writer), self.config.keepalive_timeout_s
+                )
+            except TimeoutError:
+                return
+            except BadRequest as exc:
+                conn.close_after_response = True
+                await conn.respond(400, f"Invalid HTTP request received: {exc}".encode(), "text/plain")
+                return
+            if request is None:
+                return
+            conn.close_after_response = not request.keep_alive
+            await self._dispatch(conn, request)
+            if conn.close_after_response:
+                return
+
+    async def _dispatch(self, conn: Connection, request: Request) -> None:
+        if not self._authorized(request):
+            await conn.respond_json(401, {"error": "Unauthorized"})
+            return
+        route = self._routes.get(request.path)
+        if route is None:
+            await conn.respond_json(404, {"detail": "Not Found"})
+        elif request.method != route[0]:
+            await conn.respond_json(405, {"detail": "Method Not Allowed"}, extra=[("allow", route[0])])
+        else:
+            await route[1](conn, request)
+
+    def _authorized(self, request: Request) -> bool:
+        key = self.config.api_key
+        if not key or request.method == "OPTIONS" or not request.path.startswith(_PROTECTED_PREFIXES):
+            return True
+        return secrets.compare_digest(request.headers.get("authorization", ""), f"Bearer {key}")
+
+    # -- simple routes --------------------------------------------------------------------------
+    async def _health(self, conn: Connection, request: Request) -> None:
+        await conn.respond(200, b"", content_type=None)
+
+    async def _version(self, conn: Connection, request: Request) -> None:
+        await conn.respond_json(200, {"version": VLLM_VERSION})
+
+    async def _models(self, conn: Connection, request: Request) -> None:
+        body = shapes.models_body(self.config.model, self.config.max_model_len, self.started_at)
+        await conn.respond_json(200, body)
+
+    async def _metrics(self, conn: Connection, request: Request) -> None:
+        await conn.respond(200, self.engine.metrics.exposition(), CONTENT_TYPE_LATEST)
+
+    # -- chat completions -----------------------------------------------------------------------
+    async def _chat(self, conn: Connection, request: Request) -> None:
+        arrival = asyncio.get_running_loop().time()
+        try:
+            chat = parse_chat(request.body, self.config.model)
+            if chat.model != self.config.model:
+                message = f"The model `{chat.model}` does not exist. Valid aliases: {self.config.model}."
+                await conn.respond_json(404, shapes.error_body(message, "NotFoundError", 404, "model"))
+                return
+            n_tokens, finish_reason = plan_output(chat, self.config)
+            directive = find_directive(chat.last_user_text)
+        except (InvalidRequest, FaultError) as exc:
+            await conn.respond_json(400, shapes.error_body(str(exc), "BadRequestError", 400))
+            return
+        fault = directive or self.default_fault
+        if await self._pre_response_fault(conn, fault):
+            return
+        if fault.is_("huge_output"):
+            n_tokens, finish_reason = max(1, math.ceil(fault.value * 2**20 / HUGE_CHUNK_CHARS)), "length"
+        req = SimRequest(prompt_tokens=chat.prompt_tokens, arrival=arrival)
+        if chat.stream:
+            await self._stream(conn, chat, fault, req, n_tokens, finish_reason)
+        else:
+            await self._complete(conn, chat, fault, req, n_tokens, finish_reason)
+
+    async def _pre_response_fault(self, conn: Connection, fault: Fault) -> bool:
+        """Faults that replace the whole response; True if one did."""
+        if fault.name in _HTTP_FAULTS:
+            status, err_type, message = _HTTP_FAULTS[fault.name]
+            extra = [("retry-after", f"{fault.value:g}")] if fault.is_("http_429") else None
+            await conn.respond_json(status, shapes.error_body(message, err_type, status), extra)
+        elif fault.is_("http_503_html"):
+            await conn.respond(503, shapes.HTML_503, "text/html", server="nginx")
+        elif fault.is_("http_404"):
+            await conn.respond_json(404, {"detail": "Not Found"})
+        elif fault.is_("reset_before_headers"):
+            conn.reset()
+        else:
+            return False
+        return True
+
+    def _token_texts(self, chat: ChatRequest, fault: Fault) -> Callable[[int], str]:
+        seed_text = f"{chat.seed}|{chat.prompt_text}"
+        if not fault.is_("huge_output"):
+            return lambda i: token_text(seed_text, i)
+        words = "".join(token_text(seed_text, i) for i in range(64))
+        block = (words * (HUGE_CHUNK_CHARS // len(words) + 1))[:HUGE_CHUNK_CHARS]
+        return lambda i: block
+
+    @staticmethod
+    def _extra_delay(fault: Fault, index: int) -> float:
+        if index == 0 and fault.is_("stall_after_headers"):
+            return fault.value
+        if index == FAULT_AFTER_TOKEN and fault.is_("stall_between_chunks"):
+            return fault.value
+        return 0.0
+
+    async def _stream(
+        self, conn: Connection, chat: ChatRequest, fault: Fault, req: SimRequest, n_tokens: int, finish: str
+    ) -> None:
+        await conn.start_chunked(200, "text/event-stream; charset=utf-8")
+        sse = SseWriter(conn, fault)
+        try:
+            await self._stream_events(conn, sse, chat, fault, req, n_tokens, finish)
+        finally:
+            sse.stop_pings()
+
+    async def _stream_events(
+        self,
+        conn: Connection,
+        sse: SseWriter,
+        chat: ChatRequest,
+        fault: Fault,
+        req: SimRequest,
+        n_tokens: int,
+        finish: str,
+    ) -> None:
+        completion = shapes.Completion(self.config.model, self.fingerprint)
+        text_of = self._token_texts(chat, fault)
+        usage = chat.include_usage and not fault.is_("no_usage")
+        async with self.engine.admitted(req, lambda: conn.gone):
+            for i in range(n_tokens):
+                await self.engine.next_token(req, lambda: conn.gone, self._extra_delay(fault, i))
+                if i == 0:
+                    await sse.event(completion.role_chunk())
+                last = i == n_tokens - 1
+                reason, with_fp = (finish, not usage) if last else (None, False)
+                if i == FAULT_AFTER_TOKEN - 1 and fault.is_("invalid_utf8"):
+                    await sse.event(completion.invalid_utf8_chunk(reason, with_fp))
+                else:
+                    await sse.event(completion.token_chunk(text_of(i), reason, with_fp))
+                if i == FAULT_AFTER_TOKEN - 1 and await self._mid_stream_fault(conn, sse, fault, req):
+                    return
+            self.engine.finish(req, finish)
+        if usage:
+            await sse.event(completion.usage_chunk(req.prompt_tokens, req.generated))
+        if not fault.is_("no_done"):
+            await sse.event(b"[DONE]")
+        sse.stop_pings()
+        await conn.end_chunked()
+
+    async def _mid_stream_fault(
+        self, conn: Connection, sse: SseWriter, fault: Fault, req: SimRequest
+    ) -> bool:
+        """Faults acting right after the 3rd token; True if the stream ends here."""
+        if fault.is_("non_json"):
+            await sse.event(b"not json")
+        elif fault.is_("error_mid_stream"):
+            self.engine.finish(req, "error")
+            await sse.event(shapes.stream_error_event("Simulated engine error in the middle of the stream"))
+            await sse.event(b"[DONE]")
+            sse.stop_pings()
+            await conn.end_chunked()
+            return True
+        elif fault.is_("reset_mid_stream"):
+            await asyncio.sleep(0.05)
+            conn.reset()
+            return True
+        return False
+
+    async def _complete(
+        self, conn: Connection, chat: ChatRequest, fault: Fault, req: SimRequest, n_tokens: int, finish: str
+    ) -> None:
+        text_of = self._token_texts(chat, fault)
+        parts: list[str] = []
+        async with self.engine.admitted(req, lambda: conn.gone):
+            for i in range(n_tokens):
+                await self.engine.next_token(req, lambda: conn.gone, self._extra_delay(fault, i))
+                parts.append(text_of(i))
+            self.engine.finish(req, finish)
+        completion = shapes.Completion(self.config.model, self.fingerprint)
+        body = completion.full_response("".join(parts), finish, req.prompt_tokens, req.generated)
+        await conn.respond(200, body)
+
+
+# -- command line ---------------------------------------------------------------------------------
+_HELP = {
+    "model": "served model name (/v1/models id, model_name label)",
+    "ttft_ms": "admission to first token, ms",
+    "itl_ms": "gap between tokens with one request running, ms",
+    "output_tokens": "tokens before EOS when ignore_eos is false",
+    "max_num_seqs": "running slots; further requests wait",
+    "kv_cache_tokens": "KV-cache capacity in tokens (prompt + generated of running requests)",
+    "block_size": "block size reported in vllm:cache_config_info",
+    "max_model_len": "context length; longer requests get vLLM's 400",
+    "load_factor": "ITL grows as itl_ms * (1 + load_factor * (running - 1))",
+    "fault": "default fault for every request, NAME or NAME:ARG (see the module docstring)",
+    "keepalive_timeout_s": "close idle keep-alive connections after this many seconds (uvicorn: 5)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m quanttui.sim.server", description="Simulated vLLM server."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    for f in fields(SimConfig):
+        if f.name == "api_key":
+            continue
+        kind = str if f.default is None else type(f.default)
+        flag = "--" + f.name.replace("_", "-")
+        parser.add_argument(flag, dest=f.name, type=kind, default=f.default, help=_HELP[f.name])
+    # vLLM's spelling, so the engine launcher can start the simulator like a vLLM server.
+    parser.add_argument("--served-model-name", dest="model", help="alias of --model (as vLLM spells it)")
+    parser.add_argument("--api-key-env", metavar="VAR", help="require the API key held in this env variable")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when the parent closes stdin")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    values = {f.name: getattr(args, f.name) for f in fields(SimConfig) if f.name != "api_key"}
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env)
+        if not key:
+            raise ValueError(f"environment variable {args.api_key_env} is not set")
+        values["api_key"] = key
+    return SimConfig(**values)
+
+
+async def serve(config: SimConfig, host: str, port: int, exit_on_stdin_eof: bool = False) -> None:
+    """Serve until SIGTERM/SIGINT (or stdin EOF); announce the bound port on stdout."""
+    server = SimHTTPServer(config)
+    bound = await server.start(host, port)
+    print(f"LISTENING {bound}", flush=True)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if exit_on_stdin_eof:
+        fd = sys.stdin.fileno()
+
+        def on_stdin() -> None:
+            if not os.read(fd, 4096):  # the parent died or closed the pipe
+                loop.remove_reader(fd)
+                stop.set()
+
+        loop.add_reader(fd, on_stdin)
+    await stop.wait()
+    await server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except (ValueError, TypeError) as exc:
+        print(f"sim server: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(config, args.host, args.port, args.exit_on_stdin_eof))
+    except OSError as exc:
+        print(f"sim server: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

@@ -23,6 +23,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
+
 from quanttui.core.stats import percentile
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, Timeouts
 from quanttui.sim.process import start_sim_server
@@ -30,6 +32,11 @@ from quanttui.sim.process import start_sim_server
 RESULTS = Path(__file__).parent / "results"
 TTFT_MS = 200.0
 ITL_MS = 20.0
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def _pin(cpus: set[int]) -> bool:
@@ -116,14 +123,19 @@ def main() -> int:
         "bench", ttft_ms=TTFT_MS, itl_ms=ITL_MS, max_num_seqs=4096, kv_cache_tokens=10**8, cpus=server_cpus
     ) as server:
         asyncio.run(_drive(server.url, 4, 1, 4))  # warm the interpreter and the server
+        server_process = psutil.Process(server.pid)
         for concurrency, rounds in levels.items():
+            wall0, cpu0, server0 = time.perf_counter(), time.process_time(), _cpu(server_process)
             cold, warm = asyncio.run(_drive(server.url, concurrency, rounds + 1, max_tokens))
+            wall = time.perf_counter() - wall0
             cold_stats = _errors(cold)
             row = {
                 "concurrency": concurrency,
                 **_errors(warm),
                 "cold_ttft_err_p50_ms": cold_stats["ttft_err_p50_ms"],
                 "cold_ttft_err_p99_ms": cold_stats["ttft_err_p99_ms"],
+                "client_cpu_util": round((time.process_time() - cpu0) / wall, 3),
+                "server_cpu_util": round((_cpu(server_process) - server0) / wall, 3),
             }
             fidelity.append(row)
             print(json.dumps(row), file=sys.stderr)
@@ -169,14 +181,15 @@ def _markdown(result: dict) -> str:
         "connection; the cold columns are each stream's first request, which also opens its TCP connection.",
         "",
         "| streams | warm requests | TTFT err p50 | TTFT err p99 | ITL err p50 | ITL err p99 | ITL samples "
-        "| cold TTFT err p50 | cold TTFT err p99 |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| cold TTFT err p50 | cold TTFT err p99 | client CPU | server CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["fidelity"]:
         lines.append(
             f"| {row['concurrency']} | {row['requests']} | {row['ttft_err_p50_ms']} ms | {row['ttft_err_p99_ms']} ms "
             f"| {row['itl_err_p50_ms']} ms | {row['itl_err_p99_ms']} ms | {row['itl_samples']} "
-            f"| {row['cold_ttft_err_p50_ms']} ms | {row['cold_ttft_err_p99_ms']} ms |"
+            f"| {row['cold_ttft_err_p50_ms']} ms | {row['cold_ttft_err_p99_ms']} ms "
+            f"| {row['client_cpu_util']:.0%} | {row['server_cpu_util']:.0%} |"
         )
     c = result["ceiling"]
     lines += [

@@ -158,7 +158,20 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job on its embedded default (no GPU needed)")
-    p.add_argument("--backend", choices=["sim"], default="sim", help="sim: simulated vLLM engines")
+    p.add_argument(
+        "action", nargs="?", choices=["run", "prepare"], default="run",
+        help="run (default): prepare if needed, launch, sweep, stop; prepare: build the demo models only",
+    )  # fmt: skip
+    p.add_argument(
+        "--backend", choices=["vllm-cpu", "sim"], default="vllm-cpu",
+        help="vllm-cpu: real vLLM on the CPU with real BF16 and AWQ models; sim: simulated engines",
+    )  # fmt: skip
+    p.add_argument(
+        "--data-dir", type=Path, help="venvs and models (default: $QUANTTUI_DATA_DIR or ~/.cache/quanttui)"
+    )
+    p.add_argument(
+        "--quality", action="store_true", help="prepare: also measure each 4-bit model against BF16"
+    )
     p.add_argument("--out", default="quanttui-demo", metavar="DIR")
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
 
@@ -238,10 +251,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from quanttui.demo.sim import run_sim_demo
+    from quanttui.demo.paths import demo_paths
 
-    _stderr("quanttui demo: simulated BF16 and AWQ engines (vLLM wire format, simulator timings)")
-    result: SessionResult = _run_async(run_sim_demo(Path(args.out), _stderr))
+    paths = demo_paths(args.data_dir)
+    if args.action == "prepare" or args.backend == "vllm-cpu":
+        from quanttui.demo.prepare import PrepareError, prepare_demo_models
+
+        try:
+            prepared = prepare_demo_models(paths.root, _stderr, with_quality=args.quality)
+        except PrepareError as exc:
+            raise UsageError(f"{exc} (the simulated engines need nothing: --backend sim)") from None
+        if args.action == "prepare":
+            print(json.dumps(prepared.to_dict(), indent=2, sort_keys=True))
+            return EXIT_OK
+    if args.backend == "sim":
+        from quanttui.demo.sim import run_sim_demo
+
+        _stderr("quanttui demo: simulated BF16 and AWQ engines (vLLM wire format, simulator timings)")
+        result: SessionResult = _run_async(run_sim_demo(Path(args.out), _stderr))
+    else:
+        from quanttui.demo.cpu import run_cpu_demo
+
+        _stderr("quanttui demo: vLLM-CPU engines, SmolLM2-135M-Instruct in BF16 and AWQ (4-bit, group 64)")
+        result = _run_async(run_cpu_demo(paths, Path(args.out), _stderr))
     _stderr(f"wrote {result.csv} and {result.recording}")
     _print_summary(result.summary, args.json)
     return _interrupted_code() if result.interrupted else EXIT_OK

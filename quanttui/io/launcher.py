@@ -27,7 +27,9 @@ import psutil
 from quanttui.core.clock import SessionClock
 from quanttui.core.engine_log import KvCapacity, Phase, later, merge_kv, read_line
 from quanttui.core.events import EngineCapacity, Event, InstanceState, LogLine
+from quanttui.core.gpu_fit import check_fractions
 from quanttui.io.config import VariantConfig
+from quanttui.io.nvml import gpu_memory
 from quanttui.io.reaper import ReaperHandle
 
 TAIL_LINES = 12
@@ -104,15 +106,33 @@ class Launcher:
         )
 
     async def start_all(self, variants: list[VariantConfig]) -> dict[str, Engine]:
-        """Start the variants one after the other; a failed one is reported and the rest go on."""
+        """Start the variants one after the other; a failed one is reported and the rest go on.
+
+        On a GPU box, variants whose memory fractions cannot all fit fail before any starts."""
         for variant in variants:
             engine = Engine(variant)
             self.engines[variant.name] = engine
             self._state(engine, Phase.LAUNCHING, " ".join(variant.argv()))
+        misfit = self._memory_misfit(variants)
+        if misfit:
+            for variant in variants:
+                self.engines[variant.name].failure = "memory fractions do not fit"
+                self._state(self.engines[variant.name], Phase.FAILED, misfit)
+            return self.engines
         for variant in variants:
             with contextlib.suppress(EngineStartError):
                 await self.start(self.engines[variant.name])
         return self.engines
+
+    @staticmethod
+    def _memory_misfit(variants: list[VariantConfig]) -> str | None:
+        fractions = {
+            v.name: v.gpu_memory_utilization for v in variants if v.gpu_memory_utilization is not None
+        }
+        if not fractions:
+            return None
+        memory = gpu_memory()
+        return check_fractions(fractions, *memory) if memory else None
 
     async def start(self, engine: Engine) -> None:
         variant = engine.config

@@ -144,3 +144,22 @@ class NvmlSampler:
         finally:
             with contextlib.suppress(Exception):
                 nv.nvmlShutdown()
+
+
+def gpu_memory(index: int = 0, nvml: Any | None = None) -> tuple[float, float] | None:
+    """(total MiB, used MiB) of one GPU right now, or None where NVML cannot tell."""
+    try:
+        nv = nvml
+        if nv is None:
+            import pynvml as nv  # lazy, as above
+        nv.nvmlInit()
+    except Exception:
+        return None
+    try:
+        memory = nv.nvmlDeviceGetMemoryInfo(nv.nvmlDeviceGetHandleByIndex(index))
+        return memory.total / _MIB, memory.used / _MIB
+    except Exception:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            nv.nvmlShutdown()

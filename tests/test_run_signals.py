@@ -1,0 +1,72 @@
+"""`quanttui run` stops every engine it launched however it is stopped (simulator engines here;
+the same launcher drives vLLM in tests/engine)."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+
+def session_file(tmp_path, ports):
+    lines = ["[load]", "concurrency = [2]", "step_seconds = 60", "max_tokens = 20", "ignore_eos = true", ""]
+    for name, port in zip(("bf16", "awq"), ports, strict=True):
+        lines += [
+            f"[variants.{name}]",
+            f'model = "{name}"',
+            f"command = {json.dumps([sys.executable, '-m', 'quanttui.sim.server'])}",
+            'extra_args = ["--ttft-ms", "20", "--itl-ms", "20"]',
+            f"port = {port}",
+            "",
+        ]
+    path = tmp_path / "session.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def engine_pids(recording) -> list[int]:
+    pids = []
+    for line in recording.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("type") == "EndpointInfo":
+            pids += event["pids"]
+    return pids
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize(
+    "signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGKILL, -9)]
+)
+def test_no_engine_outlives_quanttui_run(tmp_path, free_port, signum, code):
+    ports = (free_port, free_port + 1 if free_port < 65000 else free_port - 1)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quanttui", "run", "--config", str(session_file(tmp_path, ports)), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    recording = out / "recording.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (
+        recording.exists() and "RequestResult" in recording.read_text()
+    ):
+        time.sleep(0.1)
+    pids = engine_pids(recording)
+    assert len(pids) == 2 and all(running(p) for p in pids)
+    process.send_signal(signum)
+    process.communicate(timeout=30)
+    assert process.returncode == code
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(running(p) for p in pids):
+        time.sleep(0.1)
+    assert not any(running(p) for p in pids)
+    if signum != signal.SIGKILL:
+        assert (out / "sweep.csv").exists()

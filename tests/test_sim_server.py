@@ -17,9 +17,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from quanttui.sim.cli import build_parser, config_from_args
 from quanttui.sim.engine import SimConfig
 from quanttui.sim.process import SimServerError, start_sim_server
-from quanttui.sim.server import build_parser, config_from_args
 
 DATA = Path(__file__).parent / "data" / "vllm-sse"
 

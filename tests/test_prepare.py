@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from quanttui.demo import prepare
+from quanttui.demo import builds, prepare
 from quanttui.demo.paths import DATA_DIR_ENV, default_data_dir, demo_paths
 from quanttui.demo.venvs import MARKER, PrepareError, VenvSpec, ensure_venv, run_logged, venv_ready
 
@@ -66,30 +66,30 @@ def test_ensure_built_builds_once_and_again_when_the_fingerprint_changes(tmp_pat
         assert out != target and out.parent == target.parent  # a sibling temp dir, same filesystem
         fake_model(out, f"v{len(calls)}")
 
-    assert prepare.ensure_built(target, "fp1", build) >= 0.0
-    assert prepare.ensure_built(target, "fp1", build) == 0.0
+    assert builds.ensure_built(target, "fp1", build) >= 0.0
+    assert builds.ensure_built(target, "fp1", build) == 0.0
     assert len(calls) == 1
     assert (target / "model.safetensors").read_text() == "v1"
-    first_id = json.loads((target / prepare.MODEL_MARKER).read_text())["build_id"]
+    first_id = json.loads((target / builds.MODEL_MARKER).read_text())["build_id"]
 
-    prepare.ensure_built(target, "fp2", build)
+    builds.ensure_built(target, "fp2", build)
     assert len(calls) == 2
     assert (target / "model.safetensors").read_text() == "v2"
-    assert json.loads((target / prepare.MODEL_MARKER).read_text())["build_id"] != first_id
+    assert json.loads((target / builds.MODEL_MARKER).read_text())["build_id"] != first_id
     assert sorted(p.name for p in target.parent.iterdir()) == ["m"]  # no temp or old dirs left
 
 
 def test_failed_build_keeps_the_old_model_and_leaves_no_temp_dir(tmp_path):
     target = tmp_path / "m"
-    prepare.ensure_built(target, "fp1", fake_model)
+    builds.ensure_built(target, "fp1", fake_model)
 
     def broken(out: Path) -> None:
         (out / "config.json").write_text("{}")
         raise PrepareError("build m failed")
 
     with pytest.raises(PrepareError):
-        prepare.ensure_built(target, "fp2", broken)
-    assert json.loads((target / prepare.MODEL_MARKER).read_text())["fingerprint"] == "fp1"
+        builds.ensure_built(target, "fp2", broken)
+    assert json.loads((target / builds.MODEL_MARKER).read_text())["fingerprint"] == "fp1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
@@ -98,14 +98,14 @@ def test_built_files_are_readable_like_the_dir(tmp_path):
         fake_model(out)
         (out / "model.safetensors").chmod(0o600)  # what transformers' save_pretrained leaves
 
-    prepare.ensure_built(tmp_path / "m", "fp", build)
+    builds.ensure_built(tmp_path / "m", "fp", build)
     assert (tmp_path / "m" / "model.safetensors").stat().st_mode & 0o044 == 0o044
 
 
 def test_build_without_weights_is_an_error_and_installs_nothing(tmp_path):
     target = tmp_path / "m"
     with pytest.raises(PrepareError, match="safetensors"):
-        prepare.ensure_built(target, "fp", lambda out: (out / "config.json").write_text("{}"))
+        builds.ensure_built(target, "fp", lambda out: (out / "config.json").write_text("{}"))
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -114,7 +114,7 @@ def test_a_dir_without_marker_counts_as_missing(tmp_path):
     target = tmp_path / "m"
     target.mkdir()
     fake_model(target, "half")  # e.g. copied by hand, or an older layout
-    prepare.ensure_built(target, "fp", lambda out: fake_model(out, "new"))
+    builds.ensure_built(target, "fp", lambda out: fake_model(out, "new"))
     assert (target / "model.safetensors").read_text() == "new"
 
 
@@ -293,7 +293,7 @@ def test_a_rebuilt_source_rebuilds_its_quantized_copies_and_stales_quality(faked
     data, ran = faked
     prepare.prepare_demo_models(data, lambda _: None, with_quality=True)
     ran.clear()
-    (data / "models" / "smol-bf16" / prepare.MODEL_MARKER).unlink()
+    (data / "models" / "smol-bf16" / builds.MODEL_MARKER).unlink()
     again = prepare.prepare_demo_models(data, lambda _: None)
     assert ran == ["build smol-bf16", "build smol-rtn", "build smol-awq"]
     assert again.quality is None  # quality.json describes the previous models
@@ -306,7 +306,7 @@ def test_only_the_stale_model_is_rebuilt(faked):
     data, ran = faked
     prepare.prepare_demo_models(data, lambda _: None)
     ran.clear()
-    marker = data / "models" / "smol-awq" / prepare.MODEL_MARKER
+    marker = data / "models" / "smol-awq" / builds.MODEL_MARKER
     marker.write_text(json.dumps(json.loads(marker.read_text()) | {"fingerprint": "old recipe"}))
     prepare.prepare_demo_models(data, lambda _: None)
     assert ran == ["build smol-awq"]
@@ -325,7 +325,7 @@ def test_leftovers_of_a_killed_prepare_are_removed(faked):
 def test_a_failing_step_raises_and_keeps_what_was_built(faked, monkeypatch):
     data, ran = faked
     prepare.prepare_demo_models(data, lambda _: None)
-    (data / "models" / "smol-awq" / prepare.MODEL_MARKER).unlink()
+    (data / "models" / "smol-awq" / builds.MODEL_MARKER).unlink()
 
     def boom(step, argv, log, env=None):
         raise PrepareError(f"{step} failed (exit 1); log {log}: RuntimeError")
@@ -333,7 +333,7 @@ def test_a_failing_step_raises_and_keeps_what_was_built(faked, monkeypatch):
     monkeypatch.setattr(prepare, "run_logged", boom)
     with pytest.raises(PrepareError, match="build smol-awq failed"):
         prepare.prepare_demo_models(data, lambda _: None)
-    assert (data / "models" / "smol-bf16" / prepare.MODEL_MARKER).exists()
+    assert (data / "models" / "smol-bf16" / builds.MODEL_MARKER).exists()
     assert sorted(p.name for p in (data / "models").iterdir()) == ["smol-awq", "smol-bf16", "smol-rtn"]
 
 

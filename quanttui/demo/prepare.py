@@ -26,12 +26,19 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quanttui.demo.builds import (
+    build_id,
+    ensure_built,
+    read_marker,
+    remove_leftovers,
+    remove_path,
+    weights_bytes,
+)
 from quanttui.demo.paths import DemoPaths, demo_paths, venv_python
 from quanttui.demo.venvs import (
     LLMC_VENV,
@@ -46,7 +53,6 @@ from quanttui.demo.venvs import (
 
 # Bump to rebuild every model even though no script, data file or pinned package changed.
 RECIPE_VERSION = 1
-MODEL_MARKER = ".quanttui-model.json"
 HERE = Path(__file__).parent
 SCRIPTS = HERE / "scripts"
 DATA = HERE / "data"
@@ -179,13 +185,13 @@ def prepare_demo_models(
     built: list[str] = []
     paths.root.mkdir(parents=True, exist_ok=True)
     with _locked(paths, progress):
-        _remove_leftovers(paths)
+        remove_leftovers(paths)
         vllm_py = _venv_for(VLLM_VENV, paths, progress, timings, built)
         dirs = {"smol-bf16": paths.bf16, "smol-rtn": paths.rtn, "smol-awq": paths.awq}
         for model in _MODELS:
-            source_id = _build_id(dirs[model.source]) if model.source else None
+            source_id = build_id(dirs[model.source]) if model.source else None
             fingerprint = _fingerprint(model.venv, model.script, *model.data, extra=[model.name, source_id])
-            if _marker(dirs[model.name]).get("fingerprint") == fingerprint:
+            if read_marker(dirs[model.name]).get("fingerprint") == fingerprint:
                 continue
             python = _venv_for(model.venv, paths, progress, timings, built)
             _check_space(paths, _SPACE_MODEL, model.name)
@@ -199,14 +205,14 @@ def prepare_demo_models(
             info = {"recipe_version": RECIPE_VERSION, "source_build_id": source_id, "threads": threads}
             timings[model.name] = seconds = ensure_built(dirs[model.name], fingerprint, build, info=info)
             built.append(model.name)
-            size = _weights_bytes(dirs[model.name])
+            size = weights_bytes(dirs[model.name])
             progress(f"[prepare] {model.name} ready in {seconds:.1f} s ({size / 1e6:.1f} MB of weights)")
 
         quality_fp = _fingerprint(
             LLMC_VENV,
             SCRIPTS / "eval_quality.py",
             HELDOUT_TXT,
-            extra=["quality", _build_id(paths.bf16), _build_id(paths.rtn), _build_id(paths.awq)],
+            extra=["quality", build_id(paths.bf16), build_id(paths.rtn), build_id(paths.awq)],
         )
         quality = _read_quality(paths.quality_json, quality_fp)
         if with_quality and quality is None:
@@ -224,7 +230,7 @@ def prepare_demo_models(
         rtn=paths.rtn,
         awq=paths.awq,
         timings=timings,
-        sizes={name: _weights_bytes(d) for name, d in dirs.items()},
+        sizes={name: weights_bytes(d) for name, d in dirs.items()},
         quality=quality,
         built=tuple(built),
     )
@@ -233,80 +239,11 @@ def prepare_demo_models(
 # --- one model directory: marker, temp build, atomic rename -------------------------------------------
 
 
-def ensure_built(
-    target: Path,
-    fingerprint: str,
-    build: Callable[[Path], object],
-    *,
-    info: dict[str, Any] | None = None,
-) -> float:
-    """Build `target` with `build(tmp_dir)` unless its marker carries `fingerprint`; return seconds
-    (0.0 when it was current). The build runs in a sibling temp dir that is renamed into place after
-    the marker was written in it, so `target` is either the old complete model or the new one."""
-    if _marker(target).get("fingerprint") == fingerprint:
-        return 0.0
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    _remove(tmp)
-    tmp.mkdir(parents=True)
-    t0 = time.monotonic()
-    try:
-        build(tmp)
-        if not (tmp / "config.json").is_file() or not any(tmp.glob("*.safetensors")):
-            raise PrepareError(f"build {target.name}: no config.json and *.safetensors in the output")
-        for path in tmp.iterdir():  # transformers writes model.safetensors 0600; the dir's mode still rules
-            if path.is_file():
-                path.chmod(path.stat().st_mode | 0o044)
-        seconds = time.monotonic() - t0
-        marker = {"fingerprint": fingerprint, "build_id": uuid.uuid4().hex, "seconds": round(seconds, 1)}
-        marker.update(info or {})
-        (tmp / MODEL_MARKER).write_text(json.dumps(marker, indent=1) + "\n")
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        if target.exists() or target.is_symlink():
-            target.rename(old)
-        tmp.rename(target)
-        _remove(old)
-    except BaseException:
-        _remove(tmp)
-        raise
-    return seconds
-
-
-def _marker(model_dir: Path) -> dict[str, Any]:
-    try:
-        marker = json.loads((model_dir / MODEL_MARKER).read_text())
-    except (OSError, ValueError):
-        return {}
-    return marker if isinstance(marker, dict) else {}
-
-
-def _build_id(model_dir: Path) -> str | None:
-    return _marker(model_dir).get("build_id")
-
-
 def _fingerprint(venv: VenvSpec, *files: Path, extra: list[Any]) -> str:
     digest = hashlib.sha256(json.dumps([RECIPE_VERSION, venv.fingerprint(), extra]).encode())
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
-def _remove_leftovers(paths: DemoPaths) -> None:
-    """Temp dirs of a prepare that was killed (we hold the lock, so no one else is using them)."""
-    for parent in (paths.models, paths.root):
-        if parent.is_dir():
-            for leftover in (*parent.glob(".*.tmp-*"), *parent.glob(".*.old-*")):
-                _remove(leftover)
-
-
-def _weights_bytes(model_dir: Path) -> int:
-    return sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) if model_dir.is_dir() else 0
 
 
 # --- running the scripts -----------------------------------------------------------------------------
@@ -388,7 +325,7 @@ def _run_quality(
         tmp.write_text(json.dumps(quality, indent=1) + "\n")
         os.replace(tmp, paths.quality_json)
     finally:
-        _remove(tmp)
+        remove_path(tmp)
     timings["quality"] = seconds
     m = quality["models"]
     progress(

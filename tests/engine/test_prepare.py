@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from quanttui.demo.prepare import MODEL_MARKER, prepare_demo_models, vllm_python
+from quanttui.demo.builds import MODEL_MARKER
+from quanttui.demo.prepare import prepare_demo_models, vllm_python
 
 pytestmark = pytest.mark.engine
 

@@ -3,6 +3,7 @@ the same launcher drives vLLM in tests/engine)."""
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,14 @@ def session_file(tmp_path, ports):
     return path
 
 
+def two_free_ports() -> tuple[int, int]:
+    """Two distinct ports nobody listens on (both sockets open at once, so they differ)."""
+    with socket.socket() as a, socket.socket() as b:
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        return a.getsockname()[1], b.getsockname()[1]
+
+
 def engine_pids(recording) -> list[int]:
     pids = []
     for line in recording.read_text().splitlines():
@@ -46,8 +55,8 @@ def running(pid: int) -> bool:
 @pytest.mark.parametrize(
     "signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGKILL, -9)]
 )
-def test_no_engine_outlives_quanttui_run(tmp_path, free_port, signum, code):
-    ports = (free_port, free_port + 1 if free_port < 65000 else free_port - 1)
+def test_no_engine_outlives_quanttui_run(tmp_path, signum, code):
+    ports = two_free_ports()
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, "-m", "quanttui", "run", "--config", str(session_file(tmp_path, ports)), "--out", str(out)],

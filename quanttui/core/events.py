@@ -131,11 +131,13 @@ class StepStarted(Event):
     seconds: float | None
     warmup_requests: int
     variants: tuple[str, ...]
+    trigger: str = "plan"  # "plan": the ramp's next step; "operator": started by step_up/step_down
 
 
 @dataclass(frozen=True)
 class StepFinished(Event):
     step: int
+    reason: str = "completed"  # "completed", "operator" (step_up/step_down), "stopped"
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class VariantRetired(Event):
 
 @dataclass(frozen=True)
 class SweepFinished(Event):
-    reason: str  # "completed", "all_retired", "interrupted"
+    reason: str  # "completed", "all_retired", "stopped", "interrupted", "no_engine_ready"
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,30 @@ class OperatorNote(Event):
     variant: str | None = None
 
 
+@dataclass(frozen=True)
+class OperatorCommand(Event):
+    """An operator command to the ramp, as issued: start, pause, resume, stop, step_up, step_down
+    (value: the concurrency asked for), set_slo (value: the new p95 in ms)."""
+
+    command: str
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class ProcessSample(Event):
+    """Host memory and CPU of one variant's engine process tree (shown where NVML is absent)."""
+
+    variant: str
+    rss_mib: float  # resident set size summed over the tree
+    cpu_pct: float | None  # summed over the tree (100 = one core); None on the first sample
+    pids: int  # processes in the tree when sampled
+
+
+@dataclass(frozen=True)
+class ReplayReset(Event):
+    """A replay went back in time: consumers drop their state; events from the start up to `t` follow."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -211,6 +237,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SweepFinished,
         RequestResult,
         OperatorNote,
+        OperatorCommand,
+        ProcessSample,
+        ReplayReset,
     )
 }
 

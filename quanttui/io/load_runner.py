@@ -4,24 +4,33 @@ Each step is closed-loop: `concurrency` workers per variant, each sending its ne
 soon as the previous one ends. All variants run a step together and the next step starts when
 all have finished it. After each step the stop rules are applied per variant, with the same
 statistics function the summaries use.
+
+A `RampControl` carries the operator's commands (start, pause, resume, stop, step up/down, a new
+SLO). Commands are plain method calls on the event loop's thread: they change state, publish an
+`OperatorCommand` and wake the workers; they never await. The runner reads that state between
+requests, so it never waits on whoever sends the commands. Without a control (headless) the ramp
+starts at once and runs the plan.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import (
     Event,
+    OperatorCommand,
     RequestResult,
     StepFinished,
     StepStarted,
     SweepFinished,
     VariantRetired,
 )
-from quanttui.core.loadplan import LoadPlan
+from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.prompts import Prompt
 from quanttui.core.stepstats import StepStats, compute_step_stats, stop_rule
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, StreamOutcome
@@ -58,6 +67,173 @@ def result_event(
     )
 
 
+class RampControl:
+    """The operator's handle on a ramp; the runner reads it between requests.
+
+    The plan position of a step is an index into `plan.concurrencies`; past the plan's ends it goes
+    on by doubling (index >= len) or halving, never below 1 (index < 0). `step_up`/`step_down` move
+    the running step's index by one: the step ends once its requests in flight have finished and a
+    step at the new index starts. After a step that ran to its end the ramp goes on at index + 1 and
+    ends after the plan's last index.
+
+    A command that would change nothing (pause while paused, step before the first step, anything
+    after the sweep ended, an SLO that is not a positive number) is ignored and not recorded.
+    """
+
+    def __init__(
+        self,
+        plan: LoadPlan,
+        publish: Callable[[Event], None],
+        clock: SessionClock,
+        started: bool = True,
+    ) -> None:
+        self.plan = plan
+        self._publish = publish
+        self._clock = clock
+        self._started = started
+        self._paused = False
+        self._stopped = False
+        self._finished = False
+        self.slo_ms: float | None = None  # the operator's SLO; None: the plan's
+        self._index: int | None = None  # plan index of the running step
+        self._target: int | None = None  # index asked for by step_up/step_down, not applied yet
+        self._paused_total = 0.0
+        self._paused_since: float | None = None
+        self._changed = asyncio.Event()
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def interrupting(self) -> bool:
+        """The running step must end now: stop, or a concurrency change is pending."""
+        return self._stopped or self._target is not None
+
+    def concurrency_at(self, index: int) -> int:
+        levels = self.plan.concurrencies
+        if index < 0:
+            return max(1, levels[0] // 2**-index)
+        if index >= len(levels):
+            return levels[-1] * 2 ** (index - len(levels) + 1)
+        return levels[index]
+
+    def active_time(self) -> float:
+        """Monotonic seconds that stand still while paused (timed steps run on this clock)."""
+        now = time.monotonic()
+        paused = self._paused_total + (now - self._paused_since if self._paused_since is not None else 0.0)
+        return now - paused
+
+    def rules_plan(self, plan: LoadPlan) -> LoadPlan:
+        """The plan the stop rules use: with the operator's SLO once one was set."""
+        if self.slo_ms is None:
+            return plan
+        return replace(plan, slo=Slo(self.slo_ms, plan.slo.metric if plan.slo else SloMetric.E2E))
+
+    # -- commands ----------------------------------------------------------------------------
+    def _record(self, command: str, value: float | None = None) -> None:
+        self._publish(OperatorCommand(t=self._clock.now(), command=command, value=value))
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def start(self) -> None:
+        if self._started or self._finished or self._stopped:
+            return
+        self._started = True
+        self._record("start")
+
+    def pause(self) -> None:
+        if self._paused or self._finished or self._stopped:
+            return
+        self._paused = True
+        self._paused_since = time.monotonic()
+        self._record("pause")
+
+    def resume(self) -> None:
+        if not self._paused or self._finished:
+            return
+        self._paused = False
+        if self._paused_since is not None:
+            self._paused_total += time.monotonic() - self._paused_since
+            self._paused_since = None
+        self._record("resume")
+
+    def stop(self) -> None:
+        if self._stopped or self._finished:
+            return
+        self._stopped = True
+        self._record("stop")
+
+    def step_up(self) -> None:
+        self._shift(+1)
+
+    def step_down(self) -> None:
+        self._shift(-1)
+
+    def _shift(self, by: int) -> None:
+        if self._index is None or self._finished or self._stopped:
+            return
+        current = self._index if self._target is None else self._target
+        target = current + by
+        if self.concurrency_at(target) == self.concurrency_at(current):
+            return  # already at concurrency 1
+        self._target = target
+        self._record("step_up" if by > 0 else "step_down", float(self.concurrency_at(target)))
+
+    def set_slo(self, p95_ms: float) -> None:
+        try:
+            value = float(p95_ms)
+        except (TypeError, ValueError):
+            return
+        if self._finished or not math.isfinite(value) or value <= 0:
+            return
+        self.slo_ms = value
+        self._record("set_slo", value)
+
+    # -- for the runner ----------------------------------------------------------------------
+    async def wait_started(self) -> None:
+        """Until start() or stop()."""
+        while not (self._started or self._stopped):
+            await self._changed.wait()
+
+    async def wait_running(self) -> None:
+        """Until not paused, or the step must end."""
+        while self._paused and not self.interrupting:
+            await self._changed.wait()
+
+    async def wait_stopped(self) -> None:
+        """Until stop(), or the sweep has ended."""
+        while not (self._stopped or self._finished):
+            await self._changed.wait()
+
+    def _position(self, index: int) -> None:
+        self._index = index
+
+    def _take_target(self) -> int | None:
+        target, self._target = self._target, None
+        return target
+
+    def _finish(self) -> None:
+        """The sweep has ended: nothing is held any more and further commands are ignored."""
+        self._finished = True
+        self._paused, self._paused_since = False, None
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+
 class LoadRunner:
     def __init__(
         self,
@@ -68,7 +244,11 @@ class LoadRunner:
         publish: Callable[[Event], None],
         clock: SessionClock,
         progress: Callable[[str], None] | None = None,
+        control: RampControl | None = None,
+        before_step: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
+        """`before_step(concurrency)` runs before each step (the session grows its client pools
+        when the operator steps beyond the plan's highest concurrency)."""
         if not prompts:
             raise ValueError("the load runner needs at least one prompt")
         self.targets = list(targets)
@@ -78,15 +258,38 @@ class LoadRunner:
         self.publish = publish
         self.clock = clock
         self.progress = progress or (lambda line: None)
+        self.control = control or RampControl(plan, publish, clock, started=True)
+        self.before_step = before_step
         self.step_stats: list[StepStats] = []
 
     async def run(self) -> str:
+        control = self.control
+        try:
+            await control.wait_started()
+            reason = await self._ramp()
+        finally:
+            control._finish()
+        self.publish(SweepFinished(t=self.clock.now(), reason=reason))
+        return reason
+
+    async def _ramp(self) -> str:
+        control = self.control
+        levels = len(self.plan.concurrencies)
         active = list(self.targets)
-        reason = "completed"
-        for step, concurrency in enumerate(self.plan.concurrencies):
+        index, trigger, step = 0, "plan", 0
+        while True:
+            if control.stopped:
+                return "stopped"
             if not active:
-                reason = "all_retired"
-                break
+                return "all_retired"
+            control._position(index)
+            concurrency = control.concurrency_at(index)
+            if self.before_step:
+                await self.before_step(concurrency)
+            moved = control._take_target()
+            if moved is not None:  # the operator moved while the step was being prepared
+                index, trigger = moved, "operator"
+                continue
             self.publish(
                 StepStarted(
                     t=self.clock.now(),
@@ -96,50 +299,78 @@ class LoadRunner:
                     seconds=self.plan.step_seconds,
                     warmup_requests=self.plan.warmup_requests,
                     variants=tuple(t.variant for t in active),
+                    trigger=trigger,
                 )
             )
-            self.progress(f"step {step + 1}/{len(self.plan.concurrencies)}: concurrency {concurrency}")
-            per_target = await asyncio.gather(*(self._drive(t, step, concurrency) for t in active))
-            self.publish(StepFinished(t=self.clock.now(), step=step))
-            still_active = []
-            for target, results in zip(active, per_target, strict=True):
-                stats = compute_step_stats(
-                    target.variant, target.precision, step, concurrency, results, self.plan
-                )
-                self.step_stats.append(stats)
-                self.progress(_progress_line(stats))
-                rule = stop_rule(stats, self.plan)
-                if rule:
-                    self.publish(
-                        VariantRetired(
-                            t=self.clock.now(),
-                            variant=target.variant,
-                            step=step,
-                            rule=rule[0],
-                            detail=rule[1],
-                        )
-                    )
-                    self.progress(f"  {target.variant} stops: {rule[1]}")
-                else:
-                    still_active.append(target)
-            active = still_active
-        self.publish(SweepFinished(t=self.clock.now(), reason=reason))
-        return reason
+            shown = f"step {step + 1}/{levels}" if trigger == "plan" else f"step {step + 1} (operator)"
+            self.progress(f"{shown}: concurrency {concurrency}")
+            driven = await asyncio.gather(*(self._drive(t, step, concurrency) for t in active))
+            cut = any(was_cut for _, was_cut in driven)
+            target = control._take_target()
+            ended = "completed"
+            if cut:
+                ended = "stopped" if control.stopped else "operator"
+            self.publish(StepFinished(t=self.clock.now(), step=step, reason=ended))
+            active = self._judge(active, [results for results, _ in driven], step, concurrency, ended)
+            step += 1
+            if control.stopped:
+                return "stopped"
+            if target is not None:
+                index, trigger = target, "operator"
+            else:
+                index, trigger = index + 1, "plan"
+                if index >= levels:
+                    return "completed"
 
-    async def _drive(self, target: Target, step: int, concurrency: int) -> list[RequestResult]:
-        loop = asyncio.get_running_loop()
+    def _judge(
+        self,
+        active: list[Target],
+        per_target: list[list[RequestResult]],
+        step: int,
+        concurrency: int,
+        ended: str,
+    ) -> list[Target]:
+        """Step statistics per variant; the stop rules apply to steps that ran to their end (a step
+        the operator cut short is the operator's call, not a measurement of the plan's step)."""
+        plan = self.control.rules_plan(self.plan)
+        still_active = []
+        for target, results in zip(active, per_target, strict=True):
+            stats = compute_step_stats(target.variant, target.precision, step, concurrency, results, plan)
+            self.step_stats.append(stats)
+            self.progress(_progress_line(stats))
+            rule = stop_rule(stats, plan) if ended == "completed" else None
+            if rule:
+                self.publish(
+                    VariantRetired(
+                        t=self.clock.now(), variant=target.variant, step=step, rule=rule[0], detail=rule[1]
+                    )
+                )
+                self.progress(f"  {target.variant} stops: {rule[1]}")
+            else:
+                still_active.append(target)
+        return still_active
+
+    async def _drive(self, target: Target, step: int, concurrency: int) -> tuple[list[RequestResult], bool]:
+        """One variant's step: its results, and whether an operator command cut it short."""
+        control = self.control
         warmup = self.plan.warmup_requests
         total = None if self.plan.requests_per_step is None else self.plan.requests_per_step + warmup
-        ends_at = None if self.plan.step_seconds is None else loop.time() + self.plan.step_seconds
+        ends_at = None if self.plan.step_seconds is None else control.active_time() + self.plan.step_seconds
         results: list[RequestResult] = []
         next_index = 0
+        cut = False
 
         async def worker() -> None:
-            nonlocal next_index
+            nonlocal next_index, cut
             while True:
+                if control.paused:
+                    await control.wait_running()
+                if control.interrupting:
+                    cut = True
+                    return
                 if total is not None and next_index >= total:
                     return
-                if ends_at is not None and loop.time() >= ends_at:
+                if ends_at is not None and control.active_time() >= ends_at:
                     return
                 index = next_index
                 next_index += 1
@@ -150,7 +381,7 @@ class LoadRunner:
                 self.publish(event)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return results
+        return results, cut
 
 
 def _fmt(value: float | None, unit: str = "") -> str:

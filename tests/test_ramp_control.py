@@ -1,0 +1,213 @@
+"""Operator commands on a running ramp, against simulated vLLM servers in real child processes:
+pause/resume, stop, step up/down, a new SLO; every command is recorded and the replay agrees."""
+
+import asyncio
+
+from session_helpers import Collector, attach_config, recorded
+
+from quanttui.console_session import LiveConsoleSession
+from quanttui.core.clock import SessionClock
+from quanttui.core.events import (
+    OperatorCommand,
+    RequestResult,
+    StepFinished,
+    StepStarted,
+    SweepFinished,
+    VariantRetired,
+)
+from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.io.load_runner import RampControl
+from quanttui.session import replay_headless
+
+PROMPTS = list(DEFAULT_PROMPTS)
+
+
+# -- the control alone ----------------------------------------------------------------------------
+def control(plan: LoadPlan, started: bool = True) -> tuple[RampControl, list]:
+    published: list = []
+    return RampControl(plan, published.append, SessionClock(), started=started), published
+
+
+def test_concurrency_beyond_the_plan_doubles_and_halves_down_to_one():
+    ramp, _ = control(LoadPlan(concurrencies=(4, 8, 16), requests_per_step=1))
+    assert [ramp.concurrency_at(i) for i in range(-4, 6)] == [1, 1, 1, 2, 4, 8, 16, 32, 64, 128]
+
+
+def test_commands_that_change_nothing_are_ignored_and_not_recorded():
+    ramp, published = control(LoadPlan(concurrencies=(1, 2), requests_per_step=1), started=False)
+    ramp.step_up()  # no step yet
+    ramp.resume()  # not paused
+    ramp.set_slo(0)
+    ramp.set_slo(float("nan"))
+    ramp.set_slo("fast")  # type: ignore[arg-type]
+    assert published == []
+    ramp.start()
+    ramp.start()
+    ramp._position(0)
+    ramp.step_down()  # already at concurrency 1
+    ramp.pause()
+    ramp.pause()
+    ramp.set_slo(250)
+    assert [(e.command, e.value) for e in published] == [("start", None), ("pause", None), ("set_slo", 250.0)]
+    assert ramp.rules_plan(ramp.plan).slo == Slo(250.0)
+    ramp._finish()
+    ramp.resume()
+    ramp.stop()
+    assert len(published) == 3
+
+
+def test_steps_asked_for_before_the_step_ends_accumulate():
+    ramp, published = control(LoadPlan(concurrencies=(1, 2, 4), requests_per_step=1))
+    ramp._position(1)
+    ramp.step_up()
+    ramp.step_up()
+    ramp.step_down()
+    assert [e.value for e in published] == [4.0, 8.0, 4.0]
+    assert ramp.interrupting and ramp._take_target() == 2 and not ramp.interrupting
+
+
+# -- a live ramp ----------------------------------------------------------------------------------
+async def test_pause_lets_in_flight_requests_finish_starts_none_and_resume_goes_on(tmp_path, sim_server):
+    servers = {"a": sim_server("a", ttft_ms=20, itl_ms=10), "b": sim_server("b", ttft_ms=20, itl_ms=10)}
+    plan = LoadPlan(concurrencies=(2,), requests_per_step=24)
+    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    seen = Collector(session.stream)
+    run = asyncio.create_task(session.run())
+    await seen.until(lambda: len(seen.of(RequestResult)) >= 6, what="first results")
+    session.pause()
+    assert session.paused
+    await asyncio.sleep(0.4)  # in-flight requests (about 0.1 s each) end
+    settled = len(seen.of(RequestResult))
+    await asyncio.sleep(0.6)
+    assert len(seen.of(RequestResult)) == settled  # nothing new started while paused
+    session.resume()
+    result = await asyncio.wait_for(run, 30)
+    await seen.done()
+
+    pause, resume = seen.of(OperatorCommand)
+    assert (pause.command, resume.command) == ("pause", "resume")
+    results = seen.of(RequestResult)
+    assert not [r for r in results if pause.t < r.start < resume.t]
+    in_flight = [r for r in results if r.start < pause.t < r.t]
+    assert in_flight and len(in_flight) <= 4  # they finished and were counted
+    assert sum(r.start > resume.t for r in results) > 0
+    assert result.summary["sweep"]["reason"] == "completed"
+    assert [v["requests"] for v in result.summary["variants"]] == [24, 24]
+    assert (await replay_headless(result.recording)).summary == result.summary
+
+
+async def test_paused_time_does_not_count_in_a_timed_step(tmp_path, sim_server):
+    servers = {"a": sim_server("a", ttft_ms=10, itl_ms=5)}
+    plan = LoadPlan(concurrencies=(1,), step_seconds=0.8)
+    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    seen = Collector(session.stream)
+    run = asyncio.create_task(session.run())
+    await seen.until(lambda: len(seen.of(RequestResult)) >= 2, what="first results")
+    session.pause()
+    await asyncio.sleep(1.0)
+    session.resume()
+    await asyncio.wait_for(run, 30)
+    await seen.done()
+    (started,), (finished,) = seen.of(StepStarted), seen.of(StepFinished)
+    pause, resume = seen.of(OperatorCommand)
+    assert finished.t - started.t >= 0.8 + (resume.t - pause.t) - 0.05
+    assert finished.t - started.t < 0.8 + (resume.t - pause.t) + 0.5
+    assert any(r.start > resume.t for r in seen.of(RequestResult))
+
+
+async def test_stop_ends_the_sweep_after_in_flight_requests(tmp_path, sim_server):
+    servers = {"a": sim_server("a", ttft_ms=20, itl_ms=10)}
+    plan = LoadPlan(concurrencies=(2, 4, 8), requests_per_step=50)
+    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    seen = Collector(session.stream)
+    run = asyncio.create_task(session.run())
+    await seen.until(lambda: len(seen.of(RequestResult)) >= 5, what="first results")
+    session.stop()
+    result = await asyncio.wait_for(run, 10)
+    await seen.done()
+    (stop,) = seen.of(OperatorCommand)
+    assert stop.command == "stop"
+    assert not [r for r in seen.of(RequestResult) if r.start > stop.t]
+    assert [(f.step, f.reason) for f in seen.of(StepFinished)] == [(0, "stopped")]
+    assert seen.of(SweepFinished)[-1].reason == "stopped"
+    assert result.summary["sweep"] == {**result.summary["sweep"], "reason": "stopped", "steps": 1}
+    assert not result.interrupted
+    lines = recorded(result.recording)
+    assert {"type": "OperatorCommand", "t": stop.t, "command": "stop", "value": None} in lines
+    assert (await replay_headless(result.recording)).summary == result.summary
+
+
+def max_overlap(results: list[RequestResult]) -> int:
+    edges = sorted([(r.start, 1) for r in results] + [(r.t, -1) for r in results])
+    running = peak = 0
+    for _, delta in edges:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+async def test_step_up_and_down_start_new_steps_at_the_plans_neighbours_then_beyond(tmp_path, sim_server):
+    servers = {"a": sim_server("a", ttft_ms=20, itl_ms=10), "b": sim_server("b", ttft_ms=20, itl_ms=10)}
+    plan = LoadPlan(concurrencies=(1, 2, 4), requests_per_step=400, warmup_requests=1)
+    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    seen = Collector(session.stream)
+    run = asyncio.create_task(session.run())
+
+    async def results_in(step: int, count: int) -> None:
+        await seen.until(
+            lambda: sum(r.step == step for r in seen.of(RequestResult)) >= count, what=f"step {step}"
+        )
+
+    await results_in(0, 3)
+    for step, command in enumerate(["step_up", "step_up", "step_up", "step_down", "step_down"]):
+        getattr(session, command)()
+        await results_in(step + 1, 24)
+    session.stop()
+    result = await asyncio.wait_for(run, 20)
+    await seen.done()
+
+    starts = seen.of(StepStarted)
+    assert [(s.step, s.concurrency, s.trigger) for s in starts] == [
+        (0, 1, "plan"), (1, 2, "operator"), (2, 4, "operator"), (3, 8, "operator"), (4, 4, "operator"),
+        (5, 2, "operator"),
+    ]  # fmt: skip
+    assert [f.reason for f in seen.of(StepFinished)] == ["operator"] * 5 + ["stopped"]
+    assert [(c.command, c.value) for c in seen.of(OperatorCommand)] == [
+        ("step_up", 2.0), ("step_up", 4.0), ("step_up", 8.0), ("step_down", 4.0), ("step_down", 2.0),
+        ("stop", None),
+    ]  # fmt: skip
+    # Each step ran at its own concurrency (8 beyond the plan's 4: the client pools grew with it).
+    for start in starts:
+        mine = [r for r in seen.of(RequestResult) if r.step == start.step and r.variant == "a"]
+        assert max_overlap(mine) == start.concurrency, start
+    at8 = [r for r in seen.of(RequestResult) if r.step == 3 and r.ok and not r.warmup]
+    assert sorted(r.ttft for r in at8)[len(at8) // 2] < 0.1  # no queueing for a connection
+    assert not seen.of(VariantRetired)
+    rows = {(r["variant"], r["step"]): r for r in result.summary["steps"]}
+    assert [rows[("a", s)]["conc"] for s in range(6)] == [1, 2, 4, 8, 4, 2]
+    assert (await replay_headless(result.recording)).summary == result.summary
+
+
+async def test_a_new_slo_applies_from_the_next_evaluation_and_the_replay_agrees(tmp_path, sim_server):
+    servers = {
+        "fast": sim_server("fast", ttft_ms=5, itl_ms=2),
+        "slow": sim_server("slow", ttft_ms=60, itl_ms=25),  # e2e about 0.24 s
+    }
+    plan = LoadPlan(concurrencies=(1, 2, 4), requests_per_step=6, slo=Slo(10_000.0))
+    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    seen = Collector(session.stream)
+    run = asyncio.create_task(session.run())
+    await seen.until(lambda: len(seen.of(RequestResult)) >= 2, what="first results")
+    session.set_slo(120)
+    result = await asyncio.wait_for(run, 30)
+    await seen.done()
+
+    (retired,) = seen.of(VariantRetired)
+    assert (retired.variant, retired.step, retired.rule) == ("slow", 0, "slo")
+    assert "SLO 120 ms" in retired.detail
+    assert [s.variants for s in seen.of(StepStarted)] == [("fast", "slow"), ("fast",), ("fast",)]
+    assert seen.of(SweepFinished)[-1].reason == "completed"
+    assert {r["slo_p95_ms"] for r in result.summary["steps"]} == {120.0}  # the summary uses the new SLO
+    assert [c.command for c in seen.of(OperatorCommand)] == ["set_slo"]
+    assert (await replay_headless(result.recording)).summary == result.summary

@@ -168,11 +168,34 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "--config", type=Path, required=True, metavar="FILE", help="session TOML ([variants.*], [load])"
     )
     p.add_argument("--out", default="quanttui-run", metavar="DIR")
+    p.add_argument(
+        "--headless", action="store_true", help="no console: progress on stderr, summary on stdout"
+    )
+    p.add_argument(
+        "--autostart", action="store_true", help="console: start the ramp once the engines are ready"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+
+
+def _console_wanted(args: argparse.Namespace) -> bool:
+    """The console needs a terminal; without one (scripts, CI) the headless form runs."""
+    return not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _run_console(session: Any, out_dir: Path) -> int:
+    from quanttui.ui.run import run_console
+
+    return run_console(session, out_dir)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     variants, config, prompts = run_config_from_file(args.config, Path(args.out))
+    if _console_wanted(args):
+        from quanttui.console_session import LiveConsoleSession
+
+        return _run_console(
+            LiveConsoleSession(config, prompts, variants, autostart=args.autostart), Path(args.out)
+        )
     result: SessionResult = _run_async(run_launched_sweep(variants, config, prompts, _stderr))
     _stderr(f"wrote {result.csv} and {result.recording}")
     _print_summary(result.summary, args.json)
@@ -214,6 +237,7 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--headless", action="store_true", help="no UI: print the run's summary")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--speed", type=float, default=1.0, help="console: x real time (0: as fast as possible)")
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -233,6 +257,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "--quality", action="store_true", help="prepare: also measure each 4-bit model against BF16"
     )
     p.add_argument("--out", default="quanttui-demo", metavar="DIR")
+    p.add_argument(
+        "--headless", action="store_true", help="no console: progress on stderr, summary on stdout"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
 
 
@@ -330,6 +357,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         _stderr("quanttui demo: simulated BF16 and AWQ engines (vLLM wire format, simulator timings)")
         result: SessionResult = _run_async(run_sim_demo(Path(args.out), _stderr))
+    elif _console_wanted(args):
+        from quanttui.console_session import LiveConsoleSession
+        from quanttui.demo.cpu import demo_config, demo_header, demo_variants
+
+        session = LiveConsoleSession(
+            demo_config(Path(args.out)), list(DEFAULT_PROMPTS), demo_variants(paths), autostart=True,
+            extra_header=demo_header(paths),
+        )  # fmt: skip
+        return _run_console(session, Path(args.out))
     else:
         from quanttui.demo.cpu import run_cpu_demo
 
@@ -342,7 +378,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     if not args.headless:
-        raise UsageError("the replay console arrives with the UI; use --headless for now")
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("the replay console needs a terminal; use --headless")
+        if args.speed < 0:
+            raise UsageError(f"--speed must be >= 0, got {args.speed}")
+        from quanttui.console_session import ReplayConsoleSession
+
+        if not args.file.exists():
+            raise UsageError(f"{args.file}: no such file")
+        return _run_console(ReplayConsoleSession(args.file, speed=args.speed, hold_at_end=True), Path("."))
     result: SessionResult = _run_async(replay_headless(args.file))
     for warning in result.warnings:
         _stderr(f"warning: {warning}")

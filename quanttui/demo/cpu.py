@@ -65,10 +65,8 @@ def demo_variants(paths: DemoPaths, names: tuple[str, ...] = ("bf16", "awq")) ->
     ]
 
 
-async def run_cpu_demo(
-    paths: DemoPaths, out_dir: Path, progress: Callable[[str], None], names: tuple[str, ...] = ("bf16", "awq")
-) -> SessionResult:
-    config = SweepConfig(
+def demo_config(out_dir: Path) -> SweepConfig:
+    return SweepConfig(
         endpoints=(),
         plan=DEMO_PLAN,
         options=DEMO_OPTIONS,
@@ -77,10 +75,19 @@ async def run_cpu_demo(
         prompts_source="embedded default",
         scrape_interval_s=0.5,
     )
+
+
+def demo_header(paths: DemoPaths) -> dict[str, object]:
+    return {"demo": {"backend": "vllm-cpu", "data_dir": str(paths.root)}}
+
+
+async def run_cpu_demo(
+    paths: DemoPaths, out_dir: Path, progress: Callable[[str], None], names: tuple[str, ...] = ("bf16", "awq")
+) -> SessionResult:
     return await run_launched_sweep(
         demo_variants(paths, names),
-        config,
+        demo_config(out_dir),
         list(DEFAULT_PROMPTS),
         progress,
-        extra_header={"demo": {"backend": "vllm-cpu", "data_dir": str(paths.root)}},
+        extra_header=demo_header(paths),
     )

@@ -1,0 +1,326 @@
+"""The live console's state: every event of a session folded into what its panels show.
+
+Pure (no Textual, no IO) so it is tested on synthetic events and reads a live session and its
+replay alike. Memory is bounded by windows, not by the session's length: per-second series keep
+the last `history_s` seconds, latency percentiles use the last `window_s` seconds of completed
+requests, log panes the last `log_lines` lines. Step statistics and the knee come from the same
+`Aggregator` / `compute_step_stats` the summary uses, so the console and the CSV agree.
+
+Events that other parts of quanttui add later (`OperatorCommand`, `ProcessSample`,
+`ReplayReset`) are recognised by class name and read with `getattr`, so this module works
+before and after they exist in `core.events`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from quanttui.core.aggregate import Aggregator
+from quanttui.core.events import (
+    EndpointInfo,
+    EngineCapacity,
+    EngineSample,
+    Event,
+    GpuSample,
+    GpuUnavailable,
+    InstanceState,
+    LogLine,
+    MetricsUnavailable,
+    OperatorNote,
+    RequestResult,
+    StepFinished,
+    StepStarted,
+    SweepFinished,
+    VariantRetired,
+)
+from quanttui.core.literal import safe_text
+from quanttui.core.live_variant import Knee, LatencyView, VariantLive
+from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.stepstats import StepStats
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One variant against the baseline (the first variant): ratios > 1 mean "more than A"."""
+
+    variant: str
+    baseline: str
+    tok_s_ratio: float | None  # client tok/s, B / A
+    server_tok_s_ratio: float | None
+    p95_ratio: float | None  # rolling p95 of the SLO metric, B / A
+    kv_headroom_tokens: float | None  # free KV tokens now
+    baseline_kv_headroom_tokens: float | None
+    knee_conc: int | None
+    baseline_knee_conc: int | None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+class LiveState:
+    """Fold events with `apply`; read the attributes and methods at the UI's own frame rate."""
+
+    def __init__(
+        self,
+        plan: LoadPlan | None,
+        variants: Sequence[str] = (),
+        *,
+        window_s: float = 30.0,
+        history_s: int = 600,
+        rate_s: int = 5,
+        log_lines: int = 200,
+    ) -> None:
+        self.initial_plan = plan
+        self.initial_variants = tuple(variants)
+        self.window_s, self.history_s, self.rate_s, self.log_lines = window_s, history_s, rate_s, log_lines
+        self.version = 0
+        self.resets = -1  # how often reset() ran after the start
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the start of the session (a replay seeking backwards republishes from there)."""
+        plan = self.initial_plan
+        self.plan = plan
+        self.aggregator = Aggregator(plan)
+        self.variants: dict[str, VariantLive] = {}
+        for name in self.initial_variants:
+            self._variant(name)
+        self.now = 0.0
+        self._second: int | None = None
+        self.step: int | None = None
+        self.step_concurrency: int | None = None
+        self.step_started_t: float | None = None
+        self.step_requests: int | None = None  # measured requests per variant in the step
+        self.step_seconds: float | None = None
+        self.step_variants: tuple[str, ...] = ()
+        self.steps_done: list[int] = []
+        self.slo_ms: float | None = plan.slo.p95_ms if plan and plan.slo else None
+        self.slo_metric: str = str(plan.slo.metric) if plan and plan.slo else str(SloMetric.E2E)
+        self.step_rows: dict[tuple[str, int], StepStats] = {}
+        self.gpu_unavailable: str | None = None
+        self.gpus: dict[int, GpuSample] = {}
+        self.sweep_end: str | None = None
+        self.notes: deque[tuple[float, str]] = deque(maxlen=50)
+        self._latency: dict[str, tuple[int, LatencyView]] = {}
+        self.events = 0
+        self.resets += 1
+        self.version += 1
+
+    # -- folding -----------------------------------------------------------------------------
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: Event) -> None:
+        kind = type(event).__name__
+        if kind == "ReplayReset":
+            self.reset()
+            return
+        self.events += 1
+        self.version += 1
+        self._tick(event.t)
+        self.aggregator.consume(event)
+        match event:
+            case EndpointInfo():
+                v = self._variant(event.variant)
+                v.url, v.model, v.precision, v.pids = event.url, event.model, event.precision, event.pids
+                if not v.state:
+                    v.state = "attached"
+            case InstanceState():
+                self._variant(event.variant).on_state(event)
+            case EngineCapacity():
+                self._variant(event.variant).on_capacity(event)
+            case LogLine():
+                self._variant(event.variant).on_log(event.t, event.line, event.stream)
+            case EngineSample():
+                self._variant(event.variant).on_sample(event)
+            case MetricsUnavailable():
+                self._variant(event.variant).metrics_unavailable = safe_text(event.reason)
+            case GpuUnavailable():  # what was sampled before is no longer current
+                self.gpu_unavailable = safe_text(event.reason)
+                self.gpus.clear()
+                for v in self.variants.values():
+                    v.on_gpu([])
+            case GpuSample():
+                self._on_gpu(event)
+            case StepStarted():
+                self._on_step_started(event)
+            case StepFinished():
+                self._on_step_finished(event)
+            case RequestResult():
+                self._variant(event.variant).on_result(event, self.step)
+            case VariantRetired():
+                self._variant(event.variant).retired = event
+            case SweepFinished():
+                self.sweep_end = event.reason
+            case OperatorNote():
+                self.notes.append((event.t, safe_text(event.text)))
+            case _:
+                self._apply_by_name(kind, event)
+
+    def _apply_by_name(self, kind: str, event: Event) -> None:
+        """Events newer than this module's imports, read defensively."""
+        if kind == "OperatorCommand":
+            command = str(getattr(event, "command", ""))
+            value = getattr(event, "value", None)
+            self.notes.append((event.t, safe_text(f"{command} {'' if value is None else value}".strip())))
+            if command == "set_slo":
+                self._set_slo(value)
+        elif kind == "ProcessSample":
+            name = getattr(event, "variant", None)
+            if isinstance(name, str):
+                pids = getattr(event, "pids", None)  # a count of processes (or, once, their pids)
+                count = (
+                    pids if isinstance(pids, int) else len(pids) if isinstance(pids, tuple | list) else None
+                )
+                self._variant(name).on_process(
+                    getattr(event, "rss_mib", None), getattr(event, "cpu_pct", None), count
+                )
+
+    def _variant(self, name: str) -> VariantLive:
+        v = self.variants.get(name)
+        if v is None:
+            v = VariantLive(name, history_s=self.history_s, window_s=self.window_s, log_lines=self.log_lines)
+            self.variants[name] = v
+        return v
+
+    def _tick(self, t: float) -> None:
+        """Advance session time; when a whole second closes, record each variant's rolling p95."""
+        self.now = max(self.now, t)
+        second = math.floor(self.now)
+        if self._second is None:
+            self._second = second
+            return
+        if second <= self._second:
+            return
+        closing = self._second
+        self._second = second
+        for v in self.variants.values():
+            v.trim(self.now)
+            if len(v.client_tok):
+                v.client_tok.advance_to(second)
+            p95 = v.slo_window(self.slo_metric).percentile(95)
+            if p95 is not None:
+                v.slo_p95.add(closing, p95 * 1000.0)
+
+    def _on_gpu(self, sample: GpuSample) -> None:
+        self.gpu_unavailable = None
+        self.gpus[sample.index] = sample
+        for v in self.variants.values():
+            if not v.pids:
+                continue
+            mine = set(v.pids)
+            procs = [(p.pid, p.used_mib) for s in self.gpus.values() for p in s.processes if p.pid in mine]
+            v.on_gpu(procs)
+
+    def _on_step_started(self, event: StepStarted) -> None:
+        self.step, self.step_concurrency, self.step_started_t = event.step, event.concurrency, event.t
+        self.step_requests, self.step_seconds = event.requests, event.seconds
+        self.step_variants = event.variants
+        for name in event.variants:
+            v = self._variant(name)
+            v.step_done = v.step_errors = 0
+
+    def _on_step_finished(self, event: StepFinished) -> None:
+        window = self.aggregator.steps.get(event.step)
+        if window is None:
+            return
+        self.steps_done.append(event.step)
+        for name in window.variants:
+            stats = self.aggregator.step_stats(name, event.step)
+            self.step_rows[(name, event.step)] = stats
+            v = self._variant(name)
+            if v.knee is None:
+                v.knee = self._knee(stats)
+
+    def _knee(self, stats: StepStats) -> Knee | None:
+        if self.slo_ms is None or not stats.requests:
+            return None
+        value = stats.slo_value_ms(SloMetric(self.slo_metric))
+        if value is None or value <= self.slo_ms:
+            return None
+        return Knee(stats.step, stats.conc, value, self.slo_ms, self.slo_metric)
+
+    def _set_slo(self, value: object) -> None:
+        try:
+            slo_ms = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return
+        if not slo_ms > 0:
+            return
+        self.slo_ms = slo_ms
+        if self.plan is not None:
+            self.plan = replace(self.plan, slo=Slo(slo_ms, SloMetric(self.slo_metric)))
+            self.aggregator.plan = self.plan
+        for v in self.variants.values():  # the knee is re-derived against the new SLO
+            rows = sorted(
+                (s for (name, _), s in self.step_rows.items() if name == v.name), key=lambda s: s.step
+            )
+            v.knee = next((k for s in rows if (k := self._knee(s)) is not None), None)
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def steps_total(self) -> int | None:
+        return len(self.plan.concurrencies) if self.plan else None
+
+    def names(self) -> list[str]:
+        return list(self.variants)
+
+    def latency(self, name: str) -> LatencyView:
+        """Percentiles over the rolling window (computed once per state version: a frame asks often)."""
+        cached = self._latency.get(name)
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        v = self.variants[name]
+        v.trim(self.now)
+        view = v.latency(self.slo_metric)
+        self._latency[name] = (self.version, view)
+        return view
+
+    def client_tok_s(self, name: str) -> float | None:
+        """Output tokens per second of requests completed over the last `rate_s` whole seconds."""
+        series = self.variants[name].client_tok
+        if not len(series):
+            return None
+        return series.rate(self.rate_s, until=math.floor(self.now))
+
+    def over_slo(self, name: str) -> bool:
+        p95 = self.latency(name).slo_p95_ms
+        return self.slo_ms is not None and p95 is not None and p95 > self.slo_ms
+
+    def deltas(self) -> list[Delta]:
+        names = self.names()
+        if len(names) < 2:
+            return []
+        base = self.variants[names[0]]
+        base_p95 = self.latency(base.name).slo_p95_ms
+        out = []
+        for name in names[1:]:
+            v = self.variants[name]
+            out.append(
+                Delta(
+                    variant=name,
+                    baseline=base.name,
+                    tok_s_ratio=ratio(self.client_tok_s(name), self.client_tok_s(base.name)),
+                    server_tok_s_ratio=ratio(v.server_tok_s, base.server_tok_s),
+                    p95_ratio=ratio(self.latency(name).slo_p95_ms, base_p95),
+                    kv_headroom_tokens=v.kv_headroom_tokens,
+                    baseline_kv_headroom_tokens=base.kv_headroom_tokens,
+                    knee_conc=v.knee.concurrency if v.knee else None,
+                    baseline_knee_conc=base.knee.concurrency if base.knee else None,
+                )
+            )
+        return out
+
+    def gpu_total(self) -> tuple[float, float] | None:
+        """(used, total) MiB over every GPU seen, for endpoints whose pids are unknown."""
+        if not self.gpus:
+            return None
+        return (
+            sum(s.mem_used_mib for s in self.gpus.values()),
+            sum(s.mem_total_mib for s in self.gpus.values()),
+        )

@@ -1,0 +1,58 @@
+"""The three time-series charts (tok/s, p95 against the SLO, KV usage) built from `LiveState`."""
+
+from __future__ import annotations
+
+from quanttui.core.live import LiveState
+from quanttui.ui.format import ms
+from quanttui.ui.widgets.plots import Chart, Series
+
+
+def _colour(index: int) -> str:
+    return f"variant-{index % 4 + 1}"
+
+
+def _xy(points: list[tuple[int, float]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return tuple(float(x) for x, _ in points), tuple(round(y, 3) for _, y in points)
+
+
+def _xlim(state: LiveState) -> tuple[float, float]:
+    end = max(10.0, float(int(state.now) + 1))
+    return (max(0.0, end - state.history_s), end)
+
+
+def throughput_chart(state: LiveState) -> Chart:
+    series: list[Series] = []
+    for i, (name, v) in enumerate(state.variants.items()):
+        series.append(Series(name, *_xy(v.client_tok.trailing_mean(state.rate_s)), _colour(i)))
+        series.append(Series(f"{name} srv", *_xy(v.server_tok.points()), _colour(i), marker="dot"))
+    return Chart(
+        f"tok/s · lines: client ({state.rate_s} s mean) · dots: server",
+        "tok/s (dots: server)",
+        tuple(series),
+        xlim=_xlim(state),
+    )
+
+
+def latency_chart(state: LiveState) -> Chart:
+    series = tuple(
+        Series(name, *_xy(v.slo_p95.points()), _colour(i))
+        for i, (name, v) in enumerate(state.variants.items())
+    )
+    hlines = ((state.slo_ms, "slo-line"),) if state.slo_ms else ()
+    vlines = []
+    for v in state.variants.values():
+        window = state.aggregator.steps.get(v.knee.step) if v.knee else None
+        if window is not None and window.finished is not None:
+            vlines.append((window.finished, "knee"))
+    slo = f" · SLO {ms(state.slo_ms)} ms" if state.slo_ms else ""
+    title = f"p95 {state.slo_metric} ms ({state.window_s:g} s window){slo}"
+    short = f"p95 {state.slo_metric} ms{slo}"
+    return Chart(title, short, series, hlines, tuple(vlines), xlim=_xlim(state))
+
+
+def kv_chart(state: LiveState) -> Chart:
+    series = tuple(
+        Series(name, *_xy(v.kv_pct.points()), _colour(i))
+        for i, (name, v) in enumerate(state.variants.items())
+    )
+    return Chart("KV cache usage %", "KV %", series, ylim=(0.0, 100.0), xlim=_xlim(state))

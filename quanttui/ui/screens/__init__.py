@@ -1,0 +1,1 @@
+"""The console's screens: the monitor, help, and the SLO input."""

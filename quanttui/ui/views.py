@@ -1,0 +1,219 @@
+"""What each panel says, as plain strings and flags computed from `LiveState` (no Textual here).
+
+Widgets only copy these into the screen, so the wording is tested without running the app and
+every panel words the same number the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quanttui.core.live import LiveState
+from quanttui.core.live_variant import PHASES, VariantLive
+from quanttui.ui.format import DASH, clock, mib, ms, num, times
+
+READY_INDEX = PHASES.index("ready")
+
+
+@dataclass(frozen=True)
+class VariantView:
+    title: str
+    subtitle: str
+    state_text: str
+    state_class: str  # ready | starting | failed | stopped | attached | unknown
+    phase: tuple[int, int, str] | None  # (done, total, phase name) while starting
+    mem_text: str
+    kv_percent: float | None
+    kv_text: str
+    kv_level: str  # ok | high | full
+    queue_text: str
+    tok_text: str
+    ttft_text: str
+    e2e_text: str
+    extra_slo_text: str | None  # the SLO metric's line when it is tpot or itl
+    slo_line: str  # which line carries the SLO metric: ttft | e2e | extra
+    over_slo: bool
+    step_text: str
+    errors_text: str
+    has_errors: bool
+    knee_text: str | None
+    retired_text: str | None
+
+
+def _state(v: VariantLive) -> tuple[str, str]:
+    state = v.state or "waiting for engine"
+    if v.state == "failed":
+        cls = "failed"
+    elif v.state in ("ready", "attached"):
+        cls = "ready"
+    elif v.state == "stopped":
+        cls = "stopped"
+    elif v.starting:
+        cls = "starting"
+    else:
+        cls = "unknown"
+    detail = f" · {v.state_detail}" if v.state_detail else ""
+    if v.metrics_unavailable:
+        detail += f" · /metrics: {v.metrics_unavailable}"
+    return f"● {state}{detail}", cls
+
+
+def _memory(state: LiveState, v: VariantLive) -> str:
+    if v.gpu_mem_mib is not None:
+        each = " · ".join(f"{pid}: {num(used)}" for pid, used in v.gpu_processes)
+        return f"GPU {mib(v.gpu_mem_mib)} · pid {each}"
+    rss = ""
+    if v.rss_mib is not None:
+        cpu = f" · CPU {v.cpu_pct:.0f}%" if v.cpu_pct is not None else ""
+        procs = f" · {v.process_count} proc" if v.process_count and v.process_count > 1 else ""
+        rss = f"RSS {mib(v.rss_mib)}{cpu}{procs}"
+    if state.gpu_unavailable is not None:
+        return f"no GPU · {rss}" if rss else "no GPU"
+    if rss:
+        return rss
+    total = state.gpu_total()
+    if total is not None:
+        return f"GPU used {mib(total[0])} / {mib(total[1])} (all)"
+    return f"GPU {DASH}"
+
+
+def variant_view(state: LiveState, name: str) -> VariantView:
+    v = state.variants[name]
+    state_text, state_class = _state(v)
+    phase = None
+    if v.starting:
+        phase = (v.phase_index, READY_INDEX, PHASES[v.phase_index])
+    kv_percent = None if v.kv_usage is None else v.kv_usage * 100
+    capacity = f" of {num(v.kv_capacity_tokens)} tok" if v.kv_capacity_tokens else ""
+    kv_text = f"{DASH if kv_percent is None else f'{kv_percent:5.1f}%'}{capacity}"
+    level = "ok"
+    if v.kv_usage is not None:
+        level = "full" if v.kv_usage >= 0.9 else "high" if v.kv_usage >= 0.7 else "ok"
+    lat = state.latency(name)
+    over = state.over_slo(name)
+    mark = " ▲" if over else ""
+    metric = state.slo_metric
+    extra = None
+    if metric in ("tpot", "itl"):
+        extra = f"{metric.upper():4} p95 {ms(lat.slo_p95_ms)} ms{mark}"
+    ttft = f"TTFT p50 {ms(lat.ttft_p50_ms)} p95 {ms(lat.ttft_p95_ms)} ms{mark if metric == 'ttft' else ''}"
+    e2e = f"E2E  p50 {ms(lat.e2e_p50_ms)} p95 {ms(lat.e2e_p95_ms)} ms{mark if metric == 'e2e' else ''}"
+    target = state.step_requests
+    in_step = name in state.step_variants
+    step = f"req {v.step_done}/{target}" if in_step and target else f"req {v.requests}"
+    errors = ", ".join(f"{cls} {n}" for cls, n in v.errors_by_class.most_common())
+    knee = None
+    if v.knee:
+        k = v.knee
+        knee = f"◆ knee at c={k.concurrency} (p95 {ms(k.value_ms)} ms)"
+    retired = None
+    if v.retired:
+        window = state.aggregator.steps.get(v.retired.step)
+        where = f" at c={window.concurrency}" if window else ""
+        retired = f"retired: {v.retired.rule.replace('_', ' ')}{where}"
+    return VariantView(
+        title=f"{name} · {v.precision}" if v.precision and v.precision != name else name,
+        subtitle=v.model,
+        state_text=state_text,
+        state_class=state_class,
+        phase=phase,
+        mem_text=_memory(state, v),
+        kv_percent=kv_percent,
+        kv_text=kv_text,
+        kv_level=level,
+        queue_text=f"run {num(v.running)} wait {num(v.waiting)} preempt {num(v.preemptions)}",
+        tok_text=f"tok/s {num(state.client_tok_s(name), 1)} (srv {num(v.server_tok_s, 1)})",
+        ttft_text=ttft,
+        e2e_text=e2e,
+        extra_slo_text=extra,
+        slo_line="extra" if extra else metric if metric in ("ttft", "e2e") else "e2e",
+        over_slo=over,
+        step_text=f"{step} · ok {v.ok} · err {v.errors}",
+        errors_text=f"errors: {errors}" if errors else "errors: none",
+        has_errors=bool(errors),
+        knee_text=knee,
+        retired_text=retired,
+    )
+
+
+def delta_lines(state: LiveState) -> list[str]:
+    """The strip between the columns: each variant against the first one."""
+    lines: list[str] = []
+    for d in state.deltas():
+        lines += [
+            f"{d.variant} vs {d.baseline}",
+            f"tok/s {times(d.tok_s_ratio)}",
+            f"srv   {times(d.server_tok_s_ratio)}",
+            f"p95   {times(d.p95_ratio)}",
+            "KV free tok",
+            f" {d.baseline[:6]:6} {num(d.baseline_kv_headroom_tokens):>7}",
+            f" {d.variant[:6]:6} {num(d.kv_headroom_tokens):>7}",
+            "knee conc",
+            f" {d.baseline[:6]:6} {num(d.baseline_knee_conc):>7}",
+            f" {d.variant[:6]:6} {num(d.knee_conc):>7}",
+            "",
+        ]
+    return lines[:-1] if lines else ["deltas appear", "with 2 variants"]
+
+
+def delta_row(state: LiveState) -> str:
+    """The same comparison on one line per variant, for 3 or more variants."""
+    parts = []
+    for d in state.deltas():
+        parts.append(
+            f"{d.variant}/{d.baseline}: tok/s {times(d.tok_s_ratio)} · p95 {times(d.p95_ratio)} · "
+            f"KV free {num(d.kv_headroom_tokens)} vs {num(d.baseline_kv_headroom_tokens)} · "
+            f"knee c={num(d.knee_conc)} vs c={num(d.baseline_knee_conc)}"
+        )
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class StatusView:
+    mode: str
+    progress: str
+    slo: str
+    flags: str
+    knees: str
+    counters: str
+
+
+def status_view(
+    state: LiveState,
+    mode: str,
+    elapsed: float,
+    *,
+    paused: bool,
+    ramp_started: bool | None = None,
+    position: tuple[float, float, float] | None = None,  # replay: (position, duration, speed)
+    dropped: int = 0,
+) -> StatusView:
+    total = state.steps_total
+    if state.step is None:
+        step = "no step yet"
+    else:
+        step = f"step {state.step + 1}/{total}" if total else f"step {state.step + 1}"
+        step += f" c={state.step_concurrency}"
+    if position is not None:
+        at, duration, speed = position
+        head = f"{clock(at)}/{clock(duration)} {f'{speed:g}x' if speed > 0 else 'max'}"
+    else:
+        head = clock(elapsed)
+    slo = f"SLO p95 {state.slo_metric} {ms(state.slo_ms)} ms" if state.slo_ms else "no SLO"
+    flags = []
+    if paused:
+        flags.append("PAUSED")
+    if mode == "live" and ramp_started is False and state.step is None:
+        flags.append("press s to start the ramp")
+    if state.sweep_end:
+        flags.append(f"sweep {state.sweep_end}")
+    knees = [f"{name} c={v.knee.concurrency}" for name, v in state.variants.items() if v.knee]
+    counters = f"{state.events:,} ev" + (f" · {dropped:,} dropped" if dropped else "")
+    return StatusView(
+        mode=mode.upper(),
+        progress=f"{head} · {step}",
+        slo=slo,
+        flags=" · ".join(flags),
+        knees=("◆ knee " + ", ".join(knees)) if knees else "",
+        counters=counters,
+    )

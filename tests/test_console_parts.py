@@ -1,0 +1,117 @@
+"""Console parts without running the app: theme files, stylesheets, panel wording, plot colours."""
+
+import re
+from pathlib import Path
+
+import pytest
+from test_live import PLAN, ProcessSample, session_events
+
+from quanttui.core.events import GpuProcess, GpuSample, GpuUnavailable
+from quanttui.core.live import LiveState
+from quanttui.ui import format as fmt
+from quanttui.ui.themes import DEFAULT_THEME_DIR, ThemeFileError, load_theme, load_themes
+from quanttui.ui.views import delta_lines, delta_row, status_view, variant_view
+from quanttui.ui.widgets.plots import plotext_colour
+
+UI = Path(__file__).parents[1] / "quanttui" / "ui"
+
+
+def test_theme_files_load_and_cover_dark_light_and_16_colours():
+    themes, errors = load_themes(DEFAULT_THEME_DIR)
+    assert errors == []
+    by_name = {t.name: t for t in themes}
+    assert set(by_name) >= {"quanttui-dark", "quanttui-light", "quanttui-ansi"}
+    assert by_name["quanttui-dark"].dark and not by_name["quanttui-light"].dark
+    ansi = by_name["quanttui-ansi"]
+    assert ansi.ansi and all(v.startswith("ansi_") for k, v in ansi.variables.items() if "style" not in k)
+    for theme in themes:
+        assert {"variant-1", "variant-2", "variant-3", "variant-4", "slo-line", "knee", "bar-track"} <= set(
+            theme.variables
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('name = "x"\nprimary = "#123456"\ncolour = "red"\n', "field 'colour'"),
+        ('name = "x"\nprimary = "not-a-colour"\n', "field 'primary'"),
+        ('primary = "#123456"\n', "field 'name'"),
+        ('name = "x"\n', "field 'primary'"),
+        ('name = "x"\nprimary = "#123456"\ndark = "yes"\n', "field 'dark'"),
+        ('name = "x"\nprimary = \n', "x.toml"),
+    ],
+)
+def test_a_bad_theme_file_is_named_with_its_field(tmp_path, body, message):
+    path = tmp_path / "x.toml"
+    path.write_text(body)
+    with pytest.raises(ThemeFileError, match=re.escape(message)):
+        load_theme(path)
+    themes, errors = load_themes(tmp_path)
+    assert themes == [] and len(errors) == 1
+
+
+def test_stylesheets_use_theme_variables_only():
+    colour_props = re.compile(
+        r"^\s*(color|background|border[a-z-]*|outline[a-z-]*|scrollbar-[a-z-]*)\s*:\s*(.+?);"
+    )
+    for sheet in UI.rglob("*.tcss"):
+        text = sheet.read_text()
+        assert not re.search(r"#[0-9a-fA-F]{3,8}\s*[;\s]", text.replace("\n", " ;")), sheet
+        assert "rgb(" not in text and "hsl(" not in text, sheet
+        for line in text.splitlines():
+            match = colour_props.match(line)
+            if match and match.group(1) not in ("scrollbar-size",):
+                value = match.group(2)
+                assert "$" in value or value in ("none", "hidden"), f"{sheet}: {line.strip()}"
+
+
+def test_variant_view_words_the_panel():
+    state = LiveState(PLAN)
+    state.apply_all(session_events())
+    bf16 = variant_view(state, "bf16")
+    assert bf16.title == "bf16" and bf16.subtitle == "m-bf16"
+    assert bf16.state_class == "ready" and bf16.phase is None
+    assert bf16.kv_text == " 50.0% of 1,024 tok" and bf16.kv_level == "ok"
+    assert bf16.queue_text == "run 2 wait 1 preempt 2"
+    assert bf16.over_slo and bf16.slo_line == "e2e" and bf16.e2e_text.endswith("ms ▲")
+    assert bf16.errors_text == "errors: timeout_idle 1" and bf16.has_errors
+    assert bf16.knee_text.startswith("◆ knee at c=2 (p95 ")
+    assert bf16.retired_text == "retired: slo at c=2"
+    assert bf16.mem_text == "GPU —"
+    state.apply(GpuSample(t=9.7, index=0, name="L4", mem_total_mib=23000, mem_used_mib=9000, util_pct=None,
+                          power_w=None, processes=(GpuProcess(11, 3000), GpuProcess(12, 512.5))))  # fmt: skip
+    assert variant_view(state, "bf16").mem_text == "GPU 3,512 MiB · pid 11: 3,000 · 12: 512"
+    assert variant_view(state, "awq").mem_text == "GPU used 9,000 MiB / 22.46 GiB (all)"  # none of its pids
+    state.apply(GpuUnavailable(t=9.7, reason="no NVML"))
+    state.apply(ProcessSample(t=9.7, variant="awq", rss_mib=20_480, cpu_pct=None, pids=1))
+    assert variant_view(state, "bf16").mem_text == "no GPU"
+    assert variant_view(state, "awq").mem_text == "no GPU · RSS 20.00 GiB"
+    lines = delta_lines(state)
+    assert lines[0] == "awq vs bf16" and lines[3] == "p95   ×" + f"{state.deltas()[0].p95_ratio:.2f}"
+    assert delta_row(state).startswith("awq/bf16: tok/s ×")
+
+
+def test_status_view_for_live_and_replay():
+    state = LiveState(PLAN)
+    live = status_view(state, "live", 75.2, paused=False, ramp_started=False)
+    assert (live.mode, live.progress, live.slo) == ("LIVE", "1:15 · no step yet", "SLO p95 e2e 500 ms")
+    assert live.flags == "press s to start the ramp" and live.knees == ""
+    state.apply_all(session_events())
+    replay = status_view(state, "replay", 0, paused=True, position=(9.6, 60.0, 0.0), dropped=3)
+    assert replay.progress == "0:09/1:00 max · step 3/2 c=2"  # steps are 0-based in events
+    assert replay.flags == "PAUSED · sweep completed"
+    assert replay.knees == "◆ knee bf16 c=2" and replay.counters.endswith("· 3 dropped")
+
+
+def test_number_formats():
+    assert (fmt.num(1234.5), fmt.num(1234.5, 1), fmt.num(None, width=3)) == ("1,234", "1,234.5", "  —")
+    assert (fmt.ms(1350.4), fmt.ms(9.25), fmt.pct(0.123)) == ("1,350", "9.2", "12.3%")
+    assert (fmt.clock(75), fmt.clock(3725), fmt.times(2.371)) == ("1:15", "1:02:05", "×2.37")
+    assert (fmt.mib(812.4), fmt.mib(20_480)) == ("812 MiB", "20.00 GiB")
+
+
+def test_plot_colours_keep_ansi_colours_as_names():
+    assert plotext_colour("ansi_bright_cyan") == "cyan+"
+    assert plotext_colour("ansi_red") == "red"
+    assert plotext_colour("#5FA8F0") == (95, 168, 240)
+    assert plotext_colour(None) == "default" and plotext_colour("nonsense") == "default"

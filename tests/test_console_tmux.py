@@ -1,0 +1,99 @@
+"""Smoke test in a real terminal: the console runs inside tmux, keys go in, the screen text comes out."""
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+TMUX = shutil.which("tmux")
+APP = Path(__file__).parent / "console_app_main.py"
+
+pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install -y tmux)")
+
+
+class Tmux:
+    """A private tmux server (its own socket), so a developer's sessions are never touched."""
+
+    def __init__(self) -> None:
+        self.socket = f"quanttui-test-{os.getpid()}"
+
+    def __call__(self, *args: str) -> str:
+        command = [TMUX, "-u", "-L", self.socket, "-f", os.devnull, *args]
+        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=10).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "qt")
+
+    def wait_for(self, check: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
+
+
+@pytest.fixture
+def tmux():
+    server = Tmux()
+    yield server
+    subprocess.run([TMUX, "-L", server.socket, "kill-server"], capture_output=True, timeout=10)
+
+
+def start(tmux: Tmux, out: Path, mode: str, size: tuple[int, int]) -> None:
+    command = f"env LANG=C.UTF-8 {shlex.quote(sys.executable)} {shlex.quote(str(APP))} {shlex.quote(str(out))} {mode}"
+    tmux("new-session", "-d", "-s", "qt", "-x", str(size[0]), "-y", str(size[1]), command)
+    tmux("set-option", "-s", "escape-time", "0")
+
+
+def wait_exit(out: Path, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (out / "exit-code").exists():
+            return (out / "exit-code").read_text().strip()
+        time.sleep(0.2)
+    raise AssertionError("the console did not exit")
+
+
+def test_replay_console_in_tmux(tmux, tmp_path):
+    start(tmux, tmp_path, "replay", (100, 30))
+    screen = tmux.wait_for(lambda s: "sweep completed" in s, "the end of the replay")
+    assert "REPLAY" in screen and "◆ knee bf16 c=8" in screen and "awq vs bf16" in screen
+    assert "E2E  p50" in screen and "% of 512 tok" in screen
+
+    tmux("send-keys", "-t", "qt", "?")
+    tmux.wait_for(lambda s: "replay keys" in s, "the help screen")
+    tmux("send-keys", "-t", "qt", "Escape")
+    tmux.wait_for(lambda s: "replay keys" not in s, "the help screen to close")
+    tmux("send-keys", "-t", "qt", "Space")
+    tmux.wait_for(lambda s: "PAUSED" in s, "the paused flag")
+    tmux("send-keys", "-t", "qt", "q")
+    assert wait_exit(tmp_path) == "0 [('pause',)]"
+
+
+def test_live_console_in_tmux_at_80x24(tmux, tmp_path):
+    start(tmux, tmp_path, "live", (80, 24))
+    screen = tmux.wait_for(lambda s: "knee bf16 c=8" in s, "the knee")
+    assert "LIVE" in screen and "SLO p95 e2e 800 ms" in screen
+    for key in ("s", "p", "+", "-"):
+        tmux("send-keys", "-t", "qt", key)
+        time.sleep(0.2)
+    tmux.wait_for(lambda s: "PAUSED" in s, "the paused flag")
+    tmux("send-keys", "-t", "qt", "q")  # stops the session, waits for it, exits
+    assert wait_exit(tmp_path) == "0 [('start_ramp',), ('pause',), ('step_up',), ('step_down',), ('stop',)]"
+
+
+def test_sigterm_ends_the_console_and_stops_the_session(tmux, tmp_path):
+    start(tmux, tmp_path, "live", (100, 30))
+    tmux.wait_for(lambda s: "knee bf16 c=8" in s, "the knee")
+    os.kill(int((tmp_path / "pid").read_text()), signal.SIGTERM)
+    assert wait_exit(tmp_path) == "130 [('stop',)]"

@@ -1,0 +1,243 @@
+"""LiveState folds a synthetic session into what the console shows: bounded, knee from step stats."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from quanttui.core.events import (
+    EndpointInfo,
+    EngineCapacity,
+    EngineSample,
+    Event,
+    GpuProcess,
+    GpuSample,
+    GpuUnavailable,
+    InstanceState,
+    LogLine,
+    RequestResult,
+    StepFinished,
+    StepStarted,
+    SweepFinished,
+    VariantRetired,
+)
+from quanttui.core.live import LiveState
+from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.series import RollingWindow, SecondSeries
+
+PLAN = LoadPlan(concurrencies=(1, 2), requests_per_step=4, slo=Slo(500.0))
+
+
+# Stand-ins for events other engineers add to core.events; LiveState reads them by class name.
+@dataclass(frozen=True)
+class OperatorCommand(Event):
+    command: str
+    value: float | str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessSample(Event):
+    variant: str
+    rss_mib: float
+    cpu_pct: float | None
+    pids: int
+
+
+@dataclass(frozen=True)
+class ReplayReset(Event):
+    pass
+
+
+def result(variant, step, t, e2e, *, ok=True, tokens=10, warmup=False, error=None, ttft=0.05):
+    return RequestResult(
+        t=t, variant=variant, step=step, index=0, warmup=warmup, start=t - e2e, ok=ok, error=error,
+        ttft=ttft if ok else None, e2e=e2e if ok else None, itl_us=(1000,) * (tokens - 1) if ok else (),
+        output_tokens=tokens if ok else None,
+    )  # fmt: skip
+
+
+def session_events() -> list[Event]:
+    """Two engines start, step 1 (c=1) is fast for both, step 2 (c=2) is slow for bf16 only."""
+    ev: list[Event] = [
+        InstanceState(t=0.0, variant="bf16", state="launching"),
+        InstanceState(t=0.1, variant="awq", state="launching"),
+        InstanceState(t=0.5, variant="bf16", state="loading weights"),
+        EngineCapacity(t=1.0, variant="bf16", kv_cache_tokens=1024, tokens_per_request=512, max_concurrency=2.0),
+        EngineCapacity(t=1.1, variant="awq", kv_cache_tokens=4096, tokens_per_request=512, max_concurrency=8.0),
+        LogLine(t=1.2, variant="bf16", line="\x1b[32mINFO\x1b[0m [bold]loaded[/bold]\x07"),
+        InstanceState(t=2.0, variant="bf16", state="ready", detail="ready in 2.0 s"),
+        InstanceState(t=2.1, variant="awq", state="ready"),
+        EndpointInfo(t=2.2, variant="bf16", url="http://a", model="m-bf16", precision="bf16", pids=(11, 12)),
+        EndpointInfo(t=2.2, variant="awq", url="http://b", model="m-awq", precision="awq", pids=(21,)),
+        StepStarted(t=3.0, step=1, concurrency=1, requests=4, seconds=None, warmup_requests=0,
+                    variants=("bf16", "awq")),
+    ]  # fmt: skip
+    for i in range(4):
+        ev.append(result("bf16", 1, 3.5 + i * 0.3, 0.2 + i * 0.02))
+        ev.append(result("awq", 1, 3.5 + i * 0.3, 0.1 + i * 0.01))
+    ev.append(StepFinished(t=5.0, step=1))
+    ev.append(StepStarted(t=5.0, step=2, concurrency=2, requests=4, seconds=None, warmup_requests=0,
+                          variants=("bf16", "awq")))  # fmt: skip
+    for i in range(4):
+        ev.append(result("bf16", 2, 6.0 + i * 0.5, 0.8 + i * 0.05, tokens=20))
+        ev.append(result("awq", 2, 6.0 + i * 0.5, 0.3, tokens=20))
+    ev.append(result("bf16", 2, 7.9, 0, ok=False, error="timeout_idle"))
+    ev += [
+        EngineSample(t=8.0, variant="bf16", kv_cache_usage=0.5, running=2, waiting=1, generation_tokens_total=100,
+                     prompt_tokens_total=50, preemptions_total=3, generation_tok_s=40.0),
+        EngineSample(t=8.0, variant="awq", kv_cache_usage=0.25, running=2, waiting=0, generation_tokens_total=150,
+                     prompt_tokens_total=50, preemptions_total=0, generation_tok_s=80.0),
+        EngineSample(t=9.0, variant="bf16", kv_cache_usage=0.5, running=2, waiting=1, generation_tokens_total=140,
+                     prompt_tokens_total=50, preemptions_total=5, generation_tok_s=40.0),
+        StepFinished(t=9.5, step=2),
+        VariantRetired(t=9.5, variant="bf16", step=2, rule="slo", detail="p95 e2e > SLO"),
+        SweepFinished(t=9.6, reason="completed"),
+    ]  # fmt: skip
+    return ev
+
+
+def test_state_follows_startup_capacity_queue_and_logs():
+    state = LiveState(PLAN, ["bf16", "awq"])
+    state.apply_all(session_events())
+    bf16, awq = state.variants["bf16"], state.variants["awq"]
+    assert state.names() == ["bf16", "awq"]
+    assert bf16.state == "ready" and bf16.state_detail == "ready in 2.0 s" and not bf16.starting
+    assert bf16.kv_capacity_tokens == 1024 and bf16.kv_usage == 0.5
+    assert bf16.kv_headroom_tokens == 512 and awq.kv_headroom_tokens == 3072
+    # /metrics' own capacity wins over the log's (kv_usage is a fraction of it).
+    state.apply(EngineSample(t=9.7, variant="awq", kv_cache_usage=0.5, running=0, waiting=0,
+                             generation_tokens_total=150, prompt_tokens_total=50, preemptions_total=0,
+                             kv_cache_size_tokens=2000))  # fmt: skip
+    assert awq.kv_capacity_tokens == 2000 and awq.kv_headroom_tokens == 1000
+    assert (bf16.running, bf16.waiting, bf16.preemptions) == (2, 1, 2)  # counted from the first scrape
+    assert bf16.server_tok_s == 40.0
+    # Log lines are made literal once, when folded: no escapes, markup kept as plain characters.
+    assert [e.text for e in bf16.logs] == ["INFO [bold]loaded[/bold]␇"]
+    assert bf16.errors_by_class == {"timeout_idle": 1} and bf16.errors == 1
+    assert bf16.retired is not None and state.sweep_end == "completed"
+    assert (state.step, state.step_concurrency, state.steps_total) == (2, 2, 2)
+    assert bf16.step_done == 5 and bf16.step_errors == 1
+
+
+def test_startup_progress_moves_through_phases():
+    state = LiveState(PLAN)
+    state.apply(InstanceState(t=0, variant="a", state="launching"))
+    assert state.variants["a"].starting and state.variants["a"].phase_index == 0
+    state.apply(InstanceState(t=1, variant="a", state="profiling"))
+    assert state.variants["a"].phase_index == 3
+    state.apply(InstanceState(t=2, variant="a", state="failed", detail="out of memory\x1b[0m"))
+    assert state.variants["a"].state_detail == "out of memory"
+
+
+def test_knee_comes_from_step_stats_and_follows_a_new_slo():
+    state = LiveState(PLAN)
+    events = session_events()
+    state.apply_all(events[: events.index(StepFinished(t=5.0, step=1)) + 1])
+    assert state.variants["bf16"].knee is None  # step 1 was within the SLO
+    state.apply_all(events[events.index(StepFinished(t=5.0, step=1)) + 1 :])
+    knee = state.variants["bf16"].knee
+    assert knee is not None and (knee.step, knee.concurrency) == (2, 2)
+    assert knee.value_ms == pytest.approx(state.step_rows[("bf16", 2)].p95_ms)
+    assert state.variants["awq"].knee is None
+
+    state.apply(OperatorCommand(t=10.0, command="set_slo", value=2000.0))
+    assert state.slo_ms == 2000 and state.variants["bf16"].knee is None
+    assert state.aggregator.plan.slo.p95_ms == 2000  # an export uses the SLO the operator set
+    state.apply(OperatorCommand(t=10.1, command="set_slo", value="120"))
+    assert state.variants["awq"].knee.step == 1 and state.variants["bf16"].knee.step == 1
+    state.apply(OperatorCommand(t=10.2, command="set_slo", value="nonsense"))
+    assert state.slo_ms == 120
+    assert state.notes[-1][1] == "set_slo nonsense"
+
+
+def test_rolling_latency_throughput_and_deltas():
+    state = LiveState(PLAN, window_s=30.0, rate_s=5)
+    state.apply_all(session_events())
+    lat = state.latency("bf16")
+    assert lat.e2e_p50_ms == pytest.approx(500.0, abs=400)
+    assert lat.ttft_p95_ms == pytest.approx(50.0)
+    assert state.over_slo("bf16") and not state.over_slo("awq")
+    # 4 x 10 + 4 x 20 tokens completed over seconds 3..7 (the current second 9 is still open).
+    assert state.client_tok_s("awq") == pytest.approx(sum([0, 20, 20 + 20, 40, 0]) / 5)
+    (delta,) = state.deltas()
+    assert delta.variant == "awq" and delta.baseline == "bf16"
+    assert delta.server_tok_s_ratio == pytest.approx(2.0)
+    assert delta.p95_ratio < 1 and delta.kv_headroom_tokens == 3072 and delta.baseline_knee_conc == 2
+
+    # 40 s later nothing is left in the 30 s window.
+    state.apply(EngineSample(t=50.0, variant="awq", kv_cache_usage=0.0, running=0, waiting=0,
+                             generation_tokens_total=150, prompt_tokens_total=50, preemptions_total=0))  # fmt: skip
+    assert state.latency("awq").samples == 0 and state.latency("awq").e2e_p95_ms is None
+    assert state.client_tok_s("awq") == 0
+    p95_series = state.variants["bf16"].slo_p95.points()
+    assert p95_series and max(v for _, v in p95_series) > 500
+
+
+def test_gpu_memory_by_pid_process_memory_and_no_gpu():
+    state = LiveState(None)
+    state.apply_all(session_events()[:10])
+    state.apply(GpuSample(t=3, index=0, name="RTX", mem_total_mib=16000, mem_used_mib=9000, util_pct=50,
+                          power_w=70, processes=(GpuProcess(11, 3000), GpuProcess(12, 500), GpuProcess(21, 2000),
+                                                 GpuProcess(99, 100))))  # fmt: skip
+    assert state.variants["bf16"].gpu_mem_mib == 3500 and state.variants["awq"].gpu_mem_mib == 2000
+    assert state.variants["bf16"].gpu_processes == ((11, 3000), (12, 500))
+    assert state.gpu_total() == (9000, 16000)
+
+    state.apply(GpuUnavailable(t=4, reason="NVML Shared Library Not Found\x1b]0;x\x07"))
+    state.apply(ProcessSample(t=4, variant="awq", rss_mib=812.5, cpu_pct=97.0, pids=3))
+    assert state.gpu_unavailable == "NVML Shared Library Not Found"
+    awq = state.variants["awq"]
+    assert (awq.rss_mib, awq.cpu_pct, awq.process_count) == (812.5, 97.0, 3)
+
+
+def test_replay_reset_starts_over_and_republished_events_give_the_same_state():
+    state = LiveState(PLAN, ["bf16", "awq"])
+    events = session_events()
+    state.apply_all(events)
+    before = (state.variants["bf16"].knee, state.latency("bf16"), state.client_tok_s("awq"))
+    state.apply(ReplayReset(t=9.6))
+    assert state.resets == 1 and state.step is None and state.names() == ["bf16", "awq"]
+    assert state.variants["bf16"].requests == 0 and not state.aggregator.results
+    state.apply_all(events)
+    assert (state.variants["bf16"].knee, state.latency("bf16"), state.client_tok_s("awq")) == before
+
+
+def test_memory_is_bounded_over_a_long_session():
+    state = LiveState(None, history_s=600, log_lines=50)
+    for second in range(3000):
+        state.apply(EngineSample(t=float(second), variant="a", kv_cache_usage=0.5, running=1, waiting=0,
+                                 generation_tokens_total=float(second), prompt_tokens_total=0.0,
+                                 preemptions_total=0.0, generation_tok_s=1.0))  # fmt: skip
+        state.apply(LogLine(t=float(second), variant="a", line=f"line {second}"))
+        state.apply(result("a", 1, second + 0.5, 0.1))
+    a = state.variants["a"]
+    assert len(a.kv_pct) == 600 and len(a.client_tok) == 600 and len(a.slo_p95) <= 600
+    assert a.kv_pct.points()[0][0] == 2400
+    assert len(a.logs) == 50 and a.log_count == 3000 and a.logs[-1].text == "line 2999"
+    assert len(a.e2e) <= 31
+
+
+def test_second_series_merges_and_fills_gaps():
+    tokens = SecondSeries("sum", span_s=5)
+    tokens.add(10.2, 3)
+    tokens.add(10.9, 2)
+    tokens.add(13.0, 4)
+    assert tokens.points() == [(10, 5), (11, 0), (12, 0), (13, 4)]
+    assert tokens.rate(2) == 0 and tokens.rate(4, until=14) == pytest.approx(9 / 4)
+    tokens.add(4.0, 1)  # older than the kept span: ignored
+    tokens.add(100.0, 1)
+    assert tokens.points()[-1] == (100, 1) and len(tokens) == 5
+    gauge = SecondSeries("last", span_s=5)
+    gauge.add(1.1, 0.2)
+    gauge.add(1.9, 0.4)
+    gauge.add(3.0, 0.1)
+    assert gauge.points() == [(1, 0.4), (3, 0.1)] and gauge.latest() == 0.1
+    assert [round(v, 3) for _, v in SecondSeries("sum", 5).trailing_mean(2)] == []
+
+
+def test_rolling_window_trims_by_time():
+    window = RollingWindow(span_s=10)
+    for t in range(20):
+        window.add(float(t), float(t))
+    window.trim(19.0)
+    assert list(window) == [float(t) for t in range(9, 20)]
+    assert window.percentile(50) == 14.0

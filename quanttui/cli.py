@@ -1,4 +1,4 @@
-"""Command line: `quanttui sweep|run|replay|demo ...`.
+"""Command line: `quanttui sweep|attach|run|replay|demo ...`.
 
 The headless commands are a contract for scripts: results on stdout (JSON with --json),
 progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
@@ -205,17 +205,34 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="headless concurrency ramp against running endpoints")
     p.add_argument("--endpoint", action="append", metavar="NAME=URL", help="a variant to drive (repeat)")
+    _add_load_options(p, console=False)
+
+
+def _add_attach(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("attach", help="the console on running endpoints (the ramp starts with `s`)")
+    p.add_argument("endpoint", nargs="+", metavar="NAME=URL", help="a variant to drive")
+    _add_load_options(p, console=True)
+
+
+def _add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
+    """The load options shared by `sweep` (all explicit: a script's contract) and `attach` (defaults)."""
     p.add_argument(
         "--model", action="append", metavar="NAME=ID", help="model id (default: first of /v1/models)"
     )
     p.add_argument("--precision", action="append", metavar="NAME=P", help="label, e.g. bf16 or awq")
     p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
-    p.add_argument("--concurrency", required=True, metavar="LIST", help="ramp steps, e.g. 1,2,4,8")
-    steps = p.add_mutually_exclusive_group(required=True)
+    p.add_argument(
+        "--concurrency",
+        required=not console,
+        default="1,2,4,8",
+        metavar="LIST",
+        help="ramp steps, e.g. 1,2,4,8",
+    )
+    steps = p.add_mutually_exclusive_group(required=not console)
     steps.add_argument("--requests-per-step", type=int, metavar="N")
     steps.add_argument("--step-seconds", type=float, metavar="S")
     p.add_argument("--warmup-requests", type=int, default=0, metavar="N", help="extra per step, not counted")
-    p.add_argument("--max-tokens", type=int, required=True, metavar="N")
+    p.add_argument("--max-tokens", type=int, required=not console, default=128, metavar="N")
     p.add_argument("--ignore-eos", action="store_true", help="fixed output length (vLLM extension)")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=None)
@@ -228,7 +245,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--first-token-timeout", type=float, default=120.0, metavar="S")
     p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S", help="longest gap between chunks")
     p.add_argument("--scrape-interval", type=float, default=1.0, metavar="S", help="/metrics poll period")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--out", required=not console, default="quanttui-attach", metavar="DIR")
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
 
 
@@ -271,6 +288,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_replay(sub)
     _add_demo(sub)
     _add_run(sub)
+    _add_attach(sub)
     return parser
 
 
@@ -338,6 +356,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return _interrupted_code() if result.interrupted else EXIT_OK
 
 
+def cmd_attach(args: argparse.Namespace) -> int:
+    if args.requests_per_step is None and args.step_seconds is None:
+        args.requests_per_step = 32
+    config = build_sweep_config(args)
+    prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the console needs a terminal; `quanttui sweep` is the headless form")
+    from quanttui.console_session import LiveConsoleSession
+
+    return _run_console(LiveConsoleSession(config, prompts, None, autostart=False), Path(args.out))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from quanttui.demo.paths import demo_paths
 
@@ -397,7 +427,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
-    handlers = {"sweep": cmd_sweep, "replay": cmd_replay, "demo": cmd_demo, "run": cmd_run}
+    handlers = {
+        "sweep": cmd_sweep,
+        "replay": cmd_replay,
+        "demo": cmd_demo,
+        "run": cmd_run,
+        "attach": cmd_attach,
+    }
     try:
         return handlers[args.command](args)
     except (UsageError, EndpointError, PromptFileError, RecordingError, ConfigError) as exc:

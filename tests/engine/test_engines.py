@@ -105,8 +105,6 @@ def test_sweep_tokens_match_the_engines_counters(engines, tmp_path):
         assert after - before[name] == served
         assert rows[(name, 6)]["errors"] == 0 and rows[(name, 6)]["tokens_estimated"] == 0
         assert rows[(name, 6)]["kv_cache_peak"] > 0  # KV in use under load
-        # Each request needs 2 of the 7 usable 128-token blocks: 6 at once cannot all run.
-        assert rows[(name, 6)]["waiting_peak"] > 0 or rows[(name, 6)]["preemptions"] > 0
 
 
 def test_bad_model_path_fails_with_the_reason_from_the_log(engines, demo_models, tmp_path):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -33,6 +34,7 @@ class MonitorScreen(Screen[None]):
     def __init__(self, names: Sequence[str]) -> None:
         super().__init__(id="monitor")
         self.names = list(names)
+        self.recomposing = False
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -66,9 +68,21 @@ class MonitorScreen(Screen[None]):
         """Variants that appear only in events (not announced by the session) get a column too."""
         if names != self.names:
             self.names = list(names)
-            await self.recompose()
+            self.recomposing = True
+            try:
+                await self.recompose()
+            finally:
+                self.recomposing = False
 
     def show_state(self, state: LiveState, status: StatusView, replot: bool) -> None:
+        if self.recomposing:
+            return  # widgets are being replaced; the next frame draws them
+        try:
+            self._show_state(state, status, replot)
+        except NoMatches:
+            return  # mid-recompose (resize, new variant): skip this frame
+
+    def _show_state(self, state: LiveState, status: StatusView, replot: bool) -> None:
         self.query_one(StatusLine).show(status)
         for column in self.query(VariantColumn):
             if column.variant in state.variants:

@@ -94,3 +94,13 @@ def test_load_plan_rejects_bad_values():
         Slo(-1)
     plan = LoadPlan(concurrencies=(1, 2), step_seconds=3.0, slo=Slo(100, SloMetric.TTFT))
     assert LoadPlan.from_dict(plan.to_dict()) == plan
+
+
+def test_a_gap_with_nothing_in_flight_is_not_part_of_the_step():
+    from quanttui.core.stepstats import busy_time
+
+    assert busy_time([(0, 2), (1, 3), (5, 6)]) == 4  # 3 s busy, 2 s paused, 1 s busy
+    assert busy_time([(0, 10), (2, 3)]) == 10
+    rows = [result(0, start=0.0, e2e=1.0), result(1, start=4.0, e2e=1.0)]
+    stats = compute_step_stats("a", "", 0, 1, rows, None)
+    assert stats.duration_s == 2.0 and stats.tok_s == pytest.approx(82 / 2.0)

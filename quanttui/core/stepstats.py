@@ -85,6 +85,19 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def busy_time(intervals: Sequence[tuple[float, float]]) -> float:
+    """Length of the union of the intervals."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if start > end:
+            total += stop - start
+            end = stop
+        elif stop > end:
+            total += stop - end
+            end = stop
+    return total
+
+
 def compute_step_stats(
     variant: str,
     precision: str,
@@ -104,8 +117,9 @@ def compute_step_stats(
     out_tokens = sum(r.output_tokens or 0 for r in good)
     duration = None
     if measured:
-        # Like `vllm bench serve`'s dur_s: first dispatch to last completion of the measured requests.
-        duration = max(r.t for r in measured) - min(r.start for r in measured)
+        # Like `vllm bench serve`'s dur_s (first dispatch to last completion of the measured requests),
+        # less any gap in which none of them was in flight: an operator's pause is not throughput.
+        duration = busy_time([(r.start, r.t) for r in measured])
     tok_s = out_tokens / duration if duration and duration > 0 else None
     req_s = len(good) / duration if duration and duration > 0 else None
     engine = engine or EngineWindow()

@@ -181,6 +181,16 @@ async def settle(app, pilot) -> None:
     session = app.session
     while session.published < len(session.events) or app.subscription.pending:
         await pilot.pause()
-    await pilot.pause()
-    app.refresh_view(force=True)
-    await pilot.pause()
+    # A batch may still be folding, or the monitor recomposing for a new variant (under CPU load
+    # these take longer than one pause): redraw until the state stops changing.
+    last = None
+    for _ in range(40):
+        await pilot.pause(0.02)
+        if getattr(app.monitor, "recomposing", False):
+            continue
+        app.refresh_view(force=True)
+        await pilot.pause()
+        seen = (app.state.version, tuple(app.state.names()), tuple(app.monitor.names))
+        if seen == last and seen[1] == seen[2]:
+            break
+        last = seen

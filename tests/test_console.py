@@ -317,10 +317,6 @@ async def test_variants_known_only_from_events_get_columns(tmp_path):
     app = QuanttuiApp(session, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        app.refresh_view(force=True)
-        await pilot.pause()
         assert [c.variant for c in app.screen.query(VariantColumn)] == ["bf16", "awq"]
         assert text(app, "#status-knees") == " ◆ knee bf16 c=8 "
 

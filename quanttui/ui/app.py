@@ -171,6 +171,8 @@ class QuanttuiApp(App[None]):
         """Copy the state onto the monitor if anything changed; plots at most `plot_hz` times a second."""
         if not self.screen_stack or not isinstance(self.screen_stack[0], MonitorScreen):
             return  # starting up or shutting down
+        if force:
+            self._shown = None  # new widgets (after a recompose) start blank: draw everything
         monitor = self.monitor
         names = self.state.names()
         if names != monitor.names:

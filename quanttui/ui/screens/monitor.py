@@ -73,6 +73,7 @@ class MonitorScreen(Screen[None]):
                 await self.recompose()
             finally:
                 self.recomposing = False
+            self.app.refresh_view(force=True)  # type: ignore[attr-defined]
 
     def show_state(self, state: LiveState, status: StatusView, replot: bool) -> None:
         if self.recomposing:

@@ -21,13 +21,9 @@ With `hold_at_end=True`, `run()` waits at the end of the recording for a seek or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from quanttui.core.prompts import Prompt
-from quanttui.io.config import VariantConfig
-from quanttui.session import LiveSession, ReplaySession, SessionResult, SweepConfig
+from quanttui.session import LiveSession, ReplaySession, SessionResult
 
 __all__ = ["LiveConsoleSession", "ReplayConsoleSession", "SessionResult"]
 
@@ -43,18 +39,6 @@ class LiveConsoleSession(LiveSession):
     """
 
     kind = "live"
-
-    def __init__(
-        self,
-        config: SweepConfig,
-        prompts: Sequence[Prompt],
-        variants: list[VariantConfig] | None = None,
-        autostart: bool = False,
-        progress: Callable[[str], None] | None = None,
-        *,
-        extra_header: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(config, prompts, variants, autostart, progress, extra_header=extra_header)
 
 
 class ReplayConsoleSession(ReplaySession):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,6 +22,7 @@ from quanttui.core.recording import RecordingError
 from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.openai_client import EndpointError, RequestOptions, Timeouts, split_base_url
 from quanttui.io.prompt_file import PromptFileError, load_prompts
+from quanttui.io.signals import on_stop_signals
 from quanttui.session import (
     EndpointSpec,
     SessionResult,
@@ -320,23 +319,14 @@ class _Interrupted:
 
 async def _cancel_on_signals(coro: Any) -> Any:
     """Run `coro` as a task that SIGTERM and SIGHUP cancel, so a killed session still writes its files."""
-    loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(coro)
 
     def cancel(signum: int) -> None:
         _Interrupted.signum = signum
         task.cancel()
 
-    installed = []
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, cancel, signum)
-            installed.append(signum)
-    try:
+    with on_stop_signals(cancel):
         return await task
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
 
 
 def _run_async(coro: Any) -> Any:

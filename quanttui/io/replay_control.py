@@ -159,6 +159,17 @@ class ControlledReplayer(Replayer):
         exhausted = False
         burst = 0  # events published since the loop last yielded
         limit = self._burst_limit(stream)
+
+        async def publish(event: Event) -> None:
+            """Publish, and give the loop (and the consumers) a turn after every `limit` events."""
+            nonlocal burst, limit
+            self._publish(stream, event)
+            burst += 1
+            if burst >= limit:
+                burst = 0
+                await self._yield(stream)
+                limit = self._burst_limit(stream)
+
         try:
             while not self._stop:
                 if self._seek is not None:
@@ -176,13 +187,8 @@ class ControlledReplayer(Replayer):
                             exhausted = pending is None
                         if pending is None or pending.t > target:
                             break
-                        self._publish(stream, pending)
+                        await publish(pending)
                         pending = None
-                        burst += 1
-                        if burst >= limit:
-                            burst = 0
-                            await self._yield(stream)
-                            limit = self._burst_limit(stream)
                     if self._seek is None:
                         self._rebase(target)
                     continue
@@ -209,13 +215,8 @@ class ControlledReplayer(Replayer):
                     if delay > 0:
                         await self._wait(delay)
                         continue
-                self._publish(stream, pending)
+                await publish(pending)
                 pending = None
-                burst += 1
-                if burst >= limit:
-                    burst = 0
-                    await self._yield(stream)
-                    limit = self._burst_limit(stream)
         finally:
             _close(events)
 

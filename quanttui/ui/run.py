@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from quanttui.io.signals import on_stop_signals
 from quanttui.ui.app import QuanttuiApp
 from quanttui.ui.session_api import ConsoleSession
 
@@ -55,24 +55,17 @@ async def run_console_async(session: ConsoleSession, out_dir: Path, **options: A
     is stopped and awaited and its engines stop before the process exits.
     """
     app = QuanttuiApp(session, out_dir, **options)
-    loop = asyncio.get_running_loop()
     signalled: list[int] = []
 
     def on_signal(signum: int) -> None:
         signalled.append(signum)
         app.exit()
 
-    handled = []
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, on_signal, signum)
-            handled.append(signum)
-    try:
-        await app.run_async()
-    finally:
-        await finish_session(app)
-        for signum in handled:
-            loop.remove_signal_handler(signum)
+    with on_stop_signals(on_signal):
+        try:
+            await app.run_async()
+        finally:
+            await finish_session(app)
     if app.session_error is not None:
         print(f"quanttui: session failed: {app.session_error}", file=sys.stderr)
     return exit_code(app, bool(signalled)), app.session_result

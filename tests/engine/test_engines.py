@@ -104,7 +104,9 @@ def test_sweep_tokens_match_the_engines_counters(engines, tmp_path):
         assert served == 2 * 6 * 100  # 2 steps x 6 requests x 100 tokens, all from usage
         assert after - before[name] == served
         assert rows[(name, 6)]["errors"] == 0 and rows[(name, 6)]["tokens_estimated"] == 0
-        assert rows[(name, 6)]["kv_cache_peak"] > 0  # KV in use under load
+        # KV in use under load. Which step's scrapes land depends on scheduling: with two engines
+        # on two cores the client can be starved for seconds (seen in CI), so any step will do.
+        assert max(rows[(name, c)]["kv_cache_peak"] or 0 for c in (2, 6)) > 0
 
 
 def test_bad_model_path_fails_with_the_reason_from_the_log(engines, demo_models, tmp_path):

@@ -9,7 +9,14 @@ from test_live import PLAN, ProcessSample, session_events
 from quanttui.core.events import GpuProcess, GpuSample, GpuUnavailable
 from quanttui.core.live import LiveState
 from quanttui.ui import format as fmt
-from quanttui.ui.themes import DEFAULT_THEME_DIR, ThemeFileError, load_theme, load_themes
+from quanttui.ui.themes import (
+    DEFAULT_THEME_DIR,
+    ThemeFileError,
+    default_theme_dirs,
+    load_theme,
+    load_theme_dirs,
+    load_themes,
+)
 from quanttui.ui.views import delta_lines, delta_row, status_view, variant_view
 from quanttui.ui.widgets.plots import plotext_colour
 
@@ -28,6 +35,20 @@ def test_theme_files_load_and_cover_dark_light_and_16_colours():
         assert {"variant-1", "variant-2", "variant-3", "variant-4", "slo-line", "knee", "bar-track"} <= set(
             theme.variables
         )
+
+
+def test_an_operator_theme_replaces_a_shipped_one_of_the_same_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    mine = tmp_path / "quanttui" / "themes"
+    mine.mkdir(parents=True)
+    (mine / "dark.toml").write_text('name = "quanttui-dark"\nprimary = "ansi_green"\n', encoding="utf-8")
+    (mine / "broken.toml").write_text('name = "b"\n', encoding="utf-8")
+    assert default_theme_dirs()[-1] == mine
+    themes, errors = load_theme_dirs(default_theme_dirs())
+    by_name = {t.name: t for t in themes}
+    assert by_name["quanttui-dark"].primary == "ansi_green"
+    assert "quanttui-light" in by_name
+    assert len(errors) == 1 and "broken.toml" in errors[0]
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from quanttui.ui.screens.help import HelpScreen
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.screens.slo import SloScreen
 from quanttui.ui.session_api import ConsoleSession, mode_of
-from quanttui.ui.themes import DEFAULT_THEME, DEFAULT_THEME_DIR, THEME_VARIABLE_DEFAULTS, load_themes
+from quanttui.ui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, default_theme_dirs, load_theme_dirs
 from quanttui.ui.views import StatusView, status_view
 
 LIVE_ACTIONS = {"start_ramp", "pause_ramp", "stop_ramp", "step_up", "step_down", "set_slo"}
@@ -62,7 +62,7 @@ class QuanttuiApp(App[None]):
         out_dir: Path,
         *,
         theme: str | None = None,
-        theme_dir: Path = DEFAULT_THEME_DIR,
+        theme_dirs: tuple[Path, ...] | None = None,
         refresh_hz: float = 8.0,
         plot_hz: float = 2.0,
         ui_queue: int = 50_000,
@@ -73,7 +73,7 @@ class QuanttuiApp(App[None]):
         self.mode = mode_of(session)
         self.out_dir = out_dir
         self.requested_theme = theme or DEFAULT_THEME
-        self.theme_dir = theme_dir
+        self.theme_dirs = default_theme_dirs() if theme_dirs is None else theme_dirs
         self.refresh_hz = max(1.0, min(refresh_hz, 10.0))
         self.plot_interval = 1.0 / plot_hz
         self.start_session = start_session
@@ -99,7 +99,7 @@ class QuanttuiApp(App[None]):
         return MonitorScreen(self.state.names())
 
     def on_mount(self) -> None:
-        themes, errors = load_themes(self.theme_dir)
+        themes, errors = load_theme_dirs(self.theme_dirs)
         for theme in themes:
             self.register_theme(theme)
         for error in errors:

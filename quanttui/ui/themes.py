@@ -1,4 +1,8 @@
-"""Themes from TOML files in `themes/`: one Textual `Theme` per file, checked field by field.
+"""Themes from TOML files: one Textual `Theme` per file, checked field by field.
+
+The shipped themes live in the package (`quanttui/themes/`, installed with the wheel); an operator's
+own go in `$XDG_CONFIG_HOME/quanttui/themes/` (default `~/.config/quanttui/themes/`) and win over a
+shipped one of the same name.
 
 Colours live in these files and nowhere else (the stylesheets use theme variables only). The
 console's own variables (`variant-1` .. `variant-4`, `slo-line`, `knee`, `bar-track`) get defaults from
@@ -7,14 +11,15 @@ console's own variables (`variant-1` .. `variant-4`, `slo-line`, `knee`, `bar-tr
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-# The repository's themes/ (an editable install or a checkout).
-DEFAULT_THEME_DIR = Path(__file__).resolve().parents[2] / "themes"
+SHIPPED_THEME_DIR = Path(__file__).resolve().parents[1] / "themes"
+DEFAULT_THEME_DIR = SHIPPED_THEME_DIR  # kept for callers that load one folder
 DEFAULT_THEME = "quanttui-dark"
 
 THEME_VARIABLE_DEFAULTS = {
@@ -72,6 +77,26 @@ def load_theme(path: Path) -> Theme:
     if "primary" not in kwargs:
         raise ThemeFileError(f"{path}: field 'primary': required")
     return Theme(name=name, variables=dict(variables), **kwargs)  # type: ignore[arg-type]
+
+
+def user_theme_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "quanttui" / "themes"
+
+
+def default_theme_dirs() -> tuple[Path, ...]:
+    """Shipped first, the operator's own last (a later theme of the same name replaces it)."""
+    return (SHIPPED_THEME_DIR, user_theme_dir())
+
+
+def load_theme_dirs(folders: tuple[Path, ...]) -> tuple[list[Theme], list[str]]:
+    by_name: dict[str, Theme] = {}
+    errors: list[str] = []
+    for folder in folders:
+        themes, folder_errors = load_themes(folder)
+        by_name.update((theme.name, theme) for theme in themes)
+        errors.extend(folder_errors)
+    return list(by_name.values()), errors
 
 
 def load_themes(folder: Path = DEFAULT_THEME_DIR) -> tuple[list[Theme], list[str]]:

@@ -372,20 +372,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.action == "prepare":
             print(json.dumps(prepared.to_dict(), indent=2, sort_keys=True))
             return EXIT_OK
+    if _console_wanted(args):
+        from quanttui.console_session import LiveConsoleSession
+
+        if args.backend == "sim":
+            from quanttui.demo.sim import SIM_HEADER, sim_config, sim_variants
+
+            config, variants, header = sim_config(Path(args.out)), sim_variants(), SIM_HEADER
+        else:
+            from quanttui.demo.cpu import demo_config, demo_header, demo_variants
+
+            config, variants, header = demo_config(Path(args.out)), demo_variants(paths), demo_header(paths)
+        session = LiveConsoleSession(
+            config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header
+        )
+        return _run_console(session, Path(args.out))
     if args.backend == "sim":
         from quanttui.demo.sim import run_sim_demo
 
         _stderr("quanttui demo: simulated BF16 and AWQ engines (vLLM wire format, simulator timings)")
         result: SessionResult = _run_async(run_sim_demo(Path(args.out), _stderr))
-    elif _console_wanted(args):
-        from quanttui.console_session import LiveConsoleSession
-        from quanttui.demo.cpu import demo_config, demo_header, demo_variants
-
-        session = LiveConsoleSession(
-            demo_config(Path(args.out)), list(DEFAULT_PROMPTS), demo_variants(paths), autostart=True,
-            extra_header=demo_header(paths),
-        )  # fmt: skip
-        return _run_console(session, Path(args.out))
     else:
         from quanttui.demo.cpu import run_cpu_demo
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from quanttui.core.events import EndpointInfo
+from quanttui.io.recording_file import open_recording
+
 TMUX = shutil.which("tmux")
 APP = Path(__file__).parent / "console_app_main.py"
 
@@ -97,3 +100,24 @@ def test_sigterm_ends_the_console_and_stops_the_session(tmux, tmp_path):
     tmux.wait_for(lambda s: "knee bf16 c=8" in s, "the knee")
     os.kill(int((tmp_path / "pid").read_text()), signal.SIGTERM)
     assert wait_exit(tmp_path) == "130 [('stop',)]"
+
+
+def test_sim_demo_opens_the_console_and_quits_clean(tmux, tmp_path):
+    out = tmp_path / "out"
+    command = (
+        f"env LANG=C.UTF-8 {shlex.quote(sys.executable)} -m quanttui demo --backend sim --out {shlex.quote(str(out))};"
+        f" echo $? > {shlex.quote(str(tmp_path / 'exit-code'))}"
+    )
+    tmux("new-session", "-d", "-s", "qt", "-x", "120", "-y", "36", command)
+    screen = tmux.wait_for(
+        lambda s: s.count("● ready") == 2 and "step 1/5" in s, "both engines ready, ramp on"
+    )
+    assert "LIVE" in screen and "demo-bf16" in screen and "demo-awq" in screen
+    tmux("send-keys", "-t", "qt", "q")
+    assert wait_exit(tmp_path) == "0"
+    _, events = open_recording(out / "recording.jsonl")
+    pids = [pid for e in events if isinstance(e, EndpointInfo) for pid in e.pids]
+    assert pids, "the recording names the engines' processes"
+    for pid in pids:  # quitting stopped every engine: nothing is left holding memory
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -1,22 +1,26 @@
 """Demo backend `sim`: two simulated vLLM servers standing in for a BF16 and an AWQ engine.
 
-Backend `sim` starts two simulated vLLM servers (real HTTP, real child processes, vLLM's wire
-format and /metrics) standing in for a BF16 and an AWQ engine, and runs a short ramp at both.
-Its latencies are the simulator's settings, not a model's: it shows the tool, not a result.
+The simulators are launched like engines (the engine launcher starts `python -m quanttui.sim.server`
+with vLLM's flags), so the sim demo takes the same path as a real one: console or headless, start-up
+states, process groups, the reaper. Their latencies are the simulator's settings, not a model's:
+it shows the tool, not a result.
 """
 
 from __future__ import annotations
 
-import contextlib
+import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import RequestOptions, Timeouts
-from quanttui.session import EndpointSpec, SessionResult, SweepConfig, run_sweep
-from quanttui.sim.process import start_sim_server
+from quanttui.session import SessionResult, SweepConfig, run_launched_sweep
+from quanttui.sim.engine import SimConfig
 
+SIM_COMMAND = (sys.executable, "-m", "quanttui.sim.server")
 # Simulator settings shaped like a small model on a busy GPU: the "awq" engine decodes faster
 # and has room for more sequences, the "bf16" one slows down sooner as its batch grows.
 SIM_VARIANTS = {
@@ -31,20 +35,42 @@ DEMO_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8, 16), requests_per_step=16, warmu
 DEMO_OPTIONS = RequestOptions(max_tokens=32, temperature=0.0, seed=1234, ignore_eos=True)
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sim_variants() -> list[VariantConfig]:
+    variants = []
+    for name, settings in SIM_VARIANTS.items():
+        extra = SimConfig(**settings).to_argv()  # type: ignore[arg-type]  # the launcher adds the model
+        variants.append(
+            VariantConfig(
+                name=name, model=f"demo-{name}", served_name=f"demo-{name}", precision=name,
+                port=_free_port(), command=SIM_COMMAND, extra_args=tuple(extra),
+                startup_timeout_s=30.0, stop_grace_s=5.0,
+            )
+        )  # fmt: skip
+    return variants
+
+
+def sim_config(out_dir: Path) -> SweepConfig:
+    return SweepConfig(
+        endpoints=(),
+        plan=DEMO_PLAN,
+        options=DEMO_OPTIONS,
+        timeouts=Timeouts(),
+        out_dir=out_dir,
+        prompts_source="embedded default",
+        scrape_interval_s=0.5,
+    )
+
+
+SIM_HEADER: dict[str, object] = {"demo": {"backend": "sim"}}
+
+
 async def run_sim_demo(out_dir: Path, progress: Callable[[str], None]) -> SessionResult:
-    with contextlib.ExitStack() as stack:
-        specs = []
-        for name, settings in SIM_VARIANTS.items():
-            server = stack.enter_context(start_sim_server(f"demo-{name}", **settings))
-            progress(f"started simulated engine {name} on {server.url} (pid {server.pid})")
-            specs.append(EndpointSpec(name=name, url=server.url, precision=name))
-        config = SweepConfig(
-            endpoints=tuple(specs),
-            plan=DEMO_PLAN,
-            options=DEMO_OPTIONS,
-            timeouts=Timeouts(),
-            out_dir=out_dir,
-            prompts_source="embedded default",
-            scrape_interval_s=0.5,
-        )
-        return await run_sweep(config, list(DEFAULT_PROMPTS), progress)
+    return await run_launched_sweep(
+        sim_variants(), sim_config(out_dir), list(DEFAULT_PROMPTS), progress, extra_header=SIM_HEADER
+    )

@@ -241,3 +241,23 @@ def test_rolling_window_trims_by_time():
     window.trim(19.0)
     assert list(window) == [float(t) for t in range(9, 20)]
     assert window.percentile(50) == 14.0
+
+
+def test_client_tokens_land_in_the_seconds_they_streamed():
+    from quanttui.core.live_variant import token_seconds
+
+    # 41 tokens over 4 s: first at 10.5 s, then one every 0.1 s until 14.5 s.
+    event = RequestResult(t=14.5, variant="awq", step=1, index=0, warmup=False, start=10.4, ok=True, ttft=0.1,
+                          e2e=4.1, itl_us=(100_000,) * 40, output_tokens=41)  # fmt: skip
+    spread = dict(token_seconds(event))
+    assert sum(spread.values()) == pytest.approx(41)
+    assert set(spread) == {10.0, 11.0, 12.0, 13.0, 14.0}
+    assert max(spread.values()) <= 11  # no pile-up at the end
+    # Chunks that carry several tokens share the usage count evenly.
+    chunky = RequestResult(t=2.0, variant="awq", step=1, index=0, warmup=False, start=0.0, ok=True, ttft=0.5,
+                           e2e=2.0, itl_us=(1_000_000,), output_tokens=10)  # fmt: skip
+    assert token_seconds(chunky) == [(0.0, 5.0), (1.0, 5.0)]
+    # No timing (a replayed old error-free result without TTFT): everything at its end, as before.
+    untimed = RequestResult(t=3.2, variant="awq", step=1, index=0, warmup=False, start=0.0, ok=True,
+                            output_tokens=7)  # fmt: skip
+    assert token_seconds(untimed) == [(3.2, 7.0)]

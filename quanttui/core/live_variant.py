@@ -6,6 +6,7 @@ throughput and latency windows, log tail) reads as one small record with its own
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from dataclasses import dataclass
 
@@ -150,7 +151,8 @@ class VariantLive:
             self.errors_by_class[str(event.error)] += 1
             return
         self.ok += 1
-        self.client_tok.add(event.t, float(event.output_tokens or 0))
+        for second, tokens in token_seconds(event):
+            self.client_tok.add(second, tokens)
         if event.ttft is not None:
             self.ttft.add(event.t, event.ttft)
         if event.e2e is not None:
@@ -208,3 +210,23 @@ class VariantLive:
             slo_p95_ms=to_ms(self.slo_window(metric).percentile(95)),
             samples=len(self.e2e),
         )
+
+
+def token_seconds(event: RequestResult) -> list[tuple[float, float]]:
+    """A request's output tokens spread over the seconds they streamed in, not piled on its end.
+
+    Counting them at completion made the client tok/s plot spike when many requests ended
+    together (the end of every step). Chunk times are start + TTFT + the inter-token gaps; the
+    request's token count (usage) is shared evenly over its chunks.
+    """
+    tokens = float(event.output_tokens or 0)
+    if not tokens or event.ttft is None:
+        return [(event.t, tokens)] if tokens else []
+    per_chunk = tokens / (len(event.itl_us) + 1)
+    at = event.start + event.ttft
+    buckets: dict[int, float] = {math.floor(at): per_chunk}
+    for gap_us in event.itl_us:
+        at += gap_us / 1e6
+        second = math.floor(min(at, event.t))
+        buckets[second] = buckets.get(second, 0.0) + per_chunk
+    return [(float(second), value) for second, value in sorted(buckets.items())]

@@ -5,6 +5,8 @@ so it has tens of thousands of events): headless (the session alone: replayer, r
 aggregator) and with the Textual app on a 200x60 virtual screen with every panel visible. The
 difference in process CPU time is the UI's cost. Meanwhile a probe task sleeps 5 ms again and again
 and records how late it wakes: that lateness is the event-loop lag the load generator would see.
+The probe runs on the session's loop: its own thread in the console (the default), and, as a
+comparison, the app's own loop (`session_thread=False`, how the console ran before).
 
 Usage: `python bench/tui_cost.py [--quick]`; writes bench/results/tui_cost.json and .md.
 """
@@ -13,17 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from quanttui.console_session import ReplayConsoleSession
 from quanttui.core.stats import percentile
+from quanttui.io.session_thread import responsive_switching
 from quanttui.sim.process import start_sim_server
 
 RESULTS = Path(__file__).parent / "results"
@@ -69,23 +75,56 @@ async def headless(path: Path, speed: float) -> dict[str, float]:
     return _row(cpu, wall, lags, session.duration)
 
 
-async def with_console(path: Path, speed: float, out: Path) -> dict[str, float]:
+async def with_console(path: Path, speed: float, out: Path, threaded: bool) -> dict[str, float]:
+    """The probe runs where the load generator would: on the session's loop (its own thread, the
+    default) or, with threaded=False, on the app's loop beside the UI (how it was before)."""
     from quanttui.ui.app import QuanttuiApp
 
     session = ReplayConsoleSession(path, speed=speed)
-    app = QuanttuiApp(session, out)
+    app = QuanttuiApp(session, out, session_thread=threaded)
     lags: list[float] = []
     stop = asyncio.Event()
+    with responsive_switching_if(threaded):
+        return await _console_run(app, session, lags, stop)
+
+
+async def _console_run(
+    app: Any, session: ReplayConsoleSession, lags: list[float], stop: asyncio.Event
+) -> dict[str, float]:
     async with app.run_test(size=(200, 60)) as pilot:
-        probe = asyncio.create_task(_probe(lags, stop))
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        if app.runner is not None:
+            while app.session_task is None:
+                await pilot.pause(0.01)
+            stop_threadsafe = threading.Event()
+            probe = app.runner.spawn(_probe_threadsafe(lags, stop_threadsafe))
+        else:
+            task = asyncio.create_task(_probe(lags, stop))
         while app.session_task is None or not app.session_task.done():
             await pilot.pause(0.05)
         await pilot.pause(0.3)  # the last redraw
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        stop.set()
-        await probe
+        if app.runner is not None:
+            stop_threadsafe.set()
+            with contextlib.suppress(Exception):
+                probe.result(1)
+        else:
+            stop.set()
+            await task
     return _row(cpu, wall, lags, session.duration)
+
+
+def responsive_switching_if(threaded: bool) -> contextlib.AbstractContextManager[None]:
+    """As run_console does: a 1 ms GIL switch interval while the session has its own thread."""
+    return responsive_switching() if threaded else contextlib.nullcontext()
+
+
+async def _probe_threadsafe(lags: list[float], stop: threading.Event) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        due = loop.time() + PROBE_S
+        await asyncio.sleep(PROBE_S)
+        lags.append(max(0.0, loop.time() - due))
 
 
 def _row(cpu: float, wall: float, lags: list[float], duration: float) -> dict[str, float]:
@@ -110,7 +149,8 @@ def main() -> int:
         recording = make_recording(Path(tmp) / "rec", args.quick)
         events = sum(1 for _ in recording.open()) - 1
         base = asyncio.run(headless(recording, args.speed))
-        ui = asyncio.run(with_console(recording, args.speed, Path(tmp) / "ui"))
+        ui = asyncio.run(with_console(recording, args.speed, Path(tmp) / "ui", threaded=True))
+        shared = asyncio.run(with_console(recording, args.speed, Path(tmp) / "ui1", threaded=False))
     result = {
         "bench": "tui_cost",
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -119,6 +159,7 @@ def main() -> int:
         "speed": args.speed,
         "headless": base,
         "console_200x60": ui,
+        "console_200x60_one_loop": shared,
         "ui_cpu_s": round(ui["cpu_s"] - base["cpu_s"], 2),
         "ui_cpu_per_recorded_s_ms": round(
             (ui["cpu_s"] - base["cpu_s"]) / max(base["recording_s"], 1e-9) * 1000, 1
@@ -134,7 +175,12 @@ def main() -> int:
         "| run | wall | CPU | CPU / wall | loop lag p50 | loop lag p99 | max |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, row in (("headless (session only)", base), ("console 200x60, all panels", ui)):
+    rows = (
+        ("headless (session only)", base),
+        ("console 200x60, all panels (session on its own thread)", ui),
+        ("console 200x60, all panels, session on the UI's loop", shared),
+    )
+    for name, row in rows:
         md.append(
             f"| {name} | {row['wall_s']} s | {row['cpu_s']} s | {row['cpu_util']:.0%} | {row['lag_p50_ms']} ms "
             f"| {row['lag_p99_ms']} ms | {row['lag_max_ms']} ms |"

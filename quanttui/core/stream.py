@@ -57,10 +57,21 @@ class Subscription:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            batch = list(self._queue)
-            self._queue.clear()
-            self.delivered += len(batch)
-            yield batch
+            yield self.drain()
+
+    def drain(self) -> list[Event]:
+        """Everything queued so far, without waiting.
+
+        Safe while another thread publishes (a console polls its subscription on a timer while
+        the session runs on its own thread): events are popped one by one, never cleared in bulk,
+        so one appended meanwhile is kept for the next drain.
+        """
+        batch: list[Event] = []
+        pop = self._queue.popleft
+        for _ in range(len(self._queue)):
+            batch.append(pop())
+        self.delivered += len(batch)
+        return batch
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         async for batch in self.batches():

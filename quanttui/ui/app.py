@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from quanttui.core.live import LiveState
+from quanttui.io.session_thread import SessionThread
 from quanttui.ui.export import write_export
 from quanttui.ui.screens.help import HelpScreen
 from quanttui.ui.screens.monitor import MonitorScreen
@@ -67,6 +68,7 @@ class QuanttuiApp(App[None]):
         plot_hz: float = 2.0,
         ui_queue: int = 50_000,
         start_session: bool = True,
+        session_thread: bool = True,
     ) -> None:
         super().__init__()
         self.session = session
@@ -81,6 +83,9 @@ class QuanttuiApp(App[None]):
         # Subscribe before the session starts publishing, so nothing from its start is missed.
         self.subscription = session.stream.subscribe("ui", policy="drop", maxsize=ui_queue)
         self.session_task: asyncio.Task[Any] | None = None
+        # The session runs on its own thread and loop (see io/session_thread.py) unless a test
+        # wants it on the app's loop.
+        self.runner = SessionThread(session) if session_thread else None
         self.session_result: Any = None
         self.session_error: BaseException | None = None
         self.on_export: Callable[[], list[Path]] = self.export_now
@@ -106,35 +111,49 @@ class QuanttuiApp(App[None]):
             self.notify(error, title="theme not loaded", severity="warning")
         if self.requested_theme in self.available_themes:
             self.theme = self.requested_theme
-        self.run_worker(self._pump(), name="ui-pump", group="pump", exit_on_error=False)
         if self.start_session:
             self.session_task = asyncio.create_task(self._run_session(), name="quanttui-session")
-        self.set_interval(1.0 / self.refresh_hz, self.refresh_view, name="frame")
+        self.set_interval(1.0 / self.refresh_hz, self._frame, name="frame")
 
-    async def _pump(self) -> None:
-        """Fold whatever arrived into the state; drawing happens on the frame timer.
+    def _fold_pending(self) -> None:
+        """Fold whatever arrived since the last frame into the state (the subscription is polled:
+        the session may publish from its own thread).
 
         An event the state cannot fold (a bug, or a newer event shape) is skipped and reported
         once: a monitor that stops updating would be worse than one that misses an event.
         """
-        async for batch in self.subscription.batches():
-            for event in batch:
-                try:
-                    self.state.apply(event)
-                except Exception as exc:
-                    self.fold_errors += 1
-                    if self.fold_errors == 1:
-                        self.notify(f"skipped an event it could not show: {exc!r}", severity="warning")
+        for event in self.subscription.drain():
+            try:
+                self.state.apply(event)
+            except Exception as exc:
+                self.fold_errors += 1
+                if self.fold_errors == 1:
+                    self.notify(f"skipped an event it could not show: {exc!r}", severity="warning")
+
+    def _frame(self) -> None:
+        self._fold_pending()
+        self.refresh_view()
 
     async def _run_session(self) -> Any:
         try:
-            self.session_result = await self.session.run()
+            if self.runner is not None:
+                self.session_result = await self.runner.run()
+            else:
+                self.session_result = await self.session.run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # shown, kept for run_console's exit code; never swallowed silently
             self.session_error = exc
             self.notify(f"session failed: {exc}", title="quanttui", severity="error", timeout=60)
         return self.session_result
+
+    def session_call(self, method: str, *args: object) -> None:
+        """A command to the session, on the session's own thread when it has one."""
+        fn = getattr(self.session, method)
+        if self.runner is not None:
+            self.runner.call(fn, *args)
+        else:
+            fn(*args)
 
     # -- frames --------------------------------------------------------------------------------
     @property
@@ -199,7 +218,7 @@ class QuanttuiApp(App[None]):
         return True
 
     def _control(self, method: str, *args: object) -> None:
-        getattr(self.session, method)(*args)
+        self.session_call(method, *args)
         self.refresh_view()
 
     def action_start_ramp(self) -> None:
@@ -269,7 +288,7 @@ class QuanttuiApp(App[None]):
             if self.mode == "live":
                 self.notify("stopping the session and its engines… (q again to force)", title="quanttui")
             with contextlib.suppress(Exception):
-                stop()
+                self.session_call("stop")
         self.run_worker(self._exit_when_stopped(task), group="quit")
 
     async def _exit_when_stopped(self, task: asyncio.Task[Any]) -> None:
@@ -287,7 +306,8 @@ class QuanttuiApp(App[None]):
 
     def action_export(self) -> None:
         try:
-            paths = self.on_export()
+            # On the session's thread: its aggregator must not change while it is written out.
+            paths = self.runner.submit(self.on_export) if self.runner is not None else self.on_export()
         except Exception as exc:
             self.notify(f"export failed: {exc}", severity="error")
             return

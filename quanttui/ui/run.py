@@ -1,6 +1,7 @@
 """Running the console around a session, and the exit code it ends with.
 
-The session's run() is an asyncio task started by the app on mount; the app may end in any way
+The session's run() is an asyncio task started by the app on mount (awaiting the session's own
+thread, see io/session_thread.py); the app may end in any way
 (quit, a crash, a signal that closes the loop's main task), and this module then stops the session
 and awaits it, so launched engines are stopped before the process exits.
 """
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from quanttui.io.session_thread import responsive_switching
 from quanttui.io.signals import on_stop_signals
 from quanttui.ui.app import QuanttuiApp
 from quanttui.ui.session_api import ConsoleSession
@@ -25,10 +27,9 @@ async def finish_session(app: QuanttuiApp, grace_s: float = STOP_GRACE_S) -> Non
     task = app.session_task
     if task is None or task.done():
         return
-    stop = getattr(app.session, "stop", None)
-    if stop is not None:
+    if getattr(app.session, "stop", None) is not None:
         with contextlib.suppress(Exception):
-            stop()
+            app.session_call("stop")
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(task), grace_s)
     if not task.done():
@@ -61,7 +62,7 @@ async def run_console_async(session: ConsoleSession, out_dir: Path, **options: A
         signalled.append(signum)
         app.exit()
 
-    with on_stop_signals(on_signal):
+    with on_stop_signals(on_signal), responsive_switching():
         try:
             await app.run_async()
         finally:

@@ -1,0 +1,64 @@
+"""A session on its own thread: commands reach it there, cancelling waits for its clean-up."""
+
+import asyncio
+import threading
+
+import pytest
+
+from quanttui.io.session_thread import SessionThread
+
+
+class Session:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.thread: threading.Thread | None = None
+        self.calls: list[tuple[str, threading.Thread]] = []
+        self.cleaned_up = False
+
+    async def run(self) -> str:
+        self.thread = threading.current_thread()
+        self._stop = asyncio.Event()
+        try:
+            if self.fail:
+                raise ValueError("engine failed to start")
+            await self._stop.wait()
+            return "finished"
+        finally:
+            await asyncio.sleep(0.2)  # stopping engines takes a while
+            self.cleaned_up = True
+
+    def stop(self) -> None:
+        self.calls.append(("stop", threading.current_thread()))
+        self._stop.set()
+
+
+async def test_the_session_runs_on_its_own_thread_and_commands_follow_it():
+    session = Session()
+    runner = SessionThread(session)
+    task = asyncio.create_task(runner.run())
+    await asyncio.sleep(0.05)
+    assert session.thread is not None and session.thread is not threading.current_thread()
+    assert runner.submit(lambda: threading.current_thread()) is session.thread
+    runner.call(session.stop)
+    assert await asyncio.wait_for(task, 5) == "finished"
+    assert session.calls == [("stop", session.thread)] and session.cleaned_up
+    runner.join(5)
+    runner.call(session.stop)  # after the end: runs here, harmlessly
+    assert session.calls[-1][1] is threading.current_thread()
+
+
+async def test_cancelling_waits_for_the_clean_up_then_cancels():
+    session = Session()
+    runner = SessionThread(session)
+    task = asyncio.create_task(runner.run())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert session.cleaned_up  # the engines were stopped before the caller heard of it
+
+
+async def test_a_failing_session_raises_in_the_caller():
+    runner = SessionThread(Session(fail=True))
+    with pytest.raises(ValueError, match="engine failed"):
+        await asyncio.wait_for(runner.run(), 5)

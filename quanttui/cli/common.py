@@ -1,0 +1,102 @@
+"""What every command shares: exit codes, usage errors, stderr progress, signals, the console."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from quanttui.io.signals import on_stop_signals
+
+EXIT_OK = 0
+
+
+EXIT_USAGE = 2
+
+
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad input; printed as one line and exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
+        if name in pairs:
+            raise UsageError(f"{flag}: {name!r} given twice")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def console_wanted(args: argparse.Namespace) -> bool:
+    """The console needs a terminal; without one (scripts, CI) the headless form runs."""
+    return not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def run_console(session: Any, out_dir: Path) -> int:
+    from quanttui.ui.run import run_console
+
+    return run_console(session, out_dir)
+
+
+def print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, sort_keys=True))
+        return
+    print(f"sweep: {summary['sweep']['reason']}, {summary['sweep']['steps']} steps, "
+          f"{summary['sweep']['duration_s']:.1f} s")  # fmt: skip
+    for v in summary["variants"]:
+        knee = v["max_conc_meeting_slo"]
+        print(
+            f"{v['name']} ({v['precision'] or '?'}, {v['model']}): {v['requests']} requests, {v['errors']} errors, "
+            f"peak {v['peak_tok_s'] or 0:.1f} tok/s"
+            + (f", max concurrency within SLO {knee}" if knee else "")
+        )
+    for row in summary["steps"]:
+        print(
+            f"  {row['variant']:<12} conc {row['conc']:>4}  tok/s {row['tok_s'] or 0:>8.1f}  "
+            f"p50 {row['p50_ms'] or 0:>8.1f} ms  p95 {row['p95_ms'] or 0:>8.1f} ms  errors {row['errors']}"
+        )
+
+
+class Interrupted:
+    """Which signal interrupted the run, if any (SIGINT arrives as KeyboardInterrupt/cancel)."""
+
+    signum: int | None = None
+
+
+async def cancel_on_signals(coro: Any) -> Any:
+    """Run `coro` as a task that SIGTERM and SIGHUP cancel, so a killed session still writes its files."""
+    task = asyncio.ensure_future(coro)
+
+    def cancel(signum: int) -> None:
+        Interrupted.signum = signum
+        task.cancel()
+
+    with on_stop_signals(cancel):
+        return await task
+
+
+def run_async(coro: Any) -> Any:
+    return asyncio.run(cancel_on_signals(coro))
+
+
+def interrupted_code() -> int:
+    return 128 + Interrupted.signum if Interrupted.signum else EXIT_INTERRUPTED

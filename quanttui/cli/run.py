@@ -1,0 +1,90 @@
+"""`quanttui run --config FILE`: launch the engines of a session file, sweep them, stop them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from quanttui.cli.common import (
+    EXIT_OK,
+    console_wanted,
+    interrupted_code,
+    print_summary,
+    run_async,
+    run_console,
+    stderr,
+)
+from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
+from quanttui.io.config import ConfigError, VariantConfig, load_config
+from quanttui.io.openai_client import RequestOptions, Timeouts
+from quanttui.io.prompt_file import load_prompts
+from quanttui.session import (
+    SessionResult,
+    SweepConfig,
+    run_launched_sweep,
+)
+
+
+def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig], SweepConfig, list[Prompt]]:
+    """The variants and the load of a session file, with the same defaults as `quanttui sweep`."""
+    session = load_config(path)
+    load = session.load
+    try:
+        slo_ms = load.get("slo_p95_ms")
+        plan = LoadPlan(
+            concurrencies=tuple(int(c) for c in load.get("concurrency", [1, 2, 4, 8])),
+            requests_per_step=load.get("requests_per_step", None if "step_seconds" in load else 32),
+            step_seconds=load.get("step_seconds"),
+            warmup_requests=load.get("warmup_requests", 0),
+            slo=Slo(float(slo_ms), SloMetric(load.get("slo_metric", "e2e"))) if slo_ms else None,
+            max_error_rate=float(load.get("max_error_rate", 0.5)),
+        )
+        options = RequestOptions(
+            max_tokens=load.get("max_tokens", 128),
+            temperature=float(load.get("temperature", 0.0)),
+            seed=load.get("seed"),
+            ignore_eos=load.get("ignore_eos", False),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: field 'load': {exc}") from None
+    prompts_file = load.get("prompts")
+    prompts = load_prompts(path.parent / prompts_file) if prompts_file else list(DEFAULT_PROMPTS)
+    config = SweepConfig(
+        endpoints=(),
+        plan=plan,
+        options=options,
+        timeouts=Timeouts(),
+        out_dir=out_dir,
+        prompts_source=prompts_file or "embedded default",
+    )
+    return list(session.variants), config, prompts
+
+
+def add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="launch the engines of a session file, sweep them, stop them")
+    p.add_argument(
+        "--config", type=Path, required=True, metavar="FILE", help="session TOML ([variants.*], [load])"
+    )
+    p.add_argument("--out", default="quanttui-run", metavar="DIR")
+    p.add_argument(
+        "--headless", action="store_true", help="no console: progress on stderr, summary on stdout"
+    )
+    p.add_argument(
+        "--autostart", action="store_true", help="console: start the ramp once the engines are ready"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    variants, config, prompts = run_config_from_file(args.config, Path(args.out))
+    if console_wanted(args):
+        from quanttui.console_session import LiveConsoleSession
+
+        return run_console(
+            LiveConsoleSession(config, prompts, variants, autostart=args.autostart), Path(args.out)
+        )
+    result: SessionResult = run_async(run_launched_sweep(variants, config, prompts, stderr))
+    stderr(f"wrote {result.csv} and {result.recording}")
+    print_summary(result.summary, args.json)
+    return interrupted_code() if result.interrupted else EXIT_OK

@@ -1,0 +1,161 @@
+"""`quanttui sweep` (headless) and `quanttui attach` (console) on running endpoints, and the load
+options they share."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from quanttui.cli.common import (
+    EXIT_OK,
+    UsageError,
+    interrupted_code,
+    pairs,
+    print_summary,
+    run_async,
+    run_console,
+    stderr,
+)
+from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
+from quanttui.io.prompt_file import load_prompts
+from quanttui.session import (
+    EndpointSpec,
+    SessionResult,
+    SweepConfig,
+    run_sweep,
+)
+
+
+def concurrencies(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(
+            f"--concurrency {text!r}: expected integers separated by commas, e.g. 1,2,4,8"
+        ) from None
+    if not values:
+        raise UsageError("--concurrency: at least one value is needed")
+    return values
+
+
+def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
+    endpoints = pairs(args.endpoint, "--endpoint")
+    if not endpoints:
+        raise UsageError("--endpoint NAME=URL is required (give it once per variant)")
+    models = pairs(args.model, "--model")
+    precisions = pairs(args.precision, "--precision")
+    for flag, mapping in (("--model", models), ("--precision", precisions)):
+        unknown = sorted(set(mapping) - set(endpoints))
+        if unknown:
+            raise UsageError(f"{flag} {unknown[0]}=...: no --endpoint named {unknown[0]!r}")
+    specs = []
+    for name, url in endpoints.items():
+        try:
+            split_base_url(url)
+        except ValueError as exc:
+            raise UsageError(f"--endpoint {name}: {exc}") from None
+        specs.append(EndpointSpec(name, url, models.get(name), precisions.get(name)))
+    try:
+        slo = Slo(args.slo_p95_ms, SloMetric(args.slo_metric)) if args.slo_p95_ms is not None else None
+        plan = LoadPlan(
+            concurrencies=concurrencies(args.concurrency),
+            requests_per_step=args.requests_per_step,
+            step_seconds=args.step_seconds,
+            warmup_requests=args.warmup_requests,
+            slo=slo,
+            max_error_rate=args.max_error_rate,
+        )
+        timeouts = Timeouts(
+            connect_s=args.connect_timeout,
+            first_token_s=args.first_token_timeout,
+            idle_s=args.idle_timeout,
+            total_s=args.request_timeout,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.max_tokens < 1:
+        raise UsageError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    options = RequestOptions(
+        max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed, ignore_eos=args.ignore_eos
+    )
+    return SweepConfig(
+        endpoints=tuple(specs),
+        plan=plan,
+        options=options,
+        timeouts=timeouts,
+        out_dir=Path(args.out),
+        prompts_source=str(args.prompts) if args.prompts else "embedded default",
+        api_key_env=args.api_key_env,
+        scrape_interval_s=args.scrape_interval,
+    )
+
+
+def add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="headless concurrency ramp against running endpoints")
+    p.add_argument("--endpoint", action="append", metavar="NAME=URL", help="a variant to drive (repeat)")
+    add_load_options(p, console=False)
+
+
+def add_attach(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("attach", help="the console on running endpoints (the ramp starts with `s`)")
+    p.add_argument("endpoint", nargs="+", metavar="NAME=URL", help="a variant to drive")
+    add_load_options(p, console=True)
+
+
+def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
+    """The load options shared by `sweep` (all explicit: a script's contract) and `attach` (defaults)."""
+    p.add_argument(
+        "--model", action="append", metavar="NAME=ID", help="model id (default: first of /v1/models)"
+    )
+    p.add_argument("--precision", action="append", metavar="NAME=P", help="label, e.g. bf16 or awq")
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
+    p.add_argument(
+        "--concurrency",
+        required=not console,
+        default="1,2,4,8",
+        metavar="LIST",
+        help="ramp steps, e.g. 1,2,4,8",
+    )
+    steps = p.add_mutually_exclusive_group(required=not console)
+    steps.add_argument("--requests-per-step", type=int, metavar="N")
+    steps.add_argument("--step-seconds", type=float, metavar="S")
+    p.add_argument("--warmup-requests", type=int, default=0, metavar="N", help="extra per step, not counted")
+    p.add_argument("--max-tokens", type=int, required=not console, default=128, metavar="N")
+    p.add_argument("--ignore-eos", action="store_true", help="fixed output length (vLLM extension)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--prompts", type=Path, metavar="FILE", help=".jsonl or .txt (default: embedded set)")
+    p.add_argument("--slo-p95-ms", type=float, metavar="MS", help="stop a variant whose p95 exceeds this")
+    p.add_argument("--slo-metric", choices=[m.value for m in SloMetric], default="e2e")
+    p.add_argument("--max-error-rate", type=float, default=0.5, metavar="F", help="stop a variant above this")
+    p.add_argument("--request-timeout", type=float, default=None, metavar="S", help="ceiling per request")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--first-token-timeout", type=float, default=120.0, metavar="S")
+    p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S", help="longest gap between chunks")
+    p.add_argument("--scrape-interval", type=float, default=1.0, metavar="S", help="/metrics poll period")
+    p.add_argument("--out", required=not console, default="quanttui-attach", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    config = build_sweep_config(args)
+    prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+    result: SessionResult = run_async(run_sweep(config, prompts, stderr))
+    stderr(f"wrote {result.csv} and {result.recording}")
+    print_summary(result.summary, args.json)
+    return interrupted_code() if result.interrupted else EXIT_OK
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    if args.requests_per_step is None and args.step_seconds is None:
+        args.requests_per_step = 32
+    config = build_sweep_config(args)
+    prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the console needs a terminal; `quanttui sweep` is the headless form")
+    from quanttui.console_session import LiveConsoleSession
+
+    return run_console(LiveConsoleSession(config, prompts, None, autostart=False), Path(args.out))

@@ -1,0 +1,318 @@
+"""A live sweep, attached or launched: `LiveSession` and the headless `run_sweep` /
+`run_launched_sweep`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from quanttui.core.aggregate import Aggregator
+from quanttui.core.clock import SessionClock
+from quanttui.core.engine_log import Phase
+from quanttui.core.events import (
+    EndpointInfo,
+    Event,
+    InstanceState,
+    SweepFinished,
+)
+from quanttui.core.prompts import Prompt
+from quanttui.io.config import VariantConfig
+from quanttui.io.launcher import Engine, Launcher
+from quanttui.io.load_runner import LoadRunner, RampControl, Target
+from quanttui.io.metrics import MetricsScraper
+from quanttui.io.nvml import NvmlSampler
+from quanttui.io.openai_client import OpenAIStreamClient
+from quanttui.io.process_sampler import ProcessSampler
+from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, read_api_key
+from quanttui.session.wiring import (
+    LiveStreams,
+    close_clients,
+    make_clients,
+    new_header,
+    quiet,
+    resolve_endpoints,
+)
+
+
+class LiveSession:
+    """One live sweep: launches the variants' engines (or attaches to `config.endpoints`), waits for
+    the ramp to be started (at once with `autostart`), drives it, records everything, and stops the
+    engines on every way out of `run()`.
+
+    Everything is published on `stream`; the recorder and the aggregator are subscribed from the
+    start, a console subscribes too. Operator commands are plain calls on the event loop's thread
+    and never wait; each one is published as an `OperatorCommand`. The headless commands are this
+    class with `autostart=True` (`run_sweep`, `run_launched_sweep`).
+    """
+
+    kind = "live"
+
+    def __init__(
+        self,
+        config: SweepConfig,
+        prompts: Sequence[Prompt],
+        variants: list[VariantConfig] | None = None,
+        autostart: bool = False,
+        progress: Callable[[str], None] | None = None,
+        *,
+        extra_header: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.prompts = list(prompts)
+        if not self.prompts:
+            raise ValueError("a sweep needs at least one prompt")
+        self.progress = progress or quiet
+        self.clock = SessionClock()
+        self.plan = config.plan
+        self._launch = list(variants) if variants is not None else None
+        if self._launch is not None:
+            self.variants = [v.name for v in self._launch]
+            header_config = config.header_config([])
+            del header_config["endpoints"]  # the engines' endpoints are known once they are ready
+            header_config.update(command="run", variants=[v.public() for v in self._launch])
+        else:
+            self.variants = [spec.name for spec in config.endpoints]
+            header_config = config.header_config(
+                [  # as given; run() asks the endpoints and records their resolved models
+                    EndpointInfo(
+                        t=0.0, variant=s.name, url=s.url, model=s.model or "", precision=s.precision or ""
+                    )
+                    for s in config.endpoints
+                ]
+            )
+        self._extra_header = dict(extra_header or {})
+        header_config.update(self._extra_header)
+        self.header = new_header(header_config)
+        self._session = LiveStreams(self.clock, config.out_dir, config.plan)
+        self.stream = self._session.stream
+        self.control = RampControl(config.plan, self.stream.publish, self.clock, started=autostart)
+        self.launcher: Launcher | None = None
+        self._ran = False
+
+    # -- operator commands -------------------------------------------------------------------
+    def start_ramp(self) -> None:
+        self.control.start()
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    def stop(self) -> None:
+        """End the ramp (or the engines' start-up); run() then stops the engines and returns."""
+        self.control.stop()
+
+    def step_up(self) -> None:
+        self.control.step_up()
+
+    def step_down(self) -> None:
+        self.control.step_down()
+
+    def set_slo(self, p95_ms: float) -> None:
+        self.control.set_slo(p95_ms)
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    @property
+    def ramp_started(self) -> bool:
+        return self.control.started
+
+    @property
+    def aggregator(self) -> Aggregator:
+        """The session's own aggregator (it never drops an event): the summary so far."""
+        return self._session.fold.aggregator
+
+    # -- the session -------------------------------------------------------------------------
+    async def run(self) -> SessionResult:
+        if self._ran:
+            raise RuntimeError("a session runs once")
+        self._ran = True
+        if self._launch is None:
+            return await self._run_attached()
+        return await self._run_launched(self._launch)
+
+    async def _run_attached(self) -> SessionResult:
+        """Nothing is written if an endpoint is unreachable (the error is raised from run())."""
+        config = self.config
+        clients: dict[str, OpenAIStreamClient] = {}
+        try:
+            api_key = read_api_key(config.api_key_env)
+            clients = make_clients(config, config.endpoints, api_key)
+            resolved = await resolve_endpoints(config.endpoints, clients, self.clock)
+            self.header = replace(
+                self.header, config={**config.header_config(resolved), **self._extra_header}
+            )
+            self._session.start(self.header)
+        except BaseException:
+            await close_clients(clients.values())
+            self.stream.close()
+            raise
+        interrupted = await self._drive(resolved, clients, api_key)
+        return await self._session.close(interrupted)
+
+    async def _run_launched(self, variants: list[VariantConfig]) -> SessionResult:
+        """The recording starts before the first engine does, so start-up phases, log lines and
+        failures are part of it. Engines are stopped on every way out."""
+        config, clock, stream = self.config, self.clock, self.stream
+        self._session.start(self.header)
+        launcher = Launcher(
+            _echo_states(stream.publish, self.progress), clock, log_dir=config.out_dir / "logs"
+        )
+        self.launcher = launcher
+        interrupted = False
+        try:
+            try:
+                engines, interrupted = await self._start_engines(launcher, variants)
+                ready = [e for e in engines.values() if e.phase == Phase.READY]
+                if interrupted:
+                    pass  # cancelled while engines started: the recording just ends
+                elif self.control.stopped:
+                    stream.publish(SweepFinished(t=clock.now(), reason="stopped"))
+                elif not ready:
+                    stream.publish(SweepFinished(t=clock.now(), reason="no_engine_ready"))
+                else:
+                    interrupted = await self._sweep_engines(ready)
+            finally:
+                self.progress("stopping engines")
+                await asyncio.shield(launcher.stop_all())
+        except BaseException:
+            await self._session.drain()
+            raise
+        return await self._session.close(interrupted)
+
+    async def _sweep_engines(self, ready: list[Engine]) -> bool:
+        specs = tuple(
+            EndpointSpec(e.config.name, e.config.url, e.config.served_name, e.config.precision or None)
+            for e in ready
+        )
+        api_key = read_api_key(self.config.api_key_env)
+        clients = make_clients(self.config, specs, api_key)
+        pids = {e.config.name: e.pids() for e in ready}
+        try:
+            resolved = await resolve_endpoints(specs, clients, self.clock, pids)
+        except BaseException:
+            await close_clients(clients.values())
+            raise
+        return await self._drive(resolved, clients, api_key)
+
+    async def _start_engines(
+        self, launcher: Launcher, variants: list[VariantConfig]
+    ) -> tuple[dict[str, Engine], bool]:
+        """Start the engines unless stop() comes first; (engines, interrupted)."""
+        starting = asyncio.create_task(launcher.start_all(variants))
+        stopped = asyncio.create_task(self.control.wait_stopped())
+        try:
+            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            return {}, True
+        finally:
+            stopped.cancel()
+        if not starting.done():  # stop() during start-up
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            return launcher.engines, False
+        return starting.result(), False
+
+    async def _drive(
+        self, resolved: list[EndpointInfo], clients: dict[str, OpenAIStreamClient], api_key: str | None
+    ) -> bool:
+        """Run the ramp with its scrapers and samplers; True when interrupted (cancelled)."""
+        config, clock, stream, progress = self.config, self.clock, self.stream, self.progress
+        for info in resolved:
+            stream.publish(info)
+            progress(f"{info.variant}: {info.url} model={info.model} precision={info.precision or '?'}")
+        background = [asyncio.create_task(NvmlSampler(stream.publish, clock, config.gpu_interval_s).run())]
+        background += [
+            asyncio.create_task(
+                MetricsScraper(info.variant, info.url, stream.publish, clock, config.scrape_interval_s).run()
+            )
+            for info in resolved
+        ]
+        roots = {info.variant: info.pids[:1] for info in resolved if info.pids}  # pids[0]: the engine's root
+        if roots:
+            sampler = ProcessSampler(roots, stream.publish, clock, config.gpu_interval_s)
+            background.append(asyncio.create_task(sampler.run()))
+        targets = [Target(info.variant, info.precision, clients[info.variant]) for info in resolved]
+        capacity = config.plan.max_concurrency
+
+        async def grow_pools(concurrency: int) -> None:
+            """The operator stepped beyond the plan: size the client pools to the new concurrency
+            (a request must never queue for a connection inside the client)."""
+            nonlocal capacity
+            if concurrency <= capacity:
+                return
+            for target in targets:
+                old = target.client
+                target.client = OpenAIStreamClient(old.root, old.model, api_key, concurrency, config.timeouts)
+                await old.aclose()
+            capacity = concurrency
+
+        runner = LoadRunner(
+            targets,
+            config.plan,
+            self.prompts,
+            config.options,
+            stream.publish,
+            clock,
+            progress,
+            control=self.control,
+            before_step=grow_pools,
+        )
+        interrupted = False
+        try:
+            await runner.run()
+        except asyncio.CancelledError:
+            interrupted = True
+            stream.publish(SweepFinished(t=clock.now(), reason="interrupted"))
+        finally:
+            for task in background:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*background, return_exceptions=True)
+            await close_clients(
+                {id(c): c for c in [*clients.values(), *(t.client for t in targets)]}.values()
+            )
+        return interrupted
+
+
+async def run_sweep(
+    config: SweepConfig, prompts: list[Prompt], progress: Callable[[str], None] | None = None
+) -> SessionResult:
+    """Attach to running endpoints and sweep them; nothing is written if an endpoint is unreachable."""
+    return await LiveSession(config, prompts, None, autostart=True, progress=progress).run()
+
+
+async def run_launched_sweep(
+    variants: list[VariantConfig],
+    config: SweepConfig,
+    prompts: list[Prompt],
+    progress: Callable[[str], None] | None = None,
+    extra_header: dict[str, Any] | None = None,
+) -> SessionResult:
+    """Launch the variants' engines, sweep the ones that became ready, and stop them all."""
+    session = LiveSession(
+        config, prompts, variants, autostart=True, progress=progress, extra_header=extra_header
+    )
+    return await session.run()
+
+
+def _echo_states(
+    publish: Callable[[Event], None], progress: Callable[[str], None]
+) -> Callable[[Event], None]:
+    """Publish, and echo engine state changes as progress lines for headless runs."""
+
+    def both(event: Event) -> None:
+        publish(event)
+        if isinstance(event, InstanceState):
+            detail = f": {event.detail}" if event.detail and event.state != "launching" else ""
+            progress(f"[{event.variant}] {event.state}{detail}")
+
+    return both

@@ -1,0 +1,90 @@
+"""What a sweep is asked to do (endpoints, plan, options) and what it returns."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quanttui.core.events import (
+    EndpointInfo,
+)
+from quanttui.core.loadplan import LoadPlan
+from quanttui.io.openai_client import EndpointError, RequestOptions, Timeouts
+
+_PRECISION_HINTS = ("awq", "gptq", "gguf", "bf16", "fp16", "fp8", "int8", "int4", "rtn")
+
+
+def guess_precision(*names: str) -> str:
+    for name in names:
+        lowered = name.lower()
+        for hint in _PRECISION_HINTS:
+            if hint in lowered:
+                return hint
+    return ""
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    name: str
+    url: str
+    model: str | None = None
+    precision: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    endpoints: tuple[EndpointSpec, ...]
+    plan: LoadPlan
+    options: RequestOptions
+    timeouts: Timeouts
+    out_dir: Path
+    prompts_source: str = "embedded default"
+    api_key_env: str | None = None
+    scrape_interval_s: float = 1.0
+    gpu_interval_s: float = 1.0
+
+    def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
+        """The resolved configuration for the recording header: never the API key itself."""
+        return {
+            "command": "sweep",
+            "endpoints": [
+                {"name": e.variant, "url": e.url, "model": e.model, "precision": e.precision}
+                for e in resolved
+            ],
+            "plan": self.plan.to_dict(),
+            "request": {
+                "max_tokens": self.options.max_tokens,
+                "temperature": self.options.temperature,
+                "seed": self.options.seed,
+                "ignore_eos": self.options.ignore_eos,
+            },
+            "timeouts": {
+                "connect_s": self.timeouts.connect_s,
+                "first_token_s": self.timeouts.first_token_s,
+                "idle_s": self.timeouts.idle_s,
+                "total_s": self.timeouts.total_s,
+            },
+            "prompts": self.prompts_source,
+            "api_key_env": self.api_key_env,
+            "scrape_interval_s": self.scrape_interval_s,
+        }
+
+
+@dataclass
+class SessionResult:
+    summary: dict[str, Any]
+    recording: Path | None = None
+    csv: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def read_api_key(env_var: str | None) -> str | None:
+    if not env_var:
+        return None
+    value = os.environ.get(env_var)
+    if not value:
+        raise EndpointError(f"--api-key-env {env_var}: the environment variable is not set")
+    return value

@@ -18,6 +18,12 @@ from quanttui.core.events import (
     StepFinished,
     StepStarted,
     SweepFinished,
+    TriageAnswer,
+    TriageDivergence,
+    TriageFinished,
+    TriagePrompt,
+    TriageStarted,
+    TriageTagged,
     VariantRetired,
 )  # fmt: skip
 from quanttui.core.recording import (
@@ -28,6 +34,7 @@ from quanttui.core.recording import (
     encode_event,
 )
 from quanttui.core.stream import SessionStream
+from quanttui.core.triage import Flag
 from quanttui.io.recording_file import Recorder, Replayer, read_recording
 
 SAMPLES = [
@@ -51,6 +58,20 @@ SAMPLES = [
     StepFinished(t=3.0, step=0),
     SweepFinished(t=3.1, reason="completed"),
     OperatorNote(t=3.2, text="unicode ✓ and a\nnewline\u2028sep"),
+    TriageStarted(t=4.0, quality_set="default", prompts=24, variants=("bf16", "awq"), reference="bf16",
+                  top_logprobs=5, seed=7),
+    TriagePrompt(t=4.1, prompt_id="math-1", category="reasoning",
+                 messages=(("system", "be brief"), ("user", "17*23? | `x` <b>")), reference_answer="391",
+                 max_tokens=64),
+    TriageAnswer(t=4.2, prompt_id="math-1", variant="awq", text="It is 392.\n\x1b[31m[bold]",
+                 finish_reason="stop", output_tokens=6, flags=(Flag("numeric_mismatch", "expected 391, found 392"),),
+                 ttft=0.1, e2e=0.5),
+    TriageDivergence(t=4.3, prompt_id="math-1", variant="awq", reference="bf16", positions=6, mean_kl=0.031,
+                     top1_agreement=0.833),
+    TriageDivergence(t=4.3, prompt_id="math-2", variant="awq", reference="bf16", positions=0, mean_kl=None,
+                     top1_agreement=None, detail="reference answer empty"),
+    TriageTagged(t=4.4, prompt_id="math-1", variant="awq", verdict="wrong_answer", symptom="off by one"),
+    TriageFinished(t=4.5, reason="completed"),
 ]  # fmt: skip
 
 

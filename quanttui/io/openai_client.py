@@ -60,6 +60,7 @@ class RequestOptions:
     seed: int | None = None
     ignore_eos: bool = False
     top_logprobs: int | None = None
+    token_ids_in_logprobs: bool = False  # vLLM's return_tokens_as_token_ids: "token_id:123"
 
     def body(self, model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -77,6 +78,8 @@ class RequestOptions:
         if self.top_logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = self.top_logprobs
+            if self.token_ids_in_logprobs:
+                body["return_tokens_as_token_ids"] = True
         return body
 
 
@@ -97,6 +100,7 @@ class StreamOutcome:
     finish_reason: str | None = None
     text: str = ""
     token_chunks: int = 0
+    logprobs: list[Any] = field(default_factory=list)  # choices[0].logprobs.content entries, as sent
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -137,6 +141,7 @@ class _StreamState:
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self.done = False
+        self.logprobs: list[Any] = []
 
     def handle(self, payload: str, now_ns: int) -> tuple[ErrorClass, str] | None:
         if payload == "[DONE]":
@@ -161,6 +166,9 @@ class _StreamState:
                 content = delta.get("content")
                 if isinstance(content, str):
                     self.text.append(content)
+            logprobs = choice.get("logprobs")
+            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+                self.logprobs.extend(logprobs["content"])
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
         usage = chunk.get("usage")
@@ -172,6 +180,7 @@ class _StreamState:
         times = self.token_times
         result = StreamOutcome(ok=False, start_ns=self.start_ns, end_ns=end_ns, http_status=status)
         result.text = "".join(self.text)
+        result.logprobs = self.logprobs
         result.token_chunks = len(times)
         result.finish_reason = self.finish_reason
         if times:

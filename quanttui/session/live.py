@@ -27,6 +27,7 @@ from quanttui.io.nvml import NvmlSampler
 from quanttui.io.openai_client import OpenAIStreamClient
 from quanttui.io.process_sampler import ProcessSampler
 from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, read_api_key
+from quanttui.session.triage import JOURNAL_NAME, TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (
     LiveStreams,
     close_clients,
@@ -59,6 +60,8 @@ class LiveSession:
         progress: Callable[[str], None] | None = None,
         *,
         extra_header: dict[str, Any] | None = None,
+        triage: TriageSpec | None = None,
+        triage_only: bool = False,
     ) -> None:
         self.config = config
         self.prompts = list(prompts)
@@ -84,6 +87,10 @@ class LiveSession:
                 ]
             )
         self._extra_header = dict(extra_header or {})
+        if triage is not None:
+            self._extra_header["triage"] = triage.header_config()
+            if triage_only:
+                self._extra_header["command"] = "triage"
         header_config.update(self._extra_header)
         self.header = new_header(header_config)
         self._session = LiveStreams(self.clock, config.out_dir, config.plan)
@@ -91,6 +98,12 @@ class LiveSession:
         self.control = RampControl(config.plan, self.stream.publish, self.clock, started=autostart)
         self.launcher: Launcher | None = None
         self._ran = False
+        self.triage_only = triage_only and triage is not None
+        self._triage = TriageDriver(triage, self.stream.publish, self.clock) if triage else None
+        self._triage_wanted = self.triage_only
+        self._resolved: list[EndpointInfo] = []
+        self._api_key: str | None = None
+        self.tagging = TriageTagging(config.out_dir / JOURNAL_NAME, self.stream.publish, self.clock)
 
     # -- operator commands -------------------------------------------------------------------
     def start_ramp(self) -> None:
@@ -103,8 +116,31 @@ class LiveSession:
         self.control.resume()
 
     def stop(self) -> None:
-        """End the ramp (or the engines' start-up); run() then stops the engines and returns."""
+        """End the ramp (or the engines' start-up) and a triage after its current prompt; run()
+        then stops the engines and returns."""
         self.control.stop()
+        if self._triage is not None:
+            self._triage.stop()
+
+    def start_triage(self) -> None:
+        """Run the quality triage on the session's endpoints (now, or once they are ready)."""
+        if self._triage is None:
+            return
+        self._triage_wanted = True
+        if self._resolved:
+            self._triage.start(self._resolved, self.config.timeouts, self._api_key)
+
+    def tag(self, prompt_id: str, variant: str, verdict: str, symptom: str = "", notes: str = "") -> None:
+        """The operator's judgement of one output: journaled (fsynced), then published."""
+        self.tagging.tag(prompt_id, variant, verdict, symptom, notes)
+
+    @property
+    def can_triage(self) -> bool:
+        return self._triage is not None
+
+    @property
+    def triage_running(self) -> bool:
+        return self._triage is not None and self._triage.running
 
     def step_up(self) -> None:
         self.control.step_up()
@@ -255,6 +291,9 @@ class LiveSession:
                 await old.aclose()
             capacity = concurrency
 
+        self._resolved, self._api_key = list(resolved), api_key
+        if self._triage is not None and self._triage_wanted:
+            self._triage.start(self._resolved, config.timeouts, api_key)
         runner = LoadRunner(
             targets,
             config.plan,
@@ -268,7 +307,12 @@ class LiveSession:
         )
         interrupted = False
         try:
-            await runner.run()
+            if not self.triage_only:
+                await runner.run()
+            if self._triage is not None:
+                await self._triage.wait()
+                if self.triage_only:
+                    stream.publish(SweepFinished(t=clock.now(), reason="completed"))
         except asyncio.CancelledError:
             interrupted = True
             stream.publish(SweepFinished(t=clock.now(), reason="interrupted"))

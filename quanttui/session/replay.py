@@ -13,6 +13,7 @@ from quanttui.core.stream import SessionStream
 from quanttui.core.summary import build_summary
 from quanttui.io.replay_control import ControlledReplayer, last_event_t
 from quanttui.session.spec import SessionResult
+from quanttui.session.triage import TriageTagging, journal_for_recording
 from quanttui.session.wiring import SessionFold, feed_fold
 
 
@@ -54,6 +55,17 @@ class ReplaySession:
         self._fold = SessionFold(self.plan)
         self._aggregator_sub = self.stream.subscribe("aggregator")
         self._ran = False
+        # Tags made while replaying go to a journal beside the recording (and onto the stream).
+        self.tagging = TriageTagging(journal_for_recording(self.path), self.stream.publish, None)
+
+    can_triage = False
+    triage_running = False
+
+    def start_triage(self) -> None:
+        """A recording cannot ask its engines anything: nothing to start."""
+
+    def tag(self, prompt_id: str, variant: str, verdict: str, symptom: str = "", notes: str = "") -> None:
+        self.tagging.tag(prompt_id, variant, verdict, symptom, notes)
 
     def pause(self) -> None:
         self._replayer.pause()

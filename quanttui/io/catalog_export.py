@@ -1,0 +1,78 @@
+"""Writes the failure catalog: markdown (to read), CSV (polars; one row per prompt x variant) and
+JSON (everything, for scripts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from quanttui.core.catalog import CatalogPrompt, catalog_json, catalog_rows, render_markdown
+from quanttui.core.triage import Divergence, Tag, TriageOutput
+
+NAMES = ("failure_catalog.md", "failure_catalog.csv", "failure_catalog.json")
+
+
+def write_catalog(
+    out_dir: Path,
+    title: str,
+    context: str,
+    prompts: Sequence[CatalogPrompt],
+    variants: Sequence[str],
+    outputs: Sequence[TriageOutput],
+    tags: Mapping[tuple[str, str], Tag],
+    divergences: Sequence[Divergence] = (),
+    formats: Sequence[str] = ("md", "csv", "json"),
+) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "md" in formats:
+        path = out_dir / NAMES[0]
+        path.write_text(
+            render_markdown(title, context, prompts, variants, outputs, tags, divergences), "utf-8"
+        )
+        written.append(path)
+    if "csv" in formats:
+        path = out_dir / NAMES[1]
+        _frame(prompts, variants, outputs, tags, divergences).write_csv(path)
+        written.append(path)
+    if "json" in formats:
+        path = out_dir / NAMES[2]
+        data = catalog_json(prompts, variants, outputs, tags, divergences)
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        written.append(path)
+    return written
+
+
+def _frame(
+    prompts: Sequence[CatalogPrompt],
+    variants: Sequence[str],
+    outputs: Sequence[TriageOutput],
+    tags: Mapping[tuple[str, str], Tag],
+    divergences: Sequence[Divergence],
+) -> pl.DataFrame:
+    by_key = {(o.prompt_id, o.variant): o for o in outputs}
+    div = {(d.prompt_id, d.variant): d for d in divergences}
+    records = []
+    for row in catalog_rows(prompts, variants, outputs, tags):
+        for variant in variants:
+            cell, output, d = (
+                row.cells[variant],
+                by_key.get((row.prompt_id, variant)),
+                div.get((row.prompt_id, variant)),
+            )
+            records.append({
+                "prompt_id": row.prompt_id, "category": row.category, "variant": variant,
+                "verdict": cell.verdict or "", "symptom": cell.symptom, "notes": cell.notes,
+                "flags": ";".join(cell.flags), "finish_reason": output.finish_reason if output else None,
+                "output_tokens": output.output_tokens if output else None,
+                "mean_kl": d.mean_kl if d else None, "top1_agreement": d.top1_agreement if d else None,
+                "output": output.text if output else "",
+            })  # fmt: skip
+    schema = {"prompt_id": pl.String, "category": pl.String, "variant": pl.String, "verdict": pl.String,
+              "symptom": pl.String, "notes": pl.String, "flags": pl.String, "finish_reason": pl.String,
+              "output_tokens": pl.Int64, "mean_kl": pl.Float64, "top1_agreement": pl.Float64,
+              "output": pl.String}  # fmt: skip
+    return pl.DataFrame(records, schema=schema)

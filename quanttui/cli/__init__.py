@@ -1,4 +1,4 @@
-"""Command line: `quanttui sweep|attach|run|replay|demo ...`.
+"""Command line: `quanttui sweep|attach|run|replay|demo|triage ...`.
 
 The headless commands are a contract for scripts: results on stdout (JSON with --json),
 progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
@@ -25,10 +25,13 @@ from quanttui.cli.demo import add_demo, cmd_demo
 from quanttui.cli.replay import add_replay, cmd_replay
 from quanttui.cli.run import add_run, cmd_run
 from quanttui.cli.sweep import add_attach, add_sweep, build_sweep_config, cmd_attach, cmd_sweep
+from quanttui.cli.triage import add_triage, cmd_triage
+from quanttui.core.quality_set import QualitySetError
 from quanttui.core.recording import RecordingError
 from quanttui.io.config import ConfigError
 from quanttui.io.openai_client import EndpointError
 from quanttui.io.prompt_file import PromptFileError
+from quanttui.io.tag_journal import TagJournalError
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -50,6 +53,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_demo(sub)
     add_run(sub)
     add_attach(sub)
+    add_triage(sub)
     return parser
 
 
@@ -62,10 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "run": cmd_run,
         "attach": cmd_attach,
+        "triage": cmd_triage,
     }
     try:
         return handlers[args.command](args)
-    except (UsageError, EndpointError, PromptFileError, RecordingError, ConfigError) as exc:
+    except (UsageError, EndpointError, PromptFileError, RecordingError, ConfigError, QualitySetError,
+            TagJournalError) as exc:  # fmt: skip
         stderr(f"quanttui {args.command}: error: {exc}")
         return EXIT_USAGE
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -46,7 +46,7 @@ def escape_cell(text: str) -> str:
     text = safe_text(text).replace("\r\n", "\n").replace("\r", "\n")
     text = html.escape(text, quote=False)
     text = text.replace("\\", "&#92;").replace("|", "&#124;").replace("`", "&#96;")
-    text = text.replace("*", "&#42;").replace("_", "&#95;").replace("[", "&#91;").replace("]", "&#93;")
+    text = text.replace("*", "&#42;").replace("[", "&#91;").replace("]", "&#93;")
     text = "<br>".join(part.strip() for part in text.split("\n"))
     return text.strip() or " "
 

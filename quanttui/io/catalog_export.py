@@ -11,6 +11,7 @@ import polars as pl
 
 from quanttui.core.catalog import CatalogPrompt, catalog_json, catalog_rows, render_markdown
 from quanttui.core.triage import Divergence, Tag, TriageOutput
+from quanttui.core.triage_state import TriageState
 
 NAMES = ("failure_catalog.md", "failure_catalog.csv", "failure_catalog.json")
 
@@ -76,3 +77,21 @@ def _frame(
               "output_tokens": pl.Int64, "mean_kl": pl.Float64, "top1_agreement": pl.Float64,
               "output": pl.String}  # fmt: skip
     return pl.DataFrame(records, schema=schema)
+
+
+def export_triage(state: TriageState, out: Path, formats: Sequence[str], title: str) -> list[Path]:
+    variants = list(state.variants)
+    reference = state.reference
+    if reference in variants:
+        variants.remove(reference)
+        variants.insert(0, reference)
+    prompts = [
+        CatalogPrompt(r.prompt.prompt_id, r.prompt.category, r.prompt_text) for r in state.rows.values()
+    ]
+    counts = state.counts()
+    context = (
+        f"{counts['prompts']} prompts on {', '.join(variants)} (reference {reference}); "
+        f"{counts['flagged']} with automatic flags, {counts['untagged']} not fully tagged."
+    )
+    return write_catalog(out, title, context, prompts, variants, state.outputs(), state.tags,
+                         state.divergences(), formats)  # fmt: skip

@@ -21,9 +21,14 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from quanttui.core.events import ReplayReset
 from quanttui.core.live import LiveState
+from quanttui.core.triage import Tag
+from quanttui.core.triage_state import TriageState
+from quanttui.io.catalog_export import export_triage
 from quanttui.io.session_thread import SessionThread
 from quanttui.ui.export import write_export
+from quanttui.ui.screens.compare import CompareScreen
 from quanttui.ui.screens.help import HelpScreen
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.screens.slo import SloScreen
@@ -53,6 +58,7 @@ class QuanttuiApp(App[None]):
         Binding("right", "seek(10)", "+10s", key_display="→"),
         Binding("left_square_bracket", "speed(-1)", "Slower", key_display="["),
         Binding("right_square_bracket", "speed(1)", "Faster", key_display="]"),
+        Binding("c", "compare", "Compare"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -80,6 +86,7 @@ class QuanttuiApp(App[None]):
         self.plot_interval = 1.0 / plot_hz
         self.start_session = start_session
         self.state = LiveState(session.plan, list(session.variants))
+        self.triage = TriageState()
         # Subscribe before the session starts publishing, so nothing from its start is missed.
         self.subscription = session.stream.subscribe("ui", policy="drop", maxsize=ui_queue)
         self.session_task: asyncio.Task[Any] | None = None
@@ -111,6 +118,9 @@ class QuanttuiApp(App[None]):
             self.notify(error, title="theme not loaded", severity="warning")
         if self.requested_theme in self.available_themes:
             self.theme = self.requested_theme
+        self._load_journal()
+        if getattr(self.session, "triage_only", False):
+            self.push_screen(CompareScreen(self.triage))
         if self.start_session:
             self.session_task = asyncio.create_task(self._run_session(), name="quanttui-session")
         self.set_interval(1.0 / self.refresh_hz, self._frame, name="frame")
@@ -125,6 +135,9 @@ class QuanttuiApp(App[None]):
         for event in self.subscription.drain():
             try:
                 self.state.apply(event)
+                self.triage.apply(event)
+                if isinstance(event, ReplayReset):
+                    self._load_journal()  # the operator's tags outlive a seek
             except Exception as exc:
                 self.fold_errors += 1
                 if self.fold_errors == 1:
@@ -133,6 +146,39 @@ class QuanttuiApp(App[None]):
     def _frame(self) -> None:
         self._fold_pending()
         self.refresh_view()
+        if isinstance(self.screen, CompareScreen):
+            self.screen.show_state()
+
+    def _load_journal(self) -> None:
+        tagging = getattr(self.session, "tagging", None)
+        if tagging is None:
+            return
+        try:
+            self.triage.load_tags(tagging.loaded())
+        except Exception as exc:
+            self.notify(f"tags not loaded: {exc}", severity="error", timeout=30)
+
+    # -- quality triage ------------------------------------------------------------------------
+    def action_compare(self) -> None:
+        if not isinstance(self.screen, CompareScreen):
+            self.push_screen(CompareScreen(self.triage))
+
+    def send_tag(self, tag: Tag) -> None:
+        """Journaled (fsynced) on the session's thread before this returns; errors come back here."""
+        args = (tag.prompt_id, tag.variant, tag.verdict, tag.symptom, tag.notes)
+        if self.runner is not None:
+            self.runner.submit(lambda: self.session.tag(*args))
+        else:
+            self.session.tag(*args)
+        self._frame()
+
+    def export_catalog(self) -> None:
+        try:
+            paths = export_triage(self.triage, self.out_dir, ("md", "csv", "json"), "Failure catalog")
+        except Exception as exc:
+            self.notify(f"catalog export failed: {exc}", severity="error")
+            return
+        self.notify("\n".join(str(p) for p in paths), title="failure catalog")
 
     async def _run_session(self) -> Any:
         try:
@@ -325,6 +371,14 @@ class QuanttuiApp(App[None]):
                 yield command
         yield SystemCommand(
             "Export summary", f"Write summary JSON and sweep.csv into {self.out_dir}", self.action_export
+        )
+        yield SystemCommand(
+            "Compare outputs", "Quality triage: answers side by side, flags, tags", self.action_compare
+        )
+        yield SystemCommand(
+            "Export failure catalog",
+            f"Write failure_catalog.md/.csv/.json into {self.out_dir}",
+            self.export_catalog,
         )
         yield SystemCommand(
             "Screenshot", f"Save an SVG of the screen into {self.out_dir}", self.action_screenshot

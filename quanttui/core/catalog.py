@@ -43,7 +43,7 @@ class CatalogRow:
 
 def escape_cell(text: str) -> str:
     """One markdown table cell that renders as the literal text, on one line."""
-    text = safe_text(text).replace("\r\n", "\n").replace("\r", "\n")
+    text = safe_text(text, keep_newlines=True)
     text = html.escape(text, quote=False)
     text = text.replace("\\", "&#92;").replace("|", "&#124;").replace("`", "&#96;")
     text = text.replace("*", "&#42;").replace("[", "&#91;").replace("]", "&#93;")
@@ -52,15 +52,16 @@ def escape_cell(text: str) -> str:
 
 
 def escape_prose(text: str) -> str:
-    """Inline text outside a table: one line, no markup that could start a heading, list or tag."""
-    return escape_cell(text).replace("<br>", " ").replace("#", "&#35;")
+    """Inline text outside a table: one line that cannot start a heading or open a tag."""
+    text = escape_cell(text).replace("<br>", " ")
+    return "&#35;" + text[1:] if text.startswith("#") else text
 
 
 def fenced(text: str) -> str:
     """A fenced block that cannot be closed early by the text inside."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    body = safe_text(text).replace("\r\n", "\n")
+    body = safe_text(text, keep_newlines=True)
     return f"{fence}text\n{body}\n{fence}"
 
 

@@ -143,7 +143,7 @@ class CompareScreen(Screen[None]):
                 pane.query_one(".answer-notes", Static).update(Text(""))
             return
         prompt_text.update(
-            Text(f"{row.prompt.prompt_id} · {row.prompt.category}\n" + safe_text(preview(row.prompt_text)))
+            Text(f"{row.prompt.prompt_id} · {row.prompt.category}\n" + safe_text(preview(row.prompt_text), keep_newlines=True))
         )
         self._draw_answers(row)
 
@@ -151,7 +151,7 @@ class CompareScreen(Screen[None]):
         variants = list(self.state.variants)
         reference = self.state.reference or (variants[0] if variants else "")
         ref_answer = row.answers.get(reference)
-        ref_text = safe_text(ref_answer.text) if ref_answer else ""
+        ref_text = safe_text(ref_answer.text, keep_newlines=True) if ref_answer else ""
         info = ""
         for index, pane in enumerate(self.query(AnswerPane)):
             answer = row.answers.get(pane.variant)

@@ -143,7 +143,10 @@ class CompareScreen(Screen[None]):
                 pane.query_one(".answer-notes", Static).update(Text(""))
             return
         prompt_text.update(
-            Text(f"{row.prompt.prompt_id} · {row.prompt.category}\n" + safe_text(preview(row.prompt_text), keep_newlines=True))
+            Text(
+                f"{row.prompt.prompt_id} · {row.prompt.category}\n"
+                + safe_text(preview(row.prompt_text), keep_newlines=True)
+            )
         )
         self._draw_answers(row)
 

@@ -1,0 +1,109 @@
+"""Quality triage end to end: the CLI on simulated engines, a recording's catalog, and the Compare
+screen with keyboard tags that are journaled and come back when the recording is reopened."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from quanttui.console_session import ReplayConsoleSession
+from quanttui.core.events import TriageAnswer, TriagePrompt
+from quanttui.io.recording_file import open_recording
+from quanttui.io.tag_journal import load_journal
+from quanttui.ui.app import QuanttuiApp
+from quanttui.ui.screens.compare import CompareScreen
+
+SHIPPED = Path(__file__).parent.parent / "recordings" / "demo-vllm-cpu-triage.jsonl"
+PROMPTS = [
+    {"id": "f1", "category": "factual", "prompt": "Capital of France?", "max_tokens": 12, "checks": {"contains": ["Paris"]}},
+    {"id": "m1", "category": "reasoning", "prompt": "17*23?", "max_tokens": 12, "checks": {"numeric": 391}},
+    {"id": "l1", "category": "long_context", "prompt": "{context}\nNote: key in locker 47.\n{context}\nWhich locker?",
+     "max_tokens": 8, "fill_to": 0.5, "checks": {"numeric": 47}},
+]  # fmt: skip
+
+
+def quanttui(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "quanttui", *args], capture_output=True, text=True, timeout=180
+    )
+
+
+def test_headless_triage_on_simulated_engines(tmp_path):
+    prompts = tmp_path / "set.jsonl"
+    prompts.write_text("\n".join(json.dumps(p) for p in PROMPTS) + "\n")
+    out = tmp_path / "out"
+    done = quanttui("triage", "--demo", "--backend", "sim", "--prompts", str(prompts), "--headless", "--json",
+                    "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["prompts"] == 3 and summary["reference"] == "bf16" and summary["finished"] == "completed"
+    assert summary["variants"]["awq"]["answers"] == 3
+    for name in ("failure_catalog.md", "failure_catalog.csv", "failure_catalog.json", "recording.jsonl"):
+        assert (out / name).exists(), name
+    _, events = open_recording(out / "recording.jsonl")
+    events = list(events)
+    sent = [e for e in events if isinstance(e, TriagePrompt)]
+    assert [e.prompt_id for e in sent] == ["f1", "m1", "l1"]
+    assert "{context}" not in sent[2].messages[-1][1] and "locker 47" in sent[2].messages[-1][1]
+    assert len([e for e in events if isinstance(e, TriageAnswer)]) == 6
+
+
+def test_bad_prompt_set_is_one_line_naming_file_line_and_field(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(PROMPTS[0]) + "\n" + json.dumps({**PROMPTS[1], "category": "poetry"}) + "\n")
+    done = quanttui("triage", "--endpoint", "a=http://127.0.0.1:9", "--prompts", str(bad), "--headless")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(f"{bad}:2: category: expected one of factual, eli5, reasoning, code, "
+                                        "summarization, long_context")  # fmt: skip
+    assert "Traceback" not in done.stderr
+
+
+def test_catalog_from_the_shipped_real_triage(tmp_path):
+    recording = tmp_path / "triage.jsonl"
+    shutil.copy(SHIPPED, recording)
+    done = quanttui("triage", "--from", str(recording), "--out", str(tmp_path / "cat"), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["prompts"] == 25 and summary["variants"]["awq"]["mean_kl"] > 0
+    assert 0.5 < summary["variants"]["awq"]["top1_agreement"] < 1.0
+    markdown = (tmp_path / "cat" / "failure_catalog.md").read_text()
+    assert "| prompt_id | category | bf16_ok? | awq_issue? | symptom | notes |" in markdown
+    assert markdown.count("\n### ") == 3  # the three most telling examples
+
+
+async def test_compare_screen_tags_are_journaled_and_reloaded(tmp_path):
+    recording = tmp_path / "triage.jsonl"
+    shutil.copy(SHIPPED, recording)
+    session = ReplayConsoleSession(recording, speed=None, hold_at_end=True)
+    app = QuanttuiApp(session, tmp_path / "out")
+    async with app.run_test(size=(140, 44)) as pilot:
+        while not session.at_end or app.subscription.pending:
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert app.triage.counts()["prompts"] == 25
+        first = app.triage.current().prompt.prompt_id
+        await pilot.press("o")  # awq (the selected pane) is fine on the first prompt
+        await pilot.press("j", "t", "2")  # next prompt: wrong answer ...
+        await pilot.press(*"says [b]x[/b] | y", "enter", *"note", "enter")
+        await pilot.pause(0.2)
+        second = app.triage.current().prompt.prompt_id
+        assert app.triage.tags[(first, "awq")].verdict == "ok"
+        tag = app.triage.tags[(second, "awq")]
+        assert (tag.verdict, tag.symptom, tag.notes) == ("wrong_answer", "says [b]x[/b] | y", "note")
+        await pilot.press("f")  # only flagged prompts
+        assert all(app.triage.flagged(r) for r in app.triage.visible())
+        await pilot.press("e")
+        await pilot.pause(0.2)
+        assert (tmp_path / "out" / "failure_catalog.md").exists()
+    journal = load_journal(recording.with_name("triage.tags.jsonl"))
+    assert [(t.prompt_id, t.verdict) for t in journal.history] == [(first, "ok"), (second, "wrong_answer")]
+
+    reopened = QuanttuiApp(ReplayConsoleSession(recording, speed=None, hold_at_end=True), tmp_path / "out2")
+    async with reopened.run_test(size=(140, 44)) as pilot:
+        await pilot.pause(0.3)
+        assert reopened.triage.tags[(second, "awq")].symptom == "says [b]x[/b] | y"  # back after reopening

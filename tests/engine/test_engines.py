@@ -109,6 +109,35 @@ def test_sweep_tokens_match_the_engines_counters(engines, tmp_path):
         assert max(rows[(name, c)]["kv_cache_peak"] or 0 for c in (2, 6)) > 0
 
 
+def test_triage_on_the_real_engines_measures_divergence_and_flags(engines):
+    """Before the test that kills an engine: both must be serving."""
+    from quanttui.core.events import TriageAnswer, TriageDivergence, TriageFinished, TriagePrompt
+    from quanttui.io.quality_file import default_quality_set
+    from quanttui.io.triage_runner import TriagePlan, TriageRunner, TriageTarget
+
+    _, started, _, loop = engines
+    wanted = ("math-multiply", "code-reverse-string", "long-needle-locker")
+    full = default_quality_set()
+    quality = type(full)("engine-test", tuple(p for p in full.prompts if p.id in wanted), full.source)
+    targets = tuple(TriageTarget(n, e.config.url, e.config.served_name) for n, e in started.items())
+    recorded = Recorded()
+    plan = TriagePlan(quality_set=quality, targets=targets, reference="bf16", top_logprobs=5)
+    reason = loop.run_until_complete(TriageRunner(plan, recorded, SessionClock()).run())
+    assert reason == "completed"
+    prompts = [e for e in recorded.events if isinstance(e, TriagePrompt)]
+    answers = [e for e in recorded.events if isinstance(e, TriageAnswer)]
+    divergences = [e for e in recorded.events if isinstance(e, TriageDivergence)]
+    assert [p.prompt_id for p in prompts] == list(wanted)
+    assert len(answers) == 6 and all(a.error == "" and a.text for a in answers)
+    long_prompt = next(p for p in prompts if p.prompt_id == "long-needle-locker")
+    assert len(long_prompt.messages[-1][1]) > 800  # filled to the 512-token window (from /v1/models)
+    assert len(divergences) == 3 and all(d.variant == "awq" and d.reference == "bf16" for d in divergences)
+    for d in divergences:  # real top-5 logprobs from both engines, aligned on BF16's own tokens
+        assert d.positions > 0 and d.mean_kl is not None and d.mean_kl >= 0, d
+        assert 0.0 <= d.top1_agreement <= 1.0
+    assert isinstance(recorded.events[-1], TriageFinished)
+
+
 def test_bad_model_path_fails_with_the_reason_from_the_log(engines, demo_models, tmp_path):
     _, started, _, loop = engines
     recorded = Recorded()
@@ -172,31 +201,3 @@ def test_an_engine_killed_mid_run_is_seen_and_the_other_goes_on(engines, tmp_pat
     loop.run_until_complete(launcher.stop(victim))
     assert all_gone(tree)  # the orphaned engine core went with its process group
     assert survivor.process.returncode is None
-
-
-def test_triage_on_the_real_engines_measures_divergence_and_flags(engines):
-    from quanttui.core.events import TriageAnswer, TriageDivergence, TriageFinished, TriagePrompt
-    from quanttui.io.quality_file import default_quality_set
-    from quanttui.io.triage_runner import TriagePlan, TriageRunner, TriageTarget
-
-    _, started, _, loop = engines
-    wanted = ("math-multiply", "code-reverse-string", "long-needle-locker")
-    full = default_quality_set()
-    quality = type(full)("engine-test", tuple(p for p in full.prompts if p.id in wanted), full.source)
-    targets = tuple(TriageTarget(n, e.config.url, e.config.served_name) for n, e in started.items())
-    recorded = Recorded()
-    plan = TriagePlan(quality_set=quality, targets=targets, reference="bf16", top_logprobs=5)
-    reason = loop.run_until_complete(TriageRunner(plan, recorded, SessionClock()).run())
-    assert reason == "completed"
-    prompts = [e for e in recorded.events if isinstance(e, TriagePrompt)]
-    answers = [e for e in recorded.events if isinstance(e, TriageAnswer)]
-    divergences = [e for e in recorded.events if isinstance(e, TriageDivergence)]
-    assert [p.prompt_id for p in prompts] == list(wanted)
-    assert len(answers) == 6 and all(a.error == "" and a.text for a in answers)
-    long_prompt = next(p for p in prompts if p.prompt_id == "long-needle-locker")
-    assert len(long_prompt.messages[-1][1]) > 800  # filled to the 512-token window (from /v1/models)
-    assert len(divergences) == 3 and all(d.variant == "awq" and d.reference == "bf16" for d in divergences)
-    for d in divergences:  # real top-5 logprobs from both engines, aligned on BF16's own tokens
-        assert d.positions > 0 and d.mean_kl is not None and d.mean_kl >= 0, d
-        assert 0.0 <= d.top1_agreement <= 1.0
-    assert isinstance(recorded.events[-1], TriageFinished)

@@ -24,6 +24,7 @@ KEYS = {
         ("[ / ]", "slower / faster"),
     ],
     "both": [
+        ("c", "Compare: answers side by side (j/k prompts, o/t tag, d/f/u filters, e export, r run)"),
         ("?", "this help (esc closes it)"),
         ("ctrl+p", "command palette: themes, export summary + sweep.csv, screenshot"),
         ("q", "quit (a live session stops its engines first; q again forces)"),
@@ -33,7 +34,7 @@ KEYS = {
 PANELS = (
     "Columns: engine state and start-up phases, GPU memory of the engine's processes (or process RSS "
     "when there is no GPU), KV-cache usage of its capacity, running / waiting / preemptions, client tok/s "
-    "(completed requests, 5 s mean) and the server's own generation rate, TTFT and E2E p50/p95 over the "
+    "(tokens as they streamed, 5 s mean) and the server's own generation rate, TTFT and E2E p50/p95 over the "
     "last 30 s (▲ = over the SLO), errors by class. ◆ knee = first step whose p95 went over the SLO. "
     "The strip between the columns compares each variant with the first."
 )

@@ -47,3 +47,28 @@ def test_replay_mid_run_ansi_80x24(snap_compare, tmp_path):
 def test_help_light_80x24(snap_compare, tmp_path):
     app = app_for(FakeReplaySession(), tmp_path, theme="quanttui-light")
     assert snap_compare(app, terminal_size=(80, 24), run_before=settled, press=["question_mark"])
+
+
+def test_compare_screen_120x36(snap_compare, tmp_path):
+    """The shipped real triage: a prompt where AWQ's code loops and fails its assert."""
+    import shutil
+
+    from quanttui.console_session import ReplayConsoleSession
+
+    recording = tmp_path / "triage.jsonl"  # a copy: tags would go to a journal beside it
+    shutil.copy(Path(__file__).parent.parent / "recordings" / "demo-vllm-cpu-triage.jsonl", recording)
+    session = ReplayConsoleSession(recording, speed=None, hold_at_end=True)
+
+    async def open_compare(pilot) -> None:
+        while not session.at_end or pilot.app.subscription.pending:
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        while pilot.app.triage.current().prompt.prompt_id != "code-sum-list":
+            await pilot.press("j")
+        await pilot.pause(0.3)
+        pilot.app.screen.show_state(force=True)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for(session, tmp_path), terminal_size=(120, 36), run_before=open_compare)

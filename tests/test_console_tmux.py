@@ -14,6 +14,7 @@ import pytest
 
 from quanttui.core.events import EndpointInfo
 from quanttui.io.recording_file import open_recording
+from quanttui.io.tag_journal import load_journal
 
 TMUX = shutil.which("tmux")
 APP = Path(__file__).parent / "console_app_main.py"
@@ -121,3 +122,32 @@ def test_sim_demo_opens_the_console_and_quits_clean(tmux, tmp_path):
     for pid in pids:  # quitting stopped every engine: nothing is left holding memory
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_tags_survive_kill_9_of_the_console(tmux, tmp_path):
+    recording = tmp_path / "triage.jsonl"
+    shutil.copy(Path(__file__).parent.parent / "recordings" / "demo-vllm-cpu-triage.jsonl", recording)
+    # `exec` keeps the shell's pid, so the pid file names the console itself.
+    command = (
+        f"echo $$ > {shlex.quote(str(tmp_path / 'pid'))}; exec env LANG=C.UTF-8 {shlex.quote(sys.executable)}"
+        f" -m quanttui replay {shlex.quote(str(recording))} --speed 0"
+    )
+    tmux("new-session", "-d", "-s", "qt", "-x", "120", "-y", "36", command)
+    tmux.wait_for(lambda s: "REPLAY" in s, "the replay console")
+    time.sleep(1.0)
+    tmux("send-keys", "-t", "qt", "c")
+    tmux.wait_for(lambda s: "COMPARE" in s and "25 prompts" in s, "the Compare screen")
+    tmux("send-keys", "-t", "qt", "o")
+    tmux("send-keys", "-t", "qt", "j")
+    tmux("send-keys", "-t", "qt", "t")
+    tmux.wait_for(lambda s: "0  ok" in s and "9  other" in s, "the tag dialog")
+    tmux("send-keys", "-t", "qt", "7")
+    tmux("send-keys", "-t", "qt", "-l", "made up a number")
+    tmux("send-keys", "-t", "qt", "Enter")  # symptom -> notes
+    time.sleep(0.5)
+    tmux("send-keys", "-t", "qt", "Enter")  # notes -> save
+    tmux.wait_for(lambda s: "tag: hallucination" in s, "the tag on screen")
+    os.kill(int((tmp_path / "pid").read_text()), signal.SIGKILL)  # no chance to flush anything
+    journal = load_journal(tmp_path / "triage.tags.jsonl")
+    assert [t.verdict for t in journal.history] == ["ok", "hallucination"]
+    assert journal.history[1].symptom == "made up a number"

@@ -146,8 +146,9 @@ class QuanttuiApp(App[None]):
     def _frame(self) -> None:
         self._fold_pending()
         self.refresh_view()
-        if isinstance(self.screen, CompareScreen):
-            self.screen.show_state()
+        top = self.screen_stack[-1] if self.screen_stack else None  # empty while shutting down
+        if isinstance(top, CompareScreen):
+            top.show_state()
 
     def _load_journal(self) -> None:
         tagging = getattr(self.session, "tagging", None)
@@ -160,7 +161,7 @@ class QuanttuiApp(App[None]):
 
     # -- quality triage ------------------------------------------------------------------------
     def action_compare(self) -> None:
-        if not isinstance(self.screen, CompareScreen):
+        if self.screen_stack and not isinstance(self.screen_stack[-1], CompareScreen):
             self.push_screen(CompareScreen(self.triage))
 
     def send_tag(self, tag: Tag) -> None:

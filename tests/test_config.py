@@ -68,6 +68,16 @@ def test_a_good_file(tmp_path):
         (("max_tokens = 64", "max_tokens = -1\nbogus = 2"), "field 'load.bogus': unknown key"),
         (('model = "/models/qwen-awq"', ""), "field 'variants.awq.model': missing"),
         (("[load]", "[lode]"), "field 'lode': unknown table"),
+        (
+            ("[load]", "[cost]\ngpu_usd_per_hour = 0\n[load]"),
+            ":3: field 'cost.gpu_usd_per_hour': must be > 0",
+        ),
+        (("[load]", "[cost]\nusd = 1\n[load]"), "field 'cost.usd': unknown key"),
+        (("[load]", "[cost]\nutilization = 1.5\n[load]"), "field 'cost.utilization': must be in (0, 1]"),
+        (
+            ("[load]", '[hardware]\nmemory_bandwidth_gbps = "fast"\n[load]'),
+            "field 'hardware.memory_bandwidth_gbps': wrong type",
+        ),
     ],
 )
 def test_bad_files_name_file_line_and_field(tmp_path, edit, needle):
@@ -77,6 +87,16 @@ def test_bad_files_name_file_line_and_field(tmp_path, edit, needle):
     assert needle in str(info.value)
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_cost_and_hardware_tables(tmp_path):
+    text = (
+        GOOD
+        + "\n[cost]\ngpu_usd_per_hour = 0.85\ntokens_per_day = 2e7\n\n[hardware]\nmemory_bandwidth_gbps = 224\n"
+    )
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.cost == {"gpu_usd_per_hour": 0.85, "tokens_per_day": 2e7}
+    assert cfg.hardware == {"memory_bandwidth_gbps": 224}
 
 
 def test_no_variants(tmp_path):

@@ -1,4 +1,4 @@
-"""Command line: `quanttui sweep|attach|run|replay|demo|triage ...`.
+"""Command line: `quanttui sweep|attach|run|replay|demo|triage|report ...`.
 
 The headless commands are a contract for scripts: results on stdout (JSON with --json),
 progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
@@ -23,6 +23,7 @@ from quanttui.cli.common import (
 )
 from quanttui.cli.demo import add_demo, cmd_demo
 from quanttui.cli.replay import add_replay, cmd_replay
+from quanttui.cli.report import add_report, cmd_report
 from quanttui.cli.run import add_run, cmd_run
 from quanttui.cli.sweep import add_attach, add_sweep, build_sweep_config, cmd_attach, cmd_sweep
 from quanttui.cli.triage import add_triage, cmd_triage
@@ -54,6 +55,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_run(sub)
     add_attach(sub)
     add_triage(sub)
+    add_report(sub)
     return parser
 
 
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "attach": cmd_attach,
         "triage": cmd_triage,
+        "report": cmd_report,
     }
     try:
         return handlers[args.command](args)

@@ -57,6 +57,8 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
         timeouts=Timeouts(),
         out_dir=out_dir,
         prompts_source=prompts_file or "embedded default",
+        cost=session.cost,
+        hardware=session.hardware,
     )
     return list(session.variants), config, prompts
 

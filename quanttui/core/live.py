@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from quanttui.core.aggregate import Aggregator
+from quanttui.core.capacity import blowup_knee
 from quanttui.core.events import (
     EndpointInfo,
     EngineCapacity,
@@ -236,6 +237,14 @@ class LiveState:
             v = self._variant(name)
             if v.knee is None:
                 v.knee = self._knee(stats)
+            self._bend(v)
+
+    def _bend(self, v: VariantLive) -> None:
+        """Where this variant's p95 starts to blow up, from the steps so far (core/capacity.py)."""
+        metric = SloMetric(self.slo_metric)
+        points = [(s.conc, value) for (name, _), s in sorted(self.step_rows.items())
+                  if name == v.name and (value := s.slo_value_ms(metric)) is not None]  # fmt: skip
+        v.bend_conc, _ = blowup_knee(points)
 
     def _knee(self, stats: StepStats) -> Knee | None:
         if self.slo_ms is None or not stats.requests:
@@ -261,6 +270,7 @@ class LiveState:
                 (s for (name, _), s in self.step_rows.items() if name == v.name), key=lambda s: s.step
             )
             v.knee = next((k for s in rows if (k := self._knee(s)) is not None), None)
+            self._bend(v)
 
     # -- reading -----------------------------------------------------------------------------
     @property

@@ -86,6 +86,7 @@ class VariantLive:
         self.process_count: int | None = None
         self.retired: VariantRetired | None = None
         self.knee: Knee | None = None
+        self.bend_conc: int | None = None  # where p95 starts to blow up (even below the SLO)
         self.last_result_t: float | None = None
         self.client_tok = SecondSeries("sum", history_s)
         self.server_tok = SecondSeries("last", history_s)

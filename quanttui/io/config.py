@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quanttui.io.hardware import weights_bytes
+
 DEFAULT_COMMAND = ("vllm", "serve")
 
 
@@ -94,6 +96,7 @@ class VariantConfig:
             "precision": self.precision,
             "argv": self.argv(),
             "env_keys": sorted(self.env),
+            "weights_bytes": weights_bytes(self.model),  # for the roofline of reports
         }
 
 
@@ -192,6 +195,8 @@ class SessionFile:
     path: Path
     variants: tuple[VariantConfig, ...]
     load: dict[str, Any]
+    cost: dict[str, Any] = field(default_factory=dict)  # gpu_usd_per_hour, tokens_per_day, utilization
+    hardware: dict[str, Any] = field(default_factory=dict)  # memory_bandwidth_gbps
 
 
 _LOAD_KEYS = {
@@ -210,6 +215,27 @@ _LOAD_KEYS = {
 }
 
 
+_COST_KEYS = {"gpu_usd_per_hour": (int, float), "tokens_per_day": (int, float), "utilization": (int, float)}
+_HARDWARE_KEYS = {"memory_bandwidth_gbps": (int, float)}
+
+
+def _table(
+    reader: _Reader, path: Path, data: dict[str, Any], name: str, keys: dict[str, Any]
+) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: field '{name}': expected a table")
+    for key, value in table.items():
+        kinds = keys.get(key)
+        if kinds is None:
+            raise reader.error(name, key, f"unknown key (known: {', '.join(sorted(keys))})")
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise reader.error(name, key, "wrong type")
+        if name != "load" and not value > 0:
+            raise reader.error(name, key, "must be > 0")
+    return dict(table)
+
+
 def load_config(path: Path) -> SessionFile:
     try:
         text = path.read_text(encoding="utf-8")
@@ -222,9 +248,11 @@ def load_config(path: Path) -> SessionFile:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     reader = _Reader(path, text)
-    unknown = sorted(set(data) - {"variants", "load"})
+    unknown = sorted(set(data) - {"variants", "load", "cost", "hardware"})
     if unknown:
-        raise ConfigError(f"{path}: field '{unknown[0]}': unknown table (known: load, variants)")
+        raise ConfigError(
+            f"{path}: field '{unknown[0]}': unknown table (known: cost, hardware, load, variants)"
+        )
     variants_data = data.get("variants", {})
     if not isinstance(variants_data, dict) or not variants_data:
         raise ConfigError(f"{path}: field 'variants': at least one [variants.NAME] table is needed")
@@ -242,4 +270,8 @@ def load_config(path: Path) -> SessionFile:
             raise reader.error("load", key, f"unknown key (known: {', '.join(sorted(_LOAD_KEYS))})")
         if (isinstance(value, bool) and kinds is not bool) or not isinstance(value, kinds):
             raise reader.error("load", key, "wrong type")
-    return SessionFile(path=path, variants=variants, load=load)
+    cost = _table(reader, path, data, "cost", _COST_KEYS)
+    if cost.get("utilization", 1) > 1:
+        raise reader.error("cost", "utilization", "must be in (0, 1]")
+    hardware = _table(reader, path, data, "hardware", _HARDWARE_KEYS)
+    return SessionFile(path=path, variants=variants, load=load, cost=cost, hardware=hardware)

@@ -20,6 +20,7 @@ from quanttui.core.events import (
 )
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
+from quanttui.io.hardware import memory_bandwidth
 from quanttui.io.launcher import Engine, Launcher
 from quanttui.io.load_runner import LoadRunner, RampControl, Target
 from quanttui.io.metrics import MetricsScraper
@@ -87,6 +88,10 @@ class LiveSession:
                 ]
             )
         self._extra_header = dict(extra_header or {})
+        bandwidth, source = memory_bandwidth(config.hardware.get("memory_bandwidth_gbps"))
+        self._extra_header["hardware"] = {
+            **config.hardware, "memory_bandwidth_gbps": bandwidth, "bandwidth_source": source
+        }  # fmt: skip
         if triage is not None:
             self._extra_header["triage"] = triage.header_config()
             if triage_only:

@@ -44,8 +44,13 @@ class SweepConfig:
     api_key_env: str | None = None
     scrape_interval_s: float = 1.0
     gpu_interval_s: float = 1.0
+    cost: dict[str, Any] = field(default_factory=dict)  # [cost] of a session file: for reports
+    hardware: dict[str, Any] = field(default_factory=dict)  # [hardware], completed at start (bandwidth)
 
     def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
+        return {**self._header_config(resolved), "cost": dict(self.cost), "hardware": dict(self.hardware)}
+
+    def _header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         """The resolved configuration for the recording header: never the API key itself."""
         return {
             "command": "sweep",

@@ -106,6 +106,10 @@ def variant_view(state: LiveState, name: str) -> VariantView:
     if v.knee:
         k = v.knee
         knee = f"◆ knee at c={k.concurrency} (p95 {ms(k.value_ms)} ms)"
+    if v.bend_conc is not None:
+        knee = (
+            f"{knee} · bends c={v.bend_conc}" if knee else f"↗ p95 bends at c={v.bend_conc} (below the SLO)"
+        )
     retired = None
     if v.retired:
         window = state.aggregator.steps.get(v.retired.step)

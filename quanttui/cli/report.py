@@ -1,0 +1,51 @@
+"""`quanttui report RECORDING --out DIR`: capacity, knees, cost and the INT4 business case, from a
+recording alone (add `--triage FILE` to tie the business case to a failure catalog)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from quanttui.cli.common import EXIT_OK, UsageError, stderr
+from quanttui.core.loadplan import SloMetric
+from quanttui.io.report_files import ReportOptions, build_report
+
+
+def add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="capacity.md, cost_model.md, business_case.md and CSVs from a recording"
+    )
+    p.add_argument("file", type=Path, metavar="RECORDING")
+    p.add_argument("--out", default="quanttui-report", metavar="DIR")
+    p.add_argument(
+        "--triage", type=Path, metavar="RECORDING", help="a triage recording for the quality bullets"
+    )
+    p.add_argument(
+        "--gpu-usd-per-hour", type=float, metavar="USD", help="GPU price (default: the recording's [cost])"
+    )
+    p.add_argument("--tokens-per-day", type=float, metavar="N", help="expected output tokens per day")
+    p.add_argument("--utilization", type=float, metavar="U", help="planned share of measured capacity (0-1]")
+    p.add_argument("--slo-p95-ms", type=float, metavar="MS", help="override the recorded SLO")
+    p.add_argument(
+        "--slo-metric", choices=[m.value for m in SloMetric], help="p95 of e2e (default), ttft, tpot, itl"
+    )
+    p.add_argument("--bandwidth-gbps", type=float, metavar="GBPS", help="memory bandwidth for the roofline")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    for name in ("gpu_usd_per_hour", "tokens_per_day", "slo_p95_ms", "bandwidth_gbps"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value:g}")
+    if args.utilization is not None and not 0 < args.utilization <= 1:
+        raise UsageError(f"--utilization must be in (0, 1], got {args.utilization:g}")
+    for path in (args.file, args.triage):
+        if path is not None and not path.exists():
+            raise UsageError(f"{path}: no such file")
+    options = ReportOptions(
+        gpu_usd_per_hour=args.gpu_usd_per_hour, tokens_per_day=args.tokens_per_day, utilization=args.utilization,
+        slo_p95_ms=args.slo_p95_ms, slo_metric=args.slo_metric, bandwidth_gbps=args.bandwidth_gbps,
+    )  # fmt: skip
+    for path in build_report(args.file, Path(args.out), options, args.triage):
+        stderr(f"wrote {path}")
+    return EXIT_OK

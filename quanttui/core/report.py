@@ -1,0 +1,233 @@
+"""The words of a report: capacity.md, cost_model.md and business_case.md, from measurements only.
+
+Every number in these files comes from the recording (and its triage, when there is one); a claim
+that lacks its data says what is missing instead of guessing. Pure: inputs in, markdown out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from quanttui.core.capacity import VariantCapacity, capacity_sentence
+from quanttui.core.cost import CostInputs, operating_cost, step_costs
+from quanttui.core.loadplan import SloMetric
+from quanttui.core.roofline import Roofline, gauge
+from quanttui.core.stepstats import StepStats
+
+
+@dataclass(frozen=True)
+class TriageFacts:
+    """What the failure catalog says, per variant: issues (tagged) and flagged answers by category."""
+
+    prompts: int
+    issues: dict[str, dict[str, int]]  # variant -> category -> tagged issues
+    flagged: dict[str, dict[str, int]]  # variant -> category -> answers with automatic flags
+    per_category: dict[str, int]  # category -> prompts
+    mean_kl: dict[str, float] = field(default_factory=dict)
+    top1: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    title: str
+    where: str  # the hardware, e.g. "NVIDIA RTX 2000 Ada Generation" or "this CPU (no GPU)"
+    rows: Sequence[StepStats]
+    capacities: Sequence[VariantCapacity]  # first: the baseline (BF16)
+    rooflines: Sequence[Roofline]
+    cost: CostInputs | None = None
+    triage: TriageFacts | None = None
+    kv_tokens: dict[str, int] = field(default_factory=dict)  # variant -> KV capacity in tokens
+    memory_total_mib: float | None = None  # GPU memory (or host RAM on the CPU demo)
+
+
+def _n(value: float | None, digits: int = 1, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def _mb(value: int | None) -> str:
+    return "—" if value is None else f"{value / 1e6:,.0f} MB"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out
+
+
+def capacity_md(r: ReportInputs) -> str:
+    caps = r.capacities
+    out = [f"# Capacity: {r.title}", ""]
+    if len(caps) >= 2:
+        for other in caps[1:]:
+            out += [capacity_sentence(r.where, caps[0], other), ""]
+    metric = caps[0].metric if caps else "e2e"
+    slo = caps[0].slo_ms if caps else None
+    out += [f"SLO: p95 {metric} <= {_n(slo, 0, ' ms') if slo else 'not set'}. Knees per variant:", ""]
+    out += _table(
+        ["variant", "precision", "max conc meeting SLO", "first conc over SLO", "breach", "p95 blows up at",
+         "why", "peak tok/s", "tok/s at max safe conc"],
+        [[c.variant, c.precision or "—", _n(c.max_conc_meeting_slo, 0), _n(c.first_conc_over_slo, 0),
+          c.breach or "—", _n(c.blowup_conc, 0), c.blowup_detail, _n(c.peak_tok_s), _n(c.tok_s_at_max_safe)]
+         for c in caps],
+    )  # fmt: skip
+    out += ["", "## Per step", ""]
+    out += _table(
+        ["variant", "conc", "tok/s", "p50 e2e ms", f"p95 {metric} ms", "TTFT p95 ms", "TPOT p50 ms",
+         "KV peak", "errors", "SLO met"],
+        [[s.variant, str(s.conc), _n(s.tok_s), _n(s.p50_ms, 0), _n(_p95(s, metric), 0), _n(s.ttft_p95_ms, 0), _n(s.tpot_p50_ms, 1),
+          _n(s.kv_cache_peak * 100 if s.kv_cache_peak is not None else None, 0, " %"), str(s.errors),
+          {True: "yes", False: "no", None: "—"}[s.slo_met]] for s in r.rows],
+    )  # fmt: skip
+    out += ["", "## Roofline: batch-1 decode against the memory-bandwidth bound", ""]
+    out += _table(
+        ["variant", "weights", "bandwidth", "bound tok/s", "measured tok/s (c=1)", "gauge"],
+        [[f.variant, _mb(f.weights_bytes), f"{_n(f.bandwidth_gbps)} GB/s ({f.bandwidth_source})",
+          _n(f.bound_tok_s, 0), _n(f.measured_tok_s), gauge(f)] for f in r.rooflines],
+    )  # fmt: skip
+    out += ["", "Bound = bandwidth / bytes of weights (each decoded token reads every weight once); "
+            "measured = 1000 / TPOT p50 at concurrency 1."]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def _p95(s: StepStats, metric: str) -> float | None:
+    return s.slo_value_ms(SloMetric(metric))
+
+
+def cost_md(r: ReportInputs) -> str:
+    out = [f"# Cost model: {r.title}", ""]
+    if r.cost is None:
+        out += ["No GPU price given: pass `--gpu-usd-per-hour` (or `[cost] gpu_usd_per_hour` in the session "
+                "file) to turn tok/s into $/1M output tokens.", ""]  # fmt: skip
+        return "\n".join(out)
+    c = r.cost
+    out += [f"GPU at ${c.gpu_usd_per_hour:,.2f}/hour, paid whether busy or not. $/1M output tokens = "
+            "$/hour / (output tok/s x 3600) x 1e6.", ""]  # fmt: skip
+    out += ["## Per step", ""]
+    out += _table(["variant", "conc", "tok/s", "$/1M output tokens", "SLO met"],
+                  [[s.variant, str(s.conc), _n(s.tok_s), _n(s.usd_per_million, 2, ""),
+                    {True: "yes", False: "no", None: "—"}[s.slo_met]] for s in step_costs(r.rows, c)])  # fmt: skip
+    out += ["", "## At equal p95 (each variant at its largest concurrency meeting the SLO)", ""]
+    ops = [operating_cost(cap, c) for cap in r.capacities]
+    traffic = (
+        f"{c.tokens_per_day:,.0f} output tokens/day" if c.tokens_per_day else "no expected traffic given"
+    )
+    out += _table(
+        ["variant", "conc", "tok/s", "$/1M output tokens", f"GPUs for {traffic} at {c.utilization:.0%}",
+         "$/day", "$/month (30 d)"],
+        [[o.variant, _n(o.conc, 0), _n(o.tok_s), _n(o.usd_per_million, 2), _n(o.gpus_needed, 0),
+          _n(o.usd_per_day, 0), _n(o.usd_per_month, 0)] for o in ops],
+    )  # fmt: skip
+    if not c.tokens_per_day:
+        out += ["", "Give `--tokens-per-day` (or `[cost] tokens_per_day`) for the daily and monthly spend."]
+    return "\n".join(out) + "\n"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def business_case_md(r: ReportInputs) -> str:
+    caps = r.capacities
+    out = [f"# The INT4 business case: {r.title}", ""]
+    if len(caps) < 2:
+        return "\n".join(out + ["Needs two variants (the BF16 baseline first)."]) + "\n"
+    base, quant = caps[0], caps[1]
+    roof = {f.variant: f for f in r.rooflines}
+    bullets: list[str] = []
+    # 1. tenant density
+    bullets.append(capacity_sentence(r.where, base, quant))
+    density = _ratio(quant.max_conc_meeting_slo, base.max_conc_meeting_slo)
+    if density:
+        unit = "machine" if "no GPU" in r.where else "GPU"
+        bullets.append(f"Tenant density: one {unit} serves {quant.max_conc_meeting_slo} concurrent users of "
+                       f"{quant.variant} within the SLO vs {base.max_conc_meeting_slo} of {base.variant} "
+                       f"({density:.2f}x per {unit}).")  # fmt: skip
+    # 2. memory
+    wb, wq = roof.get(base.variant), roof.get(quant.variant)
+    if wb and wq and wb.weights_bytes and wq.weights_bytes:
+        line = (f"Weights: {quant.variant} {_mb(wq.weights_bytes)} vs {base.variant} {_mb(wb.weights_bytes)} "
+                f"({wb.weights_bytes / wq.weights_bytes:.1f}x smaller)")  # fmt: skip
+        kv_b, kv_q = r.kv_tokens.get(base.variant), r.kv_tokens.get(quant.variant)
+        if kv_b and kv_q:
+            line += f"; KV cache as configured: {kv_q:,} vs {kv_b:,} tokens"
+        bullets.append(line + ".")
+        if r.memory_total_mib:
+            both = (wb.weights_bytes + wq.weights_bytes) / 2**20
+            fits = int(r.memory_total_mib * 0.9 * 2**20 // wq.weights_bytes)
+            bullets.append(f"Cheaper A/B experiments: both variants' weights take {both:,.0f} MiB of "
+                           f"{r.memory_total_mib:,.0f} MiB; {fits} copies of {quant.variant}'s weights fit in 90 % of it "
+                           "(before KV cache), so variants can be compared side by side on one box.")  # fmt: skip
+    # 3. cost
+    if r.cost is not None:
+        ob, oq = operating_cost(base, r.cost), operating_cost(quant, r.cost)
+        if ob.usd_per_million and oq.usd_per_million:
+            line = (f"Cost at the SLO: ${oq.usd_per_million:,.2f} vs ${ob.usd_per_million:,.2f} per 1M output tokens "
+                    f"({quant.variant} vs {base.variant}, GPU at ${r.cost.gpu_usd_per_hour:,.2f}/h)")  # fmt: skip
+            if ob.usd_per_month is not None and oq.usd_per_month is not None:
+                line += (f"; for {r.cost.tokens_per_day:,.0f} tokens/day: ${oq.usd_per_month:,.0f} vs "
+                         f"${ob.usd_per_month:,.0f} a month ({oq.gpus_needed} vs {ob.gpus_needed} GPUs)")  # fmt: skip
+            bullets.append(line + ".")
+    else:
+        bullets.append("Cost: no GPU price given (`--gpu-usd-per-hour`), so no $/1M tokens here.")
+    # 4. cheaper GPU
+    headroom = _ratio(quant.tok_s_at_max_safe, base.tok_s_at_max_safe)
+    if headroom and headroom > 1:
+        bullets.append(f"Meeting the SLO on a cheaper GPU: {quant.variant} delivers {headroom:.2f}x {base.variant}'s "
+                       f"throughput at the SLO here, so a GPU with {1 / headroom:.0%} of this one's throughput "
+                       f"would still match {base.variant} on it (measured here, not on that GPU).")  # fmt: skip
+    elif headroom:
+        bullets.append(f"No cheaper GPU from throughput: {quant.variant} delivers {headroom:.2f}x {base.variant}'s "
+                       "throughput at the SLO here.")  # fmt: skip
+    # 5. one platform config
+    if r.triage is not None:
+        t = r.triage
+        fq = sum(t.flagged.get(quant.variant, {}).values())
+        fb = sum(t.flagged.get(base.variant, {}).values())
+        kl = t.mean_kl.get(quant.variant)
+        extra = (
+            f"; mean KL {kl:.3f} nats, top-1 agreement {t.top1.get(quant.variant, 0):.0%}"
+            if kl is not None
+            else ""
+        )
+        bullets.append(f"Quality triage on {t.prompts} prompts: automatic flags on {fq} {quant.variant} answers vs "
+                       f"{fb} {base.variant}{extra} (see failure_catalog.md).")  # fmt: skip
+    else:
+        bullets.append("Quality: no triage in the inputs; run `quanttui triage` on the same variants and pass "
+                       "`--triage` before deciding.")  # fmt: skip
+    if quant.max_conc_meeting_slo and (not base.max_conc_meeting_slo or density and density >= 1):
+        bullets.append(f"One INT4 platform config: {quant.variant} alone meets the SLO up to "
+                       f"{quant.max_conc_meeting_slo} users here; one quantized serving config can replace "
+                       f"{base.variant} where the triage shows no category it fails more.")  # fmt: skip
+    out += ["## Why INT4 here", ""] + [f"- {b}" for b in bullets[:8]] + ["", "## When INT4 is a bad idea", ""]
+    bad: list[str] = []
+    b1, q1 = base.batch1_tok_s, quant.batch1_tok_s
+    if b1 and q1 and q1 < b1:
+        bad.append(f"Single-stream latency: one {quant.variant} stream decodes at {q1:.1f} tok/s vs {b1:.1f} for "
+                   f"{base.variant} here ({1 - q1 / b1:.0%} slower): the dequantizing kernel, not memory, "
+                   "bounds it. Latency-critical, low-concurrency services lose.")  # fmt: skip
+    elif b1 and q1:
+        bad.append(f"Low load gains little: at one stream {quant.variant} decodes {q1 / b1:.2f}x {base.variant}'s "
+                   "speed; the case rests on concurrency, not on single-request latency.")  # fmt: skip
+    else:
+        bad.append("Single-stream latency: no concurrency-1 step in this ramp to compare.")
+    if r.triage is not None:
+        worse = []
+        for category, total in r.triage.per_category.items():
+            q = r.triage.issues.get(quant.variant, {}).get(category, 0) or r.triage.flagged.get(
+                quant.variant, {}
+            ).get(category, 0)
+            b = r.triage.issues.get(base.variant, {}).get(category, 0) or r.triage.flagged.get(
+                base.variant, {}
+            ).get(category, 0)
+            if q > b:
+                worse.append(f"{category} ({q} vs {b} of {total})")
+        bad.append("Tasks where the quantized model fails more (failure catalog: tags, else flags): "
+                   + (", ".join(worse) if worse else "none found in this triage") + ".")  # fmt: skip
+    else:
+        bad.append("Quality-sensitive tasks (code, multi-step reasoning) are where 4-bit models slip first; "
+                   "without a triage this report cannot say how much.")  # fmt: skip
+    out += [f"- {b}" for b in bad]
+    return "\n".join(out) + "\n"

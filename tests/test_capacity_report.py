@@ -1,0 +1,127 @@
+"""Knees, the capacity sentence, cost per 1M tokens, the roofline, and `quanttui report` on the
+shipped real recordings."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from quanttui.core.capacity import VariantCapacity, blowup_knee, capacity_sentence, variant_capacity
+from quanttui.core.cost import CostInputs, operating_cost, usd_per_million
+from quanttui.core.loadplan import SloMetric
+from quanttui.core.roofline import gauge, nvml_bandwidth_gbps, roofline
+from quanttui.core.stepstats import StepStats
+from quanttui.io.report_files import ReportOptions, build_report
+
+RECORDINGS = Path(__file__).parent.parent / "recordings"
+SWEEP = RECORDINGS / "demo-vllm-cpu-bf16-awq.jsonl"
+TRIAGE = RECORDINGS / "demo-vllm-cpu-triage.jsonl"
+
+
+def row(variant, conc, p95, tok_s, ttft_p95=100.0, tpot=20.0, slo=3000.0):
+    return StepStats(
+        variant=variant, precision=variant, step=conc, conc=conc, requests=10, ok=10, errors=0, error_rate=0.0,
+        duration_s=10.0, output_tokens=1000, tok_s=tok_s, req_s=1.0, ttft_p50_ms=50.0, ttft_p95_ms=ttft_p95,
+        ttft_p99_ms=None, itl_p50_ms=None, itl_p95_ms=None, itl_p99_ms=None, tpot_p50_ms=tpot, tpot_p95_ms=tpot,
+        p50_ms=p95 * 0.8, p95_ms=p95, p99_ms=None, kv_cache_peak=None, running_peak=None, waiting_peak=None,
+        preemptions=None, server_tok_s=None, gpu_mem_peak_mib=None, tokens_estimated=0, slo_p95_ms=slo,
+        slo_metric="e2e", slo_met=p95 <= slo,
+    )  # fmt: skip
+
+
+def test_blowup_knee_finds_the_bend_and_only_a_clear_one():
+    assert blowup_knee([(1, 500), (2, 520), (4, 560), (8, 640), (16, 2600), (32, 9000)])[0] == 8
+    assert blowup_knee([(1, 100), (2, 200), (4, 400), (8, 800)])[0] is None  # linear: no bend
+    assert blowup_knee([(1, 100), (2, 150)])[0] is None  # too few steps
+    assert blowup_knee([(1, 900), (2, 800), (4, 700)])[0] is None  # falling
+
+
+def test_variant_capacity_slo_knee_breach_and_metric():
+    rows = [row("bf16", c, p, t) for c, p, t in [(1, 900, 30), (2, 1100, 55), (4, 1600, 90), (8, 4200, 110)]]
+    cap = variant_capacity("bf16", rows, SloMetric.E2E, 3000.0)
+    assert (cap.max_conc_meeting_slo, cap.first_conc_over_slo) == (4, 8)
+    assert cap.breach == "p95 e2e 4,200 ms > SLO 3,000 ms at c=8"
+    assert cap.tok_s_at_max_safe == 90 and cap.peak_tok_s == 110 and cap.batch1_tok_s == pytest.approx(50.0)
+    by_ttft = variant_capacity("bf16", rows, SloMetric.TTFT, 50.0)
+    assert by_ttft.max_conc_meeting_slo is None and by_ttft.breach.startswith("p95 ttft 100 ms > SLO 50")
+
+
+def cap(name, safe, over=None, slo=3000.0, tok=100.0):
+    return VariantCapacity(name, name, "e2e", slo, 4, safe, over, "", None, "", tok, tok, 1000.0, 40.0)
+
+
+def test_capacity_sentences():
+    assert capacity_sentence("RTX 2000 Ada", cap("bf16", 14, 16), cap("awq", 24, 32)) == (
+        "On RTX 2000 Ada, awq sustains 1.7x more concurrent users than bf16 at p95 e2e <= 3,000 ms (24 vs 14)."
+    )
+    assert "2.0x fewer" in capacity_sentence("x", cap("bf16", 8, 16), cap("awq", 4, 8))
+    assert "both sustain 8" in capacity_sentence("x", cap("bf16", 8), cap("awq", 8))
+    assert "never reached" in capacity_sentence("x", cap("bf16", 8), cap("awq", 8))
+    assert "only awq met" in capacity_sentence("x", cap("bf16", None, 1), cap("awq", 2, 4))
+    assert "neither" in capacity_sentence("x", cap("bf16", None, 1), cap("awq", None, 1))
+
+
+def test_cost_per_million_and_fleet():
+    assert usd_per_million(0.36, 100.0) == pytest.approx(1.0)  # $0.36/h at 100 tok/s = 360k tok/h
+    assert usd_per_million(1.0, None) is None
+    ops = operating_cost(cap("awq", 8, tok=200.0), CostInputs(0.72, tokens_per_day=40e6, utilization=0.5))
+    assert ops.usd_per_million == pytest.approx(1.0)
+    assert ops.gpus_needed == 5  # 40e6 / (200 * 86400 * 0.5) = 4.6 -> 5
+    assert ops.usd_per_day == pytest.approx(5 * 0.72 * 24) and ops.usd_per_month == pytest.approx(
+        ops.usd_per_day * 30
+    )
+    with pytest.raises(ValueError):
+        CostInputs(0.0)
+
+
+def test_roofline():
+    assert nvml_bandwidth_gbps(128, 8001) == pytest.approx(256.0, rel=1e-3)  # RTX 2000 Ada: 128-bit GDDR6
+    r = roofline("awq", 256.0, "NVML", 1_000_000_000, 64.0)
+    assert r.bound_tok_s == pytest.approx(256.0) and r.efficiency == pytest.approx(0.25)
+    assert gauge(r).startswith("[#####---------------] 25% of 256")
+    assert "no weights size" in gauge(roofline("x", 10.0, "c", None, 5.0))
+
+
+def test_report_from_the_shipped_recordings(tmp_path):
+    options = ReportOptions(gpu_usd_per_hour=0.30, tokens_per_day=5e6, bandwidth_gbps=40.0)
+    paths = build_report(SWEEP, tmp_path, options, TRIAGE)
+    assert [p.name for p in paths] == ["sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md",
+                                       "business_case.md"]  # fmt: skip
+    capacity = (tmp_path / "capacity.md").read_text()
+    assert (
+        "On this CPU (no GPU), awq sustains 2.0x fewer concurrent users than bf16 at p95 e2e <= 8,000 ms (4 vs 8)."
+        in capacity
+    )
+    assert "p95 e2e 10,435 ms > SLO 8,000 ms at c=8" in capacity
+    cost = (tmp_path / "cost_model.md").read_text()
+    assert "$/1M output tokens" in cost and "| awq | 4 | 61.8 | 1.35 |" in cost
+    case = (tmp_path / "business_case.md").read_text()
+    why, bad = case.split("## When INT4 is a bad idea")
+    assert 5 <= why.count("\n- ") <= 8 and bad.count("\n- ") == 2
+    assert "mean KL 0.108 nats" in why and "code (3 vs 1 of 5)" in bad
+    frame = pl.read_csv(tmp_path / "concurrency_sweep.csv")
+    assert frame["conc"].to_list() == [1, 2, 4, 8] and "awq_p95_e2e_ms" in frame.columns
+
+
+def test_report_cli_errors_are_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "quanttui", "report", str(tmp_path / "nope.jsonl")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert (
+        done.returncode == 2
+        and done.stderr.strip() == f"quanttui report: error: {tmp_path / 'nope.jsonl'}: no such file"
+    )
+    done = subprocess.run([sys.executable, "-m", "quanttui", "report", str(SWEEP), "--utilization", "2",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "--utilization must be in (0, 1]" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "quanttui", "report", str(SWEEP), "--slo-p95-ms", "6000",
+                           "--slo-metric", "e2e", "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        "(4 vs 2)" in (tmp_path / "r" / "capacity.md").read_text()
+        or "SLO" in (tmp_path / "r" / "capacity.md").read_text()
+    )
+    assert json.dumps  # the CLI prints file names on stderr only

@@ -261,3 +261,16 @@ def test_client_tokens_land_in_the_seconds_they_streamed():
     untimed = RequestResult(t=3.2, variant="awq", step=1, index=0, warmup=False, start=0.0, ok=True,
                             output_tokens=7)  # fmt: skip
     assert token_seconds(untimed) == [(3.2, 7.0)]
+
+
+def test_roofline_from_header_facts_and_the_concurrency_1_step():
+    state = LiveState(PLAN, window_s=30.0, rate_s=5)
+    state.set_hardware({"hardware": {"memory_bandwidth_gbps": 40.0, "bandwidth_source": "measured"},
+                        "variants": [{"name": "bf16", "weights_bytes": 400_000_000}, {"name": "awq"}]})  # fmt: skip
+    state.apply_all(session_events())
+    bf16 = state.roofline("bf16")
+    assert bf16 is not None and bf16.bound_tok_s == pytest.approx(100.0)
+    assert bf16.measured_tok_s == pytest.approx(50.0)  # TPOT p50 20 ms at c=1 in these events
+    assert state.roofline("awq") is None  # no weight size known
+    state.reset()
+    assert state.bandwidth_gbps == 40.0  # a replay's backward seek keeps the header's facts

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quanttui.core.events import EVENT_TYPES, VALUE_TYPES, Event
+from quanttui.core.loadplan import LoadPlan
 
 FORMAT_NAME = "quanttui-recording"
 SCHEMA_VERSION = 1
@@ -170,3 +171,11 @@ def decode_event(line: str, where: str) -> Event:
         raise RecordingError(f"{where}: {kind} field '{exc.path}': {exc.message}") from None
     except (TypeError, ValueError) as exc:
         raise RecordingError(f"{where}: {kind}: {exc}") from None
+
+
+def plan_from_header(header: RecordingHeader, path: object) -> LoadPlan | None:
+    plan_data = header.config.get("plan")
+    try:
+        return LoadPlan.from_dict(plan_data) if isinstance(plan_data, dict) else None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RecordingError(f"{path}:1: field 'config.plan': {exc}") from None

@@ -18,12 +18,12 @@ from quanttui.core.capacity import VariantCapacity, variant_capacity
 from quanttui.core.cost import CostInputs
 from quanttui.core.events import EngineCapacity, GpuSample, ReplayReset
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.recording import plan_from_header
 from quanttui.core.report import ReportInputs, TriageFacts, business_case_md, capacity_md, cost_md
 from quanttui.core.roofline import roofline
 from quanttui.core.triage_state import TriageState
 from quanttui.io.export import write_sweep_csv
 from quanttui.io.recording_file import open_recording
-from quanttui.session.replay import plan_from_header
 
 REPORT_FILES = ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md", "business_case.md")
 

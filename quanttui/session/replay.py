@@ -7,22 +7,16 @@ import asyncio
 from pathlib import Path
 
 from quanttui.core.aggregate import Aggregator
-from quanttui.core.loadplan import LoadPlan
-from quanttui.core.recording import RecordingError, RecordingHeader
+from quanttui.core.recording import (
+    RecordingHeader,
+    plan_from_header,  # noqa: F401 - re-exported
+)
 from quanttui.core.stream import SessionStream
 from quanttui.core.summary import build_summary
 from quanttui.io.replay_control import ControlledReplayer, last_event_t
 from quanttui.session.spec import SessionResult
 from quanttui.session.triage import TriageTagging, journal_for_recording
 from quanttui.session.wiring import SessionFold, feed_fold
-
-
-def plan_from_header(header: RecordingHeader, path: Path) -> LoadPlan | None:
-    plan_data = header.config.get("plan")
-    try:
-        return LoadPlan.from_dict(plan_data) if isinstance(plan_data, dict) else None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RecordingError(f"{path}:1: field 'config.plan': {exc}") from None
 
 
 def variants_from_header(header: RecordingHeader) -> list[str]:

@@ -26,6 +26,7 @@ from quanttui.core.live import LiveState
 from quanttui.core.triage import Tag
 from quanttui.core.triage_state import TriageState
 from quanttui.io.catalog_export import export_triage
+from quanttui.io.report_files import ReportOptions, build_report
 from quanttui.io.session_thread import SessionThread
 from quanttui.ui.export import write_export
 from quanttui.ui.screens.compare import CompareScreen
@@ -87,6 +88,7 @@ class QuanttuiApp(App[None]):
         self.start_session = start_session
         self.state = LiveState(session.plan, list(session.variants))
         self.triage = TriageState()
+        self.state.set_hardware(getattr(getattr(session, "header", None), "config", None) or {})
         # Subscribe before the session starts publishing, so nothing from its start is missed.
         self.subscription = session.stream.subscribe("ui", policy="drop", maxsize=ui_queue)
         self.session_task: asyncio.Task[Any] | None = None
@@ -172,6 +174,26 @@ class QuanttuiApp(App[None]):
         else:
             self.session.tag(*args)
         self._frame()
+
+    def recording_path(self) -> Path | None:
+        path = getattr(self.session, "path", None)  # a replay
+        if path is None:
+            config = getattr(self.session, "config", None)
+            path = config.out_dir / "recording.jsonl" if config is not None else None
+        return Path(path) if path is not None and Path(path).exists() else None
+
+    def write_report(self) -> None:
+        """capacity.md, cost_model.md, business_case.md and the CSVs, from the recording so far."""
+        recording = self.recording_path()
+        if recording is None:
+            self.notify("no recording to report on yet", severity="warning")
+            return
+        try:
+            paths = build_report(recording, self.out_dir / "report", ReportOptions())
+        except Exception as exc:
+            self.notify(f"report failed: {exc}", severity="error")
+            return
+        self.notify("\n".join(str(p) for p in paths), title="report")
 
     def export_catalog(self) -> None:
         try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from quanttui.core.live import LiveState
 from quanttui.core.live_variant import PHASES, VariantLive
+from quanttui.core.roofline import gauge
 from quanttui.ui.format import DASH, clock, mib, ms, num, times
 
 READY_INDEX = PHASES.index("ready")
@@ -37,6 +38,7 @@ class VariantView:
     errors_text: str
     has_errors: bool
     knee_text: str | None
+    roof_text: str | None
     retired_text: str | None
 
 
@@ -136,6 +138,7 @@ def variant_view(state: LiveState, name: str) -> VariantView:
         errors_text=f"errors: {errors}" if errors else "errors: none",
         has_errors=bool(errors),
         knee_text=knee,
+        roof_text=gauge(r) if (r := state.roofline(name)) else None,
         retired_text=retired,
     )
 

@@ -42,6 +42,7 @@ class VariantColumn(Vertical):
         yield LiteralLine(classes="step-line")
         yield LiteralLine(classes="errors-line")
         yield LiteralLine(classes="knee-line")
+        yield LiteralLine(classes="roof-line")
         yield LiteralLine(classes="retired-line")
 
     def line(self, name: str) -> LiteralLine:
@@ -82,6 +83,9 @@ class VariantColumn(Vertical):
         knee = self.line("knee-line")
         knee.display = view.knee_text is not None
         knee.show(view.knee_text or "")
+        roof = self.line("roof-line")
+        roof.display = view.roof_text is not None
+        roof.show(f"roofline {view.roof_text}" if view.roof_text else "")
         retired = self.line("retired-line")
         retired.display = view.retired_text is not None
         retired.show(view.retired_text or "")

@@ -211,3 +211,18 @@ async def test_a_new_slo_applies_from_the_next_evaluation_and_the_replay_agrees(
     assert {r["slo_p95_ms"] for r in result.summary["steps"]} == {120.0}  # the summary uses the new SLO
     assert [c.command for c in seen.of(OperatorCommand)] == ["set_slo"]
     assert (await replay_headless(result.recording)).summary == result.summary
+
+
+async def test_warm_up_finishes_before_the_measured_requests_start_together(tmp_path, sim_server):
+    """Like vllm bench: a warm-up mixed into the first wave would leave a lone last wave."""
+    servers = {"a": sim_server("a", ttft_ms=20, itl_ms=5)}
+    plan = LoadPlan(concurrencies=(4,), requests_per_step=8, warmup_requests=1)
+    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    seen = Collector(session.stream)
+    await asyncio.wait_for(session.run(), 30)
+    await seen.done()
+    results = seen.of(RequestResult)
+    (warm,) = [r for r in results if r.warmup]
+    measured = sorted((r for r in results if not r.warmup), key=lambda r: r.start)
+    assert len(measured) == 8 and all(r.start >= warm.t for r in measured)
+    assert measured[3].start - measured[0].start < 0.05  # the first wave starts at once, 4 wide

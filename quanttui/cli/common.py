@@ -68,6 +68,7 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
             f"{v['name']} ({v['precision'] or '?'}, {v['model']}): {v['requests']} requests, {v['errors']} errors, "
             f"peak {v['peak_tok_s'] or 0:.1f} tok/s"
             + (f", max concurrency within SLO {knee}" if knee else "")
+            + (f", p95 bends at c={v['p95_bends_at_conc']}" if v.get("p95_bends_at_conc") else "")
         )
     for row in summary["steps"]:
         print(

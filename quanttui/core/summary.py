@@ -11,20 +11,31 @@ from typing import Any
 
 from quanttui import __version__
 from quanttui.core.aggregate import Aggregator
+from quanttui.core.capacity import variant_capacity
+from quanttui.core.loadplan import LoadPlan, SloMetric
 from quanttui.core.stepstats import StepStats
 
 SUMMARY_FORMAT = "quanttui-summary"
 
 
-def _variant_capacity(rows: list[StepStats]) -> dict[str, Any]:
-    """Largest concurrency meeting the SLO, and the first one that did not."""
-    passing = [r.conc for r in rows if r.slo_met]
-    failing = [r for r in rows if r.slo_met is False]
-    first_fail = min(failing, key=lambda r: r.conc) if failing else None
+def _variant_capacity(name: str, rows: list[StepStats], plan: LoadPlan | None) -> dict[str, Any]:
+    """Largest concurrency meeting the SLO, the first that did not and why, and where p95 bends."""
+    metric = (
+        plan.slo.metric
+        if plan and plan.slo
+        else SloMetric(rows[0].slo_metric or "e2e")
+        if rows
+        else SloMetric.E2E
+    )
+    slo_ms = plan.slo.p95_ms if plan and plan.slo else None
+    cap = variant_capacity(name, rows, metric, slo_ms)
     return {
-        "max_conc_meeting_slo": max(passing) if passing else None,
-        "first_conc_over_slo": first_fail.conc if first_fail else None,
+        "max_conc_meeting_slo": cap.max_conc_meeting_slo,
+        "first_conc_over_slo": cap.first_conc_over_slo,
         "slo_metric": rows[0].slo_metric if rows else None,
+        "slo_breach": cap.breach or None,
+        "p95_bends_at_conc": cap.blowup_conc,
+        "p95_bend_detail": cap.blowup_detail,
     }
 
 
@@ -51,7 +62,7 @@ def build_summary(header_config: dict[str, Any], agg: Aggregator) -> dict[str, A
                     if state.retired
                     else None
                 ),
-                **_variant_capacity(own),
+                **_variant_capacity(name, own, agg.plan),
             }
         )
     return {

@@ -151,3 +151,25 @@ def test_tags_survive_kill_9_of_the_console(tmux, tmp_path):
     journal = load_journal(tmp_path / "triage.tags.jsonl")
     assert [t.verdict for t in journal.history] == ["ok", "hallucination"]
     assert journal.history[1].symptom == "made up a number"
+
+
+def test_resizing_the_terminal_under_load_and_the_api_key_off_screen(tmux, tmp_path):
+    out = tmp_path / "out"
+    command = (
+        f"env LANG=C.UTF-8 QT_KEY=sk-screen-no-leak-5 {shlex.quote(sys.executable)} -m quanttui demo --backend sim"
+        f" --out {shlex.quote(str(out))}; echo $? > {shlex.quote(str(tmp_path / 'exit-code'))}"
+    )
+    tmux("new-session", "-d", "-s", "qt", "-x", "120", "-y", "36", command)
+    tmux.wait_for(lambda s: s.count("● ready") == 2 and "step 1/5" in s, "the ramp under way")
+    for cols, rows in ((80, 24), (200, 60), (60, 20), (140, 40), (80, 24), (120, 36)):
+        tmux("resize-window", "-t", "qt", "-x", str(cols), "-y", str(rows))
+        time.sleep(0.4)
+    screen = tmux.wait_for(lambda s: "LIVE" in s and "Traceback" not in s, "the console after resizes")
+    assert "sk-screen-no-leak-5" not in screen
+    tmux("send-keys", "-t", "qt", "q")
+    assert wait_exit(tmp_path) == "0"
+    _, events = open_recording(out / "recording.jsonl")
+    pids = [pid for e in events if isinstance(e, EndpointInfo) for pid in e.pids]
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

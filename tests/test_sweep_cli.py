@@ -203,3 +203,30 @@ def test_a_signal_stops_the_sweep_but_its_files_are_written(tmp_path, sim_server
     assert (out / "sweep.csv").exists()
     last = json.loads(recording.read_text().splitlines()[-1])
     assert last["type"] == "SweepFinished" and last["reason"] == "interrupted"
+
+
+def test_the_api_key_never_reaches_a_triage_a_catalog_or_a_report(tmp_path, sim_server):
+    key = "sk-triage-do-not-leak-77"
+    os.environ["QT_TRIAGE_KEY"] = key
+    try:
+        a = sim_server(model="m", ttft_ms=5, itl_ms=2, api_key_env="QT_TRIAGE_KEY")
+        b = sim_server(model="m", ttft_ms=5, itl_ms=2, api_key_env="QT_TRIAGE_KEY")
+    finally:
+        del os.environ["QT_TRIAGE_KEY"]
+    prompts = tmp_path / "set.jsonl"
+    prompts.write_text(
+        '{"id": "f1", "category": "factual", "prompt": "Capital of France?", "max_tokens": 8}\n'
+    )
+    done = quanttui("triage", "--endpoint", f"bf16={a.url}", "--endpoint", f"awq={b.url}", "--api-key-env",
+                    "QT_TRIAGE_KEY", "--prompts", str(prompts), "--headless", "--out", str(tmp_path / "t"),
+                    env={"QT_TRIAGE_KEY": key})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = quanttui("report", str(tmp_path / "t" / "recording.jsonl"), "--out", str(tmp_path / "r"))
+    assert report.returncode == 0, report.stderr
+    written = [p for folder in ("t", "r") for p in (tmp_path / folder).rglob("*") if p.is_file()]
+    assert any(p.name == "failure_catalog.md" for p in written) and any(
+        p.name == "capacity.md" for p in written
+    )
+    for path in written:
+        assert key not in path.read_text(errors="replace"), path
+    assert key not in done.stdout + done.stderr + report.stdout + report.stderr

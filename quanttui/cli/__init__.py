@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 
 from quanttui import __version__
 from quanttui.cli.common import (
@@ -77,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             TagJournalError) as exc:  # fmt: skip
         stderr(f"quanttui {args.command}: error: {exc}")
         return EXIT_USAGE
+    except BrokenPipeError:  # `quanttui ... | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except (KeyboardInterrupt, asyncio.CancelledError):
         stderr(f"quanttui {args.command}: interrupted")
         return interrupted_code()

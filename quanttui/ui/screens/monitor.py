@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from quanttui.core.live import LiveState
@@ -35,6 +36,7 @@ class MonitorScreen(Screen[None]):
         super().__init__(id="monitor")
         self.names = list(names)
         self.recomposing = False
+        self._repaint_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -58,6 +60,16 @@ class MonitorScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.fit(event.size.width, event.size.height)
+        # A terminal (tmux, an SSH client) may keep or reflow stale text across a resize; Textual
+        # rewrites only what it thinks changed. Once the size settles, repaint every line.
+        if self._repaint_timer is not None:
+            self._repaint_timer.stop()
+        self._repaint_timer = self.set_timer(0.3, self._repaint_all)
+
+    def _repaint_all(self) -> None:
+        self._repaint_timer = None
+        self.app.refresh(repaint=True, layout=True)
+        self.refresh(repaint=True, layout=True)
 
     def fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_BELOW, "-narrow")

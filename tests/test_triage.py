@@ -107,3 +107,37 @@ async def test_compare_screen_tags_are_journaled_and_reloaded(tmp_path):
     async with reopened.run_test(size=(140, 44)) as pilot:
         await pilot.pause(0.3)
         assert reopened.triage.tags[(second, "awq")].symptom == "says [b]x[/b] | y"  # back after reopening
+
+
+HOSTILE = "[bold red]not bold[/] \x1b[31mred\x1b[0m \x1b]52;c;ZXZpbA==\x07clip \u202eevil\u202c " + "x" * 5000
+
+
+async def test_hostile_answers_are_literal_in_the_compare_screen(tmp_path):
+    from quanttui.core.events import TriageStarted
+    from quanttui.core.recording import RecordingHeader
+    from quanttui.core.triage import Flag
+    from quanttui.io.recording_file import Recorder
+
+    recording = tmp_path / "hostile.jsonl"
+    recorder = Recorder(recording, RecordingHeader(started_utc="2026-11-24T00:00:00+00:00", quanttui="0", config={},
+                                                   host={}))  # fmt: skip
+    recorder.open()
+    recorder.write_batch([
+        TriageStarted(t=0.0, quality_set="q", prompts=1, variants=("bf16", "awq"), reference="bf16", top_logprobs=0),
+        TriagePrompt(t=0.1, prompt_id="p1", category="factual", messages=(("user", "[i]q[/i] \x1b[2J?"),)),
+        TriageAnswer(t=0.2, prompt_id="p1", variant="bf16", text="plain answer"),
+        TriageAnswer(t=0.3, prompt_id="p1", variant="awq", text=HOSTILE,
+                     flags=(Flag("repetition", "[blink]x[/blink] \x1b[5m"),)),
+    ])  # fmt: skip
+    recorder.close()
+    app = QuanttuiApp(ReplayConsoleSession(recording, speed=None, hold_at_end=True), tmp_path / "out")
+    async with app.run_test(size=(120, 36)) as pilot:
+        while app.triage.counts()["answered"] < 1:
+            await pilot.pause(0.05)
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        shown = [str(w.render()) for w in app.screen.query("Static")]
+        text = "\n".join(shown)
+        assert "[bold red]not bold[/]" in text and "[blink]x[/blink]" in text and "[i]q[/i]" in text
+        assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+        assert "x" * 1000 in text  # a very long line is kept (wrapped by the pane, not cut)

@@ -1,5 +1,6 @@
 """A launched session end to end with the simulator standing in for vLLM: recorded start-up, sweep, stop."""
 
+import asyncio
 import json
 import sys
 
@@ -50,3 +51,41 @@ async def test_launch_sweep_stop_and_replay(tmp_path, free_port, sim_server):
 
     replayed = await replay_headless(tmp_path / "recording.jsonl")
     assert replayed.summary == summary
+
+
+async def test_a_killed_engine_is_restarted_and_rejoins_the_ramp(tmp_path, free_port):
+    import os
+    import signal
+
+    from session_helpers import Collector
+
+    from quanttui.core.events import InstanceState, RequestResult
+    from quanttui.session import LiveSession
+
+    variants = [
+        VariantConfig(name="bf16", model="m", served_name="smol-bf16", precision="bf16", port=free_port,
+                      command=SIM, extra_args=("--ttft-ms", "20", "--itl-ms", "5")),
+    ]  # fmt: skip
+    config = SweepConfig(
+        endpoints=(), plan=LoadPlan(concurrencies=(1, 1, 1, 1, 1), step_seconds=1.0, max_error_rate=1.0),
+        options=RequestOptions(max_tokens=4, ignore_eos=True), timeouts=Timeouts(), out_dir=tmp_path,
+        scrape_interval_s=0.2,
+    )  # fmt: skip
+    session = LiveSession(config, list(DEFAULT_PROMPTS), variants, autostart=True)
+    seen = Collector(session.stream)
+    run = asyncio.create_task(session.run())
+
+    def states() -> list[str]:
+        return [e.state for e in seen.of(InstanceState)]
+
+    await seen.until(lambda: len(seen.of(RequestResult)) >= 3, what="requests flowing")
+    os.kill(session.launcher.engines["bf16"].pid, signal.SIGKILL)
+    await seen.until(lambda: "failed" in states(), what="the engine seen as failed")
+    killed_at = session.clock.now()
+    session.restart_failed()
+    await seen.until(lambda: states().count("ready") == 2, timeout=20, what="ready again")
+    await asyncio.wait_for(run, 30)
+    await seen.done()
+    after = [r for r in seen.of(RequestResult) if r.start > killed_at and r.ok]
+    assert after, "requests succeed again after the restart"
+    assert any(e.pids for e in seen.events if type(e).__name__ == "EndpointInfo" and e.t > killed_at)

@@ -134,6 +134,18 @@ class Launcher:
         memory = gpu_memory()
         return check_fractions(fractions, *memory) if memory else None
 
+    async def restart(self, name: str) -> Engine:
+        """Start a failed or stopped engine again, in a fresh Engine (same configuration, new log
+        state); raises EngineStartError like start()."""
+        old = self.engines[name]
+        if old.process is not None and old.process.returncode is None:
+            await self.stop(old)
+        engine = Engine(old.config)
+        self.engines[name] = engine
+        self._state(engine, Phase.LAUNCHING, "restart")
+        await self.start(engine)
+        return engine
+
     async def start(self, engine: Engine) -> None:
         variant = engine.config
         if port_in_use(variant.host, variant.port):

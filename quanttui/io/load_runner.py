@@ -261,6 +261,15 @@ class LoadRunner:
         self.control = control or RampControl(plan, publish, clock, started=True)
         self.before_step = before_step
         self.step_stats: list[StepStats] = []
+        self._rejoining: list[Target] = []
+
+    def rejoin(self, variant: str) -> bool:
+        """A variant whose engine was restarted takes part again from the next step on."""
+        target = next((t for t in self.targets if t.variant == variant), None)
+        if target is None:
+            return False
+        self._rejoining.append(target)
+        return True
 
     async def run(self) -> str:
         control = self.control
@@ -280,6 +289,8 @@ class LoadRunner:
         while True:
             if control.stopped:
                 return "stopped"
+            active += [t for t in self._rejoining if t not in active]
+            self._rejoining.clear()
             if not active:
                 return "all_retired"
             control._position(index)

@@ -16,12 +16,13 @@ from quanttui.core.events import (
     EndpointInfo,
     Event,
     InstanceState,
+    OperatorCommand,
     SweepFinished,
 )
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
 from quanttui.io.hardware import memory_bandwidth
-from quanttui.io.launcher import Engine, Launcher
+from quanttui.io.launcher import Engine, EngineStartError, Launcher
 from quanttui.io.load_runner import LoadRunner, RampControl, Target
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
@@ -108,6 +109,9 @@ class LiveSession:
         self._triage_wanted = self.triage_only
         self._resolved: list[EndpointInfo] = []
         self._api_key: str | None = None
+        self._runner: LoadRunner | None = None
+        self._restarting: set[str] = set()
+        self._restarts: set[asyncio.Task[None]] = set()
         self.tagging = TriageTagging(config.out_dir / JOURNAL_NAME, self.stream.publish, self.clock)
 
     # -- operator commands -------------------------------------------------------------------
@@ -126,6 +130,33 @@ class LiveSession:
         self.control.stop()
         if self._triage is not None:
             self._triage.stop()
+
+    def restart_failed(self) -> None:
+        """Start again every launched engine that failed or stopped while the session runs; each
+        rejoins the ramp from the next step once it is ready."""
+        launcher, runner = self.launcher, self._runner
+        if launcher is None or runner is None or self.control.stopped:
+            return
+        for name, engine in launcher.engines.items():
+            if engine.phase in (Phase.FAILED, Phase.STOPPED) and name not in self._restarting:
+                self._restarting.add(name)
+                self.stream.publish(OperatorCommand(t=self.clock.now(), command="restart", value=None))
+                task = asyncio.create_task(self._restart(name))
+                self._restarts.add(task)
+                task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, name: str) -> None:
+        assert self.launcher is not None and self._runner is not None
+        try:
+            engine = await self.launcher.restart(name)
+        except EngineStartError:
+            return  # the launcher published why
+        finally:
+            self._restarting.discard(name)
+        old = next((i for i in self._resolved if i.variant == name), None)
+        if old is not None:
+            self.stream.publish(replace(old, t=self.clock.now(), pids=engine.pids()))
+        self._runner.rejoin(name)
 
     def start_triage(self) -> None:
         """Run the quality triage on the session's endpoints (now, or once they are ready)."""
@@ -310,6 +341,7 @@ class LiveSession:
             control=self.control,
             before_step=grow_pools,
         )
+        self._runner = runner
         interrupted = False
         try:
             if not self.triage_only:
@@ -322,7 +354,7 @@ class LiveSession:
             interrupted = True
             stream.publish(SweepFinished(t=clock.now(), reason="interrupted"))
         finally:
-            for task in background:
+            for task in [*background, *self._restarts]:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*background, return_exceptions=True)

@@ -37,7 +37,7 @@ from quanttui.ui.session_api import ConsoleSession, mode_of
 from quanttui.ui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, default_theme_dirs, load_theme_dirs
 from quanttui.ui.views import StatusView, status_view
 
-LIVE_ACTIONS = {"start_ramp", "pause_ramp", "stop_ramp", "step_up", "step_down", "set_slo"}
+LIVE_ACTIONS = {"start_ramp", "pause_ramp", "stop_ramp", "step_up", "step_down", "set_slo", "restart_engines"}
 REPLAY_ACTIONS = {"pause_replay", "step", "seek", "speed"}
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 QUIT_GRACE_S = 60.0  # how long a quit waits for a stopped session before cancelling it
@@ -59,6 +59,7 @@ class QuanttuiApp(App[None]):
         Binding("right", "seek(10)", "+10s", key_display="→"),
         Binding("left_square_bracket", "speed(-1)", "Slower", key_display="["),
         Binding("right_square_bracket", "speed(1)", "Faster", key_display="]"),
+        Binding("R", "restart_engines", "Restart", show=False),
         Binding("c", "compare", "Compare"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
@@ -300,6 +301,12 @@ class QuanttuiApp(App[None]):
 
     def action_stop_ramp(self) -> None:
         self._control("stop")
+
+    def action_restart_engines(self) -> None:
+        if getattr(self.session, "restart_failed", None) is None:
+            return
+        self._control("restart_failed")
+        self.notify("restarting failed engines; they rejoin the ramp at the next step", title="quanttui")
 
     def action_step_up(self) -> None:
         self._control("step_up")

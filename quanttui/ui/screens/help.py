@@ -16,6 +16,7 @@ KEYS = {
         ("x", "stop the ramp (engines keep running until you quit)"),
         ("+ / -", "step concurrency up / down"),
         ("l", "set the p95 SLO (ms)"),
+        ("R", "restart engines that failed or stopped (they rejoin at the next step)"),
     ],
     "replay": [
         ("space", "pause / resume playback"),

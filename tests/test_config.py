@@ -111,3 +111,15 @@ def test_the_shipped_gpu_example_loads():
     assert bf16.gpu_memory_utilization + awq.gpu_memory_utilization <= 0.9
     assert awq.argv()[:3] == ["vllm", "serve", "Qwen/Qwen2.5-1.5B-Instruct-AWQ"]
     assert "awq_marlin" in awq.argv()
+
+
+def test_secrets_on_an_engine_command_line_never_reach_the_header():
+    from quanttui.io.config import VariantConfig, redact_argv
+
+    variant = VariantConfig(name="a", model="/m", served_name="a",
+                            extra_args=("--api-key", "sk-1", "--hf-token=hf_2", "--max-num-seqs", "8"))  # fmt: skip
+    public = variant.public()
+    assert "sk-1" not in str(public) and "hf_2" not in str(public)
+    assert public["argv"][-5:] == ["--api-key", "<redacted>", "--hf-token=<redacted>", "--max-num-seqs", "8"]
+    assert variant.argv()[-5:-3] == ["--api-key", "sk-1"]  # the engine itself still gets it
+    assert redact_argv(["--keyring-backend", "x"]) == ["--keyring-backend", "<redacted>"]  # better safe

@@ -94,7 +94,7 @@ class VariantConfig:
             "model": self.model,
             "served_name": self.served_name,
             "precision": self.precision,
-            "argv": self.argv(),
+            "argv": redact_argv(self.argv()),
             "env_keys": sorted(self.env),
             "weights_bytes": weights_bytes(self.model),  # for the roofline of reports
         }
@@ -213,6 +213,29 @@ _LOAD_KEYS = {
     "max_error_rate": (int, float),
     "prompts": str,
 }
+
+
+_SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|password)[\w-]*$", re.IGNORECASE)
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    """An engine command line fit for a recording: the value of any --*key/token/secret/password*
+    flag (e.g. vLLM's --api-key) replaced, in both `--flag value` and `--flag=value` forms."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append("<redacted>")
+            hide_next = False
+            continue
+        flag, eq, _ = arg.partition("=")
+        if _SECRET_FLAG.match(flag):
+            if eq:
+                out.append(f"{flag}=<redacted>")
+                continue
+            hide_next = True
+        out.append(arg)
+    return out
 
 
 _COST_KEYS = {"gpu_usd_per_hour": (int, float), "tokens_per_day": (int, float), "utilization": (int, float)}

@@ -171,7 +171,9 @@ class CompareScreen(Screen[None]):
             tokens = f"{answer.output_tokens} tok" if answer.output_tokens is not None else "? tok"
             title.show(f"{pane.variant} ({role}) · {tokens} · finish {answer.finish_reason or '-'}")
             body = (
-                safe_text(answer.text) if not answer.error else f"request failed: {safe_text(answer.error)}"
+                safe_text(answer.text, keep_newlines=True)
+                if not answer.error
+                else f"request failed: {safe_text(answer.error)}"
             )
             if pane.variant == reference or ref_answer is None or answer.error:
                 text_widget.update(Text(body))

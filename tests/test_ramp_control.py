@@ -17,7 +17,7 @@ from quanttui.core.events import (
 )
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
-from quanttui.io.load_runner import RampControl
+from quanttui.io.ramp_control import RampControl
 from quanttui.session import replay_headless
 
 PROMPTS = list(DEFAULT_PROMPTS)

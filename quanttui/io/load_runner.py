@@ -15,25 +15,23 @@ starts at once and runs the plan.
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import (
     Event,
-    OperatorCommand,
     RequestResult,
     StepFinished,
     StepStarted,
     SweepFinished,
     VariantRetired,
 )
-from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.loadplan import LoadPlan
 from quanttui.core.prompts import Prompt
 from quanttui.core.stepstats import StepStats, compute_step_stats, stop_rule
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, StreamOutcome
+from quanttui.io.ramp_control import RampControl
 
 
 @dataclass
@@ -65,173 +63,6 @@ def result_event(
         output_tokens_estimated=outcome.output_tokens_estimated,
         finish_reason=outcome.finish_reason,
     )
-
-
-class RampControl:
-    """The operator's handle on a ramp; the runner reads it between requests.
-
-    The plan position of a step is an index into `plan.concurrencies`; past the plan's ends it goes
-    on by doubling (index >= len) or halving, never below 1 (index < 0). `step_up`/`step_down` move
-    the running step's index by one: the step ends once its requests in flight have finished and a
-    step at the new index starts. After a step that ran to its end the ramp goes on at index + 1 and
-    ends after the plan's last index.
-
-    A command that would change nothing (pause while paused, step before the first step, anything
-    after the sweep ended, an SLO that is not a positive number) is ignored and not recorded.
-    """
-
-    def __init__(
-        self,
-        plan: LoadPlan,
-        publish: Callable[[Event], None],
-        clock: SessionClock,
-        started: bool = True,
-    ) -> None:
-        self.plan = plan
-        self._publish = publish
-        self._clock = clock
-        self._started = started
-        self._paused = False
-        self._stopped = False
-        self._finished = False
-        self.slo_ms: float | None = None  # the operator's SLO; None: the plan's
-        self._index: int | None = None  # plan index of the running step
-        self._target: int | None = None  # index asked for by step_up/step_down, not applied yet
-        self._paused_total = 0.0
-        self._paused_since: float | None = None
-        self._changed = asyncio.Event()
-
-    # -- state -------------------------------------------------------------------------------
-    @property
-    def started(self) -> bool:
-        return self._started
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    @property
-    def interrupting(self) -> bool:
-        """The running step must end now: stop, or a concurrency change is pending."""
-        return self._stopped or self._target is not None
-
-    def concurrency_at(self, index: int) -> int:
-        levels = self.plan.concurrencies
-        if index < 0:
-            return max(1, levels[0] // 2**-index)
-        if index >= len(levels):
-            return levels[-1] * 2 ** (index - len(levels) + 1)
-        return levels[index]
-
-    def active_time(self) -> float:
-        """Monotonic seconds that stand still while paused (timed steps run on this clock)."""
-        now = time.monotonic()
-        paused = self._paused_total + (now - self._paused_since if self._paused_since is not None else 0.0)
-        return now - paused
-
-    def rules_plan(self, plan: LoadPlan) -> LoadPlan:
-        """The plan the stop rules use: with the operator's SLO once one was set."""
-        if self.slo_ms is None:
-            return plan
-        return replace(plan, slo=Slo(self.slo_ms, plan.slo.metric if plan.slo else SloMetric.E2E))
-
-    # -- commands ----------------------------------------------------------------------------
-    def _record(self, command: str, value: float | None = None) -> None:
-        self._publish(OperatorCommand(t=self._clock.now(), command=command, value=value))
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    def start(self) -> None:
-        if self._started or self._finished or self._stopped:
-            return
-        self._started = True
-        self._record("start")
-
-    def pause(self) -> None:
-        if self._paused or self._finished or self._stopped:
-            return
-        self._paused = True
-        self._paused_since = time.monotonic()
-        self._record("pause")
-
-    def resume(self) -> None:
-        if not self._paused or self._finished:
-            return
-        self._paused = False
-        if self._paused_since is not None:
-            self._paused_total += time.monotonic() - self._paused_since
-            self._paused_since = None
-        self._record("resume")
-
-    def stop(self) -> None:
-        if self._stopped or self._finished:
-            return
-        self._stopped = True
-        self._record("stop")
-
-    def step_up(self) -> None:
-        self._shift(+1)
-
-    def step_down(self) -> None:
-        self._shift(-1)
-
-    def _shift(self, by: int) -> None:
-        if self._index is None or self._finished or self._stopped:
-            return
-        current = self._index if self._target is None else self._target
-        target = current + by
-        if self.concurrency_at(target) == self.concurrency_at(current):
-            return  # already at concurrency 1
-        self._target = target
-        self._record("step_up" if by > 0 else "step_down", float(self.concurrency_at(target)))
-
-    def set_slo(self, p95_ms: float) -> None:
-        try:
-            value = float(p95_ms)
-        except (TypeError, ValueError):
-            return
-        if self._finished or not math.isfinite(value) or value <= 0:
-            return
-        self.slo_ms = value
-        self._record("set_slo", value)
-
-    # -- for the runner ----------------------------------------------------------------------
-    async def wait_started(self) -> None:
-        """Until start() or stop()."""
-        while not (self._started or self._stopped):
-            await self._changed.wait()
-
-    async def wait_running(self) -> None:
-        """Until not paused, or the step must end."""
-        while self._paused and not self.interrupting:
-            await self._changed.wait()
-
-    async def wait_stopped(self) -> None:
-        """Until stop(), or the sweep has ended."""
-        while not (self._stopped or self._finished):
-            await self._changed.wait()
-
-    def _position(self, index: int) -> None:
-        self._index = index
-
-    def _take_target(self) -> int | None:
-        target, self._target = self._target, None
-        return target
-
-    def _finish(self) -> None:
-        """The sweep has ended: nothing is held any more and further commands are ignored."""
-        self._finished = True
-        self._paused, self._paused_since = False, None
-        self._changed.set()
-        self._changed = asyncio.Event()
 
 
 class LoadRunner:

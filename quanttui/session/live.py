@@ -23,11 +23,12 @@ from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
 from quanttui.io.hardware import memory_bandwidth
 from quanttui.io.launcher import Engine, EngineStartError, Launcher
-from quanttui.io.load_runner import LoadRunner, RampControl, Target
+from quanttui.io.load_runner import LoadRunner, Target
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
 from quanttui.io.openai_client import OpenAIStreamClient
 from quanttui.io.process_sampler import ProcessSampler
+from quanttui.io.ramp_control import RampControl
 from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, read_api_key
 from quanttui.session.triage import JOURNAL_NAME, TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (

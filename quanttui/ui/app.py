@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,9 @@ from quanttui.core.live import LiveState
 from quanttui.core.triage import Tag
 from quanttui.core.triage_state import TriageState
 from quanttui.io.catalog_export import export_triage
-from quanttui.io.report_files import ReportOptions, build_report
 from quanttui.io.session_thread import SessionThread
-from quanttui.ui.export import write_export
+from quanttui.ui.export import FORMATS, write_export, write_report
+from quanttui.ui.palette import palette_commands
 from quanttui.ui.screens.compare import CompareScreen
 from quanttui.ui.screens.help import HelpScreen
 from quanttui.ui.screens.monitor import MonitorScreen
@@ -176,33 +175,22 @@ class QuanttuiApp(App[None]):
             self.session.tag(*args)
         self._frame()
 
-    def recording_path(self) -> Path | None:
-        path = getattr(self.session, "path", None)  # a replay
-        if path is None:
-            config = getattr(self.session, "config", None)
-            path = config.out_dir / "recording.jsonl" if config is not None else None
-        return Path(path) if path is not None and Path(path).exists() else None
-
     def write_report(self) -> None:
         """capacity.md, cost_model.md, business_case.md and the CSVs, from the recording so far."""
-        recording = self.recording_path()
-        if recording is None:
-            self.notify("no recording to report on yet", severity="warning")
-            return
-        try:
-            paths = build_report(recording, self.out_dir / "report", ReportOptions())
-        except Exception as exc:
-            self.notify(f"report failed: {exc}", severity="error")
-            return
-        self.notify("\n".join(str(p) for p in paths), title="report")
+        self._notify_paths(lambda: write_report(self.session, self.out_dir), "report")
 
     def export_catalog(self) -> None:
+        self._notify_paths(
+            lambda: export_triage(self.triage, self.out_dir, FORMATS, "Failure catalog"), "failure catalog"
+        )
+
+    def _notify_paths(self, write: Callable[[], list[Path]], what: str) -> None:
         try:
-            paths = export_triage(self.triage, self.out_dir, ("md", "csv", "json"), "Failure catalog")
+            paths = write()
         except Exception as exc:
-            self.notify(f"catalog export failed: {exc}", severity="error")
+            self.notify(f"{what} failed: {exc}", severity="error")
             return
-        self.notify("\n".join(str(p) for p in paths), title="failure catalog")
+        self.notify("\n".join(str(p) for p in paths), title=what)
 
     async def _run_session(self) -> Any:
         try:
@@ -399,22 +387,4 @@ class QuanttuiApp(App[None]):
         for command in super().get_system_commands(screen):
             if command.title != "Screenshot":  # ours writes into the out dir
                 yield command
-        yield SystemCommand(
-            "Export summary", f"Write summary JSON and sweep.csv into {self.out_dir}", self.action_export
-        )
-        yield SystemCommand(
-            "Compare outputs", "Quality triage: answers side by side, flags, tags", self.action_compare
-        )
-        yield SystemCommand(
-            "Export failure catalog",
-            f"Write failure_catalog.md/.csv/.json into {self.out_dir}",
-            self.export_catalog,
-        )
-        yield SystemCommand(
-            "Screenshot", f"Save an SVG of the screen into {self.out_dir}", self.action_screenshot
-        )
-        for name in sorted(self.available_themes):
-            if name.startswith("quanttui-"):
-                yield SystemCommand(
-                    f"Theme: {name}", "Switch to this theme", partial(setattr, self, "theme", name)
-                )
+        yield from palette_commands(self)

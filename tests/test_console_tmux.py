@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,9 @@ class Tmux:
     """A private tmux server (its own socket), so a developer's sessions are never touched."""
 
     def __init__(self) -> None:
-        self.socket = f"quanttui-test-{os.getpid()}"
+        # Its own socket per test: a server still shutting down from the previous test must not
+        # meet the next one's new-session ("server exited unexpectedly", seen in CI).
+        self.socket = f"quanttui-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     def __call__(self, *args: str) -> str:
         command = [TMUX, "-u", "-L", self.socket, "-f", os.devnull, *args]

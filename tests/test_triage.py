@@ -141,3 +141,32 @@ async def test_hostile_answers_are_literal_in_the_compare_screen(tmp_path):
         assert "[bold red]not bold[/]" in text and "[blink]x[/blink]" in text and "[i]q[/i]" in text
         assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
         assert "x" * 1000 in text  # a very long line is kept (wrapped by the pane, not cut)
+
+
+async def test_stopping_a_triage_ends_after_the_prompt_under_way(tmp_path, sim_server):
+    import asyncio
+
+    from session_helpers import Collector
+
+    from quanttui.core.events import SweepFinished, TriageFinished
+    from quanttui.core.loadplan import LoadPlan
+    from quanttui.core.prompts import DEFAULT_PROMPTS
+    from quanttui.io.openai_client import RequestOptions, Timeouts
+    from quanttui.io.quality_file import default_quality_set
+    from quanttui.session import EndpointSpec, LiveSession, SweepConfig
+    from quanttui.session.triage import TriageSpec
+
+    a, b = sim_server("a", ttft_ms=5, itl_ms=2), sim_server("b", ttft_ms=5, itl_ms=2)
+    config = SweepConfig(endpoints=(EndpointSpec("bf16", a.url), EndpointSpec("awq", b.url)),
+                         plan=LoadPlan(concurrencies=(1,), requests_per_step=1), options=RequestOptions(),
+                         timeouts=Timeouts(), out_dir=tmp_path)  # fmt: skip
+    spec = TriageSpec(default_quality_set(), top_logprobs=0)
+    session = LiveSession(config, list(DEFAULT_PROMPTS), None, autostart=True, triage=spec, triage_only=True)
+    seen = Collector(session.stream)
+    run = asyncio.create_task(session.run())
+    await seen.until(lambda: len(seen.of(TriageAnswer)) >= 2, what="the first prompt answered")
+    session.stop()
+    await asyncio.wait_for(run, 60)
+    await seen.done()
+    assert seen.of(TriageFinished)[-1].reason == "stopped" and seen.of(SweepFinished)[-1].reason == "stopped"
+    assert len(seen.of(TriagePrompt)) < len(default_quality_set().prompts)

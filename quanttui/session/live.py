@@ -348,9 +348,11 @@ class LiveSession:
             if not self.triage_only:
                 await runner.run()
             if self._triage is not None:
-                await self._triage.wait()
+                ended = await self._triage.wait()
                 if self.triage_only:
-                    stream.publish(SweepFinished(t=clock.now(), reason="completed"))
+                    stream.publish(
+                        SweepFinished(t=clock.now(), reason="stopped" if ended == "stopped" else "completed")
+                    )
         except asyncio.CancelledError:
             interrupted = True
             stream.publish(SweepFinished(t=clock.now(), reason="interrupted"))

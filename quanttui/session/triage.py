@@ -125,6 +125,9 @@ class TriageDriver:
         if self.runner is not None:
             self.runner.stop()
 
-    async def wait(self) -> None:
-        if self.task is not None:
-            await asyncio.gather(self.task, return_exceptions=True)
+    async def wait(self) -> str:
+        """How the triage ended: "completed", "stopped", or "not_run"."""
+        if self.task is None:
+            return "not_run"
+        (outcome,) = await asyncio.gather(self.task, return_exceptions=True)
+        return outcome if isinstance(outcome, str) else "failed"

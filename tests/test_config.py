@@ -123,3 +123,10 @@ def test_secrets_on_an_engine_command_line_never_reach_the_header():
     assert public["argv"][-5:] == ["--api-key", "<redacted>", "--hf-token=<redacted>", "--max-num-seqs", "8"]
     assert variant.argv()[-5:-3] == ["--api-key", "sk-1"]  # the engine itself still gets it
     assert redact_argv(["--keyring-backend", "x"]) == ["--keyring-backend", "<redacted>"]  # better safe
+
+
+def test_the_shipped_marlin_example_loads():
+    path = Path(__file__).parent.parent / "examples" / "rtx2000ada-qwen2.5-1.5b-marlin.toml"
+    cfg = load_config(path)
+    assert [v.quantization for v in cfg.variants] == ["awq", "awq_marlin", "gptq", "gptq_marlin"]
+    assert sum(v.gpu_memory_utilization for v in cfg.variants) <= 0.9 and cfg.cost["gpu_usd_per_hour"] > 0

@@ -28,9 +28,10 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.engine_log import KvCapacity, Phase, later, merge_kv, read_line
 from quanttui.core.events import EngineCapacity, Event, InstanceState, LogLine
 from quanttui.core.gpu_fit import check_fractions
-from quanttui.io.config import VariantConfig
+from quanttui.io.config import VariantConfig, redact_argv
 from quanttui.io.nvml import gpu_memory
 from quanttui.io.reaper import ReaperHandle
+from quanttui.io.vllm_methods import unknown_quantization
 
 TAIL_LINES = 12
 HEALTH_POLL_S = 0.5
@@ -112,14 +113,19 @@ class Launcher:
         for variant in variants:
             engine = Engine(variant)
             self.engines[variant.name] = engine
-            self._state(engine, Phase.LAUNCHING, " ".join(variant.argv()))
+            self._state(engine, Phase.LAUNCHING, " ".join(redact_argv(variant.argv())))
         misfit = self._memory_misfit(variants)
         if misfit:
             for variant in variants:
                 self.engines[variant.name].failure = "memory fractions do not fit"
                 self._state(self.engines[variant.name], Phase.FAILED, misfit)
             return self.engines
+        unknown = await asyncio.to_thread(unknown_quantization, variants)
         for variant in variants:
+            if variant.name in unknown:
+                self.engines[variant.name].failure = "unknown quantization"
+                self._state(self.engines[variant.name], Phase.FAILED, unknown[variant.name])
+                continue
             with contextlib.suppress(EngineStartError):
                 await self.start(self.engines[variant.name])
         return self.engines

@@ -201,3 +201,16 @@ def test_an_engine_killed_mid_run_is_seen_and_the_other_goes_on(engines, tmp_pat
     loop.run_until_complete(launcher.stop(victim))
     assert all_gone(tree)  # the orphaned engine core went with its process group
     assert survivor.process.returncode is None
+
+
+def test_quantization_names_are_checked_against_the_installed_vllm(demo_models):
+    from quanttui.io.config import VariantConfig
+    from quanttui.io.vllm_methods import known_methods, unknown_quantization
+
+    known = known_methods(str(demo_models.vllm_python))
+    assert known is not None and known.vllm_version.startswith("0.32")
+    assert {"awq", "awq_marlin", "gptq", "gptq_marlin", "compressed-tensors"} <= known.methods
+    command = (str(demo_models.vllm_python), "-m", "vllm.entrypoints.openai.api_server")
+    variants = [VariantConfig(name=q, model="m", served_name=q, quantization=q, command=command)
+                for q in ("awq_marlin", "gptq_marlin", "awq-marlin")]  # fmt: skip
+    assert list(unknown_quantization(variants)) == ["awq-marlin"]

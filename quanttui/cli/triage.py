@@ -29,13 +29,12 @@ from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.core.quality_set import QualitySet, QualitySetError
 from quanttui.core.recording import RecordingError
 from quanttui.core.triage_state import TriageState
-from quanttui.io.catalog_export import export_triage
+from quanttui.io.catalog_export import export_triage, load_triage
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
 from quanttui.io.quality_file import default_quality_set, load_quality_set
-from quanttui.io.recording_file import open_recording
-from quanttui.io.tag_journal import TagJournalError, load_journal
+from quanttui.io.tag_journal import TagJournalError
 from quanttui.session import EndpointSpec, LiveSession, SweepConfig
-from quanttui.session.triage import JOURNAL_NAME, TriageSpec, journal_for_recording
+from quanttui.session.triage import TriageSpec
 
 FORMATS = ("md", "csv", "json")
 
@@ -135,21 +134,6 @@ def _session(args: argparse.Namespace, spec: TriageSpec, out: Path) -> LiveSessi
                        triage=spec, triage_only=True)  # fmt: skip
 
 
-def triage_state_of(recording: Path, extra_journals: tuple[Path, ...] = ()) -> tuple[TriageState, list[str]]:
-    """A triage as its recording and journals hold it: the answers, flags, divergences, and every tag."""
-    state = TriageState()
-    _, events = open_recording(recording)
-    for event in events:
-        state.apply(event)
-    warnings: list[str] = []
-    for journal in (recording.with_name(JOURNAL_NAME), journal_for_recording(recording), *extra_journals):
-        if journal.exists():
-            loaded = load_journal(journal)
-            state.load_tags(loaded.tags)
-            warnings += loaded.warnings
-    return state, warnings
-
-
 def _summary(state: TriageState) -> dict[str, Any]:
     per_variant: dict[str, Any] = {}
     for variant in state.variants:
@@ -195,7 +179,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.from_recording:
         try:
-            state, warnings = triage_state_of(args.from_recording)
+            state, warnings = load_triage(args.from_recording)
         except (RecordingError, TagJournalError) as exc:
             raise UsageError(str(exc)) from None
         for warning in warnings:
@@ -213,7 +197,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
     if console_wanted(args):
         return run_console(session, out)
     result = run_async(session.run())
-    state, warnings = triage_state_of(Path(result.recording))
+    state, warnings = load_triage(Path(result.recording))
     for warning in warnings:
         stderr(f"warning: {warning}")
     for path in export_triage(state, out, formats, f"Failure catalog: {spec.quality_set.name}"):

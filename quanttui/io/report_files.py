@@ -22,6 +22,7 @@ from quanttui.core.recording import plan_from_header
 from quanttui.core.report import ReportInputs, TriageFacts, business_case_md, capacity_md, cost_md
 from quanttui.core.roofline import roofline
 from quanttui.core.triage_state import TriageState
+from quanttui.io.catalog_export import load_triage
 from quanttui.io.export import write_sweep_csv
 from quanttui.io.recording_file import open_recording
 
@@ -41,7 +42,6 @@ class ReportOptions:
 @dataclass
 class _Read:
     aggregator: Aggregator
-    triage: TriageState
     kv_tokens: dict[str, int]
     memory_total_mib: float | None
     header: dict[str, Any]
@@ -50,21 +50,18 @@ class _Read:
 
 def _read(path: Path, plan: LoadPlan | None) -> _Read:
     recording, events = open_recording(path)
-    aggregator, triage = Aggregator(plan), TriageState()
+    aggregator = Aggregator(plan)
     kv: dict[str, int] = {}
     memory = None
     for event in events:
         if isinstance(event, ReplayReset):
             continue
         aggregator.consume(event)
-        triage.apply(event)
         if isinstance(event, EngineCapacity) and event.kv_cache_tokens:
             kv[event.variant] = event.kv_cache_tokens
         if isinstance(event, GpuSample):
             memory = event.mem_total_mib
-    return _Read(
-        aggregator, triage, kv, memory, recording.header.config, list(getattr(recording, "warnings", []))
-    )
+    return _Read(aggregator, kv, memory, recording.header.config, list(getattr(recording, "warnings", [])))
 
 
 def _plan(header: Any, path: Path, options: ReportOptions) -> tuple[LoadPlan | None, SloMetric, float | None]:
@@ -162,9 +159,7 @@ def build_report(
             tokens_per_day=options.tokens_per_day or cost_cfg.get("tokens_per_day"),
             utilization=options.utilization or cost_cfg.get("utilization", 0.7),
         )
-    triage_state = read.triage
-    if triage_recording is not None:
-        triage_state = _read(triage_recording, None).triage
+    triage_state, _ = load_triage(triage_recording or recording)  # with the tags of its journals
     gpus = sorted(read.aggregator.gpu_names)
     where = gpus[0] if gpus else "this CPU (no GPU)"
     inputs = ReportInputs(

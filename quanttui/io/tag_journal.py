@@ -16,6 +16,18 @@ from pathlib import Path
 from quanttui.core.tag_codec import TagCodecError, check_header, decode_tag, encode_tag, header_line
 from quanttui.core.triage import Tag
 
+JOURNAL_NAME = "tags.jsonl"  # a live session's journal, in its output folder
+
+
+def journal_for_recording(recording: Path) -> Path:
+    """Tags made while replaying a recording live beside it."""
+    return recording.with_name(recording.stem + ".tags.jsonl")
+
+
+def journals_of(recording: Path) -> list[Path]:
+    """Every journal that may hold tags for a recording: the session's own and a replay's."""
+    return [p for p in (recording.with_name(JOURNAL_NAME), journal_for_recording(recording)) if p.exists()]
+
 
 class TagJournalError(ValueError):
     """`<file>:<line>: <field>: <message>`."""

@@ -29,8 +29,9 @@ from quanttui.io.nvml import NvmlSampler
 from quanttui.io.openai_client import OpenAIStreamClient
 from quanttui.io.process_sampler import ProcessSampler
 from quanttui.io.ramp_control import RampControl
+from quanttui.io.tag_journal import JOURNAL_NAME
 from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, read_api_key
-from quanttui.session.triage import JOURNAL_NAME, TriageDriver, TriageSpec, TriageTagging
+from quanttui.session.triage import TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (
     LiveStreams,
     close_clients,

@@ -14,8 +14,9 @@ from quanttui.core.recording import (
 from quanttui.core.stream import SessionStream
 from quanttui.core.summary import build_summary
 from quanttui.io.replay_control import ControlledReplayer, last_event_t
+from quanttui.io.tag_journal import journal_for_recording
 from quanttui.session.spec import SessionResult
-from quanttui.session.triage import TriageTagging, journal_for_recording
+from quanttui.session.triage import TriageTagging
 from quanttui.session.wiring import SessionFold, feed_fold
 
 

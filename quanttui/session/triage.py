@@ -22,8 +22,6 @@ from quanttui.io.openai_client import Timeouts
 from quanttui.io.tag_journal import TagJournal, load_journal
 from quanttui.io.triage_runner import DEFAULT_TOP_LOGPROBS, TriagePlan, TriageRunner, TriageTarget
 
-JOURNAL_NAME = "tags.jsonl"
-
 
 @dataclass(frozen=True)
 class TriageSpec:
@@ -53,11 +51,6 @@ def pick_reference(infos: list[EndpointInfo], wanted: str | None) -> str:
         if "bf16" in (info.precision or "").lower() or "bf16" in info.variant.lower():
             return info.variant
     return names[0]
-
-
-def journal_for_recording(recording: Path) -> Path:
-    """Tags made while replaying a recording live beside it."""
-    return recording.with_name(recording.stem + ".tags.jsonl")
 
 
 class TriageTagging:

@@ -14,8 +14,6 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.engine_log import Phase
 from quanttui.core.events import (
     EndpointInfo,
-    Event,
-    InstanceState,
     OperatorCommand,
     SweepFinished,
 )
@@ -35,6 +33,7 @@ from quanttui.session.triage import TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (
     LiveStreams,
     close_clients,
+    echo_states,
     make_clients,
     new_header,
     quiet,
@@ -236,7 +235,7 @@ class LiveSession:
         config, clock, stream = self.config, self.clock, self.stream
         self._session.start(self.header)
         launcher = Launcher(
-            _echo_states(stream.publish, self.progress), clock, log_dir=config.out_dir / "logs"
+            echo_states(stream.publish, self.progress), clock, log_dir=config.out_dir / "logs"
         )
         self.launcher = launcher
         interrupted = False
@@ -387,17 +386,3 @@ async def run_launched_sweep(
         config, prompts, variants, autostart=True, progress=progress, extra_header=extra_header
     )
     return await session.run()
-
-
-def _echo_states(
-    publish: Callable[[Event], None], progress: Callable[[str], None]
-) -> Callable[[Event], None]:
-    """Publish, and echo engine state changes as progress lines for headless runs."""
-
-    def both(event: Event) -> None:
-        publish(event)
-        if isinstance(event, InstanceState):
-            detail = f": {event.detail}" if event.detail and event.state != "launching" else ""
-            progress(f"[{event.variant}] {event.state}{detail}")
-
-    return both

@@ -4,7 +4,7 @@ the clients, endpoint discovery, the recording header."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.events import (
     EndpointInfo,
     Event,
+    InstanceState,
     OperatorCommand,
     ReplayReset,
 )
@@ -158,3 +159,15 @@ def new_header(config: dict[str, Any]) -> RecordingHeader:
 
 def quiet(line: str) -> None:
     pass
+
+
+def echo_states(publish: Callable[[Event], None], progress: Callable[[str], None]) -> Callable[[Event], None]:
+    """Publish, and echo engine state changes as progress lines for headless runs."""
+
+    def both(event: Event) -> None:
+        publish(event)
+        if isinstance(event, InstanceState):
+            detail = f": {event.detail}" if event.detail and event.state != "launching" else ""
+            progress(f"[{event.variant}] {event.state}{detail}")
+
+    return both

@@ -20,7 +20,7 @@ from textual.widgets import Footer, Static
 from quanttui.core.literal import safe_text
 from quanttui.core.triage import Tag
 from quanttui.core.triage_state import PromptRow, TriageState
-from quanttui.core.word_diff import word_diff
+from quanttui.core.word_diff import WordDiff, word_diff
 from quanttui.ui.widgets.text import LiteralLine
 
 PROMPT_PREVIEW_CHARS = 900
@@ -178,8 +178,8 @@ class CompareScreen(Screen[None]):
             if pane.variant == reference or ref_answer is None or answer.error:
                 text_widget.update(Text(body))
             else:
-                text_widget.update(self._diff_text(ref_text, body))
                 diff = word_diff(ref_text, body)
+                text_widget.update(self._diff_text(diff))
                 if diff.first_divergence is None:
                     info = f"{pane.variant}: identical to {reference}"
                 elif not info:
@@ -188,8 +188,7 @@ class CompareScreen(Screen[None]):
             notes.update(self._notes(row, pane.variant))
         self.query_one("#cmp-info", LiteralLine).show(info)
 
-    def _diff_text(self, reference: str, text: str) -> Text:
-        diff = word_diff(reference, text)
+    def _diff_text(self, diff: WordDiff) -> Text:
         out = Text()
         changed, first = self._style("diff--changed"), self._style("diff--first")
         marked_first = False

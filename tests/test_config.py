@@ -130,3 +130,47 @@ def test_the_shipped_marlin_example_loads():
     cfg = load_config(path)
     assert [v.quantization for v in cfg.variants] == ["awq", "awq_marlin", "gptq", "gptq_marlin"]
     assert sum(v.gpu_memory_utilization for v in cfg.variants) <= 0.9 and cfg.cost["gpu_usd_per_hour"] > 0
+
+
+GGUF = """
+[variants.bf16]
+model = "/models/qwen"
+
+[variants.gguf]
+engine = "llama-cpp"
+model = "/models/qwen-q4_k_m.gguf"
+max_model_len = 4096
+port = 8003
+extra_args = ["--n_threads", "4"]
+"""
+
+
+def test_a_llama_cpp_variant_gets_its_own_command_line_and_health_route(tmp_path):
+    bf16, gguf = load_config(write(tmp_path, GGUF)).variants
+    assert (bf16.engine, bf16.health_path) == ("vllm", "/health")
+    assert gguf.engine == "llama-cpp" and gguf.health_path == "/v1/models"
+    assert gguf.argv() == [
+        "python3", "-m", "llama_cpp.server", "--model", "/models/qwen-q4_k_m.gguf", "--host", "127.0.0.1",
+        "--port", "8003", "--model_alias", "gguf", "--n_ctx", "4096", "--n_threads", "4",
+    ]  # fmt: skip
+    assert gguf.public()["engine"] == "llama-cpp"
+
+
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (('engine = "llama-cpp"', 'engine = "tgi"'), ":6: field 'variants.gguf.engine': expected one of"),
+        (
+            ("port = 8003", "port = 8003\nquantization = 'awq'"),
+            "field 'variants.gguf.quantization': not used by",
+        ),
+        (
+            ("port = 8003", "port = 8003\ngpu_memory_utilization = 0.3"),
+            "'variants.gguf.gpu_memory_utilization'",
+        ),
+    ],
+)
+def test_llama_cpp_variants_refuse_vllm_settings(tmp_path, edit, needle):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GGUF.replace(*edit)))
+    assert needle in str(err.value) and "\n" not in str(err.value)

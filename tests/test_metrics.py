@@ -288,7 +288,13 @@ async def test_failures_are_reported_on_change_and_scraping_resumes(metrics_serv
     kinds = [
         e.reason.split(":")[0] if isinstance(e, MetricsUnavailable) else type(e).__name__ for e in events
     ]
-    assert kinds == ["HTTP 500 from http", "EngineSample", "unparsable /metrics", "no vllm", "EngineSample"]
+    assert kinds == [
+        "HTTP 500 from http",
+        "EngineSample",
+        "unparsable /metrics",
+        "not exported by this engine",
+        "EngineSample",
+    ]
     last = events[-1]
     assert isinstance(last, EngineSample) and last.kv_cache_size_tokens == 1536
 
@@ -309,3 +315,47 @@ async def test_run_publishes_samples_and_leaves_an_injected_client_open(metrics_
     assert all(s.kv_cache_usage == 1.0 and s.running == 5.0 and s.waiting == 11.0 for s in samples)
     assert all(s.generation_tok_s == 0.0 for s in samples[1:])  # same counters every time
     assert [s.t for s in samples] == sorted(s.t for s in samples)
+
+
+# The exposition llama.cpp's server writes with --metrics (tools/server/server-task.cpp, to_metrics():
+# HELP, TYPE and one unlabelled sample per item), values from one of its runs' shape.
+LLAMACPP_TEXT = """\
+# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed, excluding cached tokens
+# TYPE llamacpp:prompt_tokens_total counter
+llamacpp:prompt_tokens_total 1234
+# HELP llamacpp:tokens_predicted_total Number of generation tokens processed
+# TYPE llamacpp:tokens_predicted_total counter
+llamacpp:tokens_predicted_total 5678
+# HELP llamacpp:prompt_tokens_seconds Average prompt throughput in tokens/s
+# TYPE llamacpp:prompt_tokens_seconds gauge
+llamacpp:prompt_tokens_seconds 812.5
+# HELP llamacpp:requests_processing Number of requests processing
+# TYPE llamacpp:requests_processing gauge
+llamacpp:requests_processing 2
+# HELP llamacpp:requests_deferred Number of requests deferred
+# TYPE llamacpp:requests_deferred gauge
+llamacpp:requests_deferred 3
+"""
+
+
+def test_llama_cpp_server_metrics_fill_the_same_fields() -> None:
+    m = parse_vllm_metrics(LLAMACPP_TEXT)
+    assert not m.empty
+    assert (m.running, m.waiting) == (2.0, 3.0)
+    assert (m.generation_tokens_total, m.prompt_tokens_total) == (5678.0, 1234.0)
+    assert m.kv_cache_usage is None and m.kv_cache_size_tokens is None  # llama.cpp exports none
+
+
+def test_vllm_names_win_over_llama_cpp_names_in_one_body() -> None:
+    m = parse_vllm_metrics(capture("awq", "under-load") + LLAMACPP_TEXT)
+    assert m.running == 5.0 and m.waiting == 11.0
+
+
+async def test_an_engine_without_metrics_is_not_exported_not_zero(metrics_server) -> None:
+    server = await metrics_server([(404, '{"detail":"Not Found"}')])
+    events: list[Event] = []
+    async with MetricsScraper("gguf", server.url, events.append, SessionClock()) as scraper:
+        assert await scraper.scrape_once() is None
+        assert await scraper.scrape_once() is None
+    assert len(events) == 1 and isinstance(events[0], MetricsUnavailable)
+    assert events[0].reason.startswith("not exported by this engine (HTTP 404")

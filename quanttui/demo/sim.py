@@ -1,4 +1,5 @@
-"""Demo backend `sim`: two simulated vLLM servers standing in for a BF16 and an AWQ engine.
+"""Demo backend `sim`: simulated vLLM servers standing in for a BF16 and an AWQ engine (and, with
+`--all`, a GPTQ one and a GGUF one that, like llama-cpp-python's server, exports no /metrics).
 
 The simulators are launched like engines (the engine launcher starts `python -m quanttui.sim.server`
 with vLLM's flags), so the sim demo takes the same path as a real one: console or headless, start-up
@@ -30,7 +31,13 @@ SIM_VARIANTS = {
     "awq": dict(
         ttft_ms=90.0, itl_ms=15.0, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.08
     ),
+    "gptq": dict(
+        ttft_ms=95.0, itl_ms=16.0, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.09
+    ),
+    "gguf": dict(ttft_ms=110.0, itl_ms=20.0, max_num_seqs=1, kv_cache_tokens=4096, metrics="none"),
 }
+TWO = ("bf16", "awq")
+ALL = ("bf16", "awq", "gptq", "gguf")
 DEMO_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8, 16), requests_per_step=16, warmup_requests=2, slo=Slo(1500.0))
 DEMO_OPTIONS = RequestOptions(max_tokens=32, temperature=0.0, seed=1234, ignore_eos=True)
 
@@ -41,9 +48,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def sim_variants() -> list[VariantConfig]:
+def sim_variants(names: tuple[str, ...] = TWO) -> list[VariantConfig]:
     variants = []
-    for name, settings in SIM_VARIANTS.items():
+    for name in names:
+        settings = SIM_VARIANTS[name]
         extra = SimConfig(**settings).to_argv()  # type: ignore[arg-type]  # the launcher adds the model
         variants.append(
             VariantConfig(
@@ -70,7 +78,9 @@ def sim_config(out_dir: Path) -> SweepConfig:
 SIM_HEADER: dict[str, object] = {"demo": {"backend": "sim"}}
 
 
-async def run_sim_demo(out_dir: Path, progress: Callable[[str], None]) -> SessionResult:
+async def run_sim_demo(
+    out_dir: Path, progress: Callable[[str], None], names: tuple[str, ...] = TWO
+) -> SessionResult:
     return await run_launched_sweep(
-        sim_variants(), sim_config(out_dir), list(DEFAULT_PROMPTS), progress, extra_header=SIM_HEADER
+        sim_variants(names), sim_config(out_dir), list(DEFAULT_PROMPTS), progress, extra_header=SIM_HEADER
     )

@@ -45,6 +45,7 @@ class VenvSpec:
     steps: tuple[tuple[str, tuple[str, ...]], ...]
     estimate: str = ""
     with_pip: bool = True
+    env: tuple[tuple[str, str], ...] = ()  # set for every step (not part of the fingerprint)
 
     def fingerprint(self) -> str:
         text = json.dumps([self.name, self.with_pip, self.steps])
@@ -88,6 +89,18 @@ LLMC_VENV = VenvSpec(
         ("check imports", ("-c", "import compressed_tensors, datasets, llmcompressor, torch, transformers")),
     ),
     estimate="~1 min, 1.5 GB on disk",
+)
+
+# llama.cpp's OpenAI-compatible server for the GGUF variant. PyPI has only the source of
+# llama-cpp-python: pip compiles llama.cpp (CPU, this machine's instruction set) with cmake.
+LLAMACPP_VENV = VenvSpec(
+    name="llama-cpp",
+    steps=(
+        ("pip install llama-cpp-python[server]", (*_PIP, "llama-cpp-python[server]==0.3.36")),
+        ("check imports", ("-c", "import llama_cpp, llama_cpp.server.app")),
+    ),
+    estimate="compiles llama.cpp: ~10 min on 2 cores",
+    env=(("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1)),),
 )
 
 
@@ -237,8 +250,9 @@ def ensure_venv(
     t0 = time.monotonic()
     create = [python or base_python(), "-m", "venv", *([] if spec.with_pip else ["--without-pip"]), venv]
     run_logged(f"venv {spec.name}: python -m venv", create, log)
+    env = child_env(dict(spec.env))
     for label, args in spec.steps:
-        run_logged(f"venv {spec.name}: {label}", [venv_python(venv), *args], log)
+        run_logged(f"venv {spec.name}: {label}", [venv_python(venv), *args], log, env=env)
     seconds = time.monotonic() - t0
     marker = {"recipe": spec.fingerprint(), "steps": spec.steps, "seconds": round(seconds, 1)}
     (venv / MARKER).write_text(json.dumps(marker, indent=1) + "\n")

@@ -30,6 +30,18 @@ from typing import Any
 from quanttui.io.hardware import weights_bytes
 
 DEFAULT_COMMAND = ("vllm", "serve")
+# llama-cpp-python's OpenAI-compatible server (PyPI llama-cpp-python[server]) serving a .gguf file
+LLAMA_CPP_COMMAND = ("python3", "-m", "llama_cpp.server")
+ENGINE_KINDS = ("vllm", "llama-cpp")
+# keys that only mean something to vLLM; a llama-cpp variant that sets one is a config error
+VLLM_ONLY_KEYS = (
+    "quantization",
+    "dtype",
+    "gpu_memory_utilization",
+    "kv_cache_memory_bytes",
+    "max_num_seqs",
+    "enforce_eager",
+)
 
 
 class ConfigError(ValueError):
@@ -56,6 +68,13 @@ class VariantConfig:
     env: dict[str, str] = field(default_factory=dict)
     startup_timeout_s: float = 900.0
     stop_grace_s: float = 15.0
+    engine: str = "vllm"  # one of ENGINE_KINDS
+
+    @property
+    def health_path(self) -> str:
+        """What answers 200 once the engine serves: vLLM's /health; llama-cpp-python's server has
+        no health route, its model list answers once the model is loaded."""
+        return "/v1/models" if self.engine == "llama-cpp" else "/health"
 
     @property
     def url(self) -> str:
@@ -65,6 +84,8 @@ class VariantConfig:
     def argv(self) -> list[str]:
         """The engine's command line. `vllm serve` takes the model as its first argument; the
         older `python -m vllm.entrypoints.openai.api_server` form takes `--model`."""
+        if self.engine == "llama-cpp":
+            return self._llama_cpp_argv()
         args = list(self.command)
         if args[-2:] == ["vllm", "serve"] or args[-1:] == ["serve"]:
             args.append(self.model)
@@ -87,6 +108,13 @@ class VariantConfig:
             args.append("--enforce-eager")
         return args + list(self.extra_args)
 
+    def _llama_cpp_argv(self) -> list[str]:
+        args = [*self.command, "--model", self.model, "--host", self.host, "--port", str(self.port)]
+        args += ["--model_alias", self.served_name]
+        if self.max_model_len:
+            args += ["--n_ctx", str(self.max_model_len)]
+        return args + list(self.extra_args)
+
     def public(self) -> dict[str, Any]:
         """For the recording header: the configuration without env values (they may hold secrets)."""
         return {
@@ -94,6 +122,7 @@ class VariantConfig:
             "model": self.model,
             "served_name": self.served_name,
             "precision": self.precision,
+            "engine": self.engine,
             "argv": redact_argv(self.argv()),
             "env_keys": sorted(self.env),
             "weights_bytes": weights_bytes(self.model),  # for the roofline of reports
@@ -118,6 +147,7 @@ _SPEC: dict[str, tuple[type | tuple[type, ...], str]] = {
     "env": (dict, "a table of strings"),
     "startup_timeout_s": ((int, float), "seconds"),
     "stop_grace_s": ((int, float), "seconds"),
+    "engine": (str, f"one of {', '.join(ENGINE_KINDS)}"),
 }
 
 
@@ -159,6 +189,13 @@ class _Reader:
                 raise self.error(table, key, f"expected {what}")
         if "model" not in data:
             raise ConfigError(f"{self.path}: field '{table}.model': missing")
+        engine = data.get("engine", "vllm")
+        if engine not in ENGINE_KINDS:
+            raise self.error(table, "engine", f"expected one of {', '.join(ENGINE_KINDS)}, got {engine!r}")
+        if engine != "vllm":
+            for key in VLLM_ONLY_KEYS:
+                if key in data:
+                    raise self.error(table, key, f"not used by engine {engine!r} (a vLLM setting)")
         for key in ("command", "extra_args"):
             if key in data and not all(isinstance(a, str) for a in data[key]):
                 raise self.error(table, key, "expected a list of strings")
@@ -185,6 +222,8 @@ class _Reader:
             if key in values:
                 values[key] = tuple(values[key])
         values.setdefault("served_name", name)
+        if engine == "llama-cpp":
+            values.setdefault("command", LLAMA_CPP_COMMAND)
         if "gpu_memory_utilization" in values:
             values["gpu_memory_utilization"] = float(values["gpu_memory_utilization"])
         return VariantConfig(name=name, **values)

@@ -1,7 +1,8 @@
 """Engine launcher: starts each variant's server, follows its start-up, stops it on every exit.
 
 Variants start one after the other (vLLM's memory profiling breaks when two start at once on one
-GPU): the next starts when the previous answers GET /health with 200, or has failed. Each engine
+GPU): the next starts when the previous answers its health route (vLLM's GET /health; the model
+list for llama-cpp-python's server, which has none) with 200, or has failed. Each engine
 runs in its own process group; its log lines become LogLine events, start-up phases become
 InstanceState events, and the KV capacity it reports becomes an EngineCapacity event.
 Stopping sends SIGTERM to the group, then SIGKILL after the grace period. A reaper process
@@ -246,7 +247,7 @@ class Launcher:
                         engine.reason(f"{cause} (exited during start-up, code {engine.process.returncode})"),
                     )
                 with contextlib.suppress(httpx.HTTPError):
-                    response = await client.get(f"{variant.url}/health")
+                    response = await client.get(f"{variant.url}{variant.health_path}")
                     if response.status_code == 200:
                         engine.ready_after_s = time.monotonic() - (engine.started_at or time.monotonic())
                         self._state(

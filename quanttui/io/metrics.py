@@ -1,5 +1,10 @@
 """Scrape a vLLM server's Prometheus `/metrics` into `EngineSample` events.
 
+llama.cpp's own server (`llama-server --metrics`) exports a few `llamacpp:*` values under other
+names; where a body has no vLLM metric but those, they fill the same fields (running, waiting,
+token counters; llama.cpp exports no KV-cache fraction). An engine without /metrics at all
+(llama-cpp-python's server answers 404) is reported as "not exported by this engine".
+
 Parsing is delegated to prometheus_client's own text parser so every exposition quirk (escaped
 labels, `_total`/`_created` suffixes, exponent floats, `# TYPE foo_total counter`) is handled the
 way the producer meant it. Samples are then picked by their exact sample name, which keeps the
@@ -20,7 +25,7 @@ from prometheus_client.samples import Sample
 
 from quanttui import __version__
 from quanttui.core.clock import SessionClock
-from quanttui.core.events import EngineSample, Event, MetricsUnavailable
+from quanttui.core.events import METRICS_NOT_EXPORTED, EngineSample, Event, MetricsUnavailable
 
 USER_AGENT = f"quanttui/{__version__}"
 _MAX_REASON = 200
@@ -33,6 +38,12 @@ GENERATION_TOKENS = "vllm:generation_tokens_total"
 PROMPT_TOKENS = "vllm:prompt_tokens_total"
 PREEMPTIONS = "vllm:num_preemptions_total"
 CACHE_CONFIG = "vllm:cache_config_info"
+# llama.cpp's server (tools/server), when started with --metrics
+LLAMACPP_RUNNING = "llamacpp:requests_processing"
+LLAMACPP_WAITING = "llamacpp:requests_deferred"
+LLAMACPP_GENERATION_TOKENS = "llamacpp:tokens_predicted_total"
+LLAMACPP_PROMPT_TOKENS = "llamacpp:prompt_tokens_total"
+NOT_EXPORTED = METRICS_NOT_EXPORTED
 
 
 class MetricsParseError(ValueError):
@@ -134,6 +145,8 @@ def parse_vllm_metrics(text: str) -> VllmMetrics:
     `block_size` (the same for every engine) is taken from the first one.
     """
     wanted = {KV_USAGE, KV_USAGE_LEGACY, RUNNING, WAITING, GENERATION_TOKENS, PROMPT_TOKENS, PREEMPTIONS}
+    llamacpp = {LLAMACPP_RUNNING, LLAMACPP_WAITING, LLAMACPP_GENERATION_TOKENS, LLAMACPP_PROMPT_TOKENS}
+    wanted |= llamacpp
     by_name: dict[str, list[Sample]] = {name: [] for name in wanted | {CACHE_CONFIG}}
     models: set[str] = set()
     try:
@@ -157,6 +170,19 @@ def parse_vllm_metrics(text: str) -> VllmMetrics:
     first_config = next(iter(configs.values()), {})
 
     usage_samples = by_name[KV_USAGE] or by_name[KV_USAGE_LEGACY]
+    vllm_absent = not models and not configs and not any(by_name[n] for n in wanted - llamacpp)
+    if vllm_absent and any(by_name[n] for n in llamacpp):
+        return VllmMetrics(
+            kv_cache_usage=None,
+            running=_sum(by_name[LLAMACPP_RUNNING]),
+            waiting=_sum(by_name[LLAMACPP_WAITING]),
+            generation_tokens_total=_sum(by_name[LLAMACPP_GENERATION_TOKENS]),
+            prompt_tokens_total=_sum(by_name[LLAMACPP_PROMPT_TOKENS]),
+            preemptions_total=None,
+            num_gpu_blocks=None,
+            block_size=None,
+            kv_cache_size_tokens=None,
+        )
     return VllmMetrics(
         kv_cache_usage=_kv_usage(usage_samples, blocks_by_engine),
         running=_sum(by_name[RUNNING]),
@@ -251,6 +277,8 @@ class MetricsScraper:
         except httpx.HTTPError as exc:
             raise _ScrapeFailed(_one_line(f"{type(exc).__name__}: {exc}")) from exc
         arrived = self._clock.now()
+        if response.status_code == 404:
+            raise _ScrapeFailed(f"{NOT_EXPORTED} (HTTP 404 from {self.url})")
         if response.status_code != 200:
             raise _ScrapeFailed(f"HTTP {response.status_code} from {self.url}")
         return response.text, arrived
@@ -291,7 +319,7 @@ class MetricsScraper:
             except MetricsParseError as exc:
                 raise _ScrapeFailed(f"unparsable /metrics: {exc}") from exc
             if metrics.empty:
-                raise _ScrapeFailed(f"no vllm:* metrics at {self.url} (not a vLLM server?)")
+                raise _ScrapeFailed(f"{NOT_EXPORTED}: no vllm:* or llamacpp:* metrics at {self.url}")
         except _ScrapeFailed as exc:
             self._fail(str(exc))
             return None

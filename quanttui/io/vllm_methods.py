@@ -63,7 +63,7 @@ def unknown_quantization(variants: list[VariantConfig]) -> dict[str, str]:
     cache: dict[str, KnownMethods | None] = {}
     problems: dict[str, str] = {}
     for variant in variants:
-        if not variant.quantization:
+        if not variant.quantization or variant.engine != "vllm":
             continue
         python = engine_python(variant.command)
         if python is None:

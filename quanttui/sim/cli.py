@@ -31,6 +31,7 @@ _HELP = {
     "load_factor": "ITL grows as itl_ms * (1 + load_factor * (running - 1))",
     "fault": "default fault for every request, NAME or NAME:ARG (see the module docstring)",
     "keepalive_timeout_s": "close idle keep-alive connections after this many seconds (uvicorn: 5)",
+    "metrics": "vllm (default), or none: no /metrics route (404), like llama-cpp-python's server",
 }
 
 

@@ -62,6 +62,7 @@ class SimConfig:
     fault: str | None = None  # server-wide default fault, "NAME" or "NAME:ARG"
     api_key: str | None = field(default=None, repr=False)  # if set, /v1/* needs `Authorization: Bearer <key>`
     keepalive_timeout_s: float = 5.0  # uvicorn's --timeout-keep-alive default
+    metrics: str = "vllm"  # "none": no /metrics route (404), like llama-cpp-python's server
 
     def __post_init__(self) -> None:
         for name in ("output_tokens", "max_num_seqs", "kv_cache_tokens", "block_size", "max_model_len"):
@@ -75,6 +76,8 @@ class SimConfig:
                 raise ValueError(f"{name} must be >= 0")
         if not self.model:
             raise ValueError("model must not be empty")
+        if self.metrics not in ("vllm", "none"):
+            raise ValueError(f"metrics must be vllm or none, got {self.metrics!r}")
         parse_fault(self.fault)
 
     def to_argv(self) -> list[str]:

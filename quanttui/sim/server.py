@@ -144,6 +144,8 @@ class SimHTTPServer:
             "/v1/models": ("GET", self._models),
             "/v1/chat/completions": ("POST", self._chat),
         }
+        if config.metrics == "none":
+            del self._routes["/metrics"]
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._connection, host, port, limit=MAX_HEAD_BYTES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quanttui.core.events import METRICS_NOT_EXPORTED
 from quanttui.core.live import LiveState
 from quanttui.core.live_variant import PHASES, VariantLive
 from quanttui.core.roofline import gauge
@@ -55,9 +56,16 @@ def _state(v: VariantLive) -> tuple[str, str]:
     else:
         cls = "unknown"
     detail = f" · {v.state_detail}" if v.state_detail else ""
-    if v.metrics_unavailable:
+    if _not_exported(v):
+        detail += " · no /metrics"
+    elif v.metrics_unavailable:
         detail += f" · /metrics: {v.metrics_unavailable}"
     return f"● {state}{detail}", cls
+
+
+def _not_exported(v: VariantLive) -> bool:
+    """The engine has no metrics at all (not a failed scrape): say so, never show zeros."""
+    return bool(v.metrics_unavailable and v.metrics_unavailable.startswith(METRICS_NOT_EXPORTED))
 
 
 def _memory(state: LiveState, v: VariantLive) -> str:
@@ -88,6 +96,12 @@ def variant_view(state: LiveState, name: str) -> VariantView:
     kv_percent = None if v.kv_usage is None else v.kv_usage * 100
     capacity = f" of {num(v.kv_capacity_tokens)} tok" if v.kv_capacity_tokens else ""
     kv_text = f"{DASH if kv_percent is None else f'{kv_percent:5.1f}%'}{capacity}"
+    queue_text = f"run {num(v.running)} wait {num(v.waiting)} preempt {num(v.preemptions)}"
+    if _not_exported(v):
+        if v.kv_usage is None:
+            kv_text = METRICS_NOT_EXPORTED
+        if v.running is None:
+            queue_text = f"run/wait {METRICS_NOT_EXPORTED}"
     level = "ok"
     if v.kv_usage is not None:
         level = "full" if v.kv_usage >= 0.9 else "high" if v.kv_usage >= 0.7 else "ok"
@@ -127,7 +141,7 @@ def variant_view(state: LiveState, name: str) -> VariantView:
         kv_percent=kv_percent,
         kv_text=kv_text,
         kv_level=level,
-        queue_text=f"run {num(v.running)} wait {num(v.waiting)} preempt {num(v.preemptions)}",
+        queue_text=queue_text,
         tok_text=f"tok/s {num(state.client_tok_s(name), 1)} (srv {num(v.server_tok_s, 1)})",
         ttft_text=ttft,
         e2e_text=e2e,

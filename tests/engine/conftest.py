@@ -1,6 +1,6 @@
 """Fixtures of the real-engine tests (marker `engine`, given to every test in this folder).
 
-`demo_models` runs the real `quanttui demo prepare` once per session into `$QUANTTUI_DATA_DIR` or the
+`demo_models` runs the real `quanttui demo prepare --all` once per session into `$QUANTTUI_DATA_DIR` or the
 default data directory (~/.cache/quanttui), so repeated runs on one machine reuse the venvs and models:
 the first run builds them (~6 min on this 2-core machine), later runs only read the markers.
 """
@@ -33,4 +33,4 @@ def _progress(line: str) -> None:
 
 @pytest.fixture(scope="session")
 def demo_models() -> PreparedModels:
-    return prepare_demo_models(DATA_DIR, _progress, with_quality=True)
+    return prepare_demo_models(DATA_DIR, _progress, with_quality=True, with_gguf=True)

@@ -4,6 +4,7 @@
     python quantize.py --method awq SRC_DIR OUT_DIR --calib CALIB.txt [--threads N]
 
 Run by the llmc venv's python (llmcompressor 0.14.0.1); quanttui never imports this file.
+GPTQ is in quantize_gptq.py, which imports the scheme and calibration samples from here.
 
 * rtn: plain round-to-nearest with min-max ranges, no data (seconds).
 * awq: activation-aware scale search (AWQ) on our own calibration text, then the same quantization
@@ -42,6 +43,34 @@ def calibration_dataset(tok, path: str, max_len: int):
     return Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]})
 
 
+def w4g64_scheme():
+    """The one INT4 scheme every 4-bit demo model uses (RTN, AWQ and GPTQ differ only in method)."""
+    from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme
+
+    return QuantizationScheme(
+        targets=["Linear"],
+        weights=QuantizationArgs(
+            num_bits=4,
+            type="int",
+            strategy="group",
+            group_size=GROUP_SIZE,
+            symmetric=False,
+            dynamic=False,
+            observer="memoryless_minmax",
+        ),
+    )
+
+
+def no_pin_memory_without_cuda() -> None:
+    """llm-compressor 0.14.0.1 on CPU-only torch: the calibration pipelines pin cached activations
+    with pin_memory(), which raises "Cannot access accelerator device when none is available".
+    Pinning only speeds up host->GPU copies, so it becomes a no-op without CUDA."""
+    if not torch.cuda.is_available():
+        from llmcompressor.pipelines.cache import IntermediatesCache
+
+        IntermediatesCache.pin_memory = lambda self, *a, **k: None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src")
@@ -57,39 +86,20 @@ def main() -> None:
     torch.manual_seed(0)
     t0 = time.time()
 
-    from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme
     from llmcompressor import oneshot
     from llmcompressor.modifiers.quantization import QuantizationModifier
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(args.src)
     model = AutoModelForCausalLM.from_pretrained(args.src, dtype=torch.bfloat16)
-    w4g64 = QuantizationScheme(
-        targets=["Linear"],
-        weights=QuantizationArgs(
-            num_bits=4,
-            type="int",
-            strategy="group",
-            group_size=GROUP_SIZE,
-            symmetric=False,
-            dynamic=False,
-            observer="memoryless_minmax",
-        ),
-    )
-    quantize = QuantizationModifier(config_groups={"group_0": w4g64}, ignore=["lm_head"])
+    quantize = QuantizationModifier(config_groups={"group_0": w4g64_scheme()}, ignore=["lm_head"])
     if args.method == "rtn":
         oneshot(model=model, recipe=[quantize])
     else:
         # not the deprecated llmcompressor.modifiers.awq shim
         from llmcompressor.modifiers.transform.awq import AWQModifier
 
-        # llm-compressor 0.14.0.1 on CPU-only torch: AWQ pins cached activations with pin_memory(),
-        # which raises "Cannot access accelerator device when none is available". Pinning only
-        # speeds up host->GPU copies, so it becomes a no-op without CUDA.
-        if not torch.cuda.is_available():
-            from llmcompressor.pipelines.cache import IntermediatesCache
-
-            IntermediatesCache.pin_memory = lambda self, *a, **k: None
+        no_pin_memory_without_cuda()
         ds = calibration_dataset(tok, args.calib, args.max_len)
         recipe = [AWQModifier(duo_scaling=False, n_grid=20), quantize]
         oneshot(

@@ -136,3 +136,22 @@ def test_plot_colours_keep_ansi_colours_as_names():
     assert plotext_colour("ansi_red") == "red"
     assert plotext_colour("#5FA8F0") == (95, 168, 240)
     assert plotext_colour(None) == "default" and plotext_colour("nonsense") == "default"
+
+
+def test_an_engine_without_metrics_says_so_instead_of_zeros():
+    from quanttui.core.events import EndpointInfo, EngineSample, MetricsUnavailable
+
+    state = LiveState(PLAN)
+    state.apply_all(session_events())
+    state.apply(EndpointInfo(t=9.7, variant="gguf", url="http://127.0.0.1:9", model="m", precision="gguf"))
+    reason = "not exported by this engine (HTTP 404 from http://127.0.0.1:9/metrics)"
+    state.apply(MetricsUnavailable(t=9.8, variant="gguf", reason=reason))
+    gguf = variant_view(state, "gguf")
+    assert gguf.kv_text == "not exported by this engine" and gguf.kv_percent is None
+    assert gguf.queue_text == "run/wait not exported by this engine"
+    assert gguf.state_text.endswith("· no /metrics") and "HTTP 404" not in gguf.state_text
+    # a scrape that failed is not the same thing: its reason is shown as it is
+    state.apply(MetricsUnavailable(t=9.9, variant="bf16", reason="timeout after 2 s (ReadTimeout)"))
+    assert "/metrics: timeout after 2 s" in variant_view(state, "bf16").state_text
+    state.apply(EngineSample(10.0, "gguf", 0.25, 1.0, 0.0, None, None, None))
+    assert variant_view(state, "gguf").kv_text.startswith(" 25.0%")

@@ -96,3 +96,20 @@ def test_phases_never_go_backwards():
     assert later(Phase.STARTING, Phase.PROFILING)
     assert not later(Phase.PROFILING, Phase.LOADING_WEIGHTS)
     assert not later(Phase.FAILED, Phase.READY)
+
+
+def test_real_llama_cpp_server_log():
+    phases, kv, failures = [Phase.LAUNCHING], None, []
+    path = Path(__file__).parent / "data" / "llama-cpp-logs" / "serve-llama-cpp-python-0.3.36-smol-q4_1.log"
+    for line in path.read_text().splitlines():
+        facts = read_line(line)
+        if facts.phase and later(phases[-1], facts.phase):
+            phases.append(facts.phase)
+        kv = merge_kv(kv, facts.kv) if facts.kv else kv
+        failures += [facts.failure] if facts.failure else []
+    assert phases == [
+        Phase.LAUNCHING, Phase.STARTING, Phase.LOADING_WEIGHTS, Phase.PROFILING, Phase.STARTING_HTTP
+    ]  # fmt: skip
+    assert kv == KvCapacity(tokens=512, tokens_per_request=None, max_concurrency=1.0)
+    assert failures == []
+    assert read_line("ValueError: Model path does not exist: /nope/x.gguf").failure == "bad model path"

@@ -40,3 +40,28 @@ def test_four_variants_through_sweep_triage_report_and_catalog(tmp_path, sim_ser
     assert capacity.count("On this CPU (no GPU), ") == 3  # one sentence per variant against bf16
     frame = pl.read_csv(tmp_path / "r" / "concurrency_sweep.csv")
     assert [c for c in frame.columns if c.endswith("_tok_s")] == [f"{n}_tok_s" for n in names]
+
+
+def test_sim_demo_all_runs_four_variants_and_the_gguf_one_has_no_metrics(tmp_path):
+    """`quanttui demo --all` on the simulators: four launched engines, one of which (like
+    llama-cpp-python's server) has no /metrics; its rows say "no sample", not zero."""
+    from quanttui.core.events import EngineSample, MetricsUnavailable
+    from quanttui.io.recording_file import read_recording
+
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "quanttui", "demo", "--backend", "sim", "--all", "--headless", "--json",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "simulated BF16, AWQ, GPTQ and GGUF engines" in done.stderr
+    summary = json.loads(done.stdout)
+    assert [v["name"] for v in summary["variants"]] == ["bf16", "awq", "gptq", "gguf"]
+    rows = [r for r in summary["steps"] if r["conc"] == 1]
+    peaks = {r["variant"]: r["kv_cache_peak"] for r in rows}
+    assert peaks["gguf"] is None and all(peaks[v] is not None for v in ("bf16", "awq", "gptq"))
+    _, events = read_recording(out / "recording.jsonl")
+    reasons = {e.variant: e.reason for e in events if isinstance(e, MetricsUnavailable)}
+    assert list(reasons) == ["gguf"] and reasons["gguf"].startswith("not exported by this engine (HTTP 404")
+    assert "gguf" not in {e.variant for e in events if isinstance(e, EngineSample)}

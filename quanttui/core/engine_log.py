@@ -1,4 +1,9 @@
-"""Reading a vLLM server's start-up log: phases, KV-cache capacity, and why a start failed.
+"""Reading an engine's start-up log: phases, KV-cache capacity, and why a start failed.
+
+vLLM's log first; llama.cpp's (llama-cpp-python's server prints llama.cpp's loader lines, then
+uvicorn's) has its own patterns for the same phases and its KV line
+("llama_kv_cache: size = 11.25 MiB (512 cells, 30 layers, 1/1 seqs)": cells are tokens, seqs the
+sequences it serves at once).
 
 Patterns fit vLLM 0.11 to 0.33: the KV line was one line from about 0.14 on
 ("CPU KV cache size: 1,536 tokens, Maximum concurrency for 1,024 tokens per request: 1.50x") and
@@ -37,13 +42,25 @@ PHASE_ORDER = [
 ]
 
 _PHASE_PATTERNS: list[tuple[re.Pattern[str], Phase]] = [
-    (re.compile(r"non-default args:|vLLM API server version|Initializing a V1 LLM engine"), Phase.STARTING),
     (
-        re.compile(r"Starting to load model|Loading model weights|Loading safetensors checkpoint"),
+        re.compile(
+            r"non-default args:|vLLM API server version|Initializing a V1 LLM engine|"
+            r"^llama_model_loader: loaded meta data"
+        ),
+        Phase.STARTING,
+    ),
+    (
+        re.compile(
+            r"Starting to load model|Loading model weights|Loading safetensors checkpoint|"
+            r"^load_tensors: loading model tensors"
+        ),
         Phase.LOADING_WEIGHTS,
     ),
     (
-        re.compile(r"Loading weights took|Model loading took|Memory profiling|KV cache memory|for KV Cache"),
+        re.compile(
+            r"Loading weights took|Model loading took|Memory profiling|KV cache memory|for KV Cache|"
+            r"^llama_context: constructing llama_context"
+        ),
         Phase.PROFILING,
     ),
     (re.compile(r"Capturing CUDA graphs|Capturing cudagraphs|CUDA graph capturing"), Phase.CAPTURING_GRAPHS),
@@ -55,6 +72,7 @@ _PHASE_PATTERNS: list[tuple[re.Pattern[str], Phase]] = [
 
 _KV_TOKENS = re.compile(r"KV cache size: ([\d,]+) tokens")
 _MAX_CONCURRENCY = re.compile(r"Maximum concurrency for ([\d,]+) tokens per request: ([\d.]+)x")
+_LLAMA_KV = re.compile(r"^llama_kv_cache: size = .*\(\s*(\d+) cells,.*?(\d+)/\d+ seqs\)")
 _WEIGHTS = re.compile(r"Model loading took ([\d.]+) ?GiB(?: memory)? and ([\d.]+) ?s")
 _INIT_ENGINE = re.compile(r"init engine \(profile, create kv cache, warmup model\) took ([\d.]+) ?s")
 
@@ -74,7 +92,8 @@ _FAILURES: list[tuple[re.Pattern[str], str]] = [
             r"is not a local folder and is not a valid model identifier|Repo id must be|"
             r"does not appear to have a file named config\.json|Invalid repository ID|"
             r"No such file or directory.*(config\.json|model)|HFValidationError|"
-            r"We couldn't connect to '.*' to load the files|Can't load the configuration of"
+            r"We couldn't connect to '.*' to load the files|Can't load the configuration of|"
+            r"Model path does not exist|llama_model_load: error loading model|failed to load model"
         ),
         "bad model path",
     ),
@@ -115,6 +134,10 @@ def read_line(line: str) -> LogFacts:
             tokens_per_request=_int(conc.group(1)) if conc else None,
             max_concurrency=float(conc.group(2)) if conc else None,
         )
+        phase = phase or Phase.PROFILING
+    llama_kv = _LLAMA_KV.search(line)
+    if llama_kv:
+        kv = KvCapacity(tokens=int(llama_kv.group(1)), max_concurrency=float(llama_kv.group(2)))
         phase = phase or Phase.PROFILING
     failure = next((cause for pattern, cause in _FAILURES if pattern.search(line)), None)
     weights = _WEIGHTS.search(line)

@@ -74,7 +74,18 @@ def llama_cpp_variant(
         max_model_len=MAX_MODEL_LEN,
         port=port or free_port(),
         command=(*pin, str(python), *LLAMA_CPP_COMMAND[1:]),
-        extra_args=("--n_threads", "1", "--n_threads_batch", "1", "--verbose", "true"),
+        # interrupt_requests false: by default a new request cuts off the stream in flight (seen here
+        # as "peer closed connection" on every concurrent request); queued, they wait their turn
+        extra_args=(
+            "--n_threads",
+            "1",
+            "--n_threads_batch",
+            "1",
+            "--interrupt_requests",
+            "false",
+            "--verbose",
+            "true",
+        ),  # fmt: skip
         env={"OMP_NUM_THREADS": "1"},
         startup_timeout_s=120.0,
         stop_grace_s=10.0,

@@ -174,3 +174,11 @@ def test_llama_cpp_variants_refuse_vllm_settings(tmp_path, edit, needle):
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, GGUF.replace(*edit)))
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_shipped_gguf_example_loads():
+    path = Path(__file__).parent.parent / "examples" / "rtx2000ada-qwen2.5-1.5b-gguf.toml"
+    bf16, awq, gguf = load_config(path).variants
+    assert (bf16.engine, awq.engine, gguf.engine) == ("vllm", "vllm", "llama-cpp")
+    assert gguf.argv()[:3] == ["python3", "-m", "llama_cpp.server"] and "--n_gpu_layers" in gguf.argv()
+    assert bf16.gpu_memory_utilization + awq.gpu_memory_utilization <= 0.8  # room left for llama.cpp

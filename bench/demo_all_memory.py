@@ -89,6 +89,7 @@ def main() -> None:
         "date": datetime.now(UTC).date().isoformat(),
         "host": {"cpu": platform.processor() or platform.machine(), "cores": psutil.cpu_count()},
         "seconds": round(seconds, 1),
+        "steps": (summary.get("sweep") or {}).get("steps"),
         "peak_tree_rss_mib": round(peak_tree / MIB, 1),
         "peak_tree_processes": peak_procs,
         "peak_machine_used_mib": round(peak_used / MIB, 1),
@@ -109,7 +110,7 @@ def main() -> None:
     lines = [
         f"# `quanttui demo --all` memory ({result['date']}, {result['host']['cores']} cores)",
         "",
-        f"Run: {result['seconds']} s (start-up of four engines, ramp 1-2-4-8, stop).",
+        f"Run: {result['seconds']} s (start-up of four engines, {result['steps']} ramp steps, stop).",
         "",
         "| what | peak |",
         "|---|---:|",

@@ -75,7 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else:
             from quanttui.demo.cpu import demo_config, demo_header, demo_variants
 
-            config, header = demo_config(Path(args.out)), demo_header(paths)
+            config, header = demo_config(Path(args.out), names), demo_header(paths)
             variants = demo_variants(paths, names)
         session = LiveConsoleSession(
             config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header

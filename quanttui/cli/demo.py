@@ -64,7 +64,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.action == "prepare":
             print(json.dumps(prepared.to_dict(), indent=2, sort_keys=True))
             return EXIT_OK
-    names = ("bf16", "awq", "gptq", "gguf") if args.all else ("bf16", "awq")
+    from quanttui.demo.names import demo_names
+
+    names = demo_names(args.all)
     if console_wanted(args):
         from quanttui.console_session import LiveConsoleSession
 

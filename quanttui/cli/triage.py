@@ -114,11 +114,13 @@ def _session(args: argparse.Namespace, spec: TriageSpec, out: Path) -> LiveSessi
 
         variants, _, _ = run_config_from_file(args.config, out)
     elif args.demo and args.backend == "sim":
+        from quanttui.demo.names import demo_names
         from quanttui.demo.sim import sim_variants
 
-        variants = sim_variants(_demo_names(args))
+        variants = sim_variants(demo_names(args.all))
     elif args.demo:
         from quanttui.demo.cpu import demo_variants
+        from quanttui.demo.names import demo_names
         from quanttui.demo.paths import demo_paths
         from quanttui.demo.prepare import PrepareError, prepare_demo_models
 
@@ -127,7 +129,7 @@ def _session(args: argparse.Namespace, spec: TriageSpec, out: Path) -> LiveSessi
             prepare_demo_models(paths.root, stderr, with_gguf=args.all)
         except PrepareError as exc:
             raise UsageError(f"{exc} (the simulated engines need nothing: --backend sim)") from None
-        variants = demo_variants(paths, _demo_names(args))
+        variants = demo_variants(paths, demo_names(args.all))
     else:
         raise UsageError(
             "say where the variants are: --endpoint NAME=URL, --config FILE, --demo or --from FILE"
@@ -208,7 +210,3 @@ def cmd_triage(args: argparse.Namespace) -> int:
     stderr(f"wrote {result.recording}")
     _print(_summary(state), args.json)
     return interrupted_code() if result.interrupted else EXIT_OK
-
-
-def _demo_names(args: argparse.Namespace) -> tuple[str, ...]:
-    return ("bf16", "awq", "gptq", "gguf") if args.all else ("bf16", "awq")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.demo.names import TWO
 from quanttui.demo.paths import DemoPaths, venv_python
 from quanttui.io.config import LLAMA_CPP_COMMAND, VariantConfig
 from quanttui.io.openai_client import RequestOptions, Timeouts
@@ -96,10 +97,6 @@ def llama_cpp_variant(
         startup_timeout_s=120.0,
         stop_grace_s=10.0,
     )
-
-
-TWO = ("bf16", "awq")
-ALL = ("bf16", "awq", "gptq", "gguf")
 
 
 def demo_variants(paths: DemoPaths, names: tuple[str, ...] = TWO) -> list[VariantConfig]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.demo.names import TWO
 from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import RequestOptions, Timeouts
 from quanttui.session import SessionResult, SweepConfig, run_launched_sweep
@@ -36,8 +37,6 @@ SIM_VARIANTS = {
     ),
     "gguf": dict(ttft_ms=110.0, itl_ms=20.0, max_num_seqs=1, kv_cache_tokens=4096, metrics="none"),
 }
-TWO = ("bf16", "awq")
-ALL = ("bf16", "awq", "gptq", "gguf")
 DEMO_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8, 16), requests_per_step=16, warmup_requests=2, slo=Slo(1500.0))
 DEMO_OPTIONS = RequestOptions(max_tokens=32, temperature=0.0, seed=1234, ignore_eos=True)
 

@@ -23,7 +23,8 @@ from quanttui.core.events import (
 )
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.prompts import DEFAULT_PROMPTS
-from quanttui.demo.cpu import ALL, cpu_variant, demo_config, demo_variants, llama_cpp_variant
+from quanttui.demo.cpu import cpu_variant, demo_config, demo_variants, llama_cpp_variant
+from quanttui.demo.names import ALL
 from quanttui.demo.paths import demo_paths
 from quanttui.io.launcher import Launcher
 from quanttui.io.openai_client import RequestOptions, Timeouts

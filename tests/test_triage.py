@@ -170,3 +170,19 @@ async def test_stopping_a_triage_ends_after_the_prompt_under_way(tmp_path, sim_s
     await seen.done()
     assert seen.of(TriageFinished)[-1].reason == "stopped" and seen.of(SweepFinished)[-1].reason == "stopped"
     assert len(seen.of(TriagePrompt)) < len(default_quality_set().prompts)
+
+
+async def test_an_engine_without_vllms_tokenize_is_known_unscorable(sim_server, free_port):
+    """Divergence scoring needs vLLM's /tokenize and prompt_logprobs: an engine without the route (the
+    simulator has none, nor has llama-cpp-python's server) is said to be unscorable once; an engine
+    that does not answer at all is not (a passing hiccup must not turn scoring off)."""
+    from quanttui.io.openai_client import Timeouts
+    from quanttui.io.triage_client import TriageClient
+
+    server = sim_server("m")
+    for url, expected in ((server.url, False), (f"http://127.0.0.1:{free_port}", True)):
+        client = TriageClient(url, "m", None, Timeouts(connect_s=1))
+        try:
+            assert await client.speaks_vllm() is expected, url
+        finally:
+            await client.aclose()

@@ -57,6 +57,17 @@ class TriageClient:
                 return value if isinstance(value, int) and value > 0 else None
         return None
 
+    async def speaks_vllm(self) -> bool:
+        """False when the engine has no /tokenize route (404 or 405), as llama-cpp-python's server:
+        teacher-forced scoring with prompt_logprobs is then not possible there. Unknown (no answer)
+        counts as True, so a passing hiccup never turns scoring off."""
+        body = {"model": self.model, "prompt": "a"}
+        try:
+            response = await self._http.post(f"{self.root}/tokenize", json=body)
+        except httpx.HTTPError:
+            return True
+        return response.status_code not in (404, 405)
+
     async def tokenize_chat(self, messages: list[dict[str, str]]) -> list[int]:
         """The prompt's token ids with the chat template applied, as the engine itself would."""
         body = {"model": self.model, "messages": messages, "add_generation_prompt": True}

@@ -60,6 +60,9 @@ class TriageRunner:
         self.clock = clock
         self.done_prompts = 0
         self._stop = asyncio.Event()
+        # variants whose engine cannot score (no vLLM /tokenize + prompt_logprobs), with the reason:
+        # asked once, then every later prompt says so without another failing request
+        self._unscorable: dict[str, str] = {}
 
     def stop(self) -> None:
         """Finish the prompt under way, then end (reason "stopped")."""
@@ -190,6 +193,8 @@ class TriageRunner:
             return missing("the reference answer failed")
         if not reference.logprobs:
             return missing("the reference sent no logprobs")
+        if variant in self._unscorable:
+            return missing(self._unscorable[variant])
         try:
             prompt_ids = await side[plan.reference].tokenize_chat(prompt.as_messages())
             result = divergence_from_api(
@@ -198,7 +203,15 @@ class TriageRunner:
                     prompt_ids + continuation_ids(reference.logprobs), plan.top_logprobs
                 ),
             )  # fmt: skip
-        except (TriageRequestError, ValueError) as exc:
+        except TriageRequestError as exc:
+            if await side[variant].speaks_vllm():
+                return missing(str(exc))
+            self._unscorable[variant] = (
+                f"not measured: {variant}'s engine has no vLLM /tokenize, so no prompt_logprobs scoring "
+                f"(vLLM extensions); its reply: {str(exc)[:160]}"
+            )
+            return missing(self._unscorable[variant])
+        except ValueError as exc:
             return missing(str(exc))
         return TriageDivergence(
             t=self.clock.now(),

@@ -51,3 +51,31 @@ def test_four_variant_demo_recording_replays_with_the_gguf_engine_unmetered():
     reasons = [e.reason for e in events if isinstance(e, MetricsUnavailable) and e.variant == "gguf"]
     assert reasons[0].startswith("not exported by this engine")  # later: one scrape timed out under load
     assert not [e for e in events if isinstance(e, EngineSample) and e.variant == "gguf"]
+
+
+def test_the_real_four_variant_runs_make_a_catalog_and_a_report(tmp_path):
+    """The catalog and report code on real four-variant recordings: the `demo --all` sweep and the
+    `triage --demo --all` triage, both shipped."""
+    triage = RECORDINGS / "demo-vllm-cpu-triage-all.jsonl"
+    names = ["bf16", "awq", "gptq", "gguf"]
+    done = subprocess.run(
+        [sys.executable, "-m", "quanttui", "triage", "--from", str(triage), "--out", str(tmp_path / "t")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    catalog = json.loads((tmp_path / "t" / "failure_catalog.json").read_text())
+    markdown = (tmp_path / "t" / "failure_catalog.md").read_text()
+    assert "| prompt_id | category | bf16 | awq | gptq | gguf | symptom | notes |" in markdown
+    assert markdown.count("\n| ") >= 25 and "not measured: gguf's engine has no vLLM /tokenize" in json.dumps(
+        catalog
+    )
+    report = subprocess.run(
+        [sys.executable, "-m", "quanttui", "report", str(RECORDINGS / "demo-vllm-cpu-all.jsonl"),
+         "--triage", str(triage), "--out", str(tmp_path / "r"), "--gpu-usd-per-hour", "0.5"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    capacity = (tmp_path / "r" / "capacity.md").read_text()
+    assert all(f"| {n} | " in capacity for n in names)
+    business = (tmp_path / "r" / "business_case.md").read_text()
+    assert business.count("\n- ") >= 5

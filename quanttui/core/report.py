@@ -129,12 +129,30 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
 
+def candidate(quantized: Sequence[VariantCapacity]) -> VariantCapacity:
+    """The quantized variant the case is made for when there are several: the most concurrent users
+    within the SLO, then the most tok/s at that point (the order given breaks a full tie)."""
+    return max(quantized, key=lambda c: (c.max_conc_meeting_slo or 0, c.tok_s_at_max_safe or 0.0))
+
+
+def _candidate_line(quantized: Sequence[VariantCapacity], chosen: VariantCapacity) -> str:
+    each = ", ".join(
+        f"{c.variant} {c.max_conc_meeting_slo if c.max_conc_meeting_slo else 'none'}"
+        + (f" at {c.tok_s_at_max_safe:.1f} tok/s" if c.max_conc_meeting_slo and c.tok_s_at_max_safe else "")
+        for c in quantized
+    )
+    return (f"The case is made for {chosen.variant}, the quantized variant with the most concurrent users "
+            f"within the SLO, then the most tok/s there ({each}); capacity.md has every variant.")  # fmt: skip
+
+
 def business_case_md(r: ReportInputs) -> str:
     caps = r.capacities
     out = [f"# The INT4 business case: {r.title}", ""]
     if len(caps) < 2:
         return "\n".join(out + ["Needs two variants (the BF16 baseline first)."]) + "\n"
-    base, quant = caps[0], caps[1]
+    base, quant = caps[0], candidate(caps[1:])
+    if len(caps) > 2:
+        out += [_candidate_line(caps[1:], quant), ""]
     roof = {f.variant: f for f in r.rooflines}
     bullets: list[str] = []
     # 1. tenant density

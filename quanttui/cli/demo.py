@@ -41,7 +41,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--all", action="store_true",
         help="four variants: BF16, AWQ and GPTQ on vLLM, and the GGUF on llama.cpp's server "
-        "(prepare: also build llama.cpp, a compile of ~10 min)",
+        "(prepare: also build llama.cpp, a compile of ~5.5 min)",
     )  # fmt: skip
     p.add_argument("--out", default="quanttui-demo", metavar="DIR")
     p.add_argument(

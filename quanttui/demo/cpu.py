@@ -67,6 +67,21 @@ def cpu_variant(
     )
 
 
+# One thread like the vLLM engines; verbose, because llama.cpp's loader lines carry the start-up
+# phases and the KV line. interrupt_requests false: by default a new request cuts off the stream in
+# flight (seen here as "peer closed connection" on every concurrent request); queued, they wait.
+LLAMA_CPP_ARGS = (
+    "--n_threads",
+    "1",
+    "--n_threads_batch",
+    "1",
+    "--interrupt_requests",
+    "false",
+    "--verbose",
+    "true",
+)
+
+
 def llama_cpp_variant(
     name: str, gguf: Path, python: Path, core: int, port: int | None = None
 ) -> VariantConfig:
@@ -81,18 +96,7 @@ def llama_cpp_variant(
         max_model_len=MAX_MODEL_LEN,
         port=port or free_port(),
         command=(*pin, str(python), *LLAMA_CPP_COMMAND[1:]),
-        # interrupt_requests false: by default a new request cuts off the stream in flight (seen here
-        # as "peer closed connection" on every concurrent request); queued, they wait their turn
-        extra_args=(
-            "--n_threads",
-            "1",
-            "--n_threads_batch",
-            "1",
-            "--interrupt_requests",
-            "false",
-            "--verbose",
-            "true",
-        ),  # fmt: skip
+        extra_args=LLAMA_CPP_ARGS,
         env={"OMP_NUM_THREADS": "1"},
         startup_timeout_s=120.0,
         stop_grace_s=10.0,

@@ -43,7 +43,6 @@ LLAMACPP_RUNNING = "llamacpp:requests_processing"
 LLAMACPP_WAITING = "llamacpp:requests_deferred"
 LLAMACPP_GENERATION_TOKENS = "llamacpp:tokens_predicted_total"
 LLAMACPP_PROMPT_TOKENS = "llamacpp:prompt_tokens_total"
-NOT_EXPORTED = METRICS_NOT_EXPORTED
 
 
 class MetricsParseError(ValueError):
@@ -278,7 +277,7 @@ class MetricsScraper:
             raise _ScrapeFailed(_one_line(f"{type(exc).__name__}: {exc}")) from exc
         arrived = self._clock.now()
         if response.status_code == 404:
-            raise _ScrapeFailed(f"{NOT_EXPORTED} (HTTP 404 from {self.url})")
+            raise _ScrapeFailed(f"{METRICS_NOT_EXPORTED} (HTTP 404 from {self.url})")
         if response.status_code != 200:
             raise _ScrapeFailed(f"HTTP {response.status_code} from {self.url}")
         return response.text, arrived
@@ -319,7 +318,7 @@ class MetricsScraper:
             except MetricsParseError as exc:
                 raise _ScrapeFailed(f"unparsable /metrics: {exc}") from exc
             if metrics.empty:
-                raise _ScrapeFailed(f"{NOT_EXPORTED}: no vllm:* or llamacpp:* metrics at {self.url}")
+                raise _ScrapeFailed(f"{METRICS_NOT_EXPORTED}: no vllm:* or llamacpp:* metrics at {self.url}")
         except _ScrapeFailed as exc:
             self._fail(str(exc))
             return None

@@ -234,7 +234,7 @@ def test_the_api_key_never_reaches_a_triage_a_catalog_or_a_report(tmp_path, sim_
 
 def test_a_reader_that_leaves_early_is_not_an_error():
     """`quanttui replay FILE --headless | head -1`: no traceback, exit 0."""
-    recording = Path(__file__).parent.parent / "recordings" / "demo-vllm-cpu-bf16-awq.jsonl"
+    recording = Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-bf16-awq.jsonl"
     process = subprocess.Popen([sys.executable, "-m", "quanttui", "replay", str(recording), "--headless"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     process.stdout.close()  # the reader is gone before the first line

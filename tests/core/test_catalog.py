@@ -12,7 +12,7 @@ from quanttui.core.catalog import CatalogPrompt, escape_cell, fenced, render_mar
 from quanttui.core.triage import Divergence, Flag, Tag, TriageOutput
 from quanttui.io.catalog_export import write_catalog
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 HOSTILE = "a | b\nline two <script>alert(1)</script> ```x``` `````y [bold red]R[/] \x1b[31mred\x1b[0m é 雨"
 
 PROMPTS = [

@@ -18,7 +18,7 @@ from quanttui.io.recording_file import open_recording
 from quanttui.io.tag_journal import load_journal
 
 TMUX = shutil.which("tmux")
-APP = Path(__file__).parent / "console_app_main.py"
+APP = Path(__file__).parents[1] / "console_app_main.py"
 
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install -y tmux)")
 
@@ -129,7 +129,7 @@ def test_sim_demo_opens_the_console_and_quits_clean(tmux, tmp_path):
 
 def test_tags_survive_kill_9_of_the_console(tmux, tmp_path):
     recording = tmp_path / "triage.jsonl"
-    shutil.copy(Path(__file__).parent.parent / "recordings" / "demo-vllm-cpu-triage.jsonl", recording)
+    shutil.copy(Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-triage.jsonl", recording)
     # `exec` keeps the shell's pid, so the pid file names the console itself.
     command = (
         f"echo $$ > {shlex.quote(str(tmp_path / 'pid'))}; exec env LANG=C.UTF-8 {shlex.quote(sys.executable)}"

@@ -9,7 +9,7 @@ import pytest
 from quanttui.core.events import ErrorClass
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient, RequestOptions, Timeouts
 
-DATA = Path(__file__).parent / "data" / "vllm-sse"
+DATA = Path(__file__).parents[1] / "data" / "vllm-sse"
 
 
 def ask(text: str) -> list[dict[str, str]]:

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_live import PLAN, ProcessSample, session_events
+from live_events import PLAN, ProcessSample, session_events
 
 from quanttui.core.events import GpuProcess, GpuSample, GpuUnavailable
 from quanttui.core.live import LiveState
@@ -20,7 +20,7 @@ from quanttui.ui.themes import (
 from quanttui.ui.views import delta_lines, delta_row, status_view, variant_view
 from quanttui.ui.widgets.plots import plotext_colour
 
-UI = Path(__file__).parents[1] / "quanttui" / "ui"
+UI = Path(__file__).parents[2] / "quanttui" / "ui"
 
 
 def test_theme_files_load_and_cover_dark_light_and_16_colours():

@@ -1,12 +1,6 @@
-"""Knees, the capacity sentence, cost per 1M tokens, the roofline, and `quanttui report` on the
-shipped real recordings."""
+"""Knees, the capacity sentence, cost per 1M tokens, the roofline and the business case's choice
+of variant: the report's pure parts (the files and `quanttui report` are in tests/session)."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-import polars as pl
 import pytest
 
 from quanttui.core.capacity import VariantCapacity, blowup_knee, capacity_sentence, variant_capacity
@@ -14,11 +8,6 @@ from quanttui.core.cost import CostInputs, operating_cost, usd_per_million
 from quanttui.core.loadplan import SloMetric
 from quanttui.core.roofline import gauge, nvml_bandwidth_gbps, roofline
 from quanttui.core.stepstats import StepStats
-from quanttui.io.report_files import ReportOptions, build_report
-
-RECORDINGS = Path(__file__).parent.parent / "recordings"
-SWEEP = RECORDINGS / "demo-vllm-cpu-bf16-awq.jsonl"
-TRIAGE = RECORDINGS / "demo-vllm-cpu-triage.jsonl"
 
 
 def row(variant, conc, p95, tok_s, ttft_p95=100.0, tpot=20.0, slo=3000.0):
@@ -83,63 +72,6 @@ def test_roofline():
     assert r.bound_tok_s == pytest.approx(256.0) and r.efficiency == pytest.approx(0.25)
     assert gauge(r).startswith("[#####---------------] 25% of 256")
     assert "no weights size" in gauge(roofline("x", 10.0, "c", None, 5.0))
-
-
-def test_report_from_the_shipped_recordings(tmp_path):
-    options = ReportOptions(gpu_usd_per_hour=0.30, tokens_per_day=5e6, bandwidth_gbps=40.0)
-    paths = build_report(SWEEP, tmp_path, options, TRIAGE)
-    assert [p.name for p in paths] == ["sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md",
-                                       "business_case.md"]  # fmt: skip
-    capacity = (tmp_path / "capacity.md").read_text()
-    assert (
-        "On this CPU (no GPU), awq sustains 2.0x fewer concurrent users than bf16 at p95 e2e <= 8,000 ms (4 vs 8)."
-        in capacity
-    )
-    assert "p95 e2e 10,435 ms > SLO 8,000 ms at c=8" in capacity
-    cost = (tmp_path / "cost_model.md").read_text()
-    assert "$/1M output tokens" in cost and "| awq | 4 | 61.8 | 1.35 |" in cost
-    case = (tmp_path / "business_case.md").read_text()
-    why, bad = case.split("## When INT4 is a bad idea")
-    assert 5 <= why.count("\n- ") <= 8 and bad.count("\n- ") == 2
-    assert "mean KL 0.108 nats" in why and "code (3 vs 1 of 5)" in bad
-    frame = pl.read_csv(tmp_path / "concurrency_sweep.csv")
-    assert frame["conc"].to_list() == [1, 2, 4, 8] and "awq_p95_e2e_ms" in frame.columns
-
-
-def test_report_cli_errors_are_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "quanttui", "report", str(tmp_path / "nope.jsonl")],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert (
-        done.returncode == 2
-        and done.stderr.strip() == f"quanttui report: error: {tmp_path / 'nope.jsonl'}: no such file"
-    )
-    done = subprocess.run([sys.executable, "-m", "quanttui", "report", str(SWEEP), "--utilization", "2",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert done.returncode == 2 and "--utilization must be in (0, 1]" in done.stderr
-    done = subprocess.run([sys.executable, "-m", "quanttui", "report", str(SWEEP), "--slo-p95-ms", "6000",
-                           "--slo-metric", "e2e", "--out", str(tmp_path / "r")], capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert (
-        "(4 vs 2)" in (tmp_path / "r" / "capacity.md").read_text()
-        or "SLO" in (tmp_path / "r" / "capacity.md").read_text()
-    )
-    assert json.dumps  # the CLI prints file names on stderr only
-
-
-async def test_the_console_writes_the_report_from_its_palette(tmp_path):
-    from quanttui.console_session import ReplayConsoleSession
-    from quanttui.ui.app import QuanttuiApp
-
-    app = QuanttuiApp(ReplayConsoleSession(SWEEP, speed=None, hold_at_end=True), tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Write report", "Compare outputs", "Export failure catalog", "Export summary"} <= set(titles)
-        app.write_report()
-        await pilot.pause(0.1)
-    assert (tmp_path / "report" / "capacity.md").read_text().startswith("# Capacity")
-    assert (tmp_path / "report" / "business_case.md").exists()
 
 
 def test_with_several_quantized_variants_the_case_is_made_for_the_best_at_the_slo():

@@ -15,7 +15,7 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.events import EngineSample, Event, MetricsUnavailable
 from quanttui.io.metrics import MetricsParseError, MetricsScraper, VllmMetrics, parse_vllm_metrics
 
-DATA = Path(__file__).parent / "data" / "vllm-metrics"
+DATA = Path(__file__).parents[1] / "data" / "vllm-metrics"
 
 
 def capture(variant: str, moment: str) -> str:

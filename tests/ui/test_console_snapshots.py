@@ -2,7 +2,7 @@
 
 Deterministic: the recording is replayed as fast as possible and every number on screen comes
 from event times (the live stand-in's clock is frozen). Accept changes after looking at them:
-`pytest tests/test_console_snapshots.py --snapshot-update`, then read the report.
+`pytest tests/ui/test_console_snapshots.py --snapshot-update`, then read the report.
 """
 
 from pathlib import Path
@@ -56,7 +56,7 @@ def test_compare_screen_120x36(snap_compare, tmp_path):
     from quanttui.console_session import ReplayConsoleSession
 
     recording = tmp_path / "triage.jsonl"  # a copy: tags would go to a journal beside it
-    shutil.copy(Path(__file__).parent.parent / "recordings" / "demo-vllm-cpu-triage.jsonl", recording)
+    shutil.copy(Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-triage.jsonl", recording)
     session = ReplayConsoleSession(recording, speed=None, hold_at_end=True)
 
     async def open_compare(pilot) -> None:

@@ -33,7 +33,7 @@ from quanttui.session import EndpointSpec, SweepConfig, replay_headless
 
 PROMPTS = list(DEFAULT_PROMPTS)
 SIM = (sys.executable, "-m", "quanttui.sim.server")
-SHIPPED = Path(__file__).parent.parent / "recordings" / "demo-vllm-cpu-bf16-awq.jsonl"
+SHIPPED = Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-bf16-awq.jsonl"
 
 
 def gone(pids) -> bool:

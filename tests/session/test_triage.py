@@ -14,7 +14,7 @@ from quanttui.io.tag_journal import load_journal
 from quanttui.ui.app import QuanttuiApp
 from quanttui.ui.screens.compare import CompareScreen
 
-SHIPPED = Path(__file__).parent.parent / "recordings" / "demo-vllm-cpu-triage.jsonl"
+SHIPPED = Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-triage.jsonl"
 PROMPTS = [
     {"id": "f1", "category": "factual", "prompt": "Capital of France?", "max_tokens": 12, "checks": {"contains": ["Paris"]}},
     {"id": "m1", "category": "reasoning", "prompt": "17*23?", "max_tokens": 12, "checks": {"numeric": 391}},

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-RECORDINGS = Path(__file__).parent.parent / "recordings"
+RECORDINGS = Path(__file__).parents[2] / "recordings"
 
 
 def test_demo_recording_replays_to_its_documented_summary():

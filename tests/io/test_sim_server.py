@@ -21,7 +21,7 @@ from quanttui.sim.cli import build_parser, config_from_args
 from quanttui.sim.engine import SimConfig
 from quanttui.sim.process import SimServerError, start_sim_server
 
-DATA = Path(__file__).parent / "data" / "vllm-sse"
+DATA = Path(__file__).parents[1] / "data" / "vllm-sse"
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from quanttui.core.engine_log import KvCapacity, Phase, later, merge_kv, read_line
 
-LOGS = Path(__file__).parent / "data" / "vllm-logs"
+LOGS = Path(__file__).parents[1] / "data" / "vllm-logs"
 
 
 def replay(name: str) -> tuple[list[Phase], KvCapacity | None, list[str]]:
@@ -100,7 +100,9 @@ def test_phases_never_go_backwards():
 
 def test_real_llama_cpp_server_log():
     phases, kv, failures = [Phase.LAUNCHING], None, []
-    path = Path(__file__).parent / "data" / "llama-cpp-logs" / "serve-llama-cpp-python-0.3.36-smol-q4_1.log"
+    path = (
+        Path(__file__).parents[1] / "data" / "llama-cpp-logs" / "serve-llama-cpp-python-0.3.36-smol-q4_1.log"
+    )
     for line in path.read_text().splitlines():
         facts = read_line(line)
         if facts.phase and later(phases[-1], facts.phase):

@@ -105,7 +105,7 @@ def test_no_variants(tmp_path):
 
 
 def test_the_shipped_gpu_example_loads():
-    path = Path(__file__).parent.parent / "examples" / "rtx2000ada-qwen2.5-1.5b.toml"
+    path = Path(__file__).parents[2] / "examples" / "rtx2000ada-qwen2.5-1.5b.toml"
     cfg = load_config(path)
     bf16, awq = cfg.variants
     assert bf16.gpu_memory_utilization + awq.gpu_memory_utilization <= 0.9
@@ -126,7 +126,7 @@ def test_secrets_on_an_engine_command_line_never_reach_the_header():
 
 
 def test_the_shipped_marlin_example_loads():
-    path = Path(__file__).parent.parent / "examples" / "rtx2000ada-qwen2.5-1.5b-marlin.toml"
+    path = Path(__file__).parents[2] / "examples" / "rtx2000ada-qwen2.5-1.5b-marlin.toml"
     cfg = load_config(path)
     assert [v.quantization for v in cfg.variants] == ["awq", "awq_marlin", "gptq", "gptq_marlin"]
     assert sum(v.gpu_memory_utilization for v in cfg.variants) <= 0.9 and cfg.cost["gpu_usd_per_hour"] > 0
@@ -177,7 +177,7 @@ def test_llama_cpp_variants_refuse_vllm_settings(tmp_path, edit, needle):
 
 
 def test_the_shipped_gguf_example_loads():
-    path = Path(__file__).parent.parent / "examples" / "rtx2000ada-qwen2.5-1.5b-gguf.toml"
+    path = Path(__file__).parents[2] / "examples" / "rtx2000ada-qwen2.5-1.5b-gguf.toml"
     bf16, awq, gguf = load_config(path).variants
     assert (bf16.engine, awq.engine, gguf.engine) == ("vllm", "vllm", "llama-cpp")
     assert gguf.argv()[:3] == ["python3", "-m", "llama_cpp.server"] and "--n_gpu_layers" in gguf.argv()

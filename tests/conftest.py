@@ -13,11 +13,31 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from quanttui.demo.paths import DATA_DIR_ENV, default_data_dir
 from quanttui.sim.process import SimServer, start_sim_server
+
+# Resolved once, from the operator's own environment, before any test changes HOME: the engine tests
+# must still find the demo models and venvs `quanttui demo prepare` built there.
+DEMO_DATA_DIR = default_data_dir()
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test (and every process it starts) gets its own empty HOME and XDG config, data and cache
+    folders, so the operator's themes, config and data are neither read nor written; only the demo data
+    directory stays where it was."""
+    root = tmp_path_factory.mktemp("home")  # not under tmp_path: tests list what they write there
+    for name, sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                      ("XDG_CACHE_HOME", "cache")):  # fmt: skip
+        (root / sub).mkdir()
+        monkeypatch.setenv(name, str(root / sub))
+    monkeypatch.setenv(DATA_DIR_ENV, str(DEMO_DATA_DIR))
+    return root
 
 
 @pytest.fixture

@@ -48,12 +48,13 @@ SOURCE = ROOT / "recordings" / "demo-vllm-cpu-bf16-awq.jsonl"
 CONSOLE = """
 import asyncio, sys
 from pathlib import Path
-from quanttui.console_session import ReplayConsoleSession
+from quanttui.session import ReplaySession
+from quanttui.session.handle import SessionHandle
 from quanttui.ui.app import QuanttuiApp
 async def main():
     speed = float(sys.argv[3]) or None
-    session = ReplayConsoleSession(Path(sys.argv[1]), speed=speed)
-    app = QuanttuiApp(session, Path(sys.argv[2]))
+    session = ReplaySession(Path(sys.argv[1]), speed=speed)
+    app = QuanttuiApp(SessionHandle(session), Path(sys.argv[2]))
     async with app.run_test(size=(200, 60)) as pilot:
         while app.session_task is None or not app.session_task.done():
             await pilot.pause(0.2)

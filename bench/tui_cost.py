@@ -27,9 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quanttui.console_session import ReplayConsoleSession
 from quanttui.core.stats import percentile
-from quanttui.io.session_thread import responsive_switching
+from quanttui.session import ReplaySession
+from quanttui.session.handle import SessionHandle
+from quanttui.session.thread import responsive_switching
 from quanttui.sim.process import start_sim_server
 
 RESULTS = Path(__file__).parent / "results"
@@ -63,7 +64,7 @@ async def _probe(lags: list[float], stop: asyncio.Event) -> None:
 
 
 async def headless(path: Path, speed: float) -> dict[str, float]:
-    session = ReplayConsoleSession(path, speed=speed)
+    session = ReplaySession(path, speed=speed)
     lags: list[float] = []
     stop = asyncio.Event()
     probe = asyncio.create_task(_probe(lags, stop))
@@ -72,7 +73,7 @@ async def headless(path: Path, speed: float) -> dict[str, float]:
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     stop.set()
     await probe
-    return _row(cpu, wall, lags, session.duration)
+    return _row(cpu, wall, lags, session.info.duration)
 
 
 async def with_console(path: Path, speed: float, out: Path, threaded: bool) -> dict[str, float]:
@@ -80,8 +81,8 @@ async def with_console(path: Path, speed: float, out: Path, threaded: bool) -> d
     default) or, with threaded=False, on the app's loop beside the UI (how it was before)."""
     from quanttui.ui.app import QuanttuiApp
 
-    session = ReplayConsoleSession(path, speed=speed)
-    app = QuanttuiApp(session, out, session_thread=threaded)
+    session = ReplaySession(path, speed=speed)
+    app = QuanttuiApp(SessionHandle(session, own_thread=threaded), out)
     lags: list[float] = []
     stop = asyncio.Event()
     with responsive_switching_if(threaded):
@@ -89,29 +90,29 @@ async def with_console(path: Path, speed: float, out: Path, threaded: bool) -> d
 
 
 async def _console_run(
-    app: Any, session: ReplayConsoleSession, lags: list[float], stop: asyncio.Event
+    app: Any, session: ReplaySession, lags: list[float], stop: asyncio.Event
 ) -> dict[str, float]:
     async with app.run_test(size=(200, 60)) as pilot:
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        if app.runner is not None:
+        if app.handle.own_thread:
             while app.session_task is None:
                 await pilot.pause(0.01)
             stop_threadsafe = threading.Event()
-            probe = app.runner.spawn(_probe_threadsafe(lags, stop_threadsafe))
+            probe = app.handle.spawn(_probe_threadsafe(lags, stop_threadsafe))
         else:
             task = asyncio.create_task(_probe(lags, stop))
         while app.session_task is None or not app.session_task.done():
             await pilot.pause(0.05)
         await pilot.pause(0.3)  # the last redraw
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        if app.runner is not None:
+        if app.handle.own_thread:
             stop_threadsafe.set()
             with contextlib.suppress(Exception):
                 probe.result(1)
         else:
             stop.set()
             await task
-    return _row(cpu, wall, lags, session.duration)
+    return _row(cpu, wall, lags, session.info.duration)
 
 
 def responsive_switching_if(threaded: bool) -> contextlib.AbstractContextManager[None]:

@@ -11,4 +11,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 .venv/bin/ruff check quanttui tests bench
 .venv/bin/ruff format --check quanttui tests bench
+.venv/bin/lint-imports --no-cache  # the layer contracts in pyproject.toml
 .venv/bin/python -m pytest -q "$@"

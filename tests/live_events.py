@@ -1,7 +1,5 @@
 """A synthetic two-engine session for the LiveState tests (tests/core) and the console-part tests (tests/ui)."""
 
-from dataclasses import dataclass
-
 from quanttui.core.events import (
     EndpointInfo,
     EngineCapacity,
@@ -18,26 +16,6 @@ from quanttui.core.events import (
 from quanttui.core.loadplan import LoadPlan, Slo
 
 PLAN = LoadPlan(concurrencies=(1, 2), requests_per_step=4, slo=Slo(500.0))
-
-
-# Stand-ins for events other engineers add to core.events; LiveState reads them by class name.
-@dataclass(frozen=True)
-class OperatorCommand(Event):
-    command: str
-    value: float | str | None = None
-
-
-@dataclass(frozen=True)
-class ProcessSample(Event):
-    variant: str
-    rss_mib: float
-    cpu_pct: float | None
-    pids: int
-
-
-@dataclass(frozen=True)
-class ReplayReset(Event):
-    pass
 
 
 def result(variant, step, t, e2e, *, ok=True, tokens=10, warmup=False, error=None, ttft=0.05):

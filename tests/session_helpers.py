@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from quanttui.core.events import Event
+from quanttui.core.events import Event, ReplayStatus
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.stream import SessionStream
 from quanttui.io.openai_client import RequestOptions, Timeouts
@@ -31,6 +31,16 @@ class Collector:
 
     def of(self, cls: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, cls)]
+
+    @property
+    def replayed(self) -> list[Event]:
+        """The recording's events as a replay published them (its own ReplayStatus left out)."""
+        return [e for e in self.events if not isinstance(e, ReplayStatus)]
+
+    def replay_status(self) -> ReplayStatus | None:
+        """What the replay last said of itself (paused, speed, at the end)."""
+        statuses = self.of(ReplayStatus)
+        return statuses[-1] if statuses else None
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
         deadline = time.monotonic() + timeout

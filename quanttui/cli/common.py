@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from quanttui.io.signals import on_stop_signals
+from quanttui.session.signals import on_stop_signals
 
 EXIT_OK = 0
 

@@ -68,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     names = demo_names(args.all)
     if console_wanted(args):
-        from quanttui.console_session import LiveConsoleSession
+        from quanttui.session import LiveSession
 
         if args.backend == "sim":
             from quanttui.demo.sim import SIM_HEADER, sim_config, sim_variants
@@ -79,9 +79,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
             config, header = demo_config(Path(args.out), names), demo_header(paths)
             variants = demo_variants(paths, names)
-        session = LiveConsoleSession(
-            config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header
-        )
+        session = LiveSession(config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header)
         return run_console(session, Path(args.out))
     if args.backend == "sim":
         from quanttui.demo.sim import run_sim_demo

@@ -34,11 +34,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UsageError("the replay console needs a terminal; use --headless")
         if args.speed < 0:
             raise UsageError(f"--speed must be >= 0, got {args.speed}")
-        from quanttui.console_session import ReplayConsoleSession
+        from quanttui.session import ReplaySession
 
         if not args.file.exists():
             raise UsageError(f"{args.file}: no such file")
-        return run_console(ReplayConsoleSession(args.file, speed=args.speed, hold_at_end=True), Path("."))
+        return run_console(ReplaySession(args.file, speed=args.speed, hold_at_end=True), Path("."))
     result: SessionResult = run_async(replay_headless(args.file))
     for warning in result.warnings:
         stderr(f"warning: {warning}")

@@ -81,11 +81,9 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     variants, config, prompts = run_config_from_file(args.config, Path(args.out))
     if console_wanted(args):
-        from quanttui.console_session import LiveConsoleSession
+        from quanttui.session import LiveSession
 
-        return run_console(
-            LiveConsoleSession(config, prompts, variants, autostart=args.autostart), Path(args.out)
-        )
+        return run_console(LiveSession(config, prompts, variants, autostart=args.autostart), Path(args.out))
     result: SessionResult = run_async(run_launched_sweep(variants, config, prompts, stderr))
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)

@@ -156,6 +156,6 @@ def cmd_attach(args: argparse.Namespace) -> int:
     prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the console needs a terminal; `quanttui sweep` is the headless form")
-    from quanttui.console_session import LiveConsoleSession
+    from quanttui.session import LiveSession
 
-    return run_console(LiveConsoleSession(config, prompts, None, autostart=False), Path(args.out))
+    return run_console(LiveSession(config, prompts, None, autostart=False), Path(args.out))

@@ -1,4 +1,5 @@
-"""The aggregator: folds the event stream into per-variant, per-step statistics.
+"""The aggregator: per-variant, per-step statistics from the event stream (inside `core/fold.py`'s
+SessionFold, which every consumer uses; nothing else makes one).
 
 It sees only events, so a live session and its replay produce the same numbers. Engine and GPU
 samples are folded into the open step's window as they arrive (bounded memory); request results
@@ -86,6 +87,7 @@ class StepWindow:
     started: float
     finished: float | None = None
     variants: tuple[str, ...] = ()
+    reason: str | None = None  # how it ended (StepFinished.reason)
 
 
 @dataclass
@@ -134,6 +136,7 @@ class Aggregator:
             case StepFinished():
                 if event.step in self.steps:
                     self.steps[event.step].finished = event.t
+                    self.steps[event.step].reason = event.reason
                 self.open_step = None
             case RequestResult():
                 self.results[(event.variant, event.step)].append(event)

@@ -229,6 +229,28 @@ class ReplayReset(Event):
 
 
 @dataclass(frozen=True)
+class RampStatus(Event):
+    """Where the ramp stands, published by the live session at every change (schema 2): "waiting"
+    (for the operator's start), "running", "paused", "stopping" (stop asked, requests in flight
+    finishing) or "finished". A fact of the run, so it is recorded."""
+
+    state: str
+
+
+@dataclass(frozen=True)
+class ReplayStatus(Event):
+    """Where a replay stands, published by the replay at every change of its controls: position (t
+    of the last event published), the recording's duration, speed (0: as fast as possible), paused,
+    at_end. Purely visual: a replay records nothing, and a live session never publishes it."""
+
+    position: float
+    duration: float
+    speed: float
+    paused: bool
+    at_end: bool = False
+
+
+@dataclass(frozen=True)
 class TriageStarted(Event):
     """A quality triage begins: every prompt of `quality_set` on every variant, greedy."""
 
@@ -315,6 +337,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OperatorCommand,
         ProcessSample,
         ReplayReset,
+        RampStatus,
+        ReplayStatus,
         TriageStarted,
         TriagePrompt,
         TriageAnswer,

@@ -3,12 +3,9 @@
 Pure (no Textual, no IO) so it is tested on synthetic events and reads a live session and its
 replay alike. Memory is bounded by windows, not by the session's length: per-second series keep
 the last `history_s` seconds, latency percentiles use the last `window_s` seconds of completed
-requests, log panes the last `log_lines` lines. Step statistics and the knee come from the same
-`Aggregator` / `compute_step_stats` the summary uses, so the console and the CSV agree.
-
-Events that other parts of quanttui add later (`OperatorCommand`, `ProcessSample`,
-`ReplayReset`) are recognised by class name and read with `getattr`, so this module works
-before and after they exist in `core.events`.
+requests, log panes the last `log_lines` lines. Step statistics, the SLO in force and the knee
+come from the session's fold (core/fold.py, the one every summary, report and stop rule reads),
+so the console and the CSV agree.
 """
 
 from __future__ import annotations
@@ -16,9 +13,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from quanttui.core.aggregate import Aggregator
 from quanttui.core.capacity import blowup_knee
 from quanttui.core.events import (
     EndpointInfo,
@@ -30,16 +26,21 @@ from quanttui.core.events import (
     InstanceState,
     LogLine,
     MetricsUnavailable,
+    OperatorCommand,
     OperatorNote,
+    ProcessSample,
+    ReplayReset,
+    ReplayStatus,
     RequestResult,
     StepFinished,
     StepStarted,
     SweepFinished,
     VariantRetired,
 )
+from quanttui.core.fold import SessionFold
 from quanttui.core.literal import safe_text
 from quanttui.core.live_variant import Knee, LatencyView, VariantLive
-from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.loadplan import LoadPlan
 from quanttui.core.roofline import Roofline, roofline
 from quanttui.core.stepstats import StepStats
 
@@ -85,13 +86,12 @@ class LiveState:
         self.window_s, self.history_s, self.rate_s, self.log_lines = window_s, history_s, rate_s, log_lines
         self.version = 0
         self.resets = -1  # how often reset() ran after the start
+        self.replay: ReplayStatus | None = None  # where a replay stands (not reset by a seek)
         self.reset()
 
     def reset(self) -> None:
         """Back to the start of the session (a replay seeking backwards republishes from there)."""
-        plan = self.initial_plan
-        self.plan = plan
-        self.aggregator = Aggregator(plan)
+        self.fold = SessionFold(self.initial_plan)
         self.variants: dict[str, VariantLive] = {}
         for name in self.initial_variants:
             self._variant(name)
@@ -104,8 +104,6 @@ class LiveState:
         self.step_seconds: float | None = None
         self.step_variants: tuple[str, ...] = ()
         self.steps_done: list[int] = []
-        self.slo_ms: float | None = plan.slo.p95_ms if plan and plan.slo else None
-        self.slo_metric: str = str(plan.slo.metric) if plan and plan.slo else str(SloMetric.E2E)
         self.step_rows: dict[tuple[str, int], StepStats] = {}
         self.gpu_unavailable: str | None = None
         self.gpus: dict[int, GpuSample] = {}
@@ -122,14 +120,18 @@ class LiveState:
             self.apply(event)
 
     def apply(self, event: Event) -> None:
-        kind = type(event).__name__
-        if kind == "ReplayReset":
-            self.reset()
-            return
+        match event:
+            case ReplayReset():
+                self.reset()
+                return
+            case ReplayStatus():  # the replay's controls, not a fact of the session
+                self.replay = event
+                self.version += 1
+                return
         self.events += 1
         self.version += 1
         self._tick(event.t)
-        self.aggregator.consume(event)
+        self.fold.apply(event)
         match event:
             case EndpointInfo():
                 v = self._variant(event.variant)
@@ -165,27 +167,15 @@ class LiveState:
                 self.sweep_end = event.reason
             case OperatorNote():
                 self.notes.append((event.t, safe_text(event.text)))
+            case OperatorCommand():
+                value = "" if event.value is None else str(event.value)
+                self.notes.append((event.t, safe_text(f"{event.command} {value}".strip())))
+                if event.command == "set_slo":
+                    self._rejudge()
+            case ProcessSample():
+                self._variant(event.variant).on_process(event.rss_mib, event.cpu_pct, event.pids)
             case _:
-                self._apply_by_name(kind, event)
-
-    def _apply_by_name(self, kind: str, event: Event) -> None:
-        """Events newer than this module's imports, read defensively."""
-        if kind == "OperatorCommand":
-            command = str(getattr(event, "command", ""))
-            value = getattr(event, "value", None)
-            self.notes.append((event.t, safe_text(f"{command} {'' if value is None else value}".strip())))
-            if command == "set_slo":
-                self._set_slo(value)
-        elif kind == "ProcessSample":
-            name = getattr(event, "variant", None)
-            if isinstance(name, str):
-                pids = getattr(event, "pids", None)  # a count of processes (or, once, their pids)
-                count = (
-                    pids if isinstance(pids, int) else len(pids) if isinstance(pids, tuple | list) else None
-                )
-                self._variant(name).on_process(
-                    getattr(event, "rss_mib", None), getattr(event, "cpu_pct", None), count
-                )
+                pass
 
     def _variant(self, name: str) -> VariantLive:
         v = self.variants.get(name)
@@ -232,12 +222,12 @@ class LiveState:
             v.step_done = v.step_errors = 0
 
     def _on_step_finished(self, event: StepFinished) -> None:
-        window = self.aggregator.steps.get(event.step)
+        window = self.fold.aggregator.steps.get(event.step)
         if window is None:
             return
         self.steps_done.append(event.step)
         for name in window.variants:
-            stats = self.aggregator.step_stats(name, event.step)
+            stats = self.fold.step_stats(name, event.step)
             self.step_rows[(name, event.step)] = stats
             v = self._variant(name)
             if v.knee is None:
@@ -246,7 +236,7 @@ class LiveState:
 
     def _bend(self, v: VariantLive) -> None:
         """Where this variant's p95 starts to blow up, from the steps so far (core/capacity.py)."""
-        metric = SloMetric(self.slo_metric)
+        metric = self.fold.slo_metric
         points = [(s.conc, value) for (name, _), s in sorted(self.step_rows.items())
                   if name == v.name and (value := s.slo_value_ms(metric)) is not None]  # fmt: skip
         v.bend_conc, _ = blowup_knee(points)
@@ -254,23 +244,16 @@ class LiveState:
     def _knee(self, stats: StepStats) -> Knee | None:
         if self.slo_ms is None or not stats.requests:
             return None
-        value = stats.slo_value_ms(SloMetric(self.slo_metric))
+        value = stats.slo_value_ms(self.fold.slo_metric)
         if value is None or value <= self.slo_ms:
             return None
         return Knee(stats.step, stats.conc, value, self.slo_ms, self.slo_metric)
 
-    def _set_slo(self, value: object) -> None:
-        try:
-            slo_ms = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return
-        if not slo_ms > 0:
-            return
-        self.slo_ms = slo_ms
-        if self.plan is not None:
-            self.plan = replace(self.plan, slo=Slo(slo_ms, SloMetric(self.slo_metric)))
-            self.aggregator.plan = self.plan
-        for v in self.variants.values():  # the knee is re-derived against the new SLO
+    def _rejudge(self) -> None:
+        """The fold applied a new SLO: each step's SLO verdict and the knees are re-derived."""
+        for key, stats in list(self.step_rows.items()):
+            self.step_rows[key] = self.fold.step_stats(stats.variant, stats.step)
+        for v in self.variants.values():
             rows = sorted(
                 (s for (name, _), s in self.step_rows.items() if name == v.name), key=lambda s: s.step
             )
@@ -297,6 +280,23 @@ class LiveState:
         if measured is None or not self.bandwidth_gbps or name not in self.weights_bytes:
             return None
         return roofline(name, self.bandwidth_gbps, self.bandwidth_source, self.weights_bytes[name], measured)
+
+    @property
+    def plan(self) -> LoadPlan | None:
+        return self.fold.plan
+
+    @property
+    def slo_ms(self) -> float | None:
+        return self.fold.slo_ms
+
+    @property
+    def slo_metric(self) -> str:
+        return str(self.fold.slo_metric)
+
+    @property
+    def ramp_state(self) -> str | None:
+        """waiting, running, paused, stopping, finished; None where the session never said."""
+        return self.fold.ramp_state
 
     @property
     def steps_total(self) -> int | None:

@@ -1,6 +1,6 @@
 """The recording format: JSON Lines, one header line then one event per line. Never pickle.
 
-Header: {"format": "quanttui-recording", "schema": 1, "quanttui": "...", "started_utc": "...",
+Header: {"format": "quanttui-recording", "schema": 2, "quanttui": "...", "started_utc": "...",
 "config": {...}, "host": {...}}. Event line: {"type": "<EventClass>", "t": ..., <fields>}.
 Decoding checks every field against the event's type hints, so a damaged or foreign line is
 reported with its line number and field name instead of surfacing later as a crash.
@@ -19,7 +19,9 @@ from quanttui.core.events import EVENT_TYPES, VALUE_TYPES, Event
 from quanttui.core.loadplan import LoadPlan
 
 FORMAT_NAME = "quanttui-recording"
-SCHEMA_VERSION = 1
+# 1: the first format. 2: adds the RampStatus event (where the ramp stands); schema-1 files read
+# as before, with the ramp's state unknown ("—").
+SCHEMA_VERSION = 2
 
 
 class RecordingError(ValueError):

@@ -4,13 +4,17 @@ Publishing never blocks and never awaits. Each subscriber owns a queue and a pol
 falls behind: ``buffer`` keeps everything (the recorder and the aggregator must not lose data),
 ``drop`` keeps at most ``maxsize`` events and counts the newest ones it had to drop (a UI can
 afford to skip frames but must say so).
+
+A *tap* is a synchronous consumer called inside `publish()`, before any subscription sees the
+event: the session's fold is one, so whoever publishes a `StepFinished` can read the step's
+decision from the fold on the next line (the stop rules do).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 from quanttui.core.events import Event
@@ -30,6 +34,9 @@ class Subscription:
         self._queue: deque[Event] = deque()
         self._wakeup = asyncio.Event()
         self._closed = False
+        # Called (on the publisher's thread) when the queue goes from empty to not empty: a console
+        # on another thread posts itself a message to drain, instead of polling.
+        self.on_pending: Callable[[], None] | None = None
 
     def _offer(self, event: Event) -> None:
         if self._closed:
@@ -37,16 +44,26 @@ class Subscription:
         if self.policy == "drop" and len(self._queue) >= self.maxsize:
             self.dropped += 1
             return
+        was_empty = not self._queue
         self._queue.append(event)
         self._wakeup.set()
+        if was_empty and self.on_pending is not None:
+            self.on_pending()
 
     def _close(self) -> None:
         self._closed = True
         self._wakeup.set()
+        if self.on_pending is not None:
+            self.on_pending()
 
     @property
     def pending(self) -> int:
         return len(self._queue)
+
+    @property
+    def closed(self) -> bool:
+        """The stream has ended; what is still queued can be drained."""
+        return self._closed
 
     async def batches(self) -> AsyncIterator[list[Event]]:
         """Yield everything queued so far as one list; ends once the stream is closed and drained."""
@@ -82,8 +99,13 @@ class Subscription:
 class SessionStream:
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
+        self._taps: list[Callable[[Event], None]] = []
         self._closed = False
         self.published = 0
+
+    def tap(self, consumer: Callable[[Event], None]) -> None:
+        """Call `consumer(event)` synchronously inside every later `publish()`."""
+        self._taps.append(consumer)
 
     def subscribe(self, name: str, policy: Policy = "buffer", maxsize: int = 0) -> Subscription:
         sub = Subscription(name, policy, maxsize)
@@ -96,6 +118,8 @@ class SessionStream:
         if self._closed:
             return
         self.published += 1
+        for consumer in self._taps:
+            consumer(event)
         for sub in self._subscriptions:
             sub._offer(event)
 

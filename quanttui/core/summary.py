@@ -1,4 +1,4 @@
-"""The run summary: one JSON-able dict built from the recording header and the aggregator.
+"""The run summary: one JSON-able dict built from the recording header and the session's fold.
 
 Live sweeps and `quanttui replay --headless` call the same function on the same events, so
 their summaries are equal; nothing here reads a clock or a file.
@@ -10,8 +10,8 @@ from dataclasses import asdict
 from typing import Any
 
 from quanttui import __version__
-from quanttui.core.aggregate import Aggregator
 from quanttui.core.capacity import variant_capacity
+from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, SloMetric
 from quanttui.core.stepstats import StepStats
 
@@ -39,8 +39,9 @@ def _variant_capacity(name: str, rows: list[StepStats], plan: LoadPlan | None) -
     }
 
 
-def build_summary(header_config: dict[str, Any], agg: Aggregator) -> dict[str, Any]:
-    rows = agg.all_step_stats()
+def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str, Any]:
+    agg = fold.aggregator
+    rows = fold.all_step_stats()
     variants: list[dict[str, Any]] = []
     for name, state in agg.variants.items():
         own = [r for r in rows if r.variant == name]

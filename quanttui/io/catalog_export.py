@@ -12,7 +12,7 @@ import polars as pl
 from quanttui.core.catalog import CatalogPrompt, catalog_json, catalog_rows, render_markdown
 from quanttui.core.triage import Divergence, Tag, TriageOutput
 from quanttui.core.triage_state import TriageState
-from quanttui.io.recording_file import open_recording
+from quanttui.io.recording_file import fold_recording
 from quanttui.io.tag_journal import journals_of, load_journal
 
 NAMES = ("failure_catalog.md", "failure_catalog.csv", "failure_catalog.json")
@@ -102,10 +102,8 @@ def export_triage(state: TriageState, out: Path, formats: Sequence[str], title: 
 def load_triage(recording: Path) -> tuple[TriageState, list[str]]:
     """A triage as its recording and journals hold it: the answers, flags, divergences and every
     tag (a journal outlives a recording cut by a crash); plus the journals' warnings."""
-    state = TriageState()
-    _, events = open_recording(recording)
-    for event in events:
-        state.apply(event)
+    folded = fold_recording(recording)
+    state = folded.fold.triage
     warnings: list[str] = []
     for journal in journals_of(recording):
         loaded = load_journal(journal)

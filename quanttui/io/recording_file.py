@@ -1,27 +1,29 @@
-"""Recording files: the recorder writes the stream to JSON Lines; the reader and replayer read it back.
+"""Recording files: the recorder writes the stream to JSON Lines; the reader reads it back.
 
-Replay publishes the recorded events onto a SessionStream, the same path a live session uses,
-so every consumer (aggregator, UI, exports) works unchanged on a recording.
+A replay (session/replay_control.py) publishes the recorded events onto a SessionStream, the same
+path a live session uses; `fold_recording` folds a whole file through the session's fold for the
+readers that need no stream (`quanttui report`, `quanttui triage --from`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from quanttui.core.events import Event
+from quanttui.core.fold import SessionFold
+from quanttui.core.loadplan import Slo
 from quanttui.core.recording import (
     RecordingError,
     RecordingHeader,
     decode_event,
     encode_event,
     header_from_json,
+    plan_from_header,
 )
-from quanttui.core.stream import SessionStream, Subscription
+from quanttui.core.stream import Subscription
 
 
 class Recorder:
@@ -123,29 +125,17 @@ def read_recording(path: Path) -> tuple[Recording, list[Event]]:
     return recording, list(events)
 
 
-class Replayer:
-    """Publishes a recording's events with their original timing, scaled, or as fast as possible."""
+@dataclass
+class FoldedRecording:
+    header: RecordingHeader
+    fold: SessionFold
+    warnings: list[str]
 
-    def __init__(self, path: Path, speed: float | None = None) -> None:
-        self.path = path
-        self.speed = speed  # None: as fast as possible; 1.0: original timing
-        self.recording: Recording | None = None
-        self.published = 0
 
-    def open(self) -> tuple[Recording, Iterator[Event]]:
-        recording, events = open_recording(self.path)
-        self.recording = recording
-        return recording, events
-
-    async def run(self, stream: SessionStream, events: Iterator[Event]) -> None:
-        origin = time.monotonic()
-        for count, event in enumerate(events):
-            if self.speed:
-                due = origin + event.t / self.speed
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            elif count % 512 == 0:
-                await asyncio.sleep(0)  # let consumers drain between bursts
-            stream.publish(event)
-            self.published += 1
+def fold_recording(path: Path, pinned_slo: Slo | None = None) -> FoldedRecording:
+    """Every event of a recording through the session's fold (as a replay at full speed would)."""
+    recording, events = open_recording(path)
+    fold = SessionFold(plan_from_header(recording.header, path), pinned_slo=pinned_slo)
+    for event in events:
+        fold.apply(event)
+    return FoldedRecording(recording.header, fold, recording.warnings)

@@ -1,22 +1,22 @@
 """`quanttui report`: a recording (and optionally a triage recording) in, report files out.
 
 Everything is computed from the recordings alone (the header's configuration, hardware facts
-and the events), so a sweep recorded on the GPU box can be reported anywhere.
+and the events, folded by the session's fold, operator SLO changes included), so a sweep recorded
+on the GPU box can be reported anywhere. A console writes the same files from its session's fold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from quanttui.core.aggregate import Aggregator
 from quanttui.core.capacity import VariantCapacity, variant_capacity
 from quanttui.core.cost import CostInputs
-from quanttui.core.events import EngineCapacity, GpuSample, ReplayReset
+from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.recording import plan_from_header
 from quanttui.core.report import ReportInputs, TriageFacts, business_case_md, capacity_md, cost_md
@@ -24,7 +24,7 @@ from quanttui.core.roofline import roofline
 from quanttui.core.triage_state import TriageState
 from quanttui.io.catalog_export import load_triage
 from quanttui.io.export import write_sweep_csv
-from quanttui.io.recording_file import open_recording
+from quanttui.io.recording_file import fold_recording, open_recording
 
 REPORT_FILES = ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md", "business_case.md")
 
@@ -39,42 +39,20 @@ class ReportOptions:
     bandwidth_gbps: float | None = None  # else the recording's hardware facts
 
 
-@dataclass
-class _Read:
-    aggregator: Aggregator
-    kv_tokens: dict[str, int]
-    memory_total_mib: float | None
-    header: dict[str, Any]
-    warnings: list[str]
-
-
-def _read(path: Path, plan: LoadPlan | None) -> _Read:
-    recording, events = open_recording(path)
-    aggregator = Aggregator(plan)
-    kv: dict[str, int] = {}
-    memory = None
-    for event in events:
-        if isinstance(event, ReplayReset):
-            continue
-        aggregator.consume(event)
-        if isinstance(event, EngineCapacity) and event.kv_cache_tokens:
-            kv[event.variant] = event.kv_cache_tokens
-        if isinstance(event, GpuSample):
-            memory = event.mem_total_mib
-    return _Read(aggregator, kv, memory, recording.header.config, list(getattr(recording, "warnings", [])))
-
-
-def _plan(header: Any, path: Path, options: ReportOptions) -> tuple[LoadPlan | None, SloMetric, float | None]:
-    plan = plan_from_header(header, path)
+def pinned_slo(options: ReportOptions, plan: LoadPlan | None) -> Slo | None:
+    """The reader's own SLO when the options give one (it then overrides the recording's SLO and
+    any operator change in it); None: the recording's SLO as the operator left it."""
+    if options.slo_p95_ms is None and options.slo_metric is None:
+        return None
+    slo_ms = options.slo_p95_ms or (plan.slo.p95_ms if plan and plan.slo else None)
+    if not slo_ms:
+        return None
     metric = (
         SloMetric(options.slo_metric)
         if options.slo_metric
         else (plan.slo.metric if plan and plan.slo else SloMetric.E2E)
     )
-    slo_ms = options.slo_p95_ms or (plan.slo.p95_ms if plan and plan.slo else None)
-    if plan is not None and slo_ms:
-        plan = replace(plan, slo=Slo(slo_ms, metric))
-    return plan, metric, slo_ms
+    return Slo(slo_ms, metric)
 
 
 def _triage_facts(state: TriageState) -> TriageFacts | None:
@@ -133,13 +111,30 @@ def concurrency_frame(rows: Sequence[Any], capacities: Sequence[VariantCapacity]
 def build_report(
     recording: Path, out_dir: Path, options: ReportOptions, triage_recording: Path | None = None
 ) -> list[Path]:
+    """The report files of a recording (folded as a replay would), with the triage and its journals'
+    tags from `triage_recording` (else from the same recording)."""
     opening, _ = open_recording(recording)
-    plan, metric, slo_ms = _plan(opening.header, recording, options)
-    read = _read(recording, plan)
-    header = read.header
-    rows = read.aggregator.all_step_stats()
-    precisions = {name: state.info.precision for name, state in read.aggregator.variants.items()}
-    names = _order(list(read.aggregator.variants), precisions)
+    pinned = pinned_slo(options, plan_from_header(opening.header, recording))
+    folded = fold_recording(recording, pinned)
+    triage_state, _ = load_triage(triage_recording or recording)  # with the tags of its journals
+    return write_report(folded.fold, folded.header.config, recording.name, out_dir, options, triage_state)
+
+
+def write_report(
+    fold: SessionFold,
+    header: dict[str, Any],
+    title: str,
+    out_dir: Path,
+    options: ReportOptions,
+    triage_state: TriageState,
+) -> list[Path]:
+    """The report files from a session's fold: the same for a live session's "Write report", a
+    replay's and `quanttui report`'s."""
+    metric = SloMetric(options.slo_metric) if options.slo_metric else fold.slo_metric
+    slo_ms = fold.slo_ms
+    rows = fold.all_step_stats()
+    precisions = {name: state.info.precision for name, state in fold.aggregator.variants.items()}
+    names = _order(list(fold.aggregator.variants), precisions)
     capacities = [variant_capacity(n, rows, metric, slo_ms) for n in names]
     hardware = header.get("hardware") or {}
     bandwidth = options.bandwidth_gbps or hardware.get("memory_bandwidth_gbps")
@@ -159,12 +154,12 @@ def build_report(
             tokens_per_day=options.tokens_per_day or cost_cfg.get("tokens_per_day"),
             utilization=options.utilization or cost_cfg.get("utilization", 0.7),
         )
-    triage_state, _ = load_triage(triage_recording or recording)  # with the tags of its journals
-    gpus = sorted(read.aggregator.gpu_names)
+    gpus = sorted(fold.aggregator.gpu_names)
     where = gpus[0] if gpus else "this CPU (no GPU)"
     inputs = ReportInputs(
-        title=recording.name, where=where, rows=rows, capacities=capacities, rooflines=rooflines, cost=cost,
-        triage=_triage_facts(triage_state), kv_tokens=read.kv_tokens, memory_total_mib=read.memory_total_mib,
+        title=title, where=where, rows=rows, capacities=capacities, rooflines=rooflines, cost=cost,
+        triage=_triage_facts(triage_state), kv_tokens=dict(fold.kv_tokens),
+        memory_total_mib=fold.memory_total_mib,
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / name for name in REPORT_FILES]

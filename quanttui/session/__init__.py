@@ -1,25 +1,32 @@
-"""Wires a session: which collectors run, the stream, and its consumers.
+"""The session runtime: what publishes onto the stream, the fold it feeds, and how a driver steers it.
 
 A live sweep and a replay differ only in what publishes onto the stream (the runner, scrapers
-and samplers, or the replayer); the aggregator and the summary are the same code for both.
-`LiveSession` and `ReplaySession` are the one implementation: the headless commands run them
-straight through (`run_sweep`, `run_launched_sweep`, `replay_headless`), the console drives them
-(`quanttui.console_session`).
+and samplers, or the replayer); the fold (core/fold.py) and the summary are the same code for
+both. `LiveSession` and `ReplaySession` are the one implementation: the headless commands run
+them straight through (`run_sweep`, `run_launched_sweep`, `replay_headless`), the console drives
+them through a `SessionHandle` (handle.py: the session on its own thread, typed commands in).
 """
 
 from quanttui.session.live import LiveSession, run_launched_sweep, run_sweep
-from quanttui.session.replay import ReplaySession, plan_from_header, replay_headless, variants_from_header
-from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, guess_precision, read_api_key
+from quanttui.session.replay import ReplaySession, replay_headless, variants_from_header
+from quanttui.session.spec import (
+    EndpointSpec,
+    SessionInfo,
+    SessionResult,
+    SweepConfig,
+    guess_precision,
+    read_api_key,
+)
 from quanttui.session.wiring import resolve_endpoints
 
 __all__ = [
     "EndpointSpec",
     "LiveSession",
     "ReplaySession",
+    "SessionInfo",
     "SessionResult",
     "SweepConfig",
     "guess_precision",
-    "plan_from_header",
     "read_api_key",
     "replay_headless",
     "resolve_endpoints",

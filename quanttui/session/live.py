@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from quanttui.core.aggregate import Aggregator
 from quanttui.core.clock import SessionClock
 from quanttui.core.engine_log import Phase
 from quanttui.core.events import (
@@ -17,18 +17,34 @@ from quanttui.core.events import (
     OperatorCommand,
     SweepFinished,
 )
+from quanttui.core.fold import SessionFold
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
 from quanttui.io.hardware import memory_bandwidth
 from quanttui.io.launcher import Engine, EngineStartError, Launcher
-from quanttui.io.load_runner import LoadRunner, Target
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
 from quanttui.io.openai_client import OpenAIStreamClient
 from quanttui.io.process_sampler import ProcessSampler
-from quanttui.io.ramp_control import RampControl
 from quanttui.io.tag_journal import JOURNAL_NAME
-from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, read_api_key
+from quanttui.session.commands import (
+    Command,
+    Job,
+    Pause,
+    RestartFailed,
+    Resume,
+    SetSlo,
+    StartRamp,
+    StartTriage,
+    StepDown,
+    StepUp,
+    Stop,
+    TagOutput,
+)
+from quanttui.session.jobs import run_job
+from quanttui.session.load_runner import LoadRunner, Target
+from quanttui.session.ramp import RampControl
+from quanttui.session.spec import EndpointSpec, SessionInfo, SessionResult, SweepConfig, read_api_key
 from quanttui.session.triage import TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (
     LiveStreams,
@@ -46,10 +62,11 @@ class LiveSession:
     the ramp to be started (at once with `autostart`), drives it, records everything, and stops the
     engines on every way out of `run()`.
 
-    Everything is published on `stream`; the recorder and the aggregator are subscribed from the
-    start, a console subscribes too. Operator commands are plain calls on the event loop's thread
-    and never wait; each one is published as an `OperatorCommand`. The headless commands are this
-    class with `autostart=True` (`run_sweep`, `run_launched_sweep`).
+    Everything is published on `stream`; the fold is tapped and the recorder subscribed from the
+    start, a console subscribes too. Operator commands are typed values (session/commands.py)
+    applied by `handle()` on the session's loop; they never wait, and each is published as an
+    `OperatorCommand`. The headless commands are this class with `autostart=True` (`run_sweep`,
+    `run_launched_sweep`).
     """
 
     kind = "live"
@@ -115,15 +132,59 @@ class LiveSession:
         self._restarts: set[asyncio.Task[None]] = set()
         self.tagging = TriageTagging(config.out_dir / JOURNAL_NAME, self.stream.publish, self.clock)
 
+    @property
+    def info(self) -> SessionInfo:
+        """What a driver needs to know before the session runs (read once, before its thread starts)."""
+        return SessionInfo(
+            mode="live",
+            header=self.header,
+            plan=self.plan,
+            variants=tuple(self.variants),
+            recording=self.config.out_dir / "recording.jsonl",
+            can_triage=self._triage is not None,
+            triage_only=self.triage_only,
+            can_restart=self._launch is not None,
+            clock=self.clock,
+            load_tags=self.tagging.loaded,
+        )
+
+    @property
+    def fold(self) -> SessionFold:
+        """The session's fold (fed inside publish, never drops an event): the summary so far."""
+        return self._session.fold
+
     # -- operator commands -------------------------------------------------------------------
-    def start_ramp(self) -> None:
-        self.control.start()
+    def handle(self, command: Command) -> None:
+        """Apply one command, on the session's loop; one that cannot apply changes nothing."""
+        control = self.control
+        match command:
+            case StartRamp():
+                control.start()
+            case Pause():
+                control.pause()
+            case Resume():
+                control.resume()
+            case Stop():
+                self.stop()
+            case StepUp():
+                control.step_up()
+            case StepDown():
+                control.step_down()
+            case SetSlo(p95_ms=p95_ms):
+                control.set_slo(p95_ms)
+            case RestartFailed():
+                self.restart_failed()
+            case StartTriage():
+                self.start_triage()
+            case TagOutput(tag=tag):
+                self.tagging.tag(tag.prompt_id, tag.variant, tag.verdict, tag.symptom, tag.notes)
+            case _:
+                pass  # a replay's command
 
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
+    def run_job(self, job: Job) -> list[Path]:
+        """A file job from the session's fold, on the session's loop (session/jobs.py)."""
+        title = (self.config.out_dir / "recording.jsonl").name
+        return run_job(job, self.header, self.fold, self.tagging, title)
 
     def stop(self) -> None:
         """End the ramp (or the engines' start-up) and a triage after its current prompt; run()
@@ -166,40 +227,6 @@ class LiveSession:
         self._triage_wanted = True
         if self._resolved:
             self._triage.start(self._resolved, self.config.timeouts, self._api_key)
-
-    def tag(self, prompt_id: str, variant: str, verdict: str, symptom: str = "", notes: str = "") -> None:
-        """The operator's judgement of one output: journaled (fsynced), then published."""
-        self.tagging.tag(prompt_id, variant, verdict, symptom, notes)
-
-    @property
-    def can_triage(self) -> bool:
-        return self._triage is not None
-
-    @property
-    def triage_running(self) -> bool:
-        return self._triage is not None and self._triage.running
-
-    def step_up(self) -> None:
-        self.control.step_up()
-
-    def step_down(self) -> None:
-        self.control.step_down()
-
-    def set_slo(self, p95_ms: float) -> None:
-        self.control.set_slo(p95_ms)
-
-    @property
-    def paused(self) -> bool:
-        return self.control.paused
-
-    @property
-    def ramp_started(self) -> bool:
-        return self.control.started
-
-    @property
-    def aggregator(self) -> Aggregator:
-        """The session's own aggregator (it never drops an event): the summary so far."""
-        return self._session.fold.aggregator
 
     # -- the session -------------------------------------------------------------------------
     async def run(self) -> SessionResult:
@@ -338,6 +365,7 @@ class LiveSession:
             config.options,
             stream.publish,
             clock,
+            self.fold,
             progress,
             control=self.control,
             before_step=grow_pools,

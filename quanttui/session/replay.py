@@ -3,21 +3,28 @@ headless `replay_headless`."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from quanttui.core.aggregate import Aggregator
-from quanttui.core.recording import (
-    RecordingHeader,
-    plan_from_header,  # noqa: F401 - re-exported
-)
+from quanttui.core.fold import SessionFold
+from quanttui.core.recording import RecordingHeader, plan_from_header
 from quanttui.core.stream import SessionStream
 from quanttui.core.summary import build_summary
-from quanttui.io.replay_control import ControlledReplayer, last_event_t
 from quanttui.io.tag_journal import journal_for_recording
-from quanttui.session.spec import SessionResult
+from quanttui.session.commands import (
+    Command,
+    Job,
+    Pause,
+    Resume,
+    Seek,
+    SetSpeed,
+    StepOnce,
+    Stop,
+    TagOutput,
+)
+from quanttui.session.jobs import run_job
+from quanttui.session.replay_control import ControlledReplayer
+from quanttui.session.spec import SessionInfo, SessionResult
 from quanttui.session.triage import TriageTagging
-from quanttui.session.wiring import SessionFold, feed_fold
 
 
 def variants_from_header(header: RecordingHeader) -> list[str]:
@@ -33,10 +40,9 @@ def variants_from_header(header: RecordingHeader) -> list[str]:
 
 class ReplaySession:
     """A recording published onto `stream` with its original timing x `speed` (None or 0: as fast as
-    possible), with pause, single step, speed change and seek. The header is read (and checked) when
-    the session is made; events are read as they are published."""
-
-    kind = "replay"
+    possible), driven by typed commands (`handle`): pause, resume, single step, speed, seek, stop.
+    The header is read (and checked) when the session is made; events are read as they are
+    published; where the replay stands is published as `ReplayStatus` events."""
 
     def __init__(self, path: Path, speed: float | None = 1.0, *, hold_at_end: bool = False) -> None:
         self.path = Path(path)
@@ -45,77 +51,62 @@ class ReplaySession:
         self.header = recording.header
         self.plan = plan_from_header(self.header, self.path)
         self.variants = variants_from_header(self.header)
-        self.duration = last_event_t(self.path)
         self.stream = SessionStream()
-        self._fold = SessionFold(self.plan)
-        self._aggregator_sub = self.stream.subscribe("aggregator")
+        self.fold = SessionFold(self.plan)
+        self.stream.tap(self.fold.apply)
         self._ran = False
         # Tags made while replaying go to a journal beside the recording (and onto the stream).
         self.tagging = TriageTagging(journal_for_recording(self.path), self.stream.publish, None)
 
-    can_triage = False
-    triage_running = False
-
-    def start_triage(self) -> None:
-        """A recording cannot ask its engines anything: nothing to start."""
-
-    def tag(self, prompt_id: str, variant: str, verdict: str, symptom: str = "", notes: str = "") -> None:
-        self.tagging.tag(prompt_id, variant, verdict, symptom, notes)
-
-    def pause(self) -> None:
-        self._replayer.pause()
-
-    def resume(self) -> None:
-        self._replayer.resume()
-
-    def set_speed(self, x: float | None) -> None:
-        self._replayer.set_speed(x)
-
-    def step(self) -> None:
-        self._replayer.step()
-
-    def seek(self, t: float) -> None:
-        self._replayer.seek(t)
-
-    def stop(self) -> None:
-        """End the replay; run() returns the summary of what was published."""
-        self._replayer.stop()
-
     @property
-    def position(self) -> float:
-        return self._replayer.position
+    def info(self) -> SessionInfo:
+        return SessionInfo(
+            mode="replay",
+            header=self.header,
+            plan=self.plan,
+            variants=tuple(self.variants),
+            recording=self.path,
+            duration=self._replayer.duration,
+            load_tags=self.tagging.loaded,
+        )
 
-    @property
-    def paused(self) -> bool:
-        return self._replayer.paused
+    def handle(self, command: Command) -> None:
+        """Apply one command on the session's loop; a live session's command changes nothing."""
+        replayer = self._replayer
+        match command:
+            case Pause():
+                replayer.pause()
+            case Resume():
+                replayer.resume()
+            case SetSpeed(speed=speed):
+                replayer.set_speed(speed)
+            case StepOnce():
+                replayer.step()
+            case Seek(t=t):
+                replayer.seek(t)
+            case Stop():
+                replayer.stop()
+            case TagOutput(tag=tag):
+                self.tagging.tag(tag.prompt_id, tag.variant, tag.verdict, tag.symptom, tag.notes)
+            case _:
+                pass
 
-    @property
-    def speed(self) -> float:
-        return self._replayer.speed or 0.0
-
-    @property
-    def at_end(self) -> bool:
-        return self._replayer.at_end
-
-    @property
-    def aggregator(self) -> Aggregator:
-        """The session's own aggregator (it never drops an event): the summary so far."""
-        return self._fold.aggregator
+    def run_job(self, job: Job) -> list[Path]:
+        """A file job from the replay's fold (what has been replayed so far)."""
+        return run_job(job, self.header, self.fold, self.tagging, self.path.name)
 
     async def run(self) -> SessionResult:
         if self._ran:
             raise RuntimeError("a replay runs once")
         self._ran = True
-        consumer = asyncio.create_task(feed_fold(self._fold, self._aggregator_sub))
         try:
             await self._replayer.run(self.stream, self._events)
         finally:
             self.stream.close()
-            await consumer
-        summary = build_summary(self.header.config, self._fold.aggregator)
+        summary = build_summary(self.header.config, self.fold)
         return SessionResult(summary, warnings=self._replayer.warnings)
 
 
 async def replay_headless(path: Path) -> SessionResult:
-    """Feed a recording through the same stream and aggregator as fast as possible."""
+    """Feed a recording through the same stream and fold as fast as possible."""
     return await ReplaySession(path, speed=None).run()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from quanttui.core.events import (
-    EndpointInfo,
-)
+from quanttui.core.clock import SessionClock
+from quanttui.core.events import EndpointInfo
 from quanttui.core.loadplan import LoadPlan
+from quanttui.core.recording import RecordingHeader
+from quanttui.core.triage import Tag
 from quanttui.io.openai_client import EndpointError, RequestOptions, Timeouts
 
 _PRECISION_HINTS = ("awq", "gptq", "gguf", "bf16", "fp16", "fp8", "int8", "int4", "rtn")
@@ -84,6 +86,25 @@ class SessionResult:
     csv: Path | None = None
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What a driver (the console) learns of a session once, before it runs: everything after
+    that comes as events on its stream."""
+
+    mode: Literal["live", "replay"]
+    header: RecordingHeader  # a live attached session's endpoint models are resolved later
+    plan: LoadPlan | None
+    variants: tuple[str, ...]  # in display order, known before the engines start
+    recording: Path | None  # where the session records (live) or what it replays
+    can_triage: bool = False
+    triage_only: bool = False
+    can_restart: bool = False  # launched engines can be started again
+    duration: float = 0.0  # a replay's length (t of its last event)
+    clock: SessionClock | None = None  # a live session's clock (reading it is thread-safe)
+    # The operator's tags journaled in earlier sittings (reads the journal file; any thread).
+    load_tags: Callable[[], dict[tuple[str, str], Tag]] = dict
 
 
 def read_api_key(env_var: str | None) -> str | None:

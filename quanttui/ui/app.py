@@ -1,45 +1,63 @@
-"""The Textual console: one app around one session (live or replay).
+"""The Textual console: one app around one session (live or replay), held by a `SessionHandle`.
 
-Data flow: the session publishes on its stream; the app holds a *dropping* subscription whose
-batches a worker folds into `LiveState` (cheap, no drawing), and a frame timer copies the state
-onto the screen at a bounded rate. The load generator never waits for the UI, and the UI never
-awaits the load generator: the session runs as its own asyncio task, which outlives the app so
-`run_console` can stop it and await it (engines stop) whatever way the app ended.
+Data flow: the session publishes on its stream (on its own thread); the app's `StreamBridge`
+folds what arrives into `LiveState` and `TriageState` when an `EventsPending` message comes (they
+merge under bursts), and a frame timer copies the state onto the screen at a bounded rate. Keys
+become typed commands (ui/controls.py) sent through the handle; exports and reports are session
+jobs whose outcome comes back as a `JobDone` message. The app never reads the session's
+attributes while it runs: what it shows is what the stream said.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
-from quanttui.core.events import ReplayReset
 from quanttui.core.live import LiveState
 from quanttui.core.triage import Tag
 from quanttui.core.triage_state import TriageState
-from quanttui.io.catalog_export import export_triage
-from quanttui.io.session_thread import SessionThread
-from quanttui.ui.export import FORMATS, write_export, write_report
+from quanttui.session.commands import (
+    Command,
+    ExportCatalog,
+    ExportSummary,
+    Job,
+    RestartFailed,
+    SetSlo,
+    StartTriage,
+    Stop,
+    TagOutput,
+    WriteReport,
+)
+from quanttui.session.handle import SessionHandle
+from quanttui.ui import controls
+from quanttui.ui.bridge import EventsPending, StreamBridge
 from quanttui.ui.palette import palette_commands
 from quanttui.ui.screens.compare import CompareScreen
 from quanttui.ui.screens.help import HelpScreen
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.screens.slo import SloScreen
-from quanttui.ui.session_api import ConsoleSession, mode_of
 from quanttui.ui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, default_theme_dirs, load_theme_dirs
 from quanttui.ui.views import StatusView, status_view
 
-LIVE_ACTIONS = {"start_ramp", "pause_ramp", "stop_ramp", "step_up", "step_down", "set_slo", "restart_engines"}
-REPLAY_ACTIONS = {"pause_replay", "step", "seek", "speed"}
-SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 QUIT_GRACE_S = 60.0  # how long a quit waits for a stopped session before cancelling it
+TAG_TIMEOUT_S = 30.0  # how long a tag may take to reach the journal before the operator is told
+
+
+class JobDone(Message):
+    """A session job finished: the files it wrote, or why it failed."""
+
+    def __init__(self, what: str, paths: list[Path], error: str | None) -> None:
+        super().__init__()
+        self.what, self.paths, self.error = what, paths, error
 
 
 class QuanttuiApp(App[None]):
@@ -66,7 +84,7 @@ class QuanttuiApp(App[None]):
 
     def __init__(
         self,
-        session: ConsoleSession,
+        handle: SessionHandle,
         out_dir: Path,
         *,
         theme: str | None = None,
@@ -75,35 +93,37 @@ class QuanttuiApp(App[None]):
         plot_hz: float = 2.0,
         ui_queue: int = 50_000,
         start_session: bool = True,
-        session_thread: bool = True,
     ) -> None:
         super().__init__()
-        self.session = session
-        self.mode = mode_of(session)
+        self.handle = handle
+        self.info = handle.info
+        self.mode = self.info.mode
         self.out_dir = out_dir
         self.requested_theme = theme or DEFAULT_THEME
         self.theme_dirs = default_theme_dirs() if theme_dirs is None else theme_dirs
         self.refresh_hz = max(1.0, min(refresh_hz, 10.0))
         self.plot_interval = 1.0 / plot_hz
         self.start_session = start_session
-        self.state = LiveState(session.plan, list(session.variants))
+        self.state = LiveState(self.info.plan, list(self.info.variants))
+        self.state.set_hardware(self.info.header.config or {})
         self.triage = TriageState()
-        self.state.set_hardware(getattr(getattr(session, "header", None), "config", None) or {})
         # Subscribe before the session starts publishing, so nothing from its start is missed.
-        self.subscription = session.stream.subscribe("ui", policy="drop", maxsize=ui_queue)
+        self.bridge = StreamBridge(
+            handle.subscribe("ui", maxsize=ui_queue), self.state, self.triage, self.info.load_tags
+        )
         self.session_task: asyncio.Task[Any] | None = None
-        # The session runs on its own thread and loop (see io/session_thread.py) unless a test
-        # wants it on the app's loop.
-        self.runner = SessionThread(session) if session_thread else None
         self.session_result: Any = None
         self.session_error: BaseException | None = None
-        self.on_export: Callable[[], list[Path]] = self.export_now
         self.frames = 0
-        self.fold_errors = 0
         self._shown: tuple[int, StatusView] | None = None
         self._plotted_version = -1
         self._last_plot = 0.0
         self._stopping = False
+        self._fold_errors_told = 0
+
+    @property
+    def subscription(self) -> Any:
+        return self.bridge.subscription
 
     # -- start-up ------------------------------------------------------------------------------
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -121,97 +141,95 @@ class QuanttuiApp(App[None]):
         if self.requested_theme in self.available_themes:
             self.theme = self.requested_theme
         self._load_journal()
-        if getattr(self.session, "triage_only", False):
+        self.bridge.connect(self.post_message)
+        if self.info.triage_only:
             self.push_screen(CompareScreen(self.triage))
         if self.start_session:
             self.session_task = asyncio.create_task(self._run_session(), name="quanttui-session")
         self.set_interval(1.0 / self.refresh_hz, self._frame, name="frame")
 
-    def _fold_pending(self) -> None:
-        """Fold whatever arrived since the last frame into the state (the subscription is polled:
-        the session may publish from its own thread).
-
-        An event the state cannot fold (a bug, or a newer event shape) is skipped and reported
-        once: a monitor that stops updating would be worse than one that misses an event.
-        """
-        for event in self.subscription.drain():
-            try:
-                self.state.apply(event)
-                self.triage.apply(event)
-                if isinstance(event, ReplayReset):
-                    self._load_journal()  # the operator's tags outlive a seek
-            except Exception as exc:
-                self.fold_errors += 1
-                if self.fold_errors == 1:
-                    self.notify(f"skipped an event it could not show: {exc!r}", severity="warning")
-
-    def _frame(self) -> None:
-        self._fold_pending()
-        self.refresh_view()
-        top = self.screen_stack[-1] if self.screen_stack else None  # empty while shutting down
-        if isinstance(top, CompareScreen):
-            top.show_state()
-
-    def _load_journal(self) -> None:
-        tagging = getattr(self.session, "tagging", None)
-        if tagging is None:
-            return
-        try:
-            self.triage.load_tags(tagging.loaded())
-        except Exception as exc:
-            self.notify(f"tags not loaded: {exc}", severity="error", timeout=30)
-
-    # -- quality triage ------------------------------------------------------------------------
-    def action_compare(self) -> None:
-        if self.screen_stack and not isinstance(self.screen_stack[-1], CompareScreen):
-            self.push_screen(CompareScreen(self.triage))
-
-    def send_tag(self, tag: Tag) -> None:
-        """Journaled (fsynced) on the session's thread before this returns; errors come back here."""
-        args = (tag.prompt_id, tag.variant, tag.verdict, tag.symptom, tag.notes)
-        if self.runner is not None:
-            self.runner.submit(lambda: self.session.tag(*args))
-        else:
-            self.session.tag(*args)
-        self._frame()
-
-    def write_report(self) -> None:
-        """capacity.md, cost_model.md, business_case.md and the CSVs, from the recording so far."""
-        self._notify_paths(lambda: write_report(self.session, self.out_dir), "report")
-
-    def export_catalog(self) -> None:
-        self._notify_paths(
-            lambda: export_triage(self.triage, self.out_dir, FORMATS, "Failure catalog"), "failure catalog"
-        )
-
-    def _notify_paths(self, write: Callable[[], list[Path]], what: str) -> None:
-        try:
-            paths = write()
-        except Exception as exc:
-            self.notify(f"{what} failed: {exc}", severity="error")
-            return
-        self.notify("\n".join(str(p) for p in paths), title=what)
-
     async def _run_session(self) -> Any:
         try:
-            if self.runner is not None:
-                self.session_result = await self.runner.run()
-            else:
-                self.session_result = await self.session.run()
+            self.session_result = await self.handle.run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # shown, kept for run_console's exit code; never swallowed silently
             self.session_error = exc
             self.notify(f"session failed: {exc}", title="quanttui", severity="error", timeout=60)
+        self.post_message(EventsPending())  # the stream closed: fold its last events
         return self.session_result
 
-    def session_call(self, method: str, *args: object) -> None:
-        """A command to the session, on the session's own thread when it has one."""
-        fn = getattr(self.session, method)
-        if self.runner is not None:
-            self.runner.call(fn, *args)
+    def _load_journal(self) -> None:
+        try:
+            self.bridge.load_journal()
+        except Exception as exc:
+            self.notify(f"tags not loaded: {exc}", severity="error", timeout=30)
+
+    # -- the stream ----------------------------------------------------------------------------
+    def on_events_pending(self, _message: EventsPending) -> None:
+        self.fold_pending()
+
+    def fold_pending(self) -> int:
+        folded = self.bridge.fold_pending()
+        if self.bridge.fold_errors and not self._fold_errors_told:
+            self._fold_errors_told = 1
+            self.notify(f"skipped an event it could not show: {self.bridge.first_error}", severity="warning")
+        return folded
+
+    @property
+    def fold_errors(self) -> int:
+        return self.bridge.fold_errors
+
+    def _frame(self) -> None:
+        self.fold_pending()
+        self.refresh_view()
+        top = self.screen_stack[-1] if self.screen_stack else None  # empty while shutting down
+        if isinstance(top, CompareScreen):
+            top.show_state()
+
+    # -- commands and jobs ---------------------------------------------------------------------
+    def send(self, command: Command) -> concurrent.futures.Future[None]:
+        """A typed command to the session; a failure is shown, never lost."""
+        future = self.handle.send(command)
+        future.add_done_callback(lambda f: self._command_failed(command, f))
+        self.refresh_view()
+        return future
+
+    def _command_failed(self, command: Command, future: concurrent.futures.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.post_message(JobDone(type(command).__name__, [], str(future.exception())))
+
+    def send_tag(self, tag: Tag) -> None:
+        """Journaled (fsynced) on the session's side before this returns; errors are raised here."""
+        self.handle.send(TagOutput(tag)).result(TAG_TIMEOUT_S)
+        self._frame()
+
+    def start_triage(self) -> None:
+        self.send(StartTriage())
+
+    def run_job(self, job: Job, what: str) -> None:
+        future = self.handle.job(job)
+
+        def done(f: concurrent.futures.Future[list[Path]]) -> None:
+            error = None if f.cancelled() or f.exception() is None else str(f.exception())
+            self.post_message(JobDone(what, [] if error else f.result(), error))
+
+        future.add_done_callback(done)
+
+    def on_job_done(self, message: JobDone) -> None:
+        if message.error is not None:
+            self.notify(f"{message.what} failed: {message.error}", severity="error", timeout=30)
         else:
-            fn(*args)
+            self.notify("\n".join(str(p) for p in message.paths), title=message.what)
+
+    def action_export(self) -> None:
+        self.run_job(ExportSummary(self.out_dir), "exported")
+
+    def write_report(self) -> None:
+        self.run_job(WriteReport(self.out_dir), "report")
+
+    def export_catalog(self) -> None:
+        self.run_job(ExportCatalog(self.out_dir), "failure catalog")
 
     # -- frames --------------------------------------------------------------------------------
     @property
@@ -221,27 +239,29 @@ class QuanttuiApp(App[None]):
         return screen
 
     def elapsed(self) -> float:
-        clock = getattr(self.session, "clock", None)
+        clock = self.info.clock
         if self.mode == "live" and clock is not None and not self.state.sweep_end:
             return max(self.state.now, clock.now())
         return self.state.now
 
     def status(self) -> StatusView:
+        replay = self.state.replay
         position = None
         if self.mode == "replay":
             position = (
-                float(getattr(self.session, "position", self.state.now)),
-                float(getattr(self.session, "duration", 0.0)),
-                float(getattr(self.session, "speed", 1.0)),
+                replay.position if replay else self.state.now,
+                replay.duration if replay else self.info.duration,
+                replay.speed if replay else 1.0,
             )
+        ramp = self.state.ramp_state
         return status_view(
             self.state,
             self.mode,
             self.elapsed(),
-            paused=bool(getattr(self.session, "paused", False)),
-            ramp_started=getattr(self.session, "ramp_started", None),
+            paused=controls.is_paused(self.state, self.mode),
+            ramp_started=None if ramp is None else ramp != "waiting",
             position=position,
-            dropped=self.subscription.dropped,
+            dropped=self.bridge.dropped,
         )
 
     def refresh_view(self, force: bool = False) -> None:
@@ -269,66 +289,57 @@ class QuanttuiApp(App[None]):
 
     # -- keys ----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in LIVE_ACTIONS:
-            return self.mode == "live"
-        if action in REPLAY_ACTIONS:
-            return self.mode == "replay"
-        return True
+        return controls.action_allowed(action, self.mode)
 
-    def _control(self, method: str, *args: object) -> None:
-        self.session_call(method, *args)
-        self.refresh_view()
+    def _simple(self, action: str) -> None:
+        command = controls.simple(action)
+        if command is not None:
+            self.send(command)
 
     def action_start_ramp(self) -> None:
-        self._control("start_ramp")
+        self._simple("start_ramp")
+
+    def action_stop_ramp(self) -> None:
+        self._simple("stop_ramp")
+
+    def action_step_up(self) -> None:
+        self._simple("step_up")
+
+    def action_step_down(self) -> None:
+        self._simple("step_down")
+
+    def action_step(self) -> None:
+        self._simple("step")
 
     def action_pause_ramp(self) -> None:
-        self._control("resume" if self.session.paused else "pause")
+        self.send(controls.toggle_pause(self.state, self.mode))
 
     action_pause_replay = action_pause_ramp
 
-    def action_stop_ramp(self) -> None:
-        self._control("stop")
-
     def action_restart_engines(self) -> None:
-        if getattr(self.session, "restart_failed", None) is None:
+        if not self.info.can_restart:
             return
-        self._control("restart_failed")
+        self.send(RestartFailed())
         self.notify("restarting failed engines; they rejoin the ramp at the next step", title="quanttui")
 
-    def action_step_up(self) -> None:
-        self._control("step_up")
-
-    def action_step_down(self) -> None:
-        self._control("step_down")
-
-    def action_step(self) -> None:
-        self._control("step")
-
     def action_seek(self, seconds: float) -> None:
-        position = float(getattr(self.session, "position", 0.0))
-        duration = float(getattr(self.session, "duration", position + abs(seconds)))
-        self._control("seek", max(0.0, min(duration, position + seconds)))
+        self.send(controls.seek_by(self.state, seconds))
 
     def action_speed(self, direction: int) -> None:
-        """One notch along SPEEDS; a replay running as fast as possible (speed 0) is above them all."""
-        speed = float(getattr(self.session, "speed", 1.0) or 0.0) or float("inf")
-        faster = [s for s in SPEEDS if s > speed]
-        slower = [s for s in SPEEDS if s < speed]
-        if direction > 0:
-            if not faster:
-                return
-            target = faster[0]
-        else:
-            target = slower[-1] if slower else SPEEDS[0]
-        self._control("set_speed", target)
+        command = controls.speed_notch(self.state, direction)
+        if command is not None:
+            self.send(command)
 
     def action_set_slo(self) -> None:
         def apply(value: float | None) -> None:
             if value is not None:
-                self._control("set_slo", value)
+                self.send(SetSlo(value))
 
         self.push_screen(SloScreen(self.state.slo_ms, self.state.slo_metric), apply)
+
+    def action_compare(self) -> None:
+        if self.screen_stack and not isinstance(self.screen_stack[-1], CompareScreen):
+            self.push_screen(CompareScreen(self.triage))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -345,14 +356,9 @@ class QuanttuiApp(App[None]):
             self.exit()
             return
         self._stopping = True
-        stop = getattr(self.session, "stop", None)
-        if stop is None:
-            task.cancel()
-        else:
-            if self.mode == "live":
-                self.notify("stopping the session and its engines… (q again to force)", title="quanttui")
-            with contextlib.suppress(Exception):
-                self.session_call("stop")
+        if self.mode == "live":
+            self.notify("stopping the session and its engines… (q again to force)", title="quanttui")
+        self.send(Stop())
         self.run_worker(self._exit_when_stopped(task), group="quit")
 
     async def _exit_when_stopped(self, task: asyncio.Task[Any]) -> None:
@@ -360,22 +366,6 @@ class QuanttuiApp(App[None]):
         if pending:
             task.cancel()
         self.exit()
-
-    # -- commands ------------------------------------------------------------------------------
-    def export_now(self) -> list[Path]:
-        """Default `on_export`: the summary and sweep.csv so far (the session's own aggregator when it
-        has one, as it never drops events; else the console's)."""
-        aggregator = getattr(self.session, "aggregator", None) or self.state.aggregator
-        return write_export(self.session.header.config, aggregator, self.out_dir, self.state.now)
-
-    def action_export(self) -> None:
-        try:
-            # On the session's thread: its aggregator must not change while it is written out.
-            paths = self.runner.submit(self.on_export) if self.runner is not None else self.on_export()
-        except Exception as exc:
-            self.notify(f"export failed: {exc}", severity="error")
-            return
-        self.notify("\n".join(str(p) for p in paths), title="exported")
 
     def action_screenshot(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)

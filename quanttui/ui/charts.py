@@ -41,7 +41,7 @@ def latency_chart(state: LiveState) -> Chart:
     hlines = ((state.slo_ms, "slo-line"),) if state.slo_ms else ()
     vlines = []
     for v in state.variants.values():
-        window = state.aggregator.steps.get(v.knee.step) if v.knee else None
+        window = state.fold.aggregator.steps.get(v.knee.step) if v.knee else None
         if window is not None and window.finished is not None:
             vlines.append((window.finished, "knee"))
     slo = f" · SLO {ms(state.slo_ms)} ms" if state.slo_ms else ""

@@ -1,7 +1,7 @@
 """Running the console around a session, and the exit code it ends with.
 
 The session's run() is an asyncio task started by the app on mount (awaiting the session's own
-thread, see io/session_thread.py); the app may end in any way
+thread, see session/handle.py); the app may end in any way
 (quit, a crash, a signal that closes the loop's main task), and this module then stops the session
 and awaits it, so launched engines are stopped before the process exits.
 """
@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from quanttui.io.session_thread import responsive_switching
-from quanttui.io.signals import on_stop_signals
+from quanttui.session.commands import Stop
+from quanttui.session.handle import DrivableSession, SessionHandle
+from quanttui.session.signals import on_stop_signals
+from quanttui.session.thread import responsive_switching
 from quanttui.ui.app import QuanttuiApp
-from quanttui.ui.session_api import ConsoleSession
 
 STOP_GRACE_S = 60.0
 
@@ -27,11 +28,10 @@ async def finish_session(app: QuanttuiApp, grace_s: float = STOP_GRACE_S) -> Non
     task = app.session_task
     if task is None or task.done():
         return
-    if getattr(app.session, "stop", None) is not None:
-        with contextlib.suppress(Exception):
-            app.session_call("stop")
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(task), grace_s)
+    with contextlib.suppress(Exception):
+        app.handle.send(Stop())
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(task), grace_s)
     if not task.done():
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -49,13 +49,15 @@ def exit_code(app: QuanttuiApp, signalled: bool = False) -> int:
     return 0
 
 
-async def run_console_async(session: ConsoleSession, out_dir: Path, **options: Any) -> tuple[int, Any]:
+async def run_console_async(
+    session: DrivableSession, out_dir: Path, *, session_thread: bool = True, **options: Any
+) -> tuple[int, Any]:
     """Run the app and the session together; returns (exit code, the session's result or None).
 
     SIGTERM and SIGHUP (a closed terminal or SSH session) end the app like a quit, so the session
     is stopped and awaited and its engines stop before the process exits.
     """
-    app = QuanttuiApp(session, out_dir, **options)
+    app = QuanttuiApp(SessionHandle(session, own_thread=session_thread), out_dir, **options)
     signalled: list[int] = []
 
     def on_signal(signum: int) -> None:
@@ -72,7 +74,7 @@ async def run_console_async(session: ConsoleSession, out_dir: Path, **options: A
     return exit_code(app, bool(signalled)), app.session_result
 
 
-def run_console(session: ConsoleSession, out_dir: Path, **options: Any) -> int:
+def run_console(session: DrivableSession, out_dir: Path, **options: Any) -> int:
     """Blocking entry for the CLI: the console until the operator quits, then the exit code."""
     code, _ = asyncio.run(run_console_async(session, out_dir, **options))
     return code

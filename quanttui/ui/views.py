@@ -128,7 +128,7 @@ def variant_view(state: LiveState, name: str) -> VariantView:
         )
     retired = None
     if v.retired:
-        window = state.aggregator.steps.get(v.retired.step)
+        window = state.fold.aggregator.steps.get(v.retired.step)
         where = f" at c={window.concurrency}" if window else ""
         retired = f"retired: {v.retired.rule.replace('_', ' ')}{where}"
     return VariantView(

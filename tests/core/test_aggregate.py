@@ -2,7 +2,6 @@
 
 import pytest
 
-from quanttui.core.aggregate import Aggregator
 from quanttui.core.events import (
     EndpointInfo,
     EngineSample,
@@ -13,6 +12,7 @@ from quanttui.core.events import (
     StepStarted,
     SweepFinished,
 )  # fmt: skip
+from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.summary import build_summary
 
@@ -29,7 +29,8 @@ def req(variant, start, end, tokens=10, warmup=False):
 
 def test_engine_window_per_variant_and_summary():
     plan = LoadPlan(concurrencies=(2,), requests_per_step=2, slo=Slo(3000.0))
-    agg = Aggregator(plan)
+    fold = SessionFold(plan)
+    agg = fold.aggregator
     events = [
         EndpointInfo(t=0.0, variant="a", url="u", model="m", precision="bf16", pids=(100,)),
         EndpointInfo(t=0.0, variant="b", url="u", model="m", precision="awq"),
@@ -52,7 +53,7 @@ def test_engine_window_per_variant_and_summary():
         SweepFinished(t=4.0, reason="completed"),
     ]  # fmt: skip
     for event in events:
-        agg.consume(event)
+        fold.apply(event)
     a = agg.step_stats("a", 0)
     b = agg.step_stats("b", 0)
     assert a.kv_cache_peak == 0.9 and a.running_peak == 2.0 and a.waiting_peak == 3.0
@@ -62,7 +63,7 @@ def test_engine_window_per_variant_and_summary():
     assert b.gpu_mem_peak_mib is None  # pids unknown: no attribution
     assert b.server_tok_s == pytest.approx(20.0)  # 1 s..2 s, not diluted by the idle tail to 4 s
     assert a.tok_s == pytest.approx(10.0) and b.tok_s == pytest.approx(20.0)
-    summary = build_summary({"plan": plan.to_dict()}, agg)
+    summary = build_summary({"plan": plan.to_dict()}, fold)
     assert [v["name"] for v in summary["variants"]] == ["a", "b"]
     assert summary["variants"][0]["max_conc_meeting_slo"] == 2
     assert summary["gpu"]["names"] == ["gpu"]

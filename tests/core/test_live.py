@@ -1,7 +1,7 @@
 """LiveState folds a synthetic session into what the console shows: bounded, knee from step stats."""
 
 import pytest
-from live_events import PLAN, OperatorCommand, ProcessSample, ReplayReset, result, session_events
+from live_events import PLAN, result, session_events
 
 from quanttui.core.events import (
     EngineSample,
@@ -10,6 +10,9 @@ from quanttui.core.events import (
     GpuUnavailable,
     InstanceState,
     LogLine,
+    OperatorCommand,
+    ProcessSample,
+    ReplayReset,
     RequestResult,
     StepFinished,
 )
@@ -63,7 +66,7 @@ def test_knee_comes_from_step_stats_and_follows_a_new_slo():
 
     state.apply(OperatorCommand(t=10.0, command="set_slo", value=2000.0))
     assert state.slo_ms == 2000 and state.variants["bf16"].knee is None
-    assert state.aggregator.plan.slo.p95_ms == 2000  # an export uses the SLO the operator set
+    assert state.fold.plan.slo.p95_ms == 2000  # the fold every export reads has the SLO the operator set
     state.apply(OperatorCommand(t=10.1, command="set_slo", value="120"))
     assert state.variants["awq"].knee.step == 1 and state.variants["bf16"].knee.step == 1
     state.apply(OperatorCommand(t=10.2, command="set_slo", value="nonsense"))
@@ -118,7 +121,7 @@ def test_replay_reset_starts_over_and_republished_events_give_the_same_state():
     before = (state.variants["bf16"].knee, state.latency("bf16"), state.client_tok_s("awq"))
     state.apply(ReplayReset(t=9.6))
     assert state.resets == 1 and state.step is None and state.names() == ["bf16", "awq"]
-    assert state.variants["bf16"].requests == 0 and not state.aggregator.results
+    assert state.variants["bf16"].requests == 0 and not state.fold.aggregator.results
     state.apply_all(events)
     assert (state.variants["bf16"].knee, state.latency("bf16"), state.client_tok_s("awq")) == before
 

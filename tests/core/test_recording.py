@@ -14,6 +14,7 @@ from quanttui.core.events import (
     LogLine,
     MetricsUnavailable,
     OperatorNote,
+    ReplayStatus,
     RequestResult,
     StepFinished,
     StepStarted,
@@ -35,7 +36,8 @@ from quanttui.core.recording import (
 )
 from quanttui.core.stream import SessionStream
 from quanttui.core.triage import Flag
-from quanttui.io.recording_file import Recorder, Replayer, read_recording
+from quanttui.io.recording_file import Recorder, read_recording
+from quanttui.session.replay_control import ControlledReplayer
 
 SAMPLES = [
     EndpointInfo(t=0.0, variant="bf16", url="http://127.0.0.1:1", model="m", precision="bf16", pids=(10, 11)),
@@ -170,18 +172,18 @@ async def test_recorder_subscriber_and_replayer_use_the_same_stream_path(tmp_pat
     await task
     replay_stream = SessionStream()
     sub = replay_stream.subscribe("check")
-    replayer = Replayer(path, speed=None)
+    replayer = ControlledReplayer(path, speed=None)
     _, events = replayer.open()
     await replayer.run(replay_stream, events)
     replay_stream.close()
-    assert [e async for e in sub] == SAMPLES
+    assert [e async for e in sub if not isinstance(e, ReplayStatus)] == SAMPLES
 
 
 async def test_replay_with_original_timing_is_scaled_by_speed(tmp_path):
     path = tmp_path / "rec.jsonl"
     events = [OperatorNote(t=0.0, text="a"), OperatorNote(t=0.4, text="b")]
     write_recording(path, events)
-    replayer = Replayer(path, speed=2.0)
+    replayer = ControlledReplayer(path, speed=2.0)
     _, it = replayer.open()
     stream = SessionStream()
     loop = asyncio.get_running_loop()

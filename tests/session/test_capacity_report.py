@@ -58,15 +58,18 @@ def test_report_cli_errors_are_one_line(tmp_path):
 
 
 async def test_the_console_writes_the_report_from_its_palette(tmp_path):
-    from quanttui.console_session import ReplayConsoleSession
+    from quanttui.session import ReplaySession
+    from quanttui.session.handle import SessionHandle
     from quanttui.ui.app import QuanttuiApp
 
-    app = QuanttuiApp(ReplayConsoleSession(SWEEP, speed=None, hold_at_end=True), tmp_path)
+    app = QuanttuiApp(SessionHandle(ReplaySession(SWEEP, speed=None, hold_at_end=True)), tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Write report", "Compare outputs", "Export failure catalog", "Export summary"} <= set(titles)
-        app.write_report()
-        await pilot.pause(0.1)
+        while not (app.state.replay and app.state.replay.at_end):
+            await pilot.pause(0.05)
+        app.write_report()  # a job on the session's own thread; the app hears back by message
+        while not (tmp_path / "report" / "business_case.md").exists():
+            await pilot.pause(0.05)
     assert (tmp_path / "report" / "capacity.md").read_text().startswith("# Capacity")
     assert (tmp_path / "report" / "business_case.md").exists()

@@ -1,5 +1,6 @@
-"""Console sessions: a live one waits for start_ramp(), is steered and always stops its engines; a
-replay one pauses, steps, seeks and keeps its speed. Real child processes throughout."""
+"""Sessions as the console drives them, with typed commands: a live one waits for StartRamp, is
+steered and always stops its engines; a replay pauses, steps, seeks and keeps its speed, and says
+so in ReplayStatus events. Real child processes throughout."""
 
 import asyncio
 import socket
@@ -11,14 +12,17 @@ import psutil
 import pytest
 from session_helpers import Collector, attach_config, recorded
 
-from quanttui.console_session import LiveConsoleSession, ReplayConsoleSession
 from quanttui.core.events import (
     EndpointInfo,
+    EngineSample,
     InstanceState,
+    LogLine,
     OperatorCommand,
     OperatorNote,
     ProcessSample,
+    RampStatus,
     ReplayReset,
+    ReplayStatus,
     RequestResult,
     StepStarted,
     SweepFinished,
@@ -28,8 +32,9 @@ from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.core.recording import RecordingError, RecordingHeader
 from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import EndpointError, RequestOptions, Timeouts
-from quanttui.io.recording_file import Recorder
-from quanttui.session import EndpointSpec, SweepConfig, replay_headless
+from quanttui.io.recording_file import Recorder, open_recording
+from quanttui.session import EndpointSpec, LiveSession, ReplaySession, SweepConfig, replay_headless
+from quanttui.session.commands import Pause, Resume, Seek, SetSpeed, StartRamp, StepOnce, Stop
 
 PROMPTS = list(DEFAULT_PROMPTS)
 SIM = (sys.executable, "-m", "quanttui.sim.server")
@@ -47,25 +52,27 @@ async def test_attached_session_waits_for_start_ramp(tmp_path, sim_server):
         "awq": sim_server("m-awq", ttft_ms=5, itl_ms=2),
     }
     plan = LoadPlan(concurrencies=(1, 2), requests_per_step=3)
-    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS)
-    assert (session.kind, session.variants, session.plan) == ("live", ["bf16", "awq"], plan)
-    assert not session.ramp_started and not session.paused
+    session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS)
+    info = session.info
+    assert (info.mode, info.variants, info.plan) == ("live", ("bf16", "awq"), plan)
+    assert session.fold.ramp_state == "waiting"
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(EndpointInfo)) == 2, what="endpoints")
-    await asyncio.sleep(0.5)
+    await seen.until(lambda: len(seen.of(EngineSample)) >= 4, what="two scrapes of each engine")
     assert not seen.of(StepStarted) and not seen.of(RequestResult)
     assert not (tmp_path / "sweep.csv").exists()
-    session.start_ramp()
-    assert session.ramp_started
+    session.handle(StartRamp())
+    assert session.fold.ramp_state == "running"
     result = await asyncio.wait_for(run, 20)
     await seen.done()
     (start,) = seen.of(OperatorCommand)
     assert start.command == "start" and seen.of(StepStarted)[0].t >= start.t
+    assert [s.state for s in seen.of(RampStatus)] == ["running", "finished"]  # "waiting" came before
     assert result.summary["sweep"]["reason"] == "completed"
     assert [v["model"] for v in result.summary["variants"]] == ["m-bf16", "m-awq"]
     assert [e["model"] for e in session.header.config["endpoints"]] == ["m-bf16", "m-awq"]  # resolved
-    assert session.aggregator.sweep_end.reason == "completed"
+    assert session.fold.aggregator.sweep_end.reason == "completed"
     assert (await replay_headless(result.recording)).summary == result.summary
 
 
@@ -77,7 +84,7 @@ async def test_an_unreachable_endpoint_fails_run_writes_nothing_and_ends_the_str
         timeouts=Timeouts(connect_s=1.0),
         out_dir=tmp_path / "out",
     )
-    session = LiveConsoleSession(config, PROMPTS, autostart=True)
+    session = LiveSession(config, PROMPTS, autostart=True)
     seen = Collector(session.stream)
     with pytest.raises(EndpointError):
         await session.run()
@@ -111,17 +118,17 @@ async def test_launched_engines_wait_for_start_then_stop_stops_the_ramp_and_the_
     variants = [sim_variant("bf16", free_port), sim_variant("awq", other_port)]
     plan = LoadPlan(concurrencies=(1, 2, 4), requests_per_step=500, slo=Slo(5000.0))
     lines: list[str] = []
-    session = LiveConsoleSession(launch_config(tmp_path, plan), PROMPTS, variants, progress=lines.append)
-    assert session.variants == ["bf16", "awq"] and session.header.config["command"] == "run"
+    session = LiveSession(launch_config(tmp_path, plan), PROMPTS, variants, progress=lines.append)
+    assert session.info.variants == ("bf16", "awq") and session.header.config["command"] == "run"
+    assert session.info.can_restart
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(EndpointInfo)) == 2, timeout=30, what="engines ready")
     await seen.until(lambda: {s.variant for s in seen.of(ProcessSample)} == {"bf16", "awq"}, what="samples")
-    await asyncio.sleep(0.3)
     assert not seen.of(StepStarted)  # engines up, ramp not started
-    session.start_ramp()
+    session.handle(StartRamp())
     await seen.until(lambda: len(seen.of(RequestResult)) >= 6, what="results")
-    session.stop()
+    session.handle(Stop())
     result = await asyncio.wait_for(run, 30)
     await seen.done()
 
@@ -136,6 +143,8 @@ async def test_launched_engines_wait_for_start_then_stop_stops_the_ramp_and_the_
     assert any(s.cpu_pct is not None for s in samples)
     types = [e["type"] for e in recorded(result.recording)]
     assert "ProcessSample" in types and types.count("OperatorCommand") == 2  # start, stop
+    ramp = [e["state"] for e in recorded(result.recording) if e["type"] == "RampStatus"]
+    assert ramp == ["waiting", "running", "stopping", "finished"]
     assert (await replay_headless(result.recording)).summary == result.summary
 
 
@@ -144,15 +153,17 @@ async def test_stop_during_engine_start_up_stops_the_engine_at_once(tmp_path, fr
         name="slow", model="m", served_name="slow", port=free_port, stop_grace_s=2.0,
         command=(sys.executable, "-c", "import time; print('loading', flush=True); time.sleep(60)"),
     )  # fmt: skip
-    session = LiveConsoleSession(launch_config(tmp_path, LoadPlan((1,), 1)), PROMPTS, [hang], autostart=True)
+    session = LiveSession(launch_config(tmp_path, LoadPlan((1,), 1)), PROMPTS, [hang], autostart=True)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: any(e.state == "launching" for e in seen.of(InstanceState)), what="launch")
-    await asyncio.sleep(0.5)
+    await seen.until(
+        lambda: any(e.line == "loading" for e in seen.of(LogLine)), what="the engine's first line"
+    )
     pid = session.launcher.engines["slow"].pid
     assert pid and psutil.pid_exists(pid)
     started = time.monotonic()
-    session.stop()
+    session.handle(Stop())
     result = await asyncio.wait_for(run, 10)
     assert time.monotonic() - started < 5
     await seen.done()
@@ -164,7 +175,7 @@ async def test_stop_during_engine_start_up_stops_the_engine_at_once(tmp_path, fr
 async def test_cancelling_run_is_an_interruption_and_still_stops_the_engines(tmp_path, free_port):
     variants = [sim_variant("bf16", free_port)]
     plan = LoadPlan(concurrencies=(2,), requests_per_step=500)
-    session = LiveConsoleSession(launch_config(tmp_path, plan), PROMPTS, variants, autostart=True)
+    session = LiveSession(launch_config(tmp_path, plan), PROMPTS, variants, autostart=True)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(RequestResult)) >= 4, timeout=30, what="results")
@@ -173,6 +184,12 @@ async def test_cancelling_run_is_an_interruption_and_still_stops_the_engines(tmp
     await seen.done()
     assert result.interrupted and seen.of(SweepFinished)[-1].reason == "interrupted"
     assert gone([p for info in seen.of(EndpointInfo) for p in info.pids])
+
+
+async def replay_events(path: Path):
+    _, events = open_recording(path)
+    for event in events:
+        yield event
 
 
 # -- replay ---------------------------------------------------------------------------------------
@@ -192,44 +209,49 @@ def notes_recording(path: Path, count: int = 100, every: float = 0.1, plan: Load
 
 
 async def test_replay_at_speed_50_takes_the_duration_over_50_and_matches_the_headless_summary():
-    session = ReplayConsoleSession(SHIPPED, speed=50)
-    assert session.kind == "replay" and session.variants == ["bf16", "awq"]
-    assert session.plan is not None and session.plan.concurrencies == (1, 2, 4, 8)
-    assert 129 < session.duration < 131 and session.speed == 50
+    session = ReplaySession(SHIPPED, speed=50)
+    info = session.info
+    assert info.mode == "replay" and info.variants == ("bf16", "awq")
+    assert info.plan is not None and info.plan.concurrencies == (1, 2, 4, 8)
+    assert 129 < info.duration < 131
+    seen = Collector(session.stream)
     started = time.monotonic()
     result = await session.run()
     elapsed = time.monotonic() - started
-    assert session.duration / 50 * 0.95 < elapsed < session.duration / 50 + 1.0
-    assert session.position == session.duration and session.at_end
+    await seen.done()
+    assert info.duration / 50 * 0.95 < elapsed < info.duration / 50 + 1.0
+    first, last = seen.of(ReplayStatus)[0], seen.replay_status()
+    assert first.speed == 50 and not first.paused and first.duration == info.duration
+    assert last.at_end and seen.replayed[-1].t == info.duration
     assert result.summary == (await replay_headless(SHIPPED)).summary
 
 
 async def test_pause_holds_step_publishes_exactly_one_and_resume_goes_on(tmp_path):
     path = tmp_path / "notes.jsonl"
     events = notes_recording(path, count=30, every=0.05)
-    session = ReplayConsoleSession(path, speed=1.0)
-    assert session.duration == pytest.approx(1.45) and session.plan is None
+    session = ReplaySession(path, speed=1.0)
+    assert session.info.duration == pytest.approx(1.45) and session.info.plan is None
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
-    await seen.until(lambda: len(seen.events) >= 5, what="first events")
-    session.pause()
-    await asyncio.sleep(0.01)
-    held = len(seen.events)
-    await asyncio.sleep(0.3)
-    assert len(seen.events) == held and session.paused
-    assert session.position == seen.events[-1].t
-    session.step()
-    await seen.until(lambda: len(seen.events) == held + 1, what="one step")
-    await asyncio.sleep(0.2)
-    assert len(seen.events) == held + 1 and session.position == events[held].t
-    session.step()
-    session.step()
-    await seen.until(lambda: len(seen.events) == held + 3, what="two steps")
+    await seen.until(lambda: len(seen.replayed) >= 5, what="first events")
+    session.handle(Pause())
+    await seen.until(lambda: seen.replay_status().paused, what="paused")
+    held = len(seen.replayed)
+    await asyncio.sleep(0.3)  # what is tested: nothing is published while paused
+    assert len(seen.replayed) == held
+    assert seen.replay_status().position == seen.replayed[-1].t
+    session.handle(StepOnce())
+    await seen.until(lambda: len(seen.replayed) == held + 1, what="one step")
+    await asyncio.sleep(0.2)  # what is tested: a step publishes exactly one
+    assert len(seen.replayed) == held + 1 and seen.replay_status().position == events[held].t
+    session.handle(StepOnce())
+    session.handle(StepOnce())
+    await seen.until(lambda: len(seen.replayed) == held + 3, what="two steps")
     resumed = time.monotonic()
-    session.resume()
+    session.handle(Resume())
     await asyncio.wait_for(run, 5)
     await seen.done()
-    assert seen.events == events
+    assert seen.replayed == events
     # playing on starts from the stepped event: the rest take their own time, not less
     assert time.monotonic() - resumed >= (events[-1].t - events[held + 2].t) * 0.9
 
@@ -237,59 +259,64 @@ async def test_pause_holds_step_publishes_exactly_one_and_resume_goes_on(tmp_pat
 async def test_seek_forward_publishes_up_to_t_and_backward_resets_then_republishes(tmp_path):
     path = tmp_path / "notes.jsonl"
     events = notes_recording(path, count=100, every=0.1)
-    session = ReplayConsoleSession(path, speed=1.0, hold_at_end=True)
+    session = ReplaySession(path, speed=1.0, hold_at_end=True)
     seen = Collector(session.stream)
+
+    def position() -> float | None:
+        status = seen.replay_status()
+        return status.position if status else None
+
     run = asyncio.create_task(session.run())
-    session.pause()
-    session.seek(5.0)
-    await seen.until(lambda: session.position == 5.0, what="forward seek")
-    assert seen.events == events[:51] and session.paused
-    session.seek(2.0)
-    await seen.until(lambda: session.position == 2.0, what="backward seek")
-    assert seen.events[51] == ReplayReset(t=2.0) and seen.events[52:] == events[:21]
-    session.set_speed(0)  # as fast as possible
-    assert session.speed == 0.0
-    session.resume()
-    await seen.until(lambda: session.at_end, what="the end")
-    assert seen.events[52:] == events
+    session.handle(Pause())
+    session.handle(Seek(5.0))
+    await seen.until(lambda: position() == 5.0, what="forward seek")
+    assert seen.replayed == events[:51] and seen.replay_status().paused
+    session.handle(Seek(2.0))
+    await seen.until(lambda: position() == 2.0, what="backward seek")
+    assert seen.replayed[51] == ReplayReset(t=2.0) and seen.replayed[52:] == events[:21]
+    session.handle(SetSpeed(0))  # as fast as possible
+    await seen.until(lambda: seen.replay_status().speed == 0.0, what="the new speed")
+    session.handle(Resume())
+    await seen.until(lambda: seen.replay_status().at_end, what="the end")
+    assert seen.replayed[52:] == events
     assert not run.done()  # hold_at_end: the stream stays open for seeks
-    session.pause()
-    session.seek(0.0)
-    await seen.until(lambda: isinstance(seen.events[-2], ReplayReset), what="seek to the start")
-    assert seen.events[-2:] == [ReplayReset(t=0.0), events[0]]
-    session.stop()
+    session.handle(Pause())
+    session.handle(Seek(0.0))
+    await seen.until(lambda: isinstance(seen.replayed[-2], ReplayReset), what="seek to the start")
+    assert seen.replayed[-2:] == [ReplayReset(t=0.0), events[0]]
+    session.handle(Stop())
     await asyncio.wait_for(run, 2)
     await seen.done()
 
 
 async def test_seeking_back_gives_the_same_summary_and_the_speed_can_change(tmp_path):
-    session = ReplayConsoleSession(SHIPPED, speed=0)
+    session = ReplaySession(SHIPPED, speed=0)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
-    session.seek(100.0)
-    await seen.until(lambda: session.position >= 99, what="seek")
-    session.seek(40.0)
-    session.set_speed(200)
-    assert session.speed == 200
+    session.handle(Seek(100.0))
+    await seen.until(lambda: session.fold.aggregator.last_t >= 99, what="seek")
+    session.handle(Seek(40.0))
+    session.handle(SetSpeed(200))
     result = await asyncio.wait_for(run, 10)
     await seen.done()
     assert sum(isinstance(e, ReplayReset) for e in seen.events) == 1
-    assert result.summary == (await replay_headless(SHIPPED)).summary  # the aggregator started over
+    assert seen.replay_status().speed == 200
+    assert result.summary == (await replay_headless(SHIPPED)).summary  # the fold started over
 
 
 def test_a_bad_recording_is_refused_when_the_session_is_made(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"format": "something else"}\n')
     with pytest.raises(RecordingError):
-        ReplayConsoleSession(path)
+        ReplaySession(path)
     empty = tmp_path / "empty.jsonl"
     notes_recording(empty, count=0)
-    session = ReplayConsoleSession(empty)
-    assert session.duration == 0.0 and session.position == 0.0
+    session = ReplaySession(empty)
+    assert session.info.duration == 0.0
 
 
 async def test_a_console_that_keeps_up_loses_nothing_in_a_burst_and_a_silent_one_is_not_waited_for():
-    session = ReplayConsoleSession(SHIPPED, speed=0)
+    session = ReplaySession(SHIPPED, speed=0)
     reading = session.stream.subscribe("console", policy="drop", maxsize=200)
     silent = session.stream.subscribe("silent", policy="drop", maxsize=10)
     folded = []
@@ -303,5 +330,7 @@ async def test_a_console_that_keeps_up_loses_nothing_in_a_burst_and_a_silent_one
     started = time.monotonic()
     await session.run()
     await task
-    assert reading.dropped == 0 and len(folded) == session._replayer.published > 1000
+    replayed = [e for e in folded if not isinstance(e, ReplayStatus)]
+    assert reading.dropped == 0 and len(folded) == session.stream.published
+    assert replayed == [e async for e in replay_events(SHIPPED)] and len(replayed) > 1000
     assert silent.dropped > 1000 and time.monotonic() - started < 5

@@ -5,10 +5,10 @@ import asyncio
 
 from session_helpers import Collector, attach_config, recorded
 
-from quanttui.console_session import LiveConsoleSession
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import (
     OperatorCommand,
+    RampStatus,
     RequestResult,
     StepFinished,
     StepStarted,
@@ -17,8 +17,9 @@ from quanttui.core.events import (
 )
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
-from quanttui.io.ramp_control import RampControl
-from quanttui.session import replay_headless
+from quanttui.session import LiveSession, replay_headless
+from quanttui.session.commands import Pause, Resume, SetSlo, StepDown, StepUp, Stop
+from quanttui.session.ramp import RampControl
 
 PROMPTS = list(DEFAULT_PROMPTS)
 
@@ -41,47 +42,50 @@ def test_commands_that_change_nothing_are_ignored_and_not_recorded():
     ramp.set_slo(0)
     ramp.set_slo(float("nan"))
     ramp.set_slo("fast")  # type: ignore[arg-type]
-    assert published == []
+    assert published == [RampStatus(t=published[0].t, state="waiting")]
+    published.clear()
     ramp.start()
     ramp.start()
-    ramp._position(0)
+    ramp.enter_step(0)
     ramp.step_down()  # already at concurrency 1
     ramp.pause()
     ramp.pause()
     ramp.set_slo(250)
-    assert [(e.command, e.value) for e in published] == [("start", None), ("pause", None), ("set_slo", 250.0)]
-    assert ramp.rules_plan(ramp.plan).slo == Slo(250.0)
-    ramp._finish()
+    commands = [(e.command, e.value) for e in published if isinstance(e, OperatorCommand)]
+    assert commands == [("start", None), ("pause", None), ("set_slo", 250.0)]
+    assert [e.state for e in published if isinstance(e, RampStatus)] == ["running", "paused"]
+    ramp.finish()
     ramp.resume()
     ramp.stop()
-    assert len(published) == 3
+    assert [type(e).__name__ for e in published[5:]] == ["RampStatus"]  # finished; nothing else
+    assert published[-1].state == "finished"
 
 
 def test_steps_asked_for_before_the_step_ends_accumulate():
     ramp, published = control(LoadPlan(concurrencies=(1, 2, 4), requests_per_step=1))
-    ramp._position(1)
+    ramp.enter_step(1)
     ramp.step_up()
     ramp.step_up()
     ramp.step_down()
-    assert [e.value for e in published] == [4.0, 8.0, 4.0]
-    assert ramp.interrupting and ramp._take_target() == 2 and not ramp.interrupting
+    assert [e.value for e in published if isinstance(e, OperatorCommand)] == [4.0, 8.0, 4.0]
+    assert ramp.interrupting and ramp.take_target() == 2 and not ramp.interrupting
 
 
 # -- a live ramp ----------------------------------------------------------------------------------
 async def test_pause_lets_in_flight_requests_finish_starts_none_and_resume_goes_on(tmp_path, sim_server):
     servers = {"a": sim_server("a", ttft_ms=20, itl_ms=10), "b": sim_server("b", ttft_ms=20, itl_ms=10)}
     plan = LoadPlan(concurrencies=(2,), requests_per_step=24)
-    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(RequestResult)) >= 6, what="first results")
-    session.pause()
-    assert session.paused
+    session.handle(Pause())
+    assert session.fold.ramp_state == "paused"
     await asyncio.sleep(0.4)  # in-flight requests (about 0.1 s each) end
     settled = len(seen.of(RequestResult))
-    await asyncio.sleep(0.6)
-    assert len(seen.of(RequestResult)) == settled  # nothing new started while paused
-    session.resume()
+    await asyncio.sleep(0.6)  # what is tested: nothing starts while paused
+    assert len(seen.of(RequestResult)) == settled
+    session.handle(Resume())
     result = await asyncio.wait_for(run, 30)
     await seen.done()
 
@@ -100,13 +104,13 @@ async def test_pause_lets_in_flight_requests_finish_starts_none_and_resume_goes_
 async def test_paused_time_does_not_count_in_a_timed_step(tmp_path, sim_server):
     servers = {"a": sim_server("a", ttft_ms=10, itl_ms=5)}
     plan = LoadPlan(concurrencies=(1,), step_seconds=0.8)
-    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(RequestResult)) >= 2, what="first results")
-    session.pause()
-    await asyncio.sleep(1.0)
-    session.resume()
+    session.handle(Pause())
+    await asyncio.sleep(1.0)  # the pause whose length is left out of the timed step
+    session.handle(Resume())
     await asyncio.wait_for(run, 30)
     await seen.done()
     (started,), (finished,) = seen.of(StepStarted), seen.of(StepFinished)
@@ -119,11 +123,11 @@ async def test_paused_time_does_not_count_in_a_timed_step(tmp_path, sim_server):
 async def test_stop_ends_the_sweep_after_in_flight_requests(tmp_path, sim_server):
     servers = {"a": sim_server("a", ttft_ms=20, itl_ms=10)}
     plan = LoadPlan(concurrencies=(2, 4, 8), requests_per_step=50)
-    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(RequestResult)) >= 5, what="first results")
-    session.stop()
+    session.handle(Stop())
     result = await asyncio.wait_for(run, 10)
     await seen.done()
     (stop,) = seen.of(OperatorCommand)
@@ -150,7 +154,7 @@ def max_overlap(results: list[RequestResult]) -> int:
 async def test_step_up_and_down_start_new_steps_at_the_plans_neighbours_then_beyond(tmp_path, sim_server):
     servers = {"a": sim_server("a", ttft_ms=20, itl_ms=10), "b": sim_server("b", ttft_ms=20, itl_ms=10)}
     plan = LoadPlan(concurrencies=(1, 2, 4), requests_per_step=400, warmup_requests=1)
-    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
 
@@ -160,10 +164,10 @@ async def test_step_up_and_down_start_new_steps_at_the_plans_neighbours_then_bey
         )
 
     await results_in(0, 3)
-    for step, command in enumerate(["step_up", "step_up", "step_up", "step_down", "step_down"]):
-        getattr(session, command)()
+    for step, command in enumerate([StepUp(), StepUp(), StepUp(), StepDown(), StepDown()]):
+        session.handle(command)
         await results_in(step + 1, 24)
-    session.stop()
+    session.handle(Stop())
     result = await asyncio.wait_for(run, 20)
     await seen.done()
 
@@ -195,11 +199,11 @@ async def test_a_new_slo_applies_from_the_next_evaluation_and_the_replay_agrees(
         "slow": sim_server("slow", ttft_ms=60, itl_ms=25),  # e2e about 0.24 s
     }
     plan = LoadPlan(concurrencies=(1, 2, 4), requests_per_step=6, slo=Slo(10_000.0))
-    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(RequestResult)) >= 2, what="first results")
-    session.set_slo(120)
+    session.handle(SetSlo(120))
     result = await asyncio.wait_for(run, 30)
     await seen.done()
 
@@ -217,7 +221,7 @@ async def test_warm_up_finishes_before_the_measured_requests_start_together(tmp_
     """Like vllm bench: a warm-up mixed into the first wave would leave a lone last wave."""
     servers = {"a": sim_server("a", ttft_ms=20, itl_ms=5)}
     plan = LoadPlan(concurrencies=(4,), requests_per_step=8, warmup_requests=1)
-    session = LiveConsoleSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
+    session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
     seen = Collector(session.stream)
     await asyncio.wait_for(session.run(), 30)
     await seen.done()

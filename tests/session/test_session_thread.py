@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from quanttui.io.session_thread import SessionThread
+from quanttui.session.thread import SessionThread
 
 
 class Session:

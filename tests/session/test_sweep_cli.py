@@ -79,7 +79,7 @@ def test_sweep_writes_csv_recording_and_summary_and_replay_reproduces_it(tmp_pat
 
     recording = tmp_path / "out" / "recording.jsonl"
     header = json.loads(recording.read_text().splitlines()[0])
-    assert header["format"] == "quanttui-recording" and header["schema"] == 1
+    assert header["format"] == "quanttui-recording" and header["schema"] == 2
     assert header["config"]["plan"]["concurrencies"] == [1, 2, 4]
     assert "hostname" in header["host"]
 

@@ -5,12 +5,14 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from quanttui.console_session import ReplayConsoleSession
 from quanttui.core.events import TriageAnswer, TriagePrompt
 from quanttui.io.recording_file import open_recording
 from quanttui.io.tag_journal import load_journal
+from quanttui.session import ReplaySession
+from quanttui.session.handle import SessionHandle
 from quanttui.ui.app import QuanttuiApp
 from quanttui.ui.screens.compare import CompareScreen
 
@@ -72,14 +74,28 @@ def test_catalog_from_the_shipped_real_triage(tmp_path):
     assert markdown.count("\n### ") == 3  # the three most telling examples
 
 
+def replay(recording: Path) -> SessionHandle:
+    return SessionHandle(ReplaySession(recording, speed=None, hold_at_end=True), own_thread=False)
+
+
+def replayed_all(app: QuanttuiApp) -> bool:
+    status = app.state.replay
+    return status is not None and status.at_end and not app.subscription.pending
+
+
+async def wait_until(pilot, check, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+
+
 async def test_compare_screen_tags_are_journaled_and_reloaded(tmp_path):
     recording = tmp_path / "triage.jsonl"
     shutil.copy(SHIPPED, recording)
-    session = ReplayConsoleSession(recording, speed=None, hold_at_end=True)
-    app = QuanttuiApp(session, tmp_path / "out")
+    app = QuanttuiApp(replay(recording), tmp_path / "out")
     async with app.run_test(size=(140, 44)) as pilot:
-        while not session.at_end or app.subscription.pending:
-            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: replayed_all(app), "the whole recording")
         await pilot.pause(0.2)
         await pilot.press("c")
         await pilot.pause(0.2)
@@ -97,15 +113,14 @@ async def test_compare_screen_tags_are_journaled_and_reloaded(tmp_path):
         assert (tag.verdict, tag.symptom, tag.notes) == ("wrong_answer", "says [b]x[/b] | y", "note")
         await pilot.press("f")  # only flagged prompts
         assert all(app.triage.flagged(r) for r in app.triage.visible())
-        await pilot.press("e")
-        await pilot.pause(0.2)
-        assert (tmp_path / "out" / "failure_catalog.md").exists()
+        await pilot.press("e")  # a job on the session's side
+        await wait_until(pilot, lambda: (tmp_path / "out" / "failure_catalog.md").exists(), "the catalog")
     journal = load_journal(recording.with_name("triage.tags.jsonl"))
     assert [(t.prompt_id, t.verdict) for t in journal.history] == [(first, "ok"), (second, "wrong_answer")]
 
-    reopened = QuanttuiApp(ReplayConsoleSession(recording, speed=None, hold_at_end=True), tmp_path / "out2")
+    reopened = QuanttuiApp(replay(recording), tmp_path / "out2")
     async with reopened.run_test(size=(140, 44)) as pilot:
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: replayed_all(reopened), "the whole recording")
         assert reopened.triage.tags[(second, "awq")].symptom == "says [b]x[/b] | y"  # back after reopening
 
 
@@ -130,10 +145,9 @@ async def test_hostile_answers_are_literal_in_the_compare_screen(tmp_path):
                      flags=(Flag("repetition", "[blink]x[/blink] \x1b[5m"),)),
     ])  # fmt: skip
     recorder.close()
-    app = QuanttuiApp(ReplayConsoleSession(recording, speed=None, hold_at_end=True), tmp_path / "out")
+    app = QuanttuiApp(replay(recording), tmp_path / "out")
     async with app.run_test(size=(120, 36)) as pilot:
-        while app.triage.counts()["answered"] < 1:
-            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: app.triage.counts()["answered"] >= 1, "an answer")
         await pilot.press("c")
         await pilot.pause(0.3)
         shown = [str(w.render()) for w in app.screen.query("Static")]

@@ -4,9 +4,9 @@ import re
 from pathlib import Path
 
 import pytest
-from live_events import PLAN, ProcessSample, session_events
+from live_events import PLAN, session_events
 
-from quanttui.core.events import GpuProcess, GpuSample, GpuUnavailable
+from quanttui.core.events import GpuProcess, GpuSample, GpuUnavailable, ProcessSample
 from quanttui.core.live import LiveState
 from quanttui.ui import format as fmt
 from quanttui.ui.themes import (

@@ -275,15 +275,16 @@ class CompareScreen(Screen[None]):
             self.notify(f"tag not saved: {exc}", severity="error", timeout=30)
 
     def _can_run(self) -> bool:
-        session = getattr(self.app, "session", None)
-        return bool(getattr(session, "can_triage", False)) and not getattr(session, "triage_running", False)
+        """The session can run a triage and none has started (as its events say)."""
+        app: Any = self.app
+        return bool(app.info.can_triage) and self.state.started is None
 
     def action_run_triage(self) -> None:
-        if not self._can_run() or self.state.started is not None:
+        app: Any = self.app
+        if not self._can_run():
             self.notify("nothing to run here (a replay, or a triage already ran)", severity="warning")
             return
-        app: Any = self.app
-        app.session_call("start_triage")
+        app.start_triage()
         self.notify("running the quality prompts on every variant (they add load to a running ramp)")
 
     def action_export_catalog(self) -> None:

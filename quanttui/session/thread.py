@@ -7,8 +7,8 @@ most one GIL switch interval for the UI (shortened to 1 ms while the console run
 whole frame.
 
 The session object is built on the caller's thread and then used only from its own thread:
-commands go through `call()` (queued onto the session's loop), work that must see a consistent
-session state (an export of its aggregator) through `submit()`. The caller awaits `run()` like
+work goes through `schedule()` (queued onto the session's loop; the caller gets a future and
+never blocks) or `submit()` (the caller waits for the result). The caller awaits `run()` like
 the session's own run(): cancelling it cancels the session on its thread and waits until the
 session has finished cleaning up (engines stopped), then re-raises the cancellation.
 """
@@ -121,6 +121,29 @@ class SessionThread:
             loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:
             fn(*args)
+
+    def schedule(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """fn() on the session's loop soon (directly when the session is not running); its result
+        or exception in the future returned."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        loop = self._running_loop()
+        if loop is None or threading.current_thread() is self._thread:
+            run()
+            return future
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the loop closed meanwhile
+            run()
+        return future
 
     def submit(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
         """fn() on the session's loop, and its result here (blocking up to timeout)."""

@@ -1,10 +1,11 @@
-"""A Replayer the operator can drive: pause, resume, single step, speed change and seek.
+"""The replay of a recording, as the operator drives it: pause, resume, single step, speed, seek.
 
 It reads the recording as it goes (one event ahead); a backward seek publishes a `ReplayReset`,
 re-opens the file and republishes from the start, so nothing but the next event is held in memory.
 Commands are plain method calls on the event loop's thread: they set state and wake the replay
 loop, which does the reading and publishing (so a damaged line surfaces from `run()`, never from a
-key press).
+key press). Every change of what a console shows of the replay (paused, speed, at the end, a
+seek or a step) is published as a `ReplayStatus`.
 
 Timing: a playback clock runs at `speed` x real time while playing and stands still while paused;
 an event is published when the playback clock reaches its `t`. With speed None (or 0) events go
@@ -23,18 +24,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from quanttui.core.events import Event, ReplayReset
+from quanttui.core.events import Event, ReplayReset, ReplayStatus
 from quanttui.core.recording import RecordingError, decode_event
 from quanttui.core.stream import SessionStream, Subscription
-from quanttui.io.recording_file import Recording, Replayer
+from quanttui.io.recording_file import Recording, open_recording
 
 BURST = 256
 DRAIN_PATIENCE_S = 0.05  # how long a dropping subscriber may go without reading before it is not waited for
 
 
-class ControlledReplayer(Replayer):
+class ControlledReplayer:
     def __init__(self, path: Path, speed: float | None = 1.0, hold_at_end: bool = False) -> None:
-        super().__init__(path, speed=speed or None)
+        self.path = path
+        self.speed = speed or None  # None: as fast as possible; 1.0: original timing
+        self.published = 0
+        self.duration = 0.0  # t of the recording's last event, known once open()ed
         self.hold_at_end = hold_at_end
         self.position = 0.0  # t of the last published event
         self.at_end = False
@@ -47,11 +51,31 @@ class ControlledReplayer(Replayer):
         self._wake = asyncio.Event()
         self._recordings: list[Recording] = []
         self._stalled: set[int] = set()  # ids of dropping subscriptions not waited for in this burst
+        self._stream: SessionStream | None = None
+        self._shown: tuple[float, bool, bool] | None = None
 
     def open(self) -> tuple[Recording, Iterator[Event]]:
-        recording, events = super().open()
+        recording, events = open_recording(self.path)
+        if not self._recordings:
+            self.duration = last_event_t(self.path)
         self._recordings.append(recording)
         return recording, events
+
+    def _status(self, force: bool = False) -> None:
+        """Publish a ReplayStatus when speed, paused or at-end changed (or after a seek or step)."""
+        stream = self._stream
+        if stream is None:
+            return
+        shown = (self.speed or 0.0, self._paused, self.at_end)
+        if not force and shown == self._shown:
+            return
+        self._shown = shown
+        stream.publish(
+            ReplayStatus(
+                t=self.position, position=self.position, duration=self.duration,
+                speed=shown[0], paused=shown[1], at_end=shown[2],
+            )
+        )  # fmt: skip
 
     @property
     def warnings(self) -> list[str]:
@@ -76,6 +100,7 @@ class ControlledReplayer(Replayer):
 
     def _notify(self) -> None:
         self._wake.set()
+        self._status()
 
     def pause(self) -> None:
         if not self._paused:
@@ -154,6 +179,8 @@ class ControlledReplayer(Replayer):
 
     async def run(self, stream: SessionStream, events: Iterator[Event]) -> None:
         """Publish until the recording ends (or, with hold_at_end, until stop()); commands apply live."""
+        self._stream = stream
+        self._status(force=True)
         self._rebase(self._base_t)
         pending: Event | None = None
         exhausted = False
@@ -191,16 +218,19 @@ class ControlledReplayer(Replayer):
                         pending = None
                     if self._seek is None:
                         self._rebase(target)
+                    self._status(force=True)
                     continue
                 if pending is None and not exhausted:
                     pending = next(events, None)
                     exhausted = pending is None
                 self.at_end = pending is None
+                self._status()
                 if self._steps:
                     self._steps -= 1
                     if pending is not None:
                         self._publish(stream, pending)
                         pending = None
+                    self._status(force=True)
                     continue
                 if pending is None:
                     if not self.hold_at_end:

@@ -2,8 +2,9 @@
 
 Each step is closed-loop: `concurrency` workers per variant, each sending its next request as
 soon as the previous one ends. All variants run a step together and the next step starts when
-all have finished it. After each step the stop rules are applied per variant, with the same
-statistics function the summaries use.
+all have finished it. After each step the runner reads each variant's decision from the
+session's fold (core/fold.py: the statistics and stop rules every summary and report uses), which
+the stream feeds synchronously, so what retires a variant live is what a replay re-derives.
 
 A `RampControl` carries the operator's commands (start, pause, resume, stop, step up/down, a new
 SLO). Commands are plain method calls on the event loop's thread: they change state, publish an
@@ -27,11 +28,12 @@ from quanttui.core.events import (
     SweepFinished,
     VariantRetired,
 )
+from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.prompts import Prompt
-from quanttui.core.stepstats import StepStats, compute_step_stats, stop_rule
+from quanttui.core.stepstats import StepStats
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, StreamOutcome
-from quanttui.io.ramp_control import RampControl
+from quanttui.session.ramp import RampControl
 
 
 @dataclass
@@ -74,12 +76,14 @@ class LoadRunner:
         options: RequestOptions,
         publish: Callable[[Event], None],
         clock: SessionClock,
+        fold: SessionFold,
         progress: Callable[[str], None] | None = None,
         control: RampControl | None = None,
         before_step: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
-        """`before_step(concurrency)` runs before each step (the session grows its client pools
-        when the operator steps beyond the plan's highest concurrency)."""
+        """`publish` must feed `fold` before it returns (the session's stream taps it).
+        `before_step(concurrency)` runs before each step (the session grows its client pools when
+        the operator steps beyond the plan's highest concurrency)."""
         if not prompts:
             raise ValueError("the load runner needs at least one prompt")
         self.targets = list(targets)
@@ -88,10 +92,10 @@ class LoadRunner:
         self.options = options
         self.publish = publish
         self.clock = clock
+        self.fold = fold
         self.progress = progress or (lambda line: None)
         self.control = control or RampControl(plan, publish, clock, started=True)
         self.before_step = before_step
-        self.step_stats: list[StepStats] = []
         self._rejoining: list[Target] = []
 
     def rejoin(self, variant: str) -> bool:
@@ -108,7 +112,7 @@ class LoadRunner:
             await control.wait_started()
             reason = await self._ramp()
         finally:
-            control._finish()
+            control.finish()
         self.publish(SweepFinished(t=self.clock.now(), reason=reason))
         return reason
 
@@ -124,11 +128,11 @@ class LoadRunner:
             self._rejoining.clear()
             if not active:
                 return "all_retired"
-            control._position(index)
+            control.enter_step(index)
             concurrency = control.concurrency_at(index)
             if self.before_step:
                 await self.before_step(concurrency)
-            moved = control._take_target()
+            moved = control.take_target()
             if moved is not None:  # the operator moved while the step was being prepared
                 index, trigger = moved, "operator"
                 continue
@@ -148,12 +152,12 @@ class LoadRunner:
             self.progress(f"{shown}: concurrency {concurrency}")
             driven = await asyncio.gather(*(self._drive(t, step, concurrency) for t in active))
             cut = any(was_cut for _, was_cut in driven)
-            target = control._take_target()
+            target = control.take_target()
             ended = "completed"
             if cut:
                 ended = "stopped" if control.stopped else "operator"
             self.publish(StepFinished(t=self.clock.now(), step=step, reason=ended))
-            active = self._judge(active, [results for results, _ in driven], step, concurrency, ended)
+            active = self._judge(active, step)
             step += 1
             if control.stopped:
                 return "stopped"
@@ -164,33 +168,26 @@ class LoadRunner:
                 if index >= levels:
                     return "completed"
 
-    def _judge(
-        self,
-        active: list[Target],
-        per_target: list[list[RequestResult]],
-        step: int,
-        concurrency: int,
-        ended: str,
-    ) -> list[Target]:
-        """Step statistics per variant; the stop rules apply to steps that ran to their end (a step
-        the operator cut short is the operator's call, not a measurement of the plan's step)."""
-        plan = self.control.rules_plan(self.plan)
-        still_active = []
-        for target, results in zip(active, per_target, strict=True):
-            stats = compute_step_stats(target.variant, target.precision, step, concurrency, results, plan)
-            self.step_stats.append(stats)
-            self.progress(_progress_line(stats))
-            rule = stop_rule(stats, plan) if ended == "completed" else None
-            if rule:
-                self.publish(
-                    VariantRetired(
-                        t=self.clock.now(), variant=target.variant, step=step, rule=rule[0], detail=rule[1]
-                    )
+    def _judge(self, active: list[Target], step: int) -> list[Target]:
+        """The variants that go on after this step, as the fold decided (a step the operator cut
+        short is not judged)."""
+        retired = set()
+        for decision in self.fold.decisions(step):
+            self.progress(_progress_line(decision.stats))
+            if decision.rule is None:
+                continue
+            retired.add(decision.variant)
+            self.publish(
+                VariantRetired(
+                    t=self.clock.now(),
+                    variant=decision.variant,
+                    step=step,
+                    rule=decision.rule,
+                    detail=decision.detail,
                 )
-                self.progress(f"  {target.variant} stops: {rule[1]}")
-            else:
-                still_active.append(target)
-        return still_active
+            )
+            self.progress(f"  {decision.variant} stops: {decision.detail}")
+        return [t for t in active if t.variant not in retired]
 
     async def _drive(self, target: Target, step: int, concurrency: int) -> tuple[list[RequestResult], bool]:
         """One variant's step: its results, and whether an operator command cut it short.

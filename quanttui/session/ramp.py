@@ -1,23 +1,21 @@
 """The operator's hold on a running ramp: start, pause, resume, stop, step up or down, a new SLO.
 
 RampControl is shared by the load runner (which asks it where the ramp stands) and the session
-(whose command methods call it); every command is published as an OperatorCommand.
+(which hands it the operator's commands); every command is published as an `OperatorCommand`
+and every change of the ramp's state as a `RampStatus`. The SLO itself lives in the session's
+fold (core/fold.py), which applies the recorded `set_slo`: this only validates and publishes it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from quanttui.core.clock import SessionClock
-from quanttui.core.events import (
-    Event,
-    OperatorCommand,
-)
-from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.events import Event, OperatorCommand, RampStatus
+from quanttui.core.fold import valid_slo_ms
+from quanttui.core.loadplan import LoadPlan
 
 
 class RampControl:
@@ -47,12 +45,13 @@ class RampControl:
         self._paused = False
         self._stopped = False
         self._finished = False
-        self.slo_ms: float | None = None  # the operator's SLO; None: the plan's
         self._index: int | None = None  # plan index of the running step
         self._target: int | None = None  # index asked for by step_up/step_down, not applied yet
         self._paused_total = 0.0
         self._paused_since: float | None = None
         self._changed = asyncio.Event()
+        self._status = ""
+        self._announce()
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -90,15 +89,27 @@ class RampControl:
         paused = self._paused_total + (now - self._paused_since if self._paused_since is not None else 0.0)
         return now - paused
 
-    def rules_plan(self, plan: LoadPlan) -> LoadPlan:
-        """The plan the stop rules use: with the operator's SLO once one was set."""
-        if self.slo_ms is None:
-            return plan
-        return replace(plan, slo=Slo(self.slo_ms, plan.slo.metric if plan.slo else SloMetric.E2E))
+    @property
+    def state(self) -> str:
+        """waiting, running, paused, stopping or finished (what `RampStatus` says)."""
+        if self._finished:
+            return "finished"
+        if self._stopped:
+            return "stopping"
+        if not self._started:
+            return "waiting"
+        return "paused" if self._paused else "running"
+
+    def _announce(self) -> None:
+        state = self.state
+        if state != self._status:
+            self._status = state
+            self._publish(RampStatus(t=self._clock.now(), state=state))
 
     # -- commands ----------------------------------------------------------------------------
     def _record(self, command: str, value: float | None = None) -> None:
         self._publish(OperatorCommand(t=self._clock.now(), command=command, value=value))
+        self._announce()
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -147,13 +158,10 @@ class RampControl:
         self._record("step_up" if by > 0 else "step_down", float(self.concurrency_at(target)))
 
     def set_slo(self, p95_ms: float) -> None:
-        try:
-            value = float(p95_ms)
-        except (TypeError, ValueError):
+        """Published for the fold to apply (the stop rules read their decisions from it)."""
+        value = valid_slo_ms(p95_ms)
+        if self._finished or value is None:
             return
-        if self._finished or not math.isfinite(value) or value <= 0:
-            return
-        self.slo_ms = value
         self._record("set_slo", value)
 
     # -- for the runner ----------------------------------------------------------------------
@@ -172,16 +180,19 @@ class RampControl:
         while not (self._stopped or self._finished):
             await self._changed.wait()
 
-    def _position(self, index: int) -> None:
+    def enter_step(self, index: int) -> None:
+        """The runner is about to run the step at this plan index."""
         self._index = index
 
-    def _take_target(self) -> int | None:
+    def take_target(self) -> int | None:
+        """The plan index the operator moved to since the last call, if any (then forgotten)."""
         target, self._target = self._target, None
         return target
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
         """The sweep has ended: nothing is held any more and further commands are ignored."""
         self._finished = True
         self._paused, self._paused_since = False, None
+        self._announce()
         self._changed.set()
         self._changed = asyncio.Event()

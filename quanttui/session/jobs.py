@@ -1,0 +1,52 @@
+"""Jobs a driver asks of a session: files written from the session's own fold, on its side.
+
+They run on the session's loop (the fold must not change while it is read) and never on the
+console's thread; the console hears back with the paths or the error (session/handle.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from quanttui.core.fold import SessionFold
+from quanttui.core.recording import RecordingHeader
+from quanttui.core.summary import build_summary
+from quanttui.io.catalog_export import export_triage
+from quanttui.io.export import write_sweep_csv
+from quanttui.io.report_files import ReportOptions, write_report
+from quanttui.session.commands import ExportCatalog, ExportSummary, Job, WriteReport
+from quanttui.session.triage import TriageTagging
+
+CATALOG_FORMATS = ("md", "csv", "json")
+
+
+def export_summary(header: RecordingHeader, fold: SessionFold, out_dir: Path, t: float) -> list[Path]:
+    """`export-tNNNNNs-summary.json` and `export-tNNNNNs-sweep.csv` (session time in the name, so an
+    export never overwrites the session's own sweep.csv and a later export does not clash)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = f"t{int(t):05d}s"
+    summary_path = out_dir / f"export-{stamp}-summary.json"
+    csv_path = out_dir / f"export-{stamp}-sweep.csv"
+    summary = build_summary(header.config, fold)
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_sweep_csv(fold.all_step_stats(), csv_path)
+    return [summary_path, csv_path]
+
+
+def run_job(
+    job: Job, header: RecordingHeader, fold: SessionFold, tagging: TriageTagging, title: str
+) -> list[Path]:
+    """Do one job; returns the files written (errors are raised to whoever asked)."""
+    match job:
+        case ExportSummary(out_dir=out_dir):
+            return export_summary(header, fold, out_dir, fold.aggregator.last_t)
+        case WriteReport(out_dir=out_dir):
+            triage = fold.triage
+            triage.load_tags(tagging.loaded())  # a tag of an earlier sitting counts too
+            return write_report(fold, header.config, title, out_dir / "report", ReportOptions(), triage)
+        case ExportCatalog(out_dir=out_dir):
+            triage = fold.triage
+            triage.load_tags(tagging.loaded())
+            return export_triage(triage, out_dir, CATALOG_FORMATS, "Failure catalog")
+    raise ValueError(f"not a job: {job!r}")

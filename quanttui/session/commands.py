@@ -52,6 +52,12 @@ class Resume:
 
 
 @dataclass(frozen=True)
+class TogglePause:
+    """Pause if running, resume if paused: decided by the session, so keys typed ahead of the
+    screen (a slow SSH link) still alternate."""
+
+
+@dataclass(frozen=True)
 class Stop:
     """End the ramp (or the engines' start-up, a triage after its prompt, a replay)."""
 
@@ -84,9 +90,26 @@ class Seek:
     t: float
 
 
+@dataclass(frozen=True)
+class SeekBy:
+    """Seek relative to where the replay is now (clamped to the recording)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SpeedStep:
+    """One notch faster (+1) or slower (-1) along REPLAY_SPEEDS; "as fast as possible" is above all."""
+
+    direction: int
+
+
+REPLAY_SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+
+
 Command = (
-    StartRamp | StepUp | StepDown | SetSlo | RestartFailed | Pause | Resume | Stop | StartTriage | TagOutput
-    | SetSpeed | StepOnce | Seek
+    StartRamp | StepUp | StepDown | SetSlo | RestartFailed | Pause | Resume | TogglePause | Stop | StartTriage
+    | TagOutput | SetSpeed | StepOnce | Seek | SeekBy | SpeedStep
 )  # fmt: skip
 
 

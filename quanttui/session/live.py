@@ -40,6 +40,7 @@ from quanttui.session.commands import (
     StepUp,
     Stop,
     TagOutput,
+    TogglePause,
 )
 from quanttui.session.jobs import run_job
 from quanttui.session.load_runner import LoadRunner, Target
@@ -164,6 +165,8 @@ class LiveSession:
                 control.pause()
             case Resume():
                 control.resume()
+            case TogglePause():
+                control.resume() if control.paused else control.pause()
             case Stop():
                 self.stop()
             case StepUp():

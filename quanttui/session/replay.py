@@ -11,15 +11,19 @@ from quanttui.core.stream import SessionStream
 from quanttui.core.summary import build_summary
 from quanttui.io.tag_journal import journal_for_recording
 from quanttui.session.commands import (
+    REPLAY_SPEEDS,
     Command,
     Job,
     Pause,
     Resume,
     Seek,
+    SeekBy,
     SetSpeed,
+    SpeedStep,
     StepOnce,
     Stop,
     TagOutput,
+    TogglePause,
 )
 from quanttui.session.jobs import run_job
 from quanttui.session.replay_control import ControlledReplayer
@@ -78,8 +82,16 @@ class ReplaySession:
                 replayer.pause()
             case Resume():
                 replayer.resume()
+            case TogglePause():
+                replayer.resume() if replayer.paused else replayer.pause()
             case SetSpeed(speed=speed):
                 replayer.set_speed(speed)
+            case SpeedStep(direction=direction):
+                speed = next_speed(replayer.speed or 0.0, direction)
+                if speed is not None:
+                    replayer.set_speed(speed)
+            case SeekBy(seconds=seconds):
+                replayer.seek_by(seconds)
             case StepOnce():
                 replayer.step()
             case Seek(t=t):
@@ -105,6 +117,16 @@ class ReplaySession:
             self.stream.close()
         summary = build_summary(self.header.config, self.fold)
         return SessionResult(summary, warnings=self._replayer.warnings)
+
+
+def next_speed(speed: float, direction: int) -> float | None:
+    """One notch along REPLAY_SPEEDS from `speed` (0: as fast as possible, above them all)."""
+    current = speed or float("inf")
+    if direction > 0:
+        faster = [s for s in REPLAY_SPEEDS if s > current]
+        return faster[0] if faster else None
+    slower = [s for s in REPLAY_SPEEDS if s < current]
+    return slower[-1] if slower else REPLAY_SPEEDS[0]
 
 
 async def replay_headless(path: Path) -> SessionResult:

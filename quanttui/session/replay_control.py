@@ -134,6 +134,11 @@ class ControlledReplayer:
         self._seek = max(0.0, t)
         self._notify()
 
+    def seek_by(self, seconds: float) -> None:
+        """Relative to a seek not yet done, else to the last event published; within the recording."""
+        base = self._seek if self._seek is not None else self.position
+        self.seek(max(0.0, min(self.duration, base + seconds)))
+
     def stop(self) -> None:
         self._stop = True
         self._notify()

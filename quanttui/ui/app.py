@@ -249,7 +249,7 @@ class QuanttuiApp(App[None]):
         position = None
         if self.mode == "replay":
             position = (
-                replay.position if replay else self.state.now,
+                self.state.now,  # t of the last event shown (a ReplayStatus is sent on changes only)
                 replay.duration if replay else self.info.duration,
                 replay.speed if replay else 1.0,
             )
@@ -291,44 +291,43 @@ class QuanttuiApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return controls.action_allowed(action, self.mode)
 
-    def _simple(self, action: str) -> None:
-        command = controls.simple(action)
+    def _key(self, action: str, argument: float = 0.0) -> None:
+        command = controls.command_for(action, argument)
         if command is not None:
             self.send(command)
 
     def action_start_ramp(self) -> None:
-        self._simple("start_ramp")
+        self._key("start_ramp")
 
     def action_stop_ramp(self) -> None:
-        self._simple("stop_ramp")
+        self._key("stop_ramp")
 
     def action_step_up(self) -> None:
-        self._simple("step_up")
+        self._key("step_up")
 
     def action_step_down(self) -> None:
-        self._simple("step_down")
+        self._key("step_down")
 
     def action_step(self) -> None:
-        self._simple("step")
+        self._key("step")
 
     def action_pause_ramp(self) -> None:
-        self.send(controls.toggle_pause(self.state, self.mode))
+        self._key("pause_ramp")
 
-    action_pause_replay = action_pause_ramp
+    def action_pause_replay(self) -> None:
+        self._key("pause_replay")
+
+    def action_seek(self, seconds: float) -> None:
+        self._key("seek", seconds)
+
+    def action_speed(self, direction: int) -> None:
+        self._key("speed", direction)
 
     def action_restart_engines(self) -> None:
         if not self.info.can_restart:
             return
         self.send(RestartFailed())
         self.notify("restarting failed engines; they rejoin the ramp at the next step", title="quanttui")
-
-    def action_seek(self, seconds: float) -> None:
-        self.send(controls.seek_by(self.state, seconds))
-
-    def action_speed(self, direction: int) -> None:
-        command = controls.speed_notch(self.state, direction)
-        if command is not None:
-            self.send(command)
 
     def action_set_slo(self) -> None:
         def apply(value: float | None) -> None:

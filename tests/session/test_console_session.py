@@ -34,7 +34,18 @@ from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import EndpointError, RequestOptions, Timeouts
 from quanttui.io.recording_file import Recorder, open_recording
 from quanttui.session import EndpointSpec, LiveSession, ReplaySession, SweepConfig, replay_headless
-from quanttui.session.commands import Pause, Resume, Seek, SetSpeed, StartRamp, StepOnce, Stop
+from quanttui.session.commands import (
+    Pause,
+    Resume,
+    Seek,
+    SeekBy,
+    SetSpeed,
+    SpeedStep,
+    StartRamp,
+    StepOnce,
+    Stop,
+    TogglePause,
+)
 
 PROMPTS = list(DEFAULT_PROMPTS)
 SIM = (sys.executable, "-m", "quanttui.sim.server")
@@ -334,3 +345,35 @@ async def test_a_console_that_keeps_up_loses_nothing_in_a_burst_and_a_silent_one
     assert reading.dropped == 0 and len(folded) == session.stream.published
     assert replayed == [e async for e in replay_events(SHIPPED)] and len(replayed) > 1000
     assert silent.dropped > 1000 and time.monotonic() - started < 5
+
+
+async def test_keys_typed_ahead_are_resolved_by_the_replay_itself(tmp_path):
+    """TogglePause, SeekBy and SpeedStep are decided where the replay stands, not where a screen
+    last saw it: three toggles pause, resume, pause; two seeks back go 20 s back."""
+    path = tmp_path / "notes.jsonl"
+    notes_recording(path, count=300, every=0.1)  # 29.9 s
+    session = ReplaySession(path, speed=1.0, hold_at_end=True)
+    seen = Collector(session.stream)
+    run = asyncio.create_task(session.run())
+    session.handle(Seek(25.0))
+    await seen.until(lambda: session.fold.aggregator.last_t == 25.0, what="seek")
+    for _ in range(3):
+        session.handle(TogglePause())
+    session.handle(SeekBy(-10.0))
+    session.handle(SeekBy(-10.0))
+    await seen.until(lambda: sum(isinstance(e, ReplayReset) for e in seen.events) == 1, what="reset")
+    await seen.until(lambda: seen.replay_status().position == 5.0, what="20 s back")
+    assert seen.replay_status().paused
+    for _ in range(3):
+        session.handle(SpeedStep(+1))  # 1 -> 2 -> 4 -> 8
+    session.handle(SpeedStep(-1))  # -> 4
+    await seen.until(lambda: seen.replay_status().speed == 4.0, what="speed 4")
+    session.handle(SetSpeed(0))  # as fast as possible: above every notch
+    session.handle(SpeedStep(+1))
+    session.handle(SpeedStep(-1))
+    await seen.until(lambda: seen.replay_status().speed == 64.0, what="the fastest notch")
+    session.handle(SeekBy(-100.0))  # clamped to the start
+    await seen.until(lambda: seen.replay_status().position == 0.0, what="the start")
+    session.handle(Stop())
+    await asyncio.wait_for(run, 5)
+    await seen.done()

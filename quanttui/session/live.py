@@ -20,7 +20,6 @@ from quanttui.core.events import (
 from quanttui.core.fold import SessionFold
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
-from quanttui.io.hardware import memory_bandwidth
 from quanttui.io.launcher import Engine, EngineStartError, Launcher
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
@@ -51,8 +50,10 @@ from quanttui.session.wiring import (
     LiveStreams,
     close_clients,
     echo_states,
+    header_extras,
     make_clients,
     new_header,
+    planned_header_config,
     quiet,
     resolve_endpoints,
 )
@@ -69,8 +70,6 @@ class LiveSession:
     `OperatorCommand`. The headless commands are this class with `autostart=True` (`run_sweep`,
     `run_launched_sweep`).
     """
-
-    kind = "live"
 
     def __init__(
         self,
@@ -92,32 +91,13 @@ class LiveSession:
         self.clock = SessionClock()
         self.plan = config.plan
         self._launch = list(variants) if variants is not None else None
-        if self._launch is not None:
-            self.variants = [v.name for v in self._launch]
-            header_config = config.header_config([])
-            del header_config["endpoints"]  # the engines' endpoints are known once they are ready
-            header_config.update(command="run", variants=[v.public() for v in self._launch])
-        else:
-            self.variants = [spec.name for spec in config.endpoints]
-            header_config = config.header_config(
-                [  # as given; run() asks the endpoints and records their resolved models
-                    EndpointInfo(
-                        t=0.0, variant=s.name, url=s.url, model=s.model or "", precision=s.precision or ""
-                    )
-                    for s in config.endpoints
-                ]
-            )
-        self._extra_header = dict(extra_header or {})
-        bandwidth, source = memory_bandwidth(config.hardware.get("memory_bandwidth_gbps"))
-        self._extra_header["hardware"] = {
-            **config.hardware, "memory_bandwidth_gbps": bandwidth, "bandwidth_source": source
-        }  # fmt: skip
-        if triage is not None:
-            self._extra_header["triage"] = triage.header_config()
-            if triage_only:
-                self._extra_header["command"] = "triage"
-        header_config.update(self._extra_header)
-        self.header = new_header(header_config)
+        self.variants = (
+            [v.name for v in self._launch]
+            if self._launch is not None
+            else [spec.name for spec in config.endpoints]
+        )
+        self._extra_header = header_extras(config, extra_header, triage, triage_only)
+        self.header = new_header({**planned_header_config(config, self._launch), **self._extra_header})
         self._session = LiveStreams(self.clock, config.out_dir, config.plan)
         self.stream = self._session.stream
         self.control = RampControl(config.plan, self.stream.publish, self.clock, started=autostart)

@@ -17,11 +17,14 @@ from quanttui.core.loadplan import LoadPlan
 from quanttui.core.recording import RecordingHeader
 from quanttui.core.stream import SessionStream
 from quanttui.core.summary import build_summary
+from quanttui.io.config import VariantConfig
 from quanttui.io.export import write_sweep_csv
+from quanttui.io.hardware import memory_bandwidth
 from quanttui.io.host import host_facts
 from quanttui.io.openai_client import OpenAIStreamClient
 from quanttui.io.recording_file import Recorder
 from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, guess_precision
+from quanttui.session.triage import TriageSpec
 
 
 async def resolve_endpoints(
@@ -115,6 +118,40 @@ def new_header(config: dict[str, Any]) -> RecordingHeader:
         config=config,
         host=host_facts(),
     )
+
+
+def planned_header_config(config: SweepConfig, launch: list[VariantConfig] | None) -> dict[str, Any]:
+    """The header's configuration before the session runs: a launched run's variants (their
+    endpoints are known once the engines are ready), or the endpoints as given (an attached
+    session records their resolved models once it has asked them)."""
+    if launch is not None:
+        header_config = config.header_config([])
+        del header_config["endpoints"]
+        header_config.update(command="run", variants=[v.public() for v in launch])
+        return header_config
+    given = [
+        EndpointInfo(t=0.0, variant=s.name, url=s.url, model=s.model or "", precision=s.precision or "")
+        for s in config.endpoints
+    ]
+    return config.header_config(given)
+
+
+def header_extras(
+    config: SweepConfig,
+    extra: dict[str, Any] | None,
+    triage: TriageSpec | None,
+    triage_only: bool,
+) -> dict[str, Any]:
+    """What the header carries beside the plan: the hardware facts (memory bandwidth resolved now,
+    for the roofline), a triage's quality set, and the caller's extras."""
+    extras = dict(extra or {})
+    bandwidth, source = memory_bandwidth(config.hardware.get("memory_bandwidth_gbps"))
+    extras["hardware"] = {**config.hardware, "memory_bandwidth_gbps": bandwidth, "bandwidth_source": source}
+    if triage is not None:
+        extras["triage"] = triage.header_config()
+        if triage_only:
+            extras["command"] = "triage"
+    return extras
 
 
 def quiet(line: str) -> None:

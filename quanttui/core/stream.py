@@ -100,8 +100,14 @@ class SessionStream:
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
         self._taps: list[Callable[[Event], None]] = []
+        self._scrub: Callable[[Event], Event] | None = None
         self._closed = False
         self.published = 0
+
+    def scrub_with(self, scrub: Callable[[Event], Event]) -> None:
+        """Pass every later event through `scrub` before anyone sees it (the session's secrets,
+        core/secrets.py): the recording, the fold and the console get the scrubbed event."""
+        self._scrub = scrub
 
     def tap(self, consumer: Callable[[Event], None]) -> None:
         """Call `consumer(event)` synchronously inside every later `publish()`."""
@@ -118,6 +124,8 @@ class SessionStream:
         if self._closed:
             return
         self.published += 1
+        if self._scrub is not None:
+            event = self._scrub(event)
         for consumer in self._taps:
             consumer(event)
         for sub in self._subscriptions:

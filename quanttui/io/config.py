@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quanttui.core.secrets import MASK, SECRET_FLAG
 from quanttui.io.hardware import weights_bytes
 
 DEFAULT_COMMAND = ("vllm", "serve")
@@ -80,6 +81,28 @@ class VariantConfig:
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    def launch_command(self) -> tuple[list[str], dict[str, str]]:
+        """The command line to start the engine with, and environment to add: vLLM reads its API
+        key from VLLM_API_KEY, so an `--api-key` in extra_args goes there instead of the command
+        line (where `ps` would show it to every user of the box)."""
+        argv = self.argv()
+        if self.engine != "vllm":
+            return argv, {}
+        out: list[str] = []
+        env: dict[str, str] = {}
+        skip = False
+        for i, arg in enumerate(argv):
+            if skip:
+                skip = False
+                continue
+            flag, eq, value = arg.partition("=")
+            if flag == "--api-key" and (eq or i + 1 < len(argv)):
+                env["VLLM_API_KEY"] = value if eq else argv[i + 1]
+                skip = not eq
+                continue
+            out.append(arg)
+        return out, env
 
     def argv(self) -> list[str]:
         """The engine's command line. `vllm serve` takes the model as its first argument; the
@@ -254,9 +277,6 @@ _LOAD_KEYS = {
 }
 
 
-_SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|password)[\w-]*$", re.IGNORECASE)
-
-
 def redact_argv(argv: list[str]) -> list[str]:
     """An engine command line fit for a recording: the value of any --*key/token/secret/password*
     flag (e.g. vLLM's --api-key) replaced, in both `--flag value` and `--flag=value` forms."""
@@ -264,13 +284,13 @@ def redact_argv(argv: list[str]) -> list[str]:
     hide_next = False
     for arg in argv:
         if hide_next:
-            out.append("<redacted>")
+            out.append(MASK)
             hide_next = False
             continue
         flag, eq, _ = arg.partition("=")
-        if _SECRET_FLAG.match(flag):
+        if SECRET_FLAG.match(flag):
             if eq:
-                out.append(f"{flag}=<redacted>")
+                out.append(f"{flag}={MASK}")
                 continue
             hide_next = True
         out.append(arg)

@@ -29,6 +29,7 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.engine_log import KvCapacity, Phase, later, merge_kv, read_line
 from quanttui.core.events import EngineCapacity, Event, InstanceState, LogLine
 from quanttui.core.gpu_fit import check_fractions
+from quanttui.core.secrets import Secrets
 from quanttui.io.config import VariantConfig, redact_argv
 from quanttui.io.nvml import gpu_memory
 from quanttui.io.reaper import ReaperHandle
@@ -94,9 +95,13 @@ class Launcher:
         publish: Callable[[Event], None],
         clock: SessionClock,
         log_dir: os.PathLike[str] | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
+        """`secrets` are masked in the engines' log files and failure messages (the session's
+        stream masks them in events)."""
         self.publish = publish
         self.clock = clock
+        self.secrets = secrets or Secrets()
         self.engines: dict[str, Engine] = {}
         self.log_dir = log_dir
         self._reaper: ReaperHandle | None = None
@@ -163,8 +168,9 @@ class Launcher:
         if self._reaper is None:
             self._reaper = ReaperHandle(grace_s=variant.stop_grace_s)
         # An empty value in the variant's env removes that variable from the engine's environment.
-        env = {k: v for k, v in {**os.environ, **variant.env}.items() if v != "" or k not in variant.env}
-        argv = variant.argv()
+        argv, secret_env = variant.launch_command()  # an API key goes by environment where it can
+        wanted = {**variant.env, **secret_env}
+        env = {k: v for k, v in {**os.environ, **wanted}.items() if v != "" or k not in wanted}
         try:
             engine.process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -176,7 +182,7 @@ class Launcher:
                 limit=LOG_LINE_LIMIT,
             )
         except OSError as exc:
-            detail = f"cannot run {argv[0]!r}: {exc.strerror}"
+            detail = self.secrets.scrub(f"cannot run {argv[0]!r}: {exc.strerror}")
             engine.failure = "launch failed"
             self._state(engine, Phase.FAILED, detail)
             raise EngineStartError(detail) from None
@@ -200,7 +206,7 @@ class Launcher:
                     raw = b"[quanttui: an over-long log line was skipped]\n"
                 if not raw:
                     return
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                line = self.secrets.scrub(raw.decode("utf-8", "replace").rstrip("\r\n"))
                 if log_file:
                     log_file.write(line + "\n")
                     log_file.flush()

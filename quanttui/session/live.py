@@ -14,16 +14,15 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.engine_log import Phase
 from quanttui.core.events import (
     EndpointInfo,
-    OperatorCommand,
     SweepFinished,
 )
 from quanttui.core.fold import SessionFold
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
-from quanttui.io.launcher import Engine, EngineStartError, Launcher
+from quanttui.io.launcher import Engine, Launcher
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
-from quanttui.io.openai_client import OpenAIStreamClient
+from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
 from quanttui.io.process_sampler import ProcessSampler
 from quanttui.io.tag_journal import JOURNAL_NAME
 from quanttui.session.commands import (
@@ -44,6 +43,7 @@ from quanttui.session.commands import (
 from quanttui.session.jobs import run_job
 from quanttui.session.load_runner import LoadRunner, Target
 from quanttui.session.ramp import RampControl
+from quanttui.session.restarts import EngineRestarts
 from quanttui.session.spec import EndpointSpec, SessionInfo, SessionResult, SweepConfig, read_api_key
 from quanttui.session.triage import TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (
@@ -56,6 +56,7 @@ from quanttui.session.wiring import (
     planned_header_config,
     quiet,
     resolve_endpoints,
+    session_secrets,
 )
 
 
@@ -87,10 +88,12 @@ class LiveSession:
         self.prompts = list(prompts)
         if not self.prompts:
             raise ValueError("a sweep needs at least one prompt")
-        self.progress = progress or quiet
+        self._launch = list(variants) if variants is not None else None
+        self.secrets = session_secrets(config, self._launch)
+        shown = progress or quiet
+        self.progress = lambda line: shown(self.secrets.scrub(line))
         self.clock = SessionClock()
         self.plan = config.plan
-        self._launch = list(variants) if variants is not None else None
         self.variants = (
             [v.name for v in self._launch]
             if self._launch is not None
@@ -100,6 +103,7 @@ class LiveSession:
         self.header = new_header({**planned_header_config(config, self._launch), **self._extra_header})
         self._session = LiveStreams(self.clock, config.out_dir, config.plan)
         self.stream = self._session.stream
+        self.stream.scrub_with(self.secrets.scrub_event)  # before anything is published
         self.control = RampControl(config.plan, self.stream.publish, self.clock, started=autostart)
         self.launcher: Launcher | None = None
         self._ran = False
@@ -109,8 +113,7 @@ class LiveSession:
         self._resolved: list[EndpointInfo] = []
         self._api_key: str | None = None
         self._runner: LoadRunner | None = None
-        self._restarting: set[str] = set()
-        self._restarts: set[asyncio.Task[None]] = set()
+        self._restarts = EngineRestarts(self.stream.publish, self.clock)
         self.tagging = TriageTagging(config.out_dir / JOURNAL_NAME, self.stream.publish, self.clock)
 
     @property
@@ -179,29 +182,8 @@ class LiveSession:
     def restart_failed(self) -> None:
         """Start again every launched engine that failed or stopped while the session runs; each
         rejoins the ramp from the next step once it is ready."""
-        launcher, runner = self.launcher, self._runner
-        if launcher is None or runner is None or self.control.stopped:
-            return
-        for name, engine in launcher.engines.items():
-            if engine.phase in (Phase.FAILED, Phase.STOPPED) and name not in self._restarting:
-                self._restarting.add(name)
-                self.stream.publish(OperatorCommand(t=self.clock.now(), command="restart", value=None))
-                task = asyncio.create_task(self._restart(name))
-                self._restarts.add(task)
-                task.add_done_callback(self._restarts.discard)
-
-    async def _restart(self, name: str) -> None:
-        assert self.launcher is not None and self._runner is not None
-        try:
-            engine = await self.launcher.restart(name)
-        except EngineStartError:
-            return  # the launcher published why
-        finally:
-            self._restarting.discard(name)
-        old = next((i for i in self._resolved if i.variant == name), None)
-        if old is not None:
-            self.stream.publish(replace(old, t=self.clock.now(), pids=engine.pids()))
-        self._runner.rejoin(name)
+        if self.launcher is not None and self._runner is not None and not self.control.stopped:
+            self._restarts.restart_failed(self.launcher, self._runner, self._resolved)
 
     def start_triage(self) -> None:
         """Run the quality triage on the session's endpoints (now, or once they are ready)."""
@@ -232,6 +214,10 @@ class LiveSession:
                 self.header, config={**config.header_config(resolved), **self._extra_header}
             )
             self._session.start(self.header)
+        except EndpointError as exc:  # its text may quote what a server echoed back
+            await close_clients(clients.values())
+            self.stream.close()
+            raise EndpointError(self.secrets.scrub(str(exc))) from None
         except BaseException:
             await close_clients(clients.values())
             self.stream.close()
@@ -245,7 +231,7 @@ class LiveSession:
         config, clock, stream = self.config, self.clock, self.stream
         self._session.start(self.header)
         launcher = Launcher(
-            echo_states(stream.publish, self.progress), clock, log_dir=config.out_dir / "logs"
+            echo_states(stream.publish, self.progress), clock, config.out_dir / "logs", self.secrets
         )
         self.launcher = launcher
         interrupted = False
@@ -279,6 +265,9 @@ class LiveSession:
         pids = {e.config.name: e.pids() for e in ready}
         try:
             resolved = await resolve_endpoints(specs, clients, self.clock, pids)
+        except EndpointError as exc:
+            await close_clients(clients.values())
+            raise EndpointError(self.secrets.scrub(str(exc))) from None
         except BaseException:
             await close_clients(clients.values())
             raise
@@ -368,7 +357,7 @@ class LiveSession:
             interrupted = True
             stream.publish(SweepFinished(t=clock.now(), reason="interrupted"))
         finally:
-            for task in [*background, *self._restarts]:
+            for task in [*background, *self._restarts.tasks]:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*background, return_exceptions=True)

@@ -4,6 +4,7 @@ attached, the clients, endpoint discovery, the recording header."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from quanttui.core.events import EndpointInfo, Event, InstanceState
 from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.recording import RecordingHeader
+from quanttui.core.secrets import Secrets
 from quanttui.core.stream import SessionStream
 from quanttui.core.summary import build_summary
 from quanttui.io.config import VariantConfig
@@ -152,6 +154,14 @@ def header_extras(
         if triage_only:
             extras["command"] = "triage"
     return extras
+
+
+def session_secrets(config: SweepConfig, launch: list[VariantConfig] | None) -> Secrets:
+    """Every secret the session knows (core/secrets.py): the API key named by --api-key-env, and
+    the launched engines' secret flags and secret-named env entries."""
+    api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
+    launch = launch or []
+    return Secrets.collect(api_key, [v.argv() for v in launch], [v.env for v in launch])
 
 
 def quiet(line: str) -> None:

@@ -17,6 +17,7 @@ FAULTS: dict[str, float | None] = {
     "http_503_html": None,
     "http_429": 1.0,
     "http_404": None,
+    "echo_auth": None,
     "reset_before_headers": None,
     "stall_after_headers": 10.0,
     "stall_between_chunks": 10.0,

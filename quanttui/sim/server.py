@@ -22,6 +22,7 @@ or for every request by `--fault NAME[:ARG]` (`SimConfig.fault`); a directive wi
 | http_503_html        | 503 as a proxy sends it: `server: nginx`, `content-type: text/html`, HTML body  |
 | http_429             | 429, JSON TooManyRequestsError, `retry-after: ARG` (default 1)                  |
 | http_404             | 404 `{"detail":"Not Found"}`, as for a wrong path                               |
+| echo_auth            | 401 quoting the Authorization header it got, as LiteLLM-style proxies do        |
 | reset_before_headers | TCP RST once the request is read: no response byte at all                       |
 | stall_after_headers  | stream: headers, then nothing for ARG s (default 10), then the normal stream;   |
 |                      | non-stream: the response comes ARG s late                                       |
@@ -244,7 +245,7 @@ class SimHTTPServer:
             await conn.respond_json(400, shapes.error_body(str(exc), "BadRequestError", 400))
             return
         fault = directive or self.default_fault
-        if await self._pre_response_fault(conn, fault):
+        if await self._pre_response_fault(conn, fault, request):
             return
         if fault.is_("huge_output"):
             n_tokens, finish_reason = max(1, math.ceil(fault.value * 2**20 / HUGE_CHUNK_CHARS)), "length"
@@ -254,9 +255,13 @@ class SimHTTPServer:
         else:
             await self._complete(conn, chat, fault, req, n_tokens, finish_reason)
 
-    async def _pre_response_fault(self, conn: Connection, fault: Fault) -> bool:
+    async def _pre_response_fault(self, conn: Connection, fault: Fault, request: Request) -> bool:
         """Faults that replace the whole response; True if one did."""
-        if fault.name in _HTTP_FAULTS:
+        if fault.is_("echo_auth"):  # as LiteLLM-style proxies answer a key they do not accept
+            received = request.headers.get("authorization", "")
+            message = f"Authentication Error, Received API Key = {received}, Key Hash (Token) = 0f3a"
+            await conn.respond_json(401, {"error": {"message": message, "type": "auth_error", "code": "401"}})
+        elif fault.name in _HTTP_FAULTS:
             status, err_type, message = _HTTP_FAULTS[fault.name]
             extra = [("retry-after", f"{fault.value:g}")] if fault.is_("http_429") else None
             await conn.respond_json(status, shapes.error_body(message, err_type, status), extra)

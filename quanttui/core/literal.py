@@ -51,3 +51,31 @@ def safe_text(text: str, keep_newlines: bool = False, tab_size: int = 4) -> str:
         text = text.replace("\n", " ")
     text = text.expandtabs(tab_size)
     return _CONTROLS.sub(_picture, text)
+
+
+# What an exported file must not carry raw: C0 controls but tab and newline, DEL, C1 controls,
+# bidirectional embeddings/overrides/isolates and the marks that flip direction.
+_UNSAFE_IN_FILES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible_controls(text: str) -> str:
+    """`text` fit for a file someone may `cat` or `head` in a terminal: every control character
+    (but tab and newline) and every bidi control written as a visible escape (`\\x1b`, `\\u202e`),
+    so the evidence stays readable and nothing is interpreted. CR becomes `\\x0d` too."""
+    return _UNSAFE_IN_FILES.sub(_escaped, text)
+
+
+def visible_controls_in(value: object) -> object:
+    """The same for every string inside JSON-like data (dicts, lists, tuples)."""
+    if isinstance(value, str):
+        return visible_controls(value)
+    if isinstance(value, dict):
+        return {visible_controls_in(k): visible_controls_in(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [visible_controls_in(v) for v in value]
+    return value

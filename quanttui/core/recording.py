@@ -80,7 +80,9 @@ def encode_event(event: Event) -> str:
     data: dict[str, Any] = {"type": type(event).__name__}
     for f in dataclasses.fields(event):
         data[f.name] = _encode_value(getattr(event, f.name))
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # ASCII: a model's raw escape or bidi character never reaches the file (`head` of a recording
+    # is safe in a terminal); readers decode the \u escapes back to the same text.
+    return json.dumps(data, separators=(",", ":"))
 
 
 class _FieldError(Exception):

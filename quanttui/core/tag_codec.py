@@ -32,7 +32,7 @@ def check_header(data: object) -> None:
 
 
 def encode_tag(tag: Tag) -> str:
-    return json.dumps({name: getattr(tag, name) for name in _FIELDS}, ensure_ascii=False, sort_keys=True)
+    return json.dumps({name: getattr(tag, name) for name in _FIELDS}, sort_keys=True)  # ASCII: safe to cat
 
 
 def decode_tag(data: object) -> Tag:

@@ -3,7 +3,6 @@ JSON (everything, for scripts)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import polars as pl
 from quanttui.core.catalog import CatalogPrompt, catalog_json, catalog_rows, render_markdown
 from quanttui.core.triage import Divergence, Tag, TriageOutput
 from quanttui.core.triage_state import TriageState
+from quanttui.io.export import write_csv_export, write_json_export, write_text_export
 from quanttui.io.recording_file import fold_recording
 from quanttui.io.tag_journal import journals_of, load_journal
 
@@ -33,18 +33,18 @@ def write_catalog(
     written = []
     if "md" in formats:
         path = out_dir / NAMES[0]
-        path.write_text(
-            render_markdown(title, context, prompts, variants, outputs, tags, divergences), "utf-8"
+        write_text_export(
+            path, render_markdown(title, context, prompts, variants, outputs, tags, divergences)
         )
         written.append(path)
     if "csv" in formats:
         path = out_dir / NAMES[1]
-        _frame(prompts, variants, outputs, tags, divergences).write_csv(path)
+        write_csv_export(_frame(prompts, variants, outputs, tags, divergences), path)
         written.append(path)
     if "json" in formats:
         path = out_dir / NAMES[2]
         data = catalog_json(prompts, variants, outputs, tags, divergences)
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        write_json_export(path, data)
         written.append(path)
     return written
 

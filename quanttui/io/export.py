@@ -1,11 +1,16 @@
-"""Tabular exports written with polars."""
+"""Exports: every file meant for people (CSV, markdown, JSON) is written through here, with control
+characters and bidi overrides made visible (core/literal.visible_controls), so `cat` or `head` of
+any export in a terminal shows text and runs nothing; tables are written with polars.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
 
+from quanttui.core.literal import visible_controls, visible_controls_in
 from quanttui.core.stepstats import StepStats
 
 # Columns every sweep.csv has, in this order; error classes follow as err_<class>.
@@ -37,6 +42,18 @@ def _dtype(column: str) -> pl.DataType:
     return pl.Float64()
 
 
-def write_sweep_csv(rows: list[StepStats], path: Path) -> None:
+def write_text_export(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_frame(rows).write_csv(path)
+    path.write_text(visible_controls(text), encoding="utf-8")
+
+
+def write_csv_export(frame: pl.DataFrame, path: Path) -> None:
+    write_text_export(path, frame.write_csv())
+
+
+def write_json_export(path: Path, data: object) -> None:
+    write_text_export(path, json.dumps(visible_controls_in(data), indent=2, ensure_ascii=False) + "\n")
+
+
+def write_sweep_csv(rows: list[StepStats], path: Path) -> None:
+    write_csv_export(sweep_frame(rows), path)

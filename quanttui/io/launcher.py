@@ -29,6 +29,7 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.engine_log import KvCapacity, Phase, later, merge_kv, read_line
 from quanttui.core.events import EngineCapacity, Event, InstanceState, LogLine
 from quanttui.core.gpu_fit import check_fractions
+from quanttui.core.literal import visible_controls
 from quanttui.core.secrets import Secrets
 from quanttui.io.config import VariantConfig, redact_argv
 from quanttui.io.nvml import gpu_memory
@@ -208,7 +209,7 @@ class Launcher:
                     return
                 line = self.secrets.scrub(raw.decode("utf-8", "replace").rstrip("\r\n"))
                 if log_file:
-                    log_file.write(line + "\n")
+                    log_file.write(visible_controls(line) + "\n")  # safe to cat
                     log_file.flush()
                 engine.tail.append(line)
                 self.publish(LogLine(t=self.clock.now(), variant=name, line=line))

@@ -23,7 +23,7 @@ from quanttui.core.report import ReportInputs, TriageFacts, business_case_md, ca
 from quanttui.core.roofline import roofline
 from quanttui.core.triage_state import TriageState
 from quanttui.io.catalog_export import load_triage
-from quanttui.io.export import write_sweep_csv
+from quanttui.io.export import write_csv_export, write_sweep_csv, write_text_export
 from quanttui.io.recording_file import fold_recording, open_recording
 
 REPORT_FILES = ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md", "business_case.md")
@@ -164,8 +164,8 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / name for name in REPORT_FILES]
     write_sweep_csv(rows, paths[0])
-    concurrency_frame(rows, capacities).write_csv(paths[1])
-    paths[2].write_text(capacity_md(inputs), encoding="utf-8")
-    paths[3].write_text(cost_md(inputs), encoding="utf-8")
-    paths[4].write_text(business_case_md(inputs), encoding="utf-8")
+    write_csv_export(concurrency_frame(rows, capacities), paths[1])
+    write_text_export(paths[2], capacity_md(inputs))
+    write_text_export(paths[3], cost_md(inputs))
+    write_text_export(paths[4], business_case_md(inputs))
     return paths

@@ -6,14 +6,13 @@ console's thread; the console hears back with the paths or the error (session/ha
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from quanttui.core.fold import SessionFold
 from quanttui.core.recording import RecordingHeader
 from quanttui.core.summary import build_summary
 from quanttui.io.catalog_export import export_triage
-from quanttui.io.export import write_sweep_csv
+from quanttui.io.export import write_json_export, write_sweep_csv
 from quanttui.io.report_files import ReportOptions, write_report
 from quanttui.session.commands import ExportCatalog, ExportSummary, Job, WriteReport
 from quanttui.session.triage import TriageTagging
@@ -29,7 +28,7 @@ def export_summary(header: RecordingHeader, fold: SessionFold, out_dir: Path, t:
     summary_path = out_dir / f"export-{stamp}-summary.json"
     csv_path = out_dir / f"export-{stamp}-sweep.csv"
     summary = build_summary(header.config, fold)
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_json_export(summary_path, summary)
     write_sweep_csv(fold.all_step_stats(), csv_path)
     return [summary_path, csv_path]
 

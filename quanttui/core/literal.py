@@ -68,14 +68,3 @@ def visible_controls(text: str) -> str:
     (but tab and newline) and every bidi control written as a visible escape (`\\x1b`, `\\u202e`),
     so the evidence stays readable and nothing is interpreted. CR becomes `\\x0d` too."""
     return _UNSAFE_IN_FILES.sub(_escaped, text)
-
-
-def visible_controls_in(value: object) -> object:
-    """The same for every string inside JSON-like data (dicts, lists, tuples)."""
-    if isinstance(value, str):
-        return visible_controls(value)
-    if isinstance(value, dict):
-        return {visible_controls_in(k): visible_controls_in(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [visible_controls_in(v) for v in value]
-    return value

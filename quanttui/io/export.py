@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from quanttui.core.literal import visible_controls, visible_controls_in
+from quanttui.core.literal import visible_controls
 from quanttui.core.stepstats import StepStats
 
 # Columns every sweep.csv has, in this order; error classes follow as err_<class>.
@@ -52,7 +52,8 @@ def write_csv_export(frame: pl.DataFrame, path: Path) -> None:
 
 
 def write_json_export(path: Path, data: object) -> None:
-    write_text_export(path, json.dumps(visible_controls_in(data), indent=2, ensure_ascii=False) + "\n")
+    """JSON keeps every text exactly: ASCII-escaped (\\u001b, \\u202e), which no terminal runs."""
+    write_text_export(path, json.dumps(data, indent=2) + "\n")
 
 
 def write_sweep_csv(rows: list[StepStats], path: Path) -> None:

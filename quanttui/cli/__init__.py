@@ -29,6 +29,7 @@ from quanttui.cli.report import add_report, cmd_report
 from quanttui.cli.run import add_run, cmd_run
 from quanttui.cli.sweep import add_attach, add_sweep, build_sweep_config, cmd_attach, cmd_sweep
 from quanttui.cli.triage import add_triage, cmd_triage
+from quanttui.core.literal import visible_controls
 from quanttui.core.quality_set import QualitySetError
 from quanttui.core.recording import RecordingError
 from quanttui.io.config import ConfigError
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except (UsageError, EndpointError, PromptFileError, RecordingError, ConfigError, QualitySetError,
             TagJournalError) as exc:  # fmt: skip
-        stderr(f"quanttui {args.command}: error: {exc}")
+        # one line, with whatever foreign text it quotes (a server's reply, a file's bytes) shown, not run
+        stderr(f"quanttui {args.command}: error: {visible_controls(str(exc)).replace(chr(10), ' ')}")
         return EXIT_USAGE
     except BrokenPipeError:  # `quanttui ... | head`: the reader left; not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)

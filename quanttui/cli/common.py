@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from quanttui.core.names import variant_name_problem
 from quanttui.session.signals import on_stop_signals
 
 EXIT_OK = 0
@@ -43,6 +44,16 @@ def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
             raise UsageError(f"{flag}: {name!r} given twice")
         pairs[name.strip()] = value.strip()
     return pairs
+
+
+def endpoint_pairs(values: list[str] | None) -> dict[str, str]:
+    """`--endpoint NAME=URL` given once per variant: names checked (they name files), 2 to 4 of them."""
+    endpoints = pairs(values, "--endpoint")
+    for name in endpoints:
+        problem = variant_name_problem(name)
+        if problem is not None:
+            raise UsageError(f"--endpoint: {problem}")
+    return endpoints
 
 
 def console_wanted(args: argparse.Namespace) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 from quanttui.cli.common import (
     EXIT_OK,
     UsageError,
+    endpoint_pairs,
     interrupted_code,
     pairs,
     print_summary,
@@ -42,7 +43,7 @@ def concurrencies(text: str) -> tuple[int, ...]:
 
 
 def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
-    endpoints = pairs(args.endpoint, "--endpoint")
+    endpoints = endpoint_pairs(args.endpoint)
     if not endpoints:
         raise UsageError("--endpoint NAME=URL is required (give it once per variant)")
     models = pairs(args.model, "--model")

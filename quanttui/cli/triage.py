@@ -18,8 +18,8 @@ from quanttui.cli.common import (
     EXIT_OK,
     UsageError,
     console_wanted,
+    endpoint_pairs,
     interrupted_code,
-    pairs,
     run_async,
     run_console,
     stderr,
@@ -100,7 +100,7 @@ def _config(args: argparse.Namespace, endpoints: tuple[EndpointSpec, ...], out: 
 def _session(args: argparse.Namespace, spec: TriageSpec, out: Path) -> LiveSession:
     if args.endpoint:
         endpoints = []
-        for name, url in pairs(args.endpoint, "--endpoint").items():
+        for name, url in endpoint_pairs(args.endpoint).items():
             try:
                 split_base_url(url)
             except ValueError as exc:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quanttui.core.names import variant_count_problem, variant_name_problem
 from quanttui.core.secrets import MASK, SECRET_FLAG
 from quanttui.io.hardware import weights_bytes
 
@@ -81,6 +82,17 @@ class VariantConfig:
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def exposure_warning(self) -> str | None:
+        """A warning when the engine will listen on every interface (anyone who can reach the box
+        can then send it requests and read its /metrics); None on loopback or a named address."""
+        if self.host in ("0.0.0.0", "::", ""):
+            return (
+                f"[{self.name}] warning: host = {self.host!r} listens on every network interface; "
+                "the default 127.0.0.1 keeps the engine reachable only from this machine"
+            )
+        return None
 
     def launch_command(self) -> tuple[list[str], dict[str, str]]:
         """The command line to start the engine with, and environment to add: vLLM reads its API
@@ -200,6 +212,9 @@ class _Reader:
 
     def variant(self, name: str, data: Any) -> VariantConfig:
         table = f"variants.{name}"
+        problem = variant_name_problem(name)
+        if problem is not None:
+            raise ConfigError(f"{self.path}: field '{table}': {problem}")
         if not isinstance(data, dict):
             raise ConfigError(f"{self.path}: field '{table}': expected a table")
         for key, value in data.items():
@@ -339,6 +354,9 @@ def load_config(path: Path) -> SessionFile:
     if not isinstance(variants_data, dict) or not variants_data:
         raise ConfigError(f"{path}: field 'variants': at least one [variants.NAME] table is needed")
     variants = tuple(reader.variant(name, table) for name, table in variants_data.items())
+    count = variant_count_problem(len(variants))
+    if count is not None:
+        raise ConfigError(f"{path}: field 'variants': {count}")
     ports = [(v.host, v.port) for v in variants]
     for v in variants:
         if ports.count((v.host, v.port)) > 1:

@@ -45,6 +45,16 @@ class EngineStartError(Exception):
     """An engine that did not become ready; the message quotes the cause and its last log lines."""
 
 
+def log_path(log_dir: os.PathLike[str], variant: str) -> str:
+    """logs/<variant>.log, refused if the name would lead anywhere else (names are checked when
+    the config is read; this holds even for a name that was not)."""
+    folder = os.path.realpath(log_dir)
+    path = os.path.realpath(os.path.join(folder, f"{variant}.log"))
+    if os.path.dirname(path) != folder:
+        raise ValueError(f"variant name {variant!r} would write its log outside {folder}")
+    return path
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -198,7 +208,7 @@ class Launcher:
         log_file = None
         if self.log_dir is not None:
             os.makedirs(self.log_dir, exist_ok=True)
-            log_file = open(os.path.join(self.log_dir, f"{name}.log"), "a", encoding="utf-8")  # noqa: SIM115
+            log_file = open(log_path(self.log_dir, name), "a", encoding="utf-8")  # noqa: SIM115
         try:
             while True:
                 try:

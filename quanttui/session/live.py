@@ -14,6 +14,7 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.engine_log import Phase
 from quanttui.core.events import (
     EndpointInfo,
+    OperatorNote,
     SweepFinished,
 )
 from quanttui.core.fold import SessionFold
@@ -230,6 +231,9 @@ class LiveSession:
         failures are part of it. Engines are stopped on every way out."""
         config, clock, stream = self.config, self.clock, self.stream
         self._session.start(self.header)
+        for warning in filter(None, (v.exposure_warning for v in variants)):
+            self.progress(warning)
+            stream.publish(OperatorNote(t=clock.now(), text=warning))
         launcher = Launcher(
             echo_states(stream.publish, self.progress), clock, config.out_dir / "logs", self.secrets
         )

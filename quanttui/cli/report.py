@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from quanttui.cli.common import EXIT_OK, UsageError, stderr
+from quanttui.cli.common import EXIT_OK, UsageError, positive, stderr
 from quanttui.core.loadplan import SloMetric
 from quanttui.io.report_files import ReportOptions, build_report
 
@@ -21,15 +21,19 @@ def add_report(sub: argparse._SubParsersAction) -> None:
         "--triage", type=Path, metavar="RECORDING", help="a triage recording for the quality bullets"
     )
     p.add_argument(
-        "--gpu-usd-per-hour", type=float, metavar="USD", help="GPU price (default: the recording's [cost])"
+        "--gpu-usd-per-hour", type=positive, metavar="USD", help="GPU price (default: the recording's [cost])"
     )
-    p.add_argument("--tokens-per-day", type=float, metavar="N", help="expected output tokens per day")
-    p.add_argument("--utilization", type=float, metavar="U", help="planned share of measured capacity (0-1]")
-    p.add_argument("--slo-p95-ms", type=float, metavar="MS", help="override the recorded SLO")
+    p.add_argument("--tokens-per-day", type=positive, metavar="N", help="expected output tokens per day")
+    p.add_argument(
+        "--utilization", type=positive, metavar="U", help="planned share of measured capacity (0-1]"
+    )
+    p.add_argument("--slo-p95-ms", type=positive, metavar="MS", help="override the recorded SLO")
     p.add_argument(
         "--slo-metric", choices=[m.value for m in SloMetric], help="p95 of e2e (default), ttft, tpot, itl"
     )
-    p.add_argument("--bandwidth-gbps", type=float, metavar="GBPS", help="memory bandwidth for the roofline")
+    p.add_argument(
+        "--bandwidth-gbps", type=positive, metavar="GBPS", help="memory bandwidth for the roofline"
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:

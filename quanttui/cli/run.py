@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from quanttui.cli.common import (
@@ -14,6 +15,7 @@ from quanttui.cli.common import (
     run_console,
     stderr,
 )
+from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
 from quanttui.io.config import ConfigError, VariantConfig, load_config
@@ -68,7 +70,7 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--config", type=Path, required=True, metavar="FILE", help="session TOML ([variants.*], [load])"
     )
-    p.add_argument("--out", default="quanttui-run", metavar="DIR")
+    add_out_options(p, "quanttui-run")
     p.add_argument(
         "--headless", action="store_true", help="no console: progress on stderr, summary on stdout"
     )
@@ -79,11 +81,12 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    variants, config, prompts = run_config_from_file(args.config, Path(args.out))
+    variants, config, prompts = run_config_from_file(args.config, Path("."))
+    config = replace(config, out_dir=run_folder(args))  # after the config was found good
     if console_wanted(args):
         from quanttui.session import LiveSession
 
-        return run_console(LiveSession(config, prompts, variants, autostart=args.autostart), Path(args.out))
+        return run_console(LiveSession(config, prompts, variants, autostart=args.autostart), config.out_dir)
     result: SessionResult = run_async(run_launched_sweep(variants, config, prompts, stderr))
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)

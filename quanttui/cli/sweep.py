@@ -11,13 +11,17 @@ from quanttui.cli.common import (
     EXIT_OK,
     UsageError,
     endpoint_pairs,
+    finite,
     interrupted_code,
+    non_negative,
     pairs,
+    positive,
     print_summary,
     run_async,
     run_console,
     stderr,
 )
+from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
@@ -32,7 +36,7 @@ from quanttui.session import (
 
 def concurrencies(text: str) -> tuple[int, ...]:
     try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
+        values = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise UsageError(
             f"--concurrency {text!r}: expected integers separated by commas, e.g. 1,2,4,8"
@@ -87,7 +91,7 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         plan=plan,
         options=options,
         timeouts=timeouts,
-        out_dir=Path(args.out),
+        out_dir=run_folder(args),  # last: bad input above writes nothing
         prompts_source=str(args.prompts) if args.prompts else "embedded default",
         api_key_env=args.api_key_env,
         scrape_interval_s=args.scrape_interval,
@@ -122,28 +126,32 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
     )
     steps = p.add_mutually_exclusive_group(required=not console)
     steps.add_argument("--requests-per-step", type=int, metavar="N")
-    steps.add_argument("--step-seconds", type=float, metavar="S")
+    steps.add_argument("--step-seconds", type=positive, metavar="S")
     p.add_argument("--warmup-requests", type=int, default=0, metavar="N", help="extra per step, not counted")
     p.add_argument("--max-tokens", type=int, required=not console, default=128, metavar="N")
     p.add_argument("--ignore-eos", action="store_true", help="fixed output length (vLLM extension)")
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--temperature", type=non_negative, default=0.0)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--prompts", type=Path, metavar="FILE", help=".jsonl or .txt (default: embedded set)")
-    p.add_argument("--slo-p95-ms", type=float, metavar="MS", help="stop a variant whose p95 exceeds this")
+    p.add_argument("--slo-p95-ms", type=positive, metavar="MS", help="stop a variant whose p95 exceeds this")
     p.add_argument("--slo-metric", choices=[m.value for m in SloMetric], default="e2e")
-    p.add_argument("--max-error-rate", type=float, default=0.5, metavar="F", help="stop a variant above this")
-    p.add_argument("--request-timeout", type=float, default=None, metavar="S", help="ceiling per request")
-    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S")
-    p.add_argument("--first-token-timeout", type=float, default=120.0, metavar="S")
-    p.add_argument("--idle-timeout", type=float, default=60.0, metavar="S", help="longest gap between chunks")
-    p.add_argument("--scrape-interval", type=float, default=1.0, metavar="S", help="/metrics poll period")
-    p.add_argument("--out", required=not console, default="quanttui-attach", metavar="DIR")
+    p.add_argument(
+        "--max-error-rate", type=finite, default=0.5, metavar="F", help="stop a variant above this"
+    )
+    p.add_argument("--request-timeout", type=positive, default=None, metavar="S", help="ceiling per request")
+    p.add_argument("--connect-timeout", type=positive, default=10.0, metavar="S")
+    p.add_argument("--first-token-timeout", type=positive, default=120.0, metavar="S")
+    p.add_argument(
+        "--idle-timeout", type=positive, default=60.0, metavar="S", help="longest gap between chunks"
+    )
+    p.add_argument("--scrape-interval", type=positive, default=1.0, metavar="S", help="/metrics poll period")
+    add_out_options(p, "quanttui-attach", required=not console)
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    config = build_sweep_config(args)
     prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+    config = build_sweep_config(args)
     result: SessionResult = run_async(run_sweep(config, prompts, stderr))
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)
@@ -153,10 +161,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_attach(args: argparse.Namespace) -> int:
     if args.requests_per_step is None and args.step_seconds is None:
         args.requests_per_step = 32
-    config = build_sweep_config(args)
-    prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the console needs a terminal; `quanttui sweep` is the headless form")
+    prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+    config = build_sweep_config(args)
     from quanttui.session import LiveSession
 
-    return run_console(LiveSession(config, prompts, None, autostart=False), Path(args.out))
+    return run_console(LiveSession(config, prompts, None, autostart=False), config.out_dir)

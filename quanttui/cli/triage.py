@@ -24,6 +24,7 @@ from quanttui.cli.common import (
     run_console,
     stderr,
 )
+from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.core.quality_set import QualitySet, QualitySetError
@@ -61,7 +62,7 @@ def add_triage(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-logprobs", type=int, default=5, metavar="K", help="k for KL / top-1 (0: off)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
-    p.add_argument("--out", default="quanttui-triage", metavar="DIR")
+    add_out_options(p, "quanttui-triage")
     p.add_argument("--export", default="md,csv,json", metavar="LIST", help="catalog formats: md,csv,json")
     p.add_argument(
         "--headless", action="store_true", help="no console: run, write the catalog, print a summary"
@@ -181,8 +182,8 @@ def _print(summary: dict[str, Any], as_json: bool) -> None:
 
 def cmd_triage(args: argparse.Namespace) -> int:
     formats = _formats(args.export)
-    out = Path(args.out)
-    if args.from_recording:
+    if args.from_recording:  # a catalog, not a run: written beside whatever the folder holds
+        out = Path(args.out or args.out_default)
         try:
             state, warnings = load_triage(args.from_recording)
         except (RecordingError, TagJournalError) as exc:
@@ -198,7 +199,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
     if args.top_logprobs < 0 or args.top_logprobs > 20:
         raise UsageError(f"--top-logprobs must be 0..20, got {args.top_logprobs}")
     spec = TriageSpec(_quality_set(args), args.reference, args.seed, args.top_logprobs)
-    session = _session(args, spec, out)
+    session = _session(args, spec, run_folder(args))
+    out = session.config.out_dir
     if console_wanted(args):
         return run_console(session, out)
     result = run_async(session.run())

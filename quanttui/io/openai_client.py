@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,6 +36,13 @@ def split_base_url(url: str) -> str:
         root = root[: -len("/v1")]
     if not root.startswith(("http://", "https://")):
         raise ValueError(f"endpoint URL must start with http:// or https://, got {url!r}")
+    try:
+        parts = urlsplit(root)
+        parts.port  # noqa: B018 - raises on a port outside 0-65535 or not a number
+    except ValueError as exc:
+        raise ValueError(f"endpoint URL {url!r}: {exc}") from None
+    if not parts.hostname:
+        raise ValueError(f"endpoint URL {url!r} names no host")
     return root
 
 

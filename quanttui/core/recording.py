@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -163,6 +164,8 @@ def decode_event(line: str, where: str) -> Event:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise RecordingError(f"{where}: not a JSON object ({exc.msg})") from None
+    except RecursionError:
+        raise RecordingError(f"{where}: nested too deeply to be an event") from None
     if not isinstance(data, dict):
         raise RecordingError(f"{where}: not a JSON object")
     kind = data.get("type")
@@ -170,11 +173,30 @@ def decode_event(line: str, where: str) -> Event:
     if cls is None:
         raise RecordingError(f"{where}: field 'type': unknown event type {kind!r}")
     try:
-        return _build(cls, data, "")
+        event = _build(cls, data, "")
     except _FieldError as exc:
         raise RecordingError(f"{where}: {kind} field '{exc.path}': {exc.message}") from None
     except (TypeError, ValueError) as exc:
         raise RecordingError(f"{where}: {kind}: {exc}") from None
+    except RecursionError:
+        raise RecordingError(f"{where}: {kind}: nested too deeply") from None
+    if not (math.isfinite(event.t) and event.t >= 0):
+        raise RecordingError(
+            f"{where}: {kind} field 't': expected seconds since the start (>= 0), got {event.t}"
+        )
+    return event
+
+
+def header_variants(header: RecordingHeader) -> tuple[str, ...]:
+    """The variant names a recording's header declares (a launched run's variants, else a sweep's
+    endpoints); empty when it declares none (then any name is accepted)."""
+    for key in ("variants", "endpoints"):
+        entries = header.config.get(key)
+        if isinstance(entries, list):
+            names = [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)]
+            if names:
+                return tuple(names)
+    return ()
 
 
 def plan_from_header(header: RecordingHeader, path: object) -> LoadPlan | None:

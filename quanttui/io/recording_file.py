@@ -21,6 +21,7 @@ from quanttui.core.recording import (
     decode_event,
     encode_event,
     header_from_json,
+    header_variants,
     plan_from_header,
 )
 from quanttui.core.stream import Subscription
@@ -77,7 +78,12 @@ def open_recording(path: Path) -> tuple[Recording, Iterator[Event]]:
     """
     if not path.exists():
         raise RecordingError(f"{path}: no such file")
-    handle = path.open("r", encoding="utf-8", errors="strict", newline="")
+    if path.is_dir():
+        raise RecordingError(f"{path}: is a folder, not a recording (its recording.jsonl?)")
+    try:
+        handle = path.open("r", encoding="utf-8", errors="strict", newline="")
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         first = handle.readline()
     except UnicodeDecodeError:
@@ -92,6 +98,7 @@ def open_recording(path: Path) -> tuple[Recording, Iterator[Event]]:
         handle.close()
         raise
     recording = Recording(path=path, header=header)
+    declared = set(header_variants(header))
 
     def events() -> Iterator[Event]:
         with handle:
@@ -108,7 +115,14 @@ def open_recording(path: Path) -> tuple[Recording, Iterator[Event]]:
                     continue
                 complete = line.endswith("\n")
                 try:
-                    yield decode_event(line, f"{path}:{lineno}")
+                    event = decode_event(line, f"{path}:{lineno}")
+                    variant = getattr(event, "variant", None)
+                    if declared and isinstance(variant, str) and variant not in declared:
+                        raise RecordingError(
+                            f"{path}:{lineno}: {type(event).__name__} field 'variant': {variant!r} is "
+                            f"not a variant of this recording (its header has {', '.join(sorted(declared))})"
+                        )
+                    yield event
                 except RecordingError:
                     if not complete:
                         recording.warnings.append(

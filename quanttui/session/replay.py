@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from quanttui.core.fold import SessionFold
-from quanttui.core.recording import RecordingHeader, plan_from_header
+from quanttui.core.recording import RecordingHeader, header_variants, plan_from_header
 from quanttui.core.stream import SessionStream
 from quanttui.core.summary import build_summary
 from quanttui.io.tag_journal import journal_for_recording
@@ -33,13 +33,7 @@ from quanttui.session.triage import TriageTagging
 
 def variants_from_header(header: RecordingHeader) -> list[str]:
     """Variant names in display order: a launched run's variants, else a sweep's endpoints."""
-    for key in ("variants", "endpoints"):
-        entries = header.config.get(key)
-        if isinstance(entries, list):
-            names = [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)]
-            if names:
-                return names
-    return []
+    return list(header_variants(header))
 
 
 class ReplaySession:

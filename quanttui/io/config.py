@@ -370,6 +370,9 @@ def load_config(path: Path) -> SessionFile:
             raise reader.error("load", key, f"unknown key (known: {', '.join(sorted(_LOAD_KEYS))})")
         if (isinstance(value, bool) and kinds is not bool) or not isinstance(value, kinds):
             raise reader.error("load", key, "wrong type")
+    metric = load.get("slo_metric")
+    if metric is not None and metric not in {"e2e", "ttft", "tpot", "itl"}:
+        raise reader.error("load", "slo_metric", f"{metric!r} is not one of e2e, ttft, tpot, itl")
     cost = _table(reader, path, data, "cost", _COST_KEYS)
     if cost.get("utilization", 1) > 1:
         raise reader.error("cost", "utilization", "must be in (0, 1]")

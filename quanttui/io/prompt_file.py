@@ -48,7 +48,15 @@ def _from_object(data: object, where: str, lineno: int) -> Prompt:
     raise PromptFileError(f"{where}: field 'prompt': missing (or give 'messages')")
 
 
+PROMPT_SUFFIXES = (".jsonl", ".json", ".txt")
+
+
 def load_prompts(path: Path) -> list[Prompt]:
+    if path.suffix.lower() not in PROMPT_SUFFIXES:
+        raise PromptFileError(
+            f"{path}: a prompt file is .jsonl (one JSON object a line) or .txt (one prompt a line), "
+            f"not {path.suffix or 'a file without a suffix'}"
+        )
     try:
         raw = path.read_bytes()
     except OSError as exc:

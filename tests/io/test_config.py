@@ -84,6 +84,10 @@ def test_a_good_file(tmp_path):
             "characters: letters, digits, '_', '-', '.', starting with a letter or digit)",
         ),
         (("[variants.awq]", '[variants."a b"]'), "variant name 'a b' is not allowed"),
+        (
+            ("max_tokens = 64", 'max_tokens = 64\nslo_metric = "p99"'),
+            "field 'load.slo_metric': 'p99' is not one of",
+        ),
         (("[variants.awq]", '[variants."x\\u001b]0;t\\u0007"]'), "is not allowed"),
         (
             (

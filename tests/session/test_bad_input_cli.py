@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,38 @@ def test_a_recording_that_is_not_one_is_refused_by_every_reader(tmp_path, make, 
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr
+
+
+SWEEP = ["sweep", "--endpoint", "a=http://127.0.0.1:9", "--requests-per-step", "1", "--max-tokens", "4"]
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--concurrency", "1", "--endpoint", "b=http://127.0.0.1:99999"], "Port out of range"),
+        (["--concurrency", "1,,2"], "--concurrency '1,,2': expected integers"),
+        (["--concurrency", "1", "--scrape-interval", "0"], "argument --scrape-interval: '0': must be > 0"),
+        (
+            ["--concurrency", "1", "--temperature", "nan"],
+            "argument --temperature: 'nan': expected a finite number",
+        ),
+        (["--concurrency", "1", "--temperature", "-0.5"], "argument --temperature: '-0.5': must be >= 0"),
+        (["--concurrency", "1", "--idle-timeout", "inf"], "expected a finite number"),
+        (["--concurrency", "1", "--prompts", "PROMPTS.csv"], "not .csv"),
+    ],
+)
+def test_bad_numbers_and_files_on_the_command_line_are_one_line(tmp_path, extra, needle):
+    (tmp_path / "PROMPTS.csv").write_text("prompt\nhello\n")
+    args = [a.replace("PROMPTS.csv", str(tmp_path / "PROMPTS.csv")) for a in extra]
+    done = quanttui(*SWEEP, *args, "--out", str(tmp_path / "o"))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()  # bad input writes nothing
+
+
+def test_a_report_price_must_be_finite(tmp_path):
+    shipped = str(Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-bf16-awq.jsonl")
+    done = quanttui("report", shipped, "--gpu-usd-per-hour", "inf", "--out", str(tmp_path / "r"))
+    assert done.returncode == 2 and "expected a finite number" in done.stderr
+    assert not (tmp_path / "r").exists()

@@ -14,12 +14,25 @@ from quanttui.core.names import variant_name_problem
 from quanttui.session.signals import on_stop_signals
 
 EXIT_OK = 0
-
-
-EXIT_USAGE = 2
-
-
+EXIT_USAGE = 2  # bad input: one line on stderr names the flag or file and the field
+EXIT_NO_COMPARISON = 3  # the run ended, but fewer than two variants were measured
 EXIT_INTERRUPTED = 130
+
+
+def launched_exit(summary: dict[str, Any], interrupted: bool) -> int:
+    """A launched run (`run`, `demo`) exists to compare variants: when fewer than two of them were
+    measured (engines that never became ready, or one of two), say so and exit 3, not 0."""
+    if interrupted:
+        return interrupted_code()
+    measured = [v["name"] for v in summary.get("variants", []) if v.get("requests")]
+    if len(measured) < 2:
+        stderr(
+            f"quanttui: no comparison was possible: {len(measured)} variant(s) measured"
+            + (f" ({', '.join(measured)})" if measured else "")
+            + f"; sweep {summary.get('sweep', {}).get('reason', 'unfinished')} (exit {EXIT_NO_COMPARISON})"
+        )
+        return EXIT_NO_COMPARISON
+    return EXIT_OK
 
 
 class UsageError(Exception):

@@ -10,7 +10,7 @@ from quanttui.cli.common import (
     EXIT_OK,
     UsageError,
     console_wanted,
-    interrupted_code,
+    launched_exit,
     print_summary,
     run_async,
     run_console,
@@ -103,4 +103,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result = run_async(run_cpu_demo(paths, out, stderr, names))
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)
-    return interrupted_code() if result.interrupted else EXIT_OK
+    return launched_exit(result.summary, result.interrupted)

@@ -7,9 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from quanttui.cli.common import (
-    EXIT_OK,
     console_wanted,
-    interrupted_code,
+    launched_exit,
     print_summary,
     run_async,
     run_console,
@@ -90,4 +89,4 @@ def cmd_run(args: argparse.Namespace) -> int:
     result: SessionResult = run_async(run_launched_sweep(variants, config, prompts, stderr))
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)
-    return interrupted_code() if result.interrupted else EXIT_OK
+    return launched_exit(result.summary, result.interrupted)

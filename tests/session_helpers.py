@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from waiting import TIMEOUT_S, wait_until_async
 
 from quanttui.core.events import Event, ReplayStatus
 from quanttui.core.loadplan import LoadPlan
@@ -42,12 +43,8 @@ class Collector:
         statuses = self.of(ReplayStatus)
         return statuses[-1] if statuses else None
 
-    async def until(self, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what or predicate}")
-            await asyncio.sleep(0.01)
+    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT_S, what: str = "") -> None:
+        await wait_until_async(predicate, timeout, what or str(predicate), poll=0.01)
 
     async def done(self) -> None:
         await self._task

@@ -44,13 +44,13 @@ async def test_batches_deliver_what_accumulated_while_the_consumer_was_busy():
     async def consume():
         async for batch in sub.batches():
             seen.append(len(batch))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # a slow consumer: events pile up meanwhile (what is tested)
 
     task = asyncio.create_task(consume())
     for i in range(50):
         stream.publish(note(i))
         if i % 10 == 9:
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # bursts of 10, with a gap the consumer runs in
     stream.close()
     await task
     assert sum(seen) == 50

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from waiting import wait_until, wait_until_async
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import EngineCapacity, Event, InstanceState
@@ -96,7 +97,12 @@ def test_sweep_tokens_match_the_engines_counters(engines, tmp_path):
         scrape_interval_s=0.25,
     )
     result = loop.run_until_complete(run_sweep(config, list(DEFAULT_PROMPTS)))
-    time.sleep(0.5)
+    for name, engine in started.items():  # /metrics counts the last responses a moment after they are sent
+        wait_until(
+            lambda n=name, e=engine: metrics(e.config.url).generation_tokens_total - before[n] >= 2 * 6 * 100,
+            what=f"{name}'s generation token counter to count the sweep",
+            poll=0.2,
+        )
     rows = {(r["variant"], r["conc"]): r for r in result.summary["steps"]}
     for name, engine in started.items():
         served = sum(r["output_tokens"] for r in result.summary["steps"] if r["variant"] == name)
@@ -181,13 +187,22 @@ def test_an_engine_killed_mid_run_is_seen_and_the_other_goes_on(engines, tmp_pat
     )
     tree = victim.pids()
 
+    async def victim_tokens() -> float:
+        return (await asyncio.to_thread(metrics, victim.config.url)).generation_tokens_total
+
     async def sweep_and_kill():
+        before = await victim_tokens()
         sweep = asyncio.create_task(run_sweep(config, list(DEFAULT_PROMPTS)))
-        await asyncio.sleep(4.0)
+
+        async def serving() -> bool:
+            return await victim_tokens() > before
+
+        await wait_until_async(serving, timeout=120, what="awq serving the sweep", poll=0.2)
         killed_at = time.monotonic()
         os.kill(victim.pid, signal.SIGKILL)
-        while recorded.states("awq")[-1].state != "failed" and time.monotonic() - killed_at < 5:
-            await asyncio.sleep(0.05)
+        await wait_until_async(
+            lambda: recorded.states("awq")[-1].state == "failed", what="awq shown as failed"
+        )
         seen_after = time.monotonic() - killed_at
         return await sweep, seen_after
 

@@ -152,7 +152,7 @@ async def _serve_bytes(body: bytes) -> tuple[asyncio.AbstractServer, int]:
                 piece = event + b"\n\n"
                 writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 await writer.drain()
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.002)  # one event per network read, as from a real server
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         writer.close()

@@ -7,7 +7,6 @@ serving, and the reaper stopping engines when quanttui itself is SIGKILLed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -15,10 +14,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import psutil
 import pytest
+from waiting import wait_until, wait_until_async
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import Event, InstanceState, LogLine
@@ -118,6 +117,7 @@ async def test_exit_during_start_up_quotes_the_log(free_port):
 async def test_missing_command_and_start_up_timeout(free_port):
     events = Events()
     launcher = Launcher(events, SessionClock())
+    # an engine that starts loading and never gets ready: the sleep is the stuck start-up under test
     sleeper = fake_engine("import time\nprint('Starting to load model /m...', flush=True)\ntime.sleep(60)")
     await launcher.start_all(
         [
@@ -137,10 +137,9 @@ async def test_an_engine_killed_while_serving_is_shown_as_failed(free_port):
     launcher = Launcher(events, SessionClock())
     engines = await launcher.start_all([variant("a", free_port)])
     os.kill(engines["a"].pid, signal.SIGKILL)
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline and events.last_state("a").state != "failed":
-        await asyncio.sleep(0.05)
-    assert events.last_state("a").state == "failed"
+    await wait_until_async(
+        lambda: events.last_state("a").state == "failed", what="the engine shown as failed"
+    )
     assert "killed by signal 9 while serving" in events.last_state("a").detail
     await launcher.stop_all()
 
@@ -160,7 +159,7 @@ def test_engines_do_not_outlive_a_sigkilled_quanttui(tmp_path, free_port):
                                    command={list(SIM)!r}, stop_grace_s=2.0)
             engines = await launcher.start_all([config])
             print(json.dumps({{"pid": engines["a"].pid}}), flush=True)
-            await asyncio.sleep(120)
+            await asyncio.sleep(120)  # the owner lives on until the test SIGKILLs it
 
         asyncio.run(main())
         """
@@ -171,10 +170,7 @@ def test_engines_do_not_outlive_a_sigkilled_quanttui(tmp_path, free_port):
         assert not gone(engine_pid)
         owner.kill()
         owner.wait()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not gone(engine_pid):
-            time.sleep(0.1)
-        assert gone(engine_pid)
+        wait_until(lambda: gone(engine_pid), what="the reaper to stop the orphaned engine")
     finally:
         if owner.poll() is None:
             owner.kill()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from waiting import wait_until_async
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import EngineSample, Event, MetricsUnavailable
@@ -217,7 +218,7 @@ async def test_scrapes_fields_and_rates_idle_then_under_load(metrics_server) -> 
     events: list[Event] = []
     async with MetricsScraper("bf16", server.url + "/", events.append, SessionClock()) as scraper:
         first = await scraper.scrape_once()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # a known minimum time between the scrapes: the rates divide by it
         second = await scraper.scrape_once()
     assert server.paths == ["/metrics", "/metrics"]
     assert events == [first, second]
@@ -256,13 +257,20 @@ async def test_counter_going_down_is_a_restart_not_a_negative_rate(metrics_serve
 
 async def test_dead_port_yields_one_unavailable_and_no_exception() -> None:
     events: list[Event] = []
-    scraper = MetricsScraper("bf16", f"http://127.0.0.1:{free_port()}", events.append, SessionClock(), 0.02)
-    task = asyncio.create_task(scraper.run())
-    await asyncio.sleep(0.3)  # ~15 failed polls
-    assert not task.done()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    polls: list[httpx.Request] = []
+
+    async def count(request: httpx.Request) -> None:
+        polls.append(request)
+
+    async with httpx.AsyncClient(trust_env=False, event_hooks={"request": [count]}) as client:
+        url = f"http://127.0.0.1:{free_port()}"
+        scraper = MetricsScraper("bf16", url, events.append, SessionClock(), 0.02, client=client)
+        task = asyncio.create_task(scraper.run())
+        await wait_until_async(lambda: len(polls) >= 15 or task.done(), what="15 failed polls")
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
     assert len(events) == 1
     assert isinstance(events[0], MetricsUnavailable) and events[0].variant == "bf16"
     assert events[0].reason.startswith("unreachable") and "\n" not in events[0].reason
@@ -305,7 +313,7 @@ async def test_run_publishes_samples_and_leaves_an_injected_client_open(metrics_
     async with httpx.AsyncClient(trust_env=False) as client:
         scraper = MetricsScraper("awq", server.url, events.append, SessionClock(), 0.02, client=client)
         task = asyncio.create_task(scraper.run())
-        await asyncio.sleep(0.25)
+        await wait_until_async(lambda: len(events) >= 3 or task.done(), what="three samples")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pynvml
 import pytest
+from waiting import wait_until_async
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import Event, GpuProcess, GpuSample, GpuUnavailable
@@ -111,9 +113,9 @@ class FakeNvml:
         return [ProcessInfo(4242, 15000 * MIB), ProcessInfo(777, 512 * MIB)]  # 4242 is in both lists
 
 
-async def run_for(sampler: NvmlSampler, seconds: float) -> None:
+async def run_until(sampler: NvmlSampler, enough: Callable[[], bool], what: str) -> None:
     task = asyncio.create_task(sampler.run())
-    await asyncio.sleep(seconds)
+    await wait_until_async(lambda: enough() or task.done(), what=what)
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -123,7 +125,8 @@ async def run_for(sampler: NvmlSampler, seconds: float) -> None:
 async def test_fake_nvml_samples_every_device_and_shuts_down_on_cancel() -> None:
     fake = FakeNvml()
     events: list[Event] = []
-    await run_for(NvmlSampler(events.append, SessionClock(), 0.02, nvml=fake), 0.15)
+    sampler = NvmlSampler(events.append, SessionClock(), 0.02, nvml=fake)
+    await run_until(sampler, lambda: len(events) >= 4, "two rounds of samples")
     assert fake.calls == ["init", "shutdown"]
     assert all(isinstance(e, GpuSample) for e in events)
     assert len(events) >= 4 and len(events) % 2 == 0

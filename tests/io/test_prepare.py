@@ -9,11 +9,11 @@ import ast
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
+from waiting import wait_until
 
 from quanttui.demo import builds, prepare
 from quanttui.demo.paths import DATA_DIR_ENV, default_data_dir, demo_paths
@@ -158,8 +158,16 @@ def test_run_logged_missing_program(tmp_path):
         run_logged("step", [str(tmp_path / "nope")], tmp_path / "log")
 
 
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_a_step_dies_with_a_killed_prepare(tmp_path):
     pid_file = tmp_path / "child.pid"
+    # a build step that is still running (sleeping) when its prepare is killed
     child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
     parent = (
         "import sys; from pathlib import Path; from quanttui.demo.venvs import run_logged; "
@@ -167,18 +175,12 @@ def test_a_step_dies_with_a_killed_prepare(tmp_path):
     )
     proc = subprocess.Popen([sys.executable, "-c", parent])
     try:
-        deadline = time.monotonic() + 30
-        while not pid_file.exists() or not pid_file.read_text():
-            assert time.monotonic() < deadline, "the step did not start"
-            time.sleep(0.05)
+        wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="the step to start")
         step_pid = int(pid_file.read_text())
     finally:
         proc.kill()  # SIGKILL: no cleanup code of ours runs
         proc.wait()
-    deadline = time.monotonic() + 10
-    while psutil.pid_exists(step_pid) and psutil.Process(step_pid).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, "the build step outlived the killed prepare"
-        time.sleep(0.05)
+    wait_until(lambda: gone(step_pid), what="the build step to end with the killed prepare")
 
 
 def tiny_spec(*steps: str) -> VenvSpec:

@@ -7,8 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 
+import psutil
 import pytest
+from waiting import wait_until, wait_until_async
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import ProcessSample
@@ -22,8 +25,15 @@ for i in range(0, len(ballast), 4096):
     ballast[i] = 1
 child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
 print(child.pid, flush=True)
-time.sleep(60)
+time.sleep(60)  # stays alive (and idle) until the test kills it
 """
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 @pytest.fixture
@@ -45,17 +55,17 @@ def test_a_tree_is_summed_and_cpu_comes_from_the_second_sample(tree):
     first = sampler.sample("bf16")
     assert first is not None and first.variant == "bf16"
     assert first.pids == 2 and first.rss_mib > 60 and first.cpu_pct is None
-    time.sleep(0.5)
+    time.sleep(0.5)  # the window the CPU share is measured over
     second = sampler.sample("bf16")
     assert second.pids == 2 and second.cpu_pct is not None and second.cpu_pct > 50  # the busy child
 
     os.kill(child, signal.SIGKILL)  # its parent never reaps it: a zombie, which is not counted
-    time.sleep(0.1)
+    wait_until(lambda: zombie(child), what="the killed child to be a zombie")
     third = sampler.sample("bf16")
     assert third.pids == 1 and third.cpu_pct is not None and third.cpu_pct < 50
 
     os.kill(parent, signal.SIGKILL)
-    time.sleep(0.1)
+    wait_until(lambda: zombie(parent), what="the killed parent to be a zombie")  # reaped by the fixture
     assert sampler.sample("bf16") is None
     assert sampler.sample_all() == [] and published == []
 
@@ -76,11 +86,13 @@ async def test_run_publishes_one_sample_per_variant_and_interval(tree):
     published: list[ProcessSample] = []
     sampler = ProcessSampler({"a": (parent,), "b": (os.getpid(),)}, published.append, SessionClock(), 0.1)
     task = asyncio.create_task(sampler.run())
-    await asyncio.sleep(0.35)
+    await wait_until_async(lambda: len(published) >= 6 or task.done(), what="three rounds of samples")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     by_variant = {name: [s for s in published if s.variant == name] for name in ("a", "b")}
-    assert 3 <= len(by_variant["a"]) <= 5 and len(by_variant["b"]) == len(by_variant["a"])
+    assert len(by_variant["a"]) >= 3 and len(by_variant["b"]) == len(by_variant["a"])
+    times = [s.t for s in by_variant["a"]]
+    assert all(b - a >= 0.09 for a, b in pairwise(times)), times  # one round per interval, never faster
     assert by_variant["a"][-1].cpu_pct is not None
     assert all(s.t >= 0 for s in published)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from waiting import wait_until_async
 
 from quanttui.sim.cli import build_parser, config_from_args
 from quanttui.sim.engine import SimConfig
@@ -316,8 +317,12 @@ async def test_requests_beyond_max_num_seqs_wait_and_their_ttft_grows(sim_server
     async with httpx.AsyncClient(base_url=server.url, limits=httpx.Limits(max_connections=10)) as client:
         body = chat("a b c d e f g h i j", max_tokens=10, ignore_eos=True)
         tasks = [asyncio.create_task(timed_stream(client, body)) for _ in range(6)]
-        await asyncio.sleep(0.15)
-        under_load = await asyncio.to_thread(scrape, server.url)
+
+        async def queued() -> dict[str, float] | None:
+            metrics = await asyncio.to_thread(scrape, server.url)
+            return metrics if metrics[running] + metrics[waiting] == 6 else None
+
+        under_load = await wait_until_async(queued, what="all six requests at the server")
         results = await asyncio.gather(*tasks)
     assert (under_load[running], under_load[waiting]) == (2, 4)
     assert under_load[kv] == pytest.approx(2 * 10 / 1000)  # two prompts of 10 words, no token yet
@@ -336,8 +341,11 @@ async def test_a_client_that_goes_away_frees_its_slot(sim_server):
     conn.send("POST", "/v1/chat/completions", chat(max_tokens=500))
     await conn.reader.readuntil(b"[{")  # streaming has begun
     queued = asyncio.create_task(raw_chat(server.port, chat(max_tokens=2)))
-    await asyncio.sleep(0.1)
-    assert scrape(server.url)['vllm:num_requests_waiting{model_name="sim"}'] == 1
+    waiting = 'vllm:num_requests_waiting{model_name="sim"}'
+    await wait_until_async(
+        lambda: asyncio.to_thread(lambda: scrape(server.url)[waiting] == 1),
+        what="the second request to queue",
+    )
     await conn.close()
     second = await asyncio.wait_for(queued, 2)  # admitted once the first one is gone
     assert sse_payloads(second.body)[-1] == b"[DONE]"

@@ -6,10 +6,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
+from waiting import wait_until
 
 
 def session_file(tmp_path, ports):
@@ -63,19 +63,17 @@ def test_no_engine_outlives_quanttui_run(tmp_path, signum, code):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     recording = out / "recording.jsonl"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (
-        recording.exists() and "RequestResult" in recording.read_text()
-    ):
-        time.sleep(0.1)
+    wait_until(
+        lambda: recording.exists() and "RequestResult" in recording.read_text(),
+        timeout=60,
+        what="the first request result in the recording",
+        detail=lambda: process.stderr.read() if process.poll() is not None else "quanttui run still running",
+    )
     pids = engine_pids(recording)
     assert len(pids) == 2 and all(running(p) for p in pids)
     process.send_signal(signum)
     process.communicate(timeout=30)
     assert process.returncode == code
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(running(p) for p in pids):
-        time.sleep(0.1)
-    assert not any(running(p) for p in pids)
+    wait_until(lambda: not any(running(p) for p in pids), what="every engine to be gone")
     if signum != signal.SIGKILL:
         assert (out / "sweep.csv").exists()

@@ -4,6 +4,7 @@ import asyncio
 import threading
 
 import pytest
+from waiting import wait_until_async
 
 from quanttui.session.thread import SessionThread
 
@@ -24,7 +25,8 @@ class Session:
             await self._stop.wait()
             return "finished"
         finally:
-            await asyncio.sleep(0.2)  # stopping engines takes a while
+            # stopping engines takes a while: a slow clean-up is what the cancel test is about
+            await asyncio.sleep(0.2)
             self.cleaned_up = True
 
     def stop(self) -> None:
@@ -36,8 +38,8 @@ async def test_the_session_runs_on_its_own_thread_and_commands_follow_it():
     session = Session()
     runner = SessionThread(session)
     task = asyncio.create_task(runner.run())
-    await asyncio.sleep(0.05)
-    assert session.thread is not None and session.thread is not threading.current_thread()
+    await wait_until_async(lambda: session.thread is not None, what="the session to start")
+    assert session.thread is not threading.current_thread()
     assert runner.submit(lambda: threading.current_thread()) is session.thread
     runner.call(session.stop)
     assert await asyncio.wait_for(task, 5) == "finished"
@@ -51,7 +53,7 @@ async def test_cancelling_waits_for_the_clean_up_then_cancels():
     session = Session()
     runner = SessionThread(session)
     task = asyncio.create_task(runner.run())
-    await asyncio.sleep(0.05)
+    await wait_until_async(lambda: session.thread is not None, what="the session to start")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -5,11 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
 import pytest
+from waiting import wait_until
 
 from quanttui.io.export import SWEEP_COLUMNS
 
@@ -189,11 +189,11 @@ def test_a_signal_stops_the_sweep_but_its_files_are_written(tmp_path, sim_server
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     recording = out / "recording.jsonl"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "RequestResult" not in (
-        recording.read_text() if recording.exists() else ""
-    ):
-        time.sleep(0.1)
+    wait_until(
+        lambda: recording.exists() and "RequestResult" in recording.read_text(),
+        timeout=60,
+        what="the first request result in the recording",
+    )
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == code, stderr

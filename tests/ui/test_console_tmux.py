@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from quanttui.core.events import EndpointInfo
 from quanttui.io.recording_file import open_recording
@@ -33,20 +34,41 @@ class Tmux:
 
     def __call__(self, *args: str) -> str:
         command = [TMUX, "-u", "-L", self.socket, "-f", os.devnull, *args]
-        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=10).stdout
+        # An explicit environment: pytest imports readline, which setenv()s COLUMNS=80 and LINES=24 in
+        # this process (not in os.environ), and a console that inherits them ignores the pane's size.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=10, env=env).stdout
+
+    def new_session(self, size: tuple[int, int], command: str) -> None:
+        """The console in a new session; its pane stays after it exits, so a console that ends
+        too early shows "Pane is dead (status N)" instead of taking the whole tmux server with it."""
+        self("new-session", "-d", "-s", "qt", "-x", str(size[0]), "-y", str(size[1]), command,
+             ";", "set-option", "-t", "qt", "remain-on-exit", "on")  # fmt: skip
 
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "qt")
 
+    def cursor_row(self) -> int:
+        """The terminal cursor's row: Textual keeps it on the focused input, even while hidden."""
+        return int(self("display-message", "-p", "-t", "qt", "#{cursor_y}"))
+
     def wait_for(self, check: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if check(screen):
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
+        last = [""]
+
+        def shown() -> str | None:
+            last[0] = self.screen()
+            return last[0] if check(last[0]) else None
+
+        return wait_until(shown, timeout, what, poll=0.05, detail=lambda: f"screen:\n{last[0]}")
+
+    def wait_for_focus(self, label: str, what: str) -> None:
+        """Until the cursor is on the row of the (empty) input showing `label`."""
+
+        def on_it() -> bool:
+            rows = [i for i, line in enumerate(self.screen().splitlines()) if f"▊  {label}" in line]
+            return self.cursor_row() in rows
+
+        wait_until(on_it, what=what, poll=0.05, detail=self.screen)
 
 
 @pytest.fixture
@@ -58,17 +80,14 @@ def tmux():
 
 def start(tmux: Tmux, out: Path, mode: str, size: tuple[int, int]) -> None:
     command = f"env LANG=C.UTF-8 {shlex.quote(sys.executable)} {shlex.quote(str(APP))} {shlex.quote(str(out))} {mode}"
-    tmux("new-session", "-d", "-s", "qt", "-x", str(size[0]), "-y", str(size[1]), command)
+    tmux.new_session(size, command)
     tmux("set-option", "-s", "escape-time", "0")
 
 
 def wait_exit(out: Path, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (out / "exit-code").exists():
-            return (out / "exit-code").read_text().strip()
-        time.sleep(0.2)
-    raise AssertionError("the console did not exit")
+    code = out / "exit-code"
+    wait_until(lambda: code.exists() and code.read_text().endswith("\n"), timeout, "the console to exit")
+    return code.read_text().strip()
 
 
 def test_replay_console_in_tmux(tmux, tmp_path):
@@ -112,7 +131,7 @@ def test_sim_demo_opens_the_console_and_quits_clean(tmux, tmp_path):
         f"env LANG=C.UTF-8 {shlex.quote(sys.executable)} -m quanttui demo --backend sim --out {shlex.quote(str(out))};"
         f" echo $? > {shlex.quote(str(tmp_path / 'exit-code'))}"
     )
-    tmux("new-session", "-d", "-s", "qt", "-x", "120", "-y", "36", command)
+    tmux.new_session((120, 36), command)
     screen = tmux.wait_for(
         lambda s: s.count("● ready") == 2 and "step 1/5" in s, "both engines ready, ramp on"
     )
@@ -135,19 +154,29 @@ def test_tags_survive_kill_9_of_the_console(tmux, tmp_path):
         f"echo $$ > {shlex.quote(str(tmp_path / 'pid'))}; exec env LANG=C.UTF-8 {shlex.quote(sys.executable)}"
         f" -m quanttui replay {shlex.quote(str(recording))} --speed 0"
     )
-    tmux("new-session", "-d", "-s", "qt", "-x", "120", "-y", "36", command)
-    tmux.wait_for(lambda s: "REPLAY" in s, "the replay console")
-    time.sleep(1.0)
+    tmux.new_session((120, 36), command)
+    tmux.wait_for(lambda s: "REPLAY" in s and "sweep completed" in s, "the whole recording replayed")
     tmux("send-keys", "-t", "qt", "c")
     tmux.wait_for(lambda s: "COMPARE" in s and "25 prompts" in s, "the Compare screen")
     tmux("send-keys", "-t", "qt", "o")
     tmux("send-keys", "-t", "qt", "j")
     tmux("send-keys", "-t", "qt", "t")
     tmux.wait_for(lambda s: "0  ok" in s and "9  other" in s, "the tag dialog")
-    tmux("send-keys", "-t", "qt", "7")
+    # A key sent the moment the dialog is drawn can reach the screen beneath it (the list takes the
+    # focus a moment later), so 7 is sent again until the dialog shows it; choosing twice is harmless.
+    for attempt in range(5):
+        tmux("send-keys", "-t", "qt", "7")
+        try:
+            tmux.wait_for(lambda s: "verdict: hallucination" in s, "the verdict chosen with 7", timeout=6)
+            break
+        except AssertionError:
+            if attempt == 4:
+                raise
+    tmux.wait_for_focus("symptom (one line)", "the symptom field to take the focus")
     tmux("send-keys", "-t", "qt", "-l", "made up a number")
+    tmux.wait_for(lambda s: "made up a number" in s, "the symptom typed")
     tmux("send-keys", "-t", "qt", "Enter")  # symptom -> notes
-    time.sleep(0.5)
+    tmux.wait_for_focus("notes", "the notes field to take the focus")
     tmux("send-keys", "-t", "qt", "Enter")  # notes -> save
     tmux.wait_for(lambda s: "tag: hallucination" in s, "the tag on screen")
     os.kill(int((tmp_path / "pid").read_text()), signal.SIGKILL)  # no chance to flush anything
@@ -162,11 +191,17 @@ def test_resizing_the_terminal_under_load_and_the_api_key_off_screen(tmux, tmp_p
         f"env LANG=C.UTF-8 QT_KEY=sk-screen-no-leak-5 {shlex.quote(sys.executable)} -m quanttui demo --backend sim"
         f" --out {shlex.quote(str(out))}; echo $? > {shlex.quote(str(tmp_path / 'exit-code'))}"
     )
-    tmux("new-session", "-d", "-s", "qt", "-x", "120", "-y", "36", command)
+    tmux.new_session((120, 36), command)
     tmux.wait_for(lambda s: s.count("● ready") == 2 and "step 1/5" in s, "the ramp under way")
     for cols, rows in ((80, 24), (200, 60), (60, 20), (140, 40), (80, 24), (120, 36)):
         tmux("resize-window", "-t", "qt", "-x", str(cols), "-y", str(rows))
-        time.sleep(0.4)
+        # redrawn at the new size: the footer is on the new last row
+        tmux.wait_for(
+            lambda s, rows=rows: (
+                len(s.splitlines()) >= rows and s.splitlines()[rows - 1].endswith("^p palette")
+            ),
+            f"the console redrawn at {cols}x{rows}",
+        )
     screen = tmux.wait_for(lambda s: "LIVE" in s and "Traceback" not in s, "the console after resizes")
     assert "sk-screen-no-leak-5" not in screen
     tmux("send-keys", "-t", "qt", "q")

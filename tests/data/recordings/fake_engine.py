@@ -13,5 +13,5 @@ log_path, seconds, *flags = sys.argv[1:]
 lines = Path(log_path).read_text(encoding="utf-8").splitlines()
 for line in lines:
     print(line, flush=True)
-    time.sleep(float(seconds) / len(lines))
+    time.sleep(float(seconds) / len(lines))  # start-up pacing, so each phase is seen (the point)
 os.execv(sys.executable, [sys.executable, "-m", "quanttui.sim.server", *flags])

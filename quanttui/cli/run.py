@@ -18,6 +18,7 @@ from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
 from quanttui.io.config import ConfigError, VariantConfig, load_config
+from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts
 from quanttui.io.prompt_file import load_prompts
 from quanttui.session import (
@@ -49,6 +50,9 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
         )
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: field 'load': {exc}") from None
+    problem = load_problem(plan.max_concurrency, len(session.variants))
+    if problem is not None:
+        raise ConfigError(f"{path}: field 'load.concurrency': {problem}")
     prompts_file = load.get("prompts")
     prompts = load_prompts(path.parent / prompts_file) if prompts_file else list(DEFAULT_PROMPTS)
     config = SweepConfig(

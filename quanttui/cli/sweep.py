@@ -24,6 +24,7 @@ from quanttui.cli.common import (
 from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
 from quanttui.io.prompt_file import load_prompts
 from quanttui.session import (
@@ -81,6 +82,9 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    problem = load_problem(plan.max_concurrency, len(specs))
+    if problem is not None:
+        raise UsageError(f"--concurrency: {problem}")
     if args.max_tokens < 1:
         raise UsageError(f"--max-tokens must be >= 1, got {args.max_tokens}")
     options = RequestOptions(

@@ -244,21 +244,28 @@ class OpenAIStreamClient:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         concurrency = max(1, concurrency)
-        per_pool = max(1, min(connections_per_pool, concurrency))
-        self._pools = [
-            httpx.AsyncClient(
+        self._headers = headers
+        self._per_pool = max(1, min(connections_per_pool, concurrency))
+        # Pools are made when first needed (a request, or /v1/models): building thousands at once
+        # would hold the event loop (and with it signal handling) for seconds.
+        self._pools: list[httpx.AsyncClient | None] = [None] * -(-concurrency // self._per_pool)
+        self._in_flight = [0] * len(self._pools)
+
+    def _pool(self, index: int) -> httpx.AsyncClient:
+        pool = self._pools[index]
+        if pool is None:
+            pool = httpx.AsyncClient(
                 base_url=self.root,
-                headers=headers,
-                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+                headers=self._headers,
+                limits=httpx.Limits(max_connections=self._per_pool, max_keepalive_connections=self._per_pool),
                 timeout=httpx.Timeout(connect=self.timeouts.connect_s, read=None, write=30.0, pool=None),
                 trust_env=False,
             )
-            for _ in range(-(-concurrency // per_pool))
-        ]
-        self._in_flight = [0] * len(self._pools)
+            self._pools[index] = pool
+        return pool
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(pool.aclose() for pool in self._pools))
+        await asyncio.gather(*(pool.aclose() for pool in self._pools if pool is not None))
 
     def _least_busy(self) -> int:
         return min(range(len(self._pools)), key=self._in_flight.__getitem__)
@@ -272,7 +279,7 @@ class OpenAIStreamClient:
     async def list_models(self) -> list[str]:
         """Served model ids from GET /v1/models; EndpointError with a one-line reason otherwise."""
         try:
-            response = await self._pools[0].get("/v1/models", timeout=self.timeouts.connect_s + 5)
+            response = await self._pool(0).get("/v1/models", timeout=self.timeouts.connect_s + 5)
         except httpx.TimeoutException:
             raise EndpointError(f"{self.root}: timed out asking for /v1/models") from None
         except httpx.HTTPError as exc:
@@ -295,7 +302,7 @@ class OpenAIStreamClient:
         pool = self._least_busy()
         self._in_flight[pool] += 1
         try:
-            return await self._stream_chat(self._pools[pool], messages, options)
+            return await self._stream_chat(self._pool(pool), messages, options)
         finally:
             self._in_flight[pool] -= 1
 

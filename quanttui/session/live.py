@@ -21,6 +21,7 @@ from quanttui.core.fold import SessionFold
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
 from quanttui.io.launcher import Engine, Launcher
+from quanttui.io.limits import load_problem
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
@@ -324,6 +325,10 @@ class LiveSession:
             (a request must never queue for a connection inside the client)."""
             nonlocal capacity
             if concurrency <= capacity:
+                return
+            problem = load_problem(concurrency, len(targets))
+            if problem is not None:  # the step runs, its requests beyond the pools wait for a connection
+                stream.publish(OperatorNote(t=clock.now(), text=f"client pools not grown: {problem}"))
                 return
             for target in targets:
                 old = target.client

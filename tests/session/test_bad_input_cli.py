@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,12 @@ def test_a_report_price_must_be_finite(tmp_path):
     done = quanttui("report", shipped, "--gpu-usd-per-hour", "inf", "--out", str(tmp_path / "r"))
     assert done.returncode == 2 and "expected a finite number" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_load_the_machine_cannot_hold_is_refused_at_once(tmp_path):
+    started = time.monotonic()
+    done = quanttui(*SWEEP, "--concurrency", "1,100000000", "--out", str(tmp_path / "o"))
+    assert done.returncode == 2 and time.monotonic() - started < 30
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "1 variant(s) x 100,000,000 streams need" in lines[0]
+    assert "streams per variant" in lines[0] and not (tmp_path / "o").exists()

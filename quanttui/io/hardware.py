@@ -2,14 +2,21 @@
 
 Bandwidth: a configured value wins (`[hardware] memory_bandwidth_gbps`); else NVML's bus width and
 max memory clock of GPU 0; else a measured single-thread memory copy (what one CPU engine thread
-can stream, the bound of the CPU demo's one-thread-per-engine decode).
+can stream, the bound of the CPU demo's one-thread-per-engine decode). The copy takes 256 MiB
+for a moment, so it is measured once per host and kept in `$XDG_CACHE_HOME/quanttui/host-bandwidth.json`
+(else ~/.cache/...), keyed by the host's name, CPU and memory; later sessions read it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import platform
 import time
 from pathlib import Path
+
+import psutil
 
 from quanttui.core.roofline import nvml_bandwidth_gbps
 
@@ -66,7 +73,39 @@ def memory_bandwidth(configured_gbps: float | None) -> tuple[float | None, str]:
     from_nvml = _nvml_bandwidth()
     if from_nvml:
         return from_nvml
+    cached = _cached_copy_bandwidth()
+    if cached is not None:
+        return cached, "measured: single-thread memory copy (no GPU; measured once on this host)"
     try:
-        return round(measured_copy_bandwidth(), 2), "measured: single-thread memory copy (no GPU)"
+        gbps = round(measured_copy_bandwidth(), 2)
     except MemoryError:
         return None, "unknown"
+    _cache_copy_bandwidth(gbps)
+    return gbps, "measured: single-thread memory copy (no GPU)"
+
+
+def _cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "quanttui" / "host-bandwidth.json"
+
+
+def _host_key() -> str:
+    return f"{platform.node()}|{platform.processor() or platform.machine()}|{psutil.virtual_memory().total}"
+
+
+def _cached_copy_bandwidth() -> float | None:
+    try:
+        data = json.loads(_cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get(_host_key()) if isinstance(data, dict) else None
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _cache_copy_bandwidth(gbps: float) -> None:
+    path = _cache_path()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({_host_key(): gbps}) + "\n", encoding="utf-8")
+        tmp.replace(path)

@@ -79,9 +79,12 @@ def test_the_code_assert_runs_outside_the_process():
     assert wrong.kind == "code_assert" and "assert reverse_string('abc') == 'cba'" in wrong.evidence
     boom = run_python_assert("def f():\n    raise KeyError('x')", "assert f()")
     assert "KeyError" in boom.evidence
+    # the wall-clock timeout (1.5 s) ends an endless loop long before its 5 s CPU limit would
     loop = run_python_assert("while True:\n    pass", "assert True", timeout_s=1.5)
-    assert "timed out" in loop.evidence or "signal" in loop.evidence
+    assert loop.evidence == "timed out after 1.5 s (an endless loop?)"
     big = run_python_assert("open('big', 'w').write('x' * (8 * 2**20))", "assert True")
-    assert big is not None and "too large" in big.evidence.lower() or "signal" in big.evidence
+    assert (
+        big.kind == "code_assert" and big.evidence == "OSError: [Errno 27] File too large"
+    )  # the 1 MiB limit
     memory = run_python_assert("x = bytearray(4 * 2**30)", "assert True")
-    assert memory is not None
+    assert memory.kind == "code_assert" and memory.evidence == "MemoryError"  # the 512 MiB limit

@@ -78,7 +78,10 @@ def test_rolling_latency_throughput_and_deltas():
     state = LiveState(PLAN, window_s=30.0, rate_s=5)
     state.apply_all(session_events())
     lat = state.latency("bf16")
-    assert lat.e2e_p50_ms == pytest.approx(500.0, abs=400)
+    # e2e of bf16's 8 good requests: 200..260 ms at c=1, 800..950 ms at c=2 (the failed one is not counted)
+    assert lat.samples == 8
+    assert lat.e2e_p50_ms == pytest.approx((260 + 800) / 2)  # linear between the middle two
+    assert lat.e2e_p95_ms == pytest.approx(900 + 0.65 * 50)  # rank 6.65: 900 -> 950
     assert lat.ttft_p95_ms == pytest.approx(50.0)
     assert state.over_slo("bf16") and not state.over_slo("awq")
     # 4 x 10 + 4 x 20 tokens completed over seconds 3..7 (the current second 9 is still open).

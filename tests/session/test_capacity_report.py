@@ -1,7 +1,6 @@
 """`quanttui report` on the shipped real recordings: the files, the CLI's errors, and the console's
 palette command (the pure capacity and cost parts are in tests/core/test_capacity.py)."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -50,11 +49,15 @@ def test_report_cli_errors_are_one_line(tmp_path):
                            "--slo-metric", "e2e", "--out", str(tmp_path / "r")], capture_output=True, text=True,
                           timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert (
-        "(4 vs 2)" in (tmp_path / "r" / "capacity.md").read_text()
-        or "SLO" in (tmp_path / "r" / "capacity.md").read_text()
-    )
-    assert json.dumps  # the CLI prints file names on stderr only
+    capacity = (tmp_path / "r" / "capacity.md").read_text()
+    # the SLO given on the command line replaces the recording's 8,000 ms
+    assert "awq and bf16 both sustain 4 concurrent users at p95 e2e <= 6,000 ms." in capacity
+    assert "SLO: p95 e2e <= 6,000 ms." in capacity and "8,000" not in capacity
+    # the CLI prints the file names on stderr only: stdout stays free for a pipe
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [f"wrote {tmp_path / 'r' / name}" for name in
+                                        ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md",
+                                         "business_case.md")]  # fmt: skip
 
 
 async def test_the_console_writes_the_report_from_its_palette(tmp_path):

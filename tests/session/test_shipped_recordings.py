@@ -20,6 +20,7 @@ def test_demo_recording_replays_to_its_documented_summary():
     assert variants["awq"]["retired"]["rule"] == "slo" and variants["awq"]["first_conc_over_slo"] == 8
     assert all(v["errors"] == 0 and v["requests"] == 32 for v in variants.values())
     at8 = [r for r in summary["steps"] if r["conc"] == 8]
+    assert sorted(r["variant"] for r in at8) == ["awq", "bf16"]
     assert all(r["kv_cache_peak"] == 1.0 and r["waiting_peak"] > 0 for r in at8)
     assert summary["gpu"]["available"] is False
 

@@ -112,7 +112,8 @@ async def test_compare_screen_tags_are_journaled_and_reloaded(tmp_path):
         tag = app.triage.tags[(second, "awq")]
         assert (tag.verdict, tag.symptom, tag.notes) == ("wrong_answer", "says [b]x[/b] | y", "note")
         await pilot.press("f")  # only flagged prompts
-        assert all(app.triage.flagged(r) for r in app.triage.visible())
+        flagged = app.triage.visible()
+        assert flagged and all(app.triage.flagged(r) for r in flagged)
         await pilot.press("e")  # a job on the session's side
         await wait_until(pilot, lambda: (tmp_path / "out" / "failure_catalog.md").exists(), "the catalog")
     journal = load_journal(recording.with_name("triage.tags.jsonl"))

@@ -56,13 +56,19 @@ def log_path(log_dir: os.PathLike[str], variant: str) -> str:
 
 
 def port_in_use(host: str, port: int) -> bool:
+    """Something already listens there: a bind fails, or (a listener that lets others bind too,
+    SO_REUSEPORT, or one on another address of the same port) a connection is accepted."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host if host not in ("", "0.0.0.0") else "0.0.0.0", port))
         except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
+            if exc.errno == errno.EADDRINUSE:
+                return True
+    target = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((target, port)) == 0
 
 
 @dataclass

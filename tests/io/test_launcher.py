@@ -174,3 +174,18 @@ def test_engines_do_not_outlive_a_sigkilled_quanttui(tmp_path, free_port):
     finally:
         if owner.poll() is None:
             owner.kill()
+
+
+def test_a_listening_port_is_in_use_even_when_its_listener_shares_it_and_free_once_closed(free_port):
+    """Even a listener that lets others bind the same port (SO_REUSEPORT) holds it."""
+    import socket
+
+    from quanttui.io.launcher import port_in_use
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", free_port))
+        listener.listen()
+        assert port_in_use("127.0.0.1", free_port)
+    assert not port_in_use("127.0.0.1", free_port)

@@ -2,7 +2,7 @@
 
 Layout: tests/core (pure domain), tests/io (files, HTTP, processes), tests/session (sessions and the
 CLI end to end), tests/ui (the console), tests/engine (real engines, marker `engine`). The helper
-modules stay here at the top (console_fakes, session_helpers, live_events): pytest's default
+modules stay here at the top (session_helpers, live_events): pytest's default
 "prepend" import mode puts this folder on sys.path when it imports this conftest, so tests in every
 sub-folder import them by name. Only tests/engine is a package (its basenames repeat others); the
 other folders must not get an __init__.py ("io" would shadow the standard library), so test module

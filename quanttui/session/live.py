@@ -200,6 +200,7 @@ class LiveSession:
         if self._ran:
             raise RuntimeError("a session runs once")
         self._ran = True
+        self.control.announce()  # "waiting" (or "running" with autostart), heard by every subscriber
         if self._launch is None:
             return await self._run_attached()
         return await self._run_launched(self._launch)

@@ -50,8 +50,7 @@ class RampControl:
         self._paused_total = 0.0
         self._paused_since: float | None = None
         self._changed = asyncio.Event()
-        self._status = ""
-        self._announce()
+        self._status = ""  # what the last RampStatus said; the first is published by announce()
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -99,6 +98,11 @@ class RampControl:
         if not self._started:
             return "waiting"
         return "paused" if self._paused else "running"
+
+    def announce(self) -> None:
+        """Publish where the ramp stands if that changed (the session calls it once it runs, so
+        every subscriber, a console included, hears the first state)."""
+        self._announce()
 
     def _announce(self) -> None:
         state = self.state

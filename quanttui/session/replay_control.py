@@ -223,6 +223,7 @@ class ControlledReplayer:
                         pending = None
                     if self._seek is None:
                         self._rebase(target)
+                    self.at_end = pending is None and exhausted
                     self._status(force=True)
                     continue
                 if pending is None and not exhausted:

@@ -278,10 +278,11 @@ class QuanttuiApp(App[None]):
         status = self.status()
         version = self.state.version
         now = time.monotonic()
-        replot = version != self._plotted_version and (force or now - self._last_plot >= self.plot_interval)
+        replot = force or (version != self._plotted_version and now - self._last_plot >= self.plot_interval)
         if not replot and self._shown == (version, status):
             return
-        monitor.show_state(self.state, status, replot)
+        if not monitor.show_state(self.state, status, replot):
+            return  # skipped: the next frame tries again
         self._shown = (version, status)
         self.frames += 1
         if replot:

@@ -66,10 +66,11 @@ async def test_attached_session_waits_for_start_ramp(tmp_path, sim_server):
     session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS)
     info = session.info
     assert (info.mode, info.variants, info.plan) == ("live", ("bf16", "awq"), plan)
-    assert session.fold.ramp_state == "waiting"
+    assert session.fold.ramp_state is None  # said once the session runs, so every subscriber hears it
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(EndpointInfo)) == 2, what="endpoints")
+    assert session.fold.ramp_state == "waiting"
     await seen.until(lambda: len(seen.of(EngineSample)) >= 4, what="two scrapes of each engine")
     assert not seen.of(StepStarted) and not seen.of(RequestResult)
     assert not (tmp_path / "sweep.csv").exists()
@@ -79,7 +80,7 @@ async def test_attached_session_waits_for_start_ramp(tmp_path, sim_server):
     await seen.done()
     (start,) = seen.of(OperatorCommand)
     assert start.command == "start" and seen.of(StepStarted)[0].t >= start.t
-    assert [s.state for s in seen.of(RampStatus)] == ["running", "finished"]  # "waiting" came before
+    assert [s.state for s in seen.of(RampStatus)] == ["waiting", "running", "finished"]
     assert result.summary["sweep"]["reason"] == "completed"
     assert [v["model"] for v in result.summary["variants"]] == ["m-bf16", "m-awq"]
     assert [e["model"] for e in session.header.config["endpoints"]] == ["m-bf16", "m-awq"]  # resolved

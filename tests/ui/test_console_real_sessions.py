@@ -1,74 +1,86 @@
-"""The console on the real console sessions: a recording replayed, and a live ramp on simulated engines."""
+"""The console end to end as `run_console` runs it: the session on its own thread behind a
+`SessionHandle`, a recording replayed and a live ramp on simulated engines, from start to quit."""
 
-import time
+import json
 from pathlib import Path
 
-import pytest
-from console_fakes import UI_RECORDING
+from console_helpers import (
+    UI_RECORDING,
+    Seen,
+    commands_in,
+    console,
+    live_config,
+    recorded_events,
+    redraw,
+    replay_session,
+    settle,
+    wait_until,
+)
 
-console_session = pytest.importorskip("quanttui.console_session")
-
-from quanttui.core.loadplan import LoadPlan, Slo  # noqa: E402
-from quanttui.core.prompts import DEFAULT_PROMPTS  # noqa: E402
-from quanttui.io.openai_client import RequestOptions, Timeouts  # noqa: E402
-from quanttui.session import EndpointSpec, SweepConfig  # noqa: E402
-from quanttui.ui.app import QuanttuiApp  # noqa: E402
-from quanttui.ui.run import exit_code, finish_session  # noqa: E402
+from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.session import LiveSession, replay_headless
+from quanttui.ui.run import exit_code, finish_session
 
 
-async def wait_until(pilot, check, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
+def shown(app, selector: str) -> str:
+    return app.screen.query_one(selector).value
 
 
-async def test_replay_console_session(tmp_path):
-    session = console_session.ReplayConsoleSession(UI_RECORDING, speed=None, hold_at_end=True)
-    app = QuanttuiApp(session, tmp_path)
+async def test_replay_session_on_its_own_thread(tmp_path):
+    session = replay_session()
+    seen = Seen(session.stream)
+    app = console(session, tmp_path, own_thread=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: session.at_end and not app.subscription.pending)
-        app.refresh_view(force=True)
-        await pilot.pause()
-        assert app.screen.query_one("#status-knees").value == " ◆ knee bf16 c=8 "
-        assert app.screen.query_one("#status-progress").value == " 0:17/0:17 max · step 4/4 c=8 "
+        await settle(app, pilot)
+        assert shown(app, "#status-knees") == " ◆ knee bf16 c=8 "
+        assert shown(app, "#status-progress") == " 0:17/0:17 max · step 4/4 c=8 "
         await pilot.press("space")
-        assert session.paused
+        await wait_until(pilot, lambda: app.state.replay.paused, what="the replay's paused status")
+        assert seen.replay_statuses()[-1].paused and seen.replay_statuses()[-1].at_end
+        await redraw(app, pilot)
+        assert "PAUSED" in shown(app, "#status-flags")
         await pilot.press("q")
-        await wait_until(pilot, lambda: app.session_task.done(), 10)
+        await wait_until(pilot, lambda: app.session_task.done(), 10, what="the replay to stop")
     assert exit_code(app) == 0
+    assert app.session_result.summary == (await replay_headless(UI_RECORDING)).summary
 
 
-async def test_live_console_session_on_simulated_engines(tmp_path, sim_server):
-    bf16 = sim_server(
-        model="bf16", ttft_ms=40, itl_ms=8, max_num_seqs=2, kv_cache_tokens=512, load_factor=0.3
-    )
-    awq = sim_server(model="awq", ttft_ms=30, itl_ms=5, max_num_seqs=4, kv_cache_tokens=2048)
-    config = SweepConfig(
-        endpoints=(EndpointSpec("bf16", bf16.url), EndpointSpec("awq", awq.url)),
-        plan=LoadPlan(concurrencies=(1, 2), requests_per_step=4, slo=Slo(2000.0)),
-        options=RequestOptions(max_tokens=8, ignore_eos=True),
-        timeouts=Timeouts(),
-        out_dir=tmp_path,
-        scrape_interval_s=0.2,
-    )
-    session = console_session.LiveConsoleSession(config, list(DEFAULT_PROMPTS))
-    app = QuanttuiApp(session, tmp_path)
+async def test_live_session_on_simulated_engines(tmp_path, sim_server):
+    servers = {
+        "bf16": sim_server(
+            model="bf16", ttft_ms=40, itl_ms=8, max_num_seqs=2, kv_cache_tokens=512, load_factor=0.3
+        ),
+        "awq": sim_server(model="awq", ttft_ms=30, itl_ms=5, max_num_seqs=4, kv_cache_tokens=2048),
+    }
+    plan = LoadPlan(concurrencies=(1, 2), requests_per_step=4, slo=Slo(2000.0))
+    session = LiveSession(live_config(tmp_path, servers, plan, max_tokens=8), list(DEFAULT_PROMPTS))
+    app = console(session, tmp_path, own_thread=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: set(app.state.variants) == {"bf16", "awq"} and app.state.now > 0)
-        app.refresh_view(force=True)
-        assert "press s to start the ramp" in app.screen.query_one("#status-flags").value
+        await wait_until(
+            pilot,
+            lambda: [v.state for v in app.state.variants.values()] == ["attached", "attached"],
+            what="both endpoints",
+        )
+        await redraw(app, pilot)
+        assert shown(app, "#status-mode") == " LIVE " and app.state.step is None  # waits for s
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.state.sweep_end is not None)
-        app.refresh_view(force=True)
-        await pilot.pause()
-        assert app.screen.query_one("#status-progress").value.endswith("step 2/2 c=2 ")
-        kv = app.screen.query_one("#variant-0 .kv-text").value
-        assert kv.endswith("of 512 tok")
-        paths = app.on_export()
-        assert all(Path(p).exists() for p in paths)
+        await wait_until(pilot, lambda: app.state.sweep_end is not None, what="the end of the ramp")
+        await redraw(app, pilot)
+        assert app.state.sweep_end == "completed"
+        assert shown(app, "#status-progress").endswith("step 2/2 c=2 ")
+        assert shown(app, "#variant-0 .kv-text").endswith("of 512 tok")
+        app.action_export()  # a job on the session's thread; the files come back in a notification
+        await wait_until(pilot, lambda: any(t == "exported" for t, _, _ in app.told), what="the export")
+        ((_, message, severity),) = [n for n in app.told if n[0] == "exported"]
+        paths = [Path(p) for p in message.splitlines()]
+        assert severity == "information" and all(p.exists() for p in paths)
+        assert paths[0].name.startswith("export-t0") and paths[0].name.endswith("s-summary.json")
+        summary = json.loads(paths[0].read_text())
+        assert [v["name"] for v in summary["variants"]] == ["bf16", "awq"]
         await pilot.press("q")
-        await wait_until(pilot, lambda: app.session_task.done(), 30)
+        await wait_until(pilot, lambda: app.session_task.done(), 30, what="the session to end")
     await finish_session(app)
     assert exit_code(app) == 0
     assert (tmp_path / "recording.jsonl").exists() and (tmp_path / "sweep.csv").exists()
+    assert commands_in(recorded_events(tmp_path / "recording.jsonl")) == [("start", None)]

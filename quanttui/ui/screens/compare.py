@@ -72,6 +72,7 @@ class CompareScreen(Screen[None]):
     def __init__(self, state: TriageState) -> None:
         super().__init__(id="compare")
         self.state = state
+        self._rebuilding: tuple[str, ...] | None = None  # variants whose panes are being mounted
         self.selected = 1  # index into variants of the pane being tagged (the first quantized one)
         self._shown: tuple[int, int, tuple[str, ...]] | None = None
         self.panes: list[str] = []
@@ -102,7 +103,9 @@ class CompareScreen(Screen[None]):
     def show_state(self, force: bool = False) -> None:
         variants = self.state.variants
         if list(variants) != self.panes:
-            self.run_worker(self._recompose_panes(variants), group="panes", exclusive=True)
+            if self._rebuilding != variants:  # one rebuild per set of variants, not one per frame
+                self._rebuilding = variants
+                self.run_worker(self._recompose_panes(variants), group="panes", exclusive=True)
             return
         key = (self.state.version, self.selected, variants)
         if not force and key == self._shown:
@@ -111,7 +114,10 @@ class CompareScreen(Screen[None]):
         self._draw()
 
     async def _recompose_panes(self, variants: tuple[str, ...]) -> None:
-        await self._ensure_panes(variants)
+        try:
+            await self._ensure_panes(variants)
+        finally:
+            self._rebuilding = None
         self._shown = None
         self._draw()
 

@@ -87,13 +87,16 @@ class MonitorScreen(Screen[None]):
                 self.recomposing = False
             self.app.refresh_view(force=True)  # type: ignore[attr-defined]
 
-    def show_state(self, state: LiveState, status: StatusView, replot: bool) -> None:
-        if self.recomposing:
-            return  # widgets are being replaced; the next frame draws them
+    def show_state(self, state: LiveState, status: StatusView, replot: bool) -> bool:
+        """Draw the state; False when the frame was skipped (not mounted yet, widgets being
+        replaced): the caller must not count it as drawn."""
+        if self.recomposing or not self.is_mounted:
+            return False
         try:
             self._show_state(state, status, replot)
         except NoMatches:
-            return  # mid-recompose (resize, new variant): skip this frame
+            return False  # mid-recompose (resize, new variant): the next frame draws it
+        return True
 
     def _show_state(self, state: LiveState, status: StatusView, replot: bool) -> None:
         self.query_one(StatusLine).show(status)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 from quanttui.core.events import RequestResult
+from quanttui.core.intervals import quantile_interval, slo_decision
 from quanttui.core.loadplan import LoadPlan, SloMetric
 from quanttui.core.stats import percentile, to_ms
 
@@ -63,6 +64,15 @@ class StepStats:
     slo_metric: str | None
     slo_met: bool | None
     errors_by_class: dict[str, int] = field(default_factory=dict)
+    # How sure the p95s are (core/intervals.py): two-sided 95 % distribution-free intervals, None
+    # where the samples are too few for that end; and the SLO decided at 95 % one-sided.
+    p95_ms_lo: float | None = None
+    p95_ms_hi: float | None = None
+    ttft_p95_ms_lo: float | None = None
+    ttft_p95_ms_hi: float | None = None
+    tpot_p95_ms_lo: float | None = None
+    tpot_p95_ms_hi: float | None = None
+    slo_decision: str | None = None  # "meets", "breaches", "undecided"; None without an SLO
 
     def slo_value_ms(self, metric: SloMetric) -> float | None:
         return {
@@ -161,10 +171,21 @@ def compute_step_stats(
         slo_met=None,
         errors_by_class=dict(sorted(Counter(str(r.error) for r in errors).items())),
     )
+    e2e_lo, e2e_hi = quantile_interval(e2es, 0.95)
+    ttft_lo, ttft_hi = quantile_interval(ttfts, 0.95)
+    tpot_lo, tpot_hi = quantile_interval(tpots, 0.95)
+    stats = replace(
+        stats,
+        p95_ms_lo=_round(to_ms(e2e_lo)), p95_ms_hi=_round(to_ms(e2e_hi)),
+        ttft_p95_ms_lo=_round(to_ms(ttft_lo)), ttft_p95_ms_hi=_round(to_ms(ttft_hi)),
+        tpot_p95_ms_lo=_round(to_ms(tpot_lo)), tpot_p95_ms_hi=_round(to_ms(tpot_hi)),
+    )  # fmt: skip
     if plan and plan.slo:
         value = stats.slo_value_ms(plan.slo.metric)
         met = value is not None and value <= plan.slo.p95_ms
-        stats = replace(stats, slo_met=met)
+        samples = {SloMetric.E2E: e2es, SloMetric.TTFT: ttfts, SloMetric.TPOT: tpots, SloMetric.ITL: itls}
+        decision = slo_decision(samples[plan.slo.metric], 0.95, plan.slo.p95_ms / 1000.0)
+        stats = replace(stats, slo_met=met, slo_decision=decision)
     return stats
 
 

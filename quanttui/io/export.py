@@ -31,7 +31,7 @@ def sweep_frame(rows: list[StepStats]) -> pl.DataFrame:
 
 
 def _dtype(column: str) -> pl.DataType:
-    if column in {"variant", "precision", "slo_metric"}:
+    if column in {"variant", "precision", "slo_metric", "slo_decision"}:
         return pl.String()
     if column in {"conc", "requests", "ok", "errors", "step", "output_tokens", "tokens_estimated"}:
         return pl.Int64()

@@ -35,12 +35,13 @@ async def test_timing_matches_the_server_ground_truth(sim_server):
         assert out.output_tokens == 20 and not out.output_tokens_estimated
         assert out.finish_reason == "length"
         assert len(out.itl_us) == 19
-    # Medians over the runs: this VM sometimes pauses a process for tens of ms (seen in the sim's tests).
-    assert statistics.median(o.ttft_s for o in outcomes) == pytest.approx(0.200, abs=0.006)
-    assert statistics.median(g for o in outcomes for g in o.itl_us) / 1000 == pytest.approx(20.0, abs=2.0)
-    assert statistics.median(o.e2e_s for o in outcomes) == pytest.approx(0.200 + 19 * 0.020, abs=0.008)
+    # Medians over the runs, with bounds a busy machine keeps (two CPU spinners: +20 ms seen): the
+    # server's times are exact and the client can only see them late. Fidelity is bench/'s business.
+    assert 0.195 <= statistics.median(o.ttft_s for o in outcomes) < 0.200 + 0.060
+    assert statistics.median(g for o in outcomes for g in o.itl_us) / 1000 == pytest.approx(20.0, abs=5.0)
+    assert 0.575 <= statistics.median(o.e2e_s for o in outcomes) < 0.200 + 19 * 0.020 + 0.080
     tpots = [(o.e2e_s - o.ttft_s) / (o.output_tokens - 1) for o in outcomes]
-    assert statistics.median(tpots) == pytest.approx(0.020, abs=0.001)
+    assert statistics.median(tpots) == pytest.approx(0.020, abs=0.004)
 
 
 async def test_list_models_and_unreachable_endpoint(sim_server, free_port):

@@ -57,12 +57,14 @@ def test_a_tree_is_summed_and_cpu_comes_from_the_second_sample(tree):
     assert first.pids == 2 and first.rss_mib > 60 and first.cpu_pct is None
     time.sleep(0.5)  # the window the CPU share is measured over
     second = sampler.sample("bf16")
-    assert second.pids == 2 and second.cpu_pct is not None and second.cpu_pct > 50  # the busy child
+    # the busy child: a whole core when the machine is quiet, less when it has to share (2/3 of one
+    # with two other spinners on 2 cores); the idle parent alone is near 0
+    assert second.pids == 2 and second.cpu_pct is not None and second.cpu_pct > 25
 
     os.kill(child, signal.SIGKILL)  # its parent never reaps it: a zombie, which is not counted
     wait_until(lambda: zombie(child), what="the killed child to be a zombie")
     third = sampler.sample("bf16")
-    assert third.pids == 1 and third.cpu_pct is not None and third.cpu_pct < 50
+    assert third.pids == 1 and third.cpu_pct is not None and third.cpu_pct < 20
 
     os.kill(parent, signal.SIGKILL)
     wait_until(lambda: zombie(parent), what="the killed parent to be a zombie")  # reaped by the fixture

@@ -151,8 +151,8 @@ async def timed_stream(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple
     return times[0], times, usage
 
 
-def median_gap(times: list[float]) -> float:
-    return statistics.median(b - a for a, b in zip(times, times[1:], strict=False))
+def mean_gap(times: list[float]) -> float:
+    return (times[-1] - times[0]) / (len(times) - 1)
 
 
 # -- plain routes -----------------------------------------------------------------------------------
@@ -325,12 +325,19 @@ async def test_requests_beyond_max_num_seqs_wait_and_their_ttft_grows(sim_server
         under_load = await wait_until_async(queued, what="all six requests at the server")
         results = await asyncio.gather(*tasks)
     assert (under_load[running], under_load[waiting]) == (2, 4)
-    assert under_load[kv] == pytest.approx(2 * 10 / 1000)  # two prompts of 10 words, no token yet
+    # two prompts of 10 words in the cache, and at most their 10 tokens each (a busy machine can be
+    # slow to send all six, so the first pair may have begun answering by then)
+    assert 2 * 10 / 1000 <= under_load[kv] <= 2 * 20 / 1000
     ttfts = sorted(r[0] for r in results)
     one_request = 0.300 + 9 * 0.010  # admission -> last token
+    # Three pairs, each admitted when the one before finished: pairs start together, one request
+    # apart. The server's times are exact; the client can only be late, by a busy machine (seen: a
+    # steady +60 ms with two CPU spinners), so the spacing is checked, and the first TTFT from below.
+    assert 0.300 <= ttfts[0] < 0.300 + 0.25, ttfts
     for batch in range(3):
-        expected = 0.300 + batch * one_request  # queued behind `batch` earlier pairs
-        assert ttfts[2 * batch] == pytest.approx(expected, abs=0.05), ttfts
+        first, second = ttfts[2 * batch], ttfts[2 * batch + 1]
+        assert second - first < 0.1, ttfts  # the pair was admitted together
+        assert first - ttfts[0] == pytest.approx(batch * one_request, abs=0.1), ttfts
     idle = await asyncio.to_thread(scrape, server.url)
     assert (idle[running], idle[waiting], idle[kv]) == (0, 0, 0)
 
@@ -338,7 +345,9 @@ async def test_requests_beyond_max_num_seqs_wait_and_their_ttft_grows(sim_server
 async def test_a_client_that_goes_away_frees_its_slot(sim_server):
     server = sim_server(ttft_ms=1, itl_ms=20, max_num_seqs=1)
     conn = await RawConnection.open(server.port)
-    conn.send("POST", "/v1/chat/completions", chat(max_tokens=500))
+    # 500 tokens, 10 s: still streaming however long a busy machine takes to queue the second one
+    # (without ignore_eos the simulator stops at 16 tokens, 0.3 s, and the slot frees by itself)
+    conn.send("POST", "/v1/chat/completions", chat(max_tokens=500, ignore_eos=True))
     await conn.reader.readuntil(b"[{")  # streaming has begun
     queued = asyncio.create_task(raw_chat(server.port, chat(max_tokens=2)))
     waiting = 'vllm:num_requests_waiting{model_name="sim"}'
@@ -368,29 +377,36 @@ async def test_kv_cache_pressure_preempts_and_every_request_still_completes(sim_
 
 # -- timing ---------------------------------------------------------------------------------------------
 async def test_client_side_ttft_and_itl_match_the_configured_ground_truth(sim_server):
-    """Medians over runs: this 2-vCPU VM has rare whole-machine stalls of tens of ms (seen by a
-    process doing nothing but sleep), which must not fail the test; the server itself is exact."""
+    """Medians over runs, with bounds a busy machine keeps (two CPU spinners on 2 cores: TTFT up to
+    +20 ms, a tenth of the gaps off by up to 15 ms): the server is exact, the client can be late.
+    How close the timing gets on a quiet machine is bench/'s business, not this test's."""
     server = sim_server(ttft_ms=200, itl_ms=20)
     async with httpx.AsyncClient(base_url=server.url) as client:
         await client.get("/health")  # open the pooled connection: TTFT then excludes the TCP connect
         runs = [await timed_stream(client, chat(max_tokens=20, ignore_eos=True)) for _ in range(5)]
     assert all(usage["completion_tokens"] == len(times) == 20 for _, times, usage in runs)
     gaps = [b - a for _, times, _ in runs for a, b in zip(times, times[1:], strict=False)]
-    assert statistics.median(ttft for ttft, _, _ in runs) == pytest.approx(0.200, abs=0.010)
-    assert statistics.median(gaps) == pytest.approx(0.020, abs=0.001)
-    assert sorted(abs(g - 0.020) for g in gaps)[int(0.9 * len(gaps))] < 0.003
+    assert 0.195 <= statistics.median(ttft for ttft, _, _ in runs) < 0.200 + 0.060
+    assert statistics.median(gaps) == pytest.approx(0.020, abs=0.005)
+    assert sorted(abs(g - 0.020) for g in gaps)[int(0.9 * len(gaps))] < 0.025  # no gap twice as long
     spans = [times[-1] - times[0] for _, times, _ in runs]
-    assert statistics.median(spans) == pytest.approx(19 * 0.020, abs=0.003)  # absolute targets: no drift
+    # absolute targets: no drift (1 ms lost per token would already be +19 ms)
+    assert statistics.median(spans) == pytest.approx(19 * 0.020, abs=0.015)
 
 
 async def test_load_factor_stretches_the_itl_with_the_running_count(sim_server):
     server = sim_server(ttft_ms=5, itl_ms=10, load_factor=1.0)
     async with httpx.AsyncClient(base_url=server.url) as client:
-        body = chat(max_tokens=12, ignore_eos=True)
+        body = chat(max_tokens=40, ignore_eos=True)
         _, alone, _ = await timed_stream(client, body)
         pair = await asyncio.gather(timed_stream(client, body), timed_stream(client, body))
-    assert median_gap(alone) == pytest.approx(0.010, abs=2e-3)
-    assert median_gap(pair[0][1]) == pytest.approx(0.020, abs=3e-3)  # 2 running: 10 ms * (1 + 1.0)
+    # 2 running: 10 ms * (1 + 1.0). Mean gaps (first to last token) of long answers: a busy client
+    # reads tokens in bursts, which spoils a median of single gaps (seen: 12 ms), and may send the
+    # second of the pair late, so that each runs alone for a while (seen: 16 ms over 11 tokens).
+    alone_gap = mean_gap(alone)
+    pair_gap = statistics.mean(mean_gap(times) for _, times, _ in pair)
+    assert alone_gap == pytest.approx(0.010, abs=0.004) and pair_gap == pytest.approx(0.020, abs=0.006)
+    assert 1.5 < pair_gap / alone_gap < 2.6
 
 
 # -- faults at the byte level ------------------------------------------------------------------------
@@ -506,7 +522,8 @@ async def test_fault_stall_after_headers_holds_the_body_back(sim_server):
     await conn.reader.readuntil(b"data: ")
     first_event_at = time.perf_counter() - start
     await conn.close()
-    assert headers_at < 0.1 and first_event_at == pytest.approx(0.4, abs=0.05)
+    # the headers at once, the body only after the 0.4 s stall (never before; late on a busy machine)
+    assert headers_at < 0.2 and 0.4 <= first_event_at < 0.4 + 0.25
 
 
 async def test_server_wide_fault_applies_unless_a_directive_overrides_it(sim_server):

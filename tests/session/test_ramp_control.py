@@ -188,7 +188,10 @@ async def test_step_up_and_down_start_new_steps_at_the_plans_neighbours_then_bey
         mine = [r for r in seen.of(RequestResult) if r.step == start.step and r.variant == "a"]
         assert max_overlap(mine) == start.concurrency, start
     at8 = [r for r in seen.of(RequestResult) if r.step == 3 and r.ok and not r.warmup]
-    assert sorted(r.ttft for r in at8)[len(at8) // 2] < 0.1  # no queueing for a connection
+    # A coarse bound only (TTFT 20 ms at the server): a busy machine stretches the median TTFT at c=8
+    # to 0.25 s (measured with two CPU spinners on 2 cores), so it cannot tell a request that queued
+    # for a connection from one that waited for a CPU; max_overlap above is the check that holds.
+    assert sorted(r.ttft for r in at8)[len(at8) // 2] < 0.75
     assert not seen.of(VariantRetired)
     rows = {(r["variant"], r["step"]): r for r in result.summary["steps"]}
     assert [rows[("a", s)]["conc"] for s in range(6)] == [1, 2, 4, 8, 4, 2]
@@ -198,23 +201,24 @@ async def test_step_up_and_down_start_new_steps_at_the_plans_neighbours_then_bey
 async def test_a_new_slo_applies_from_the_next_evaluation_and_the_replay_agrees(tmp_path, sim_server):
     servers = {
         "fast": sim_server("fast", ttft_ms=5, itl_ms=2),
-        "slow": sim_server("slow", ttft_ms=60, itl_ms=25),  # e2e about 0.24 s
+        "slow": sim_server("slow", ttft_ms=400, itl_ms=25),  # e2e about 0.58 s
     }
+    # The new SLO sits far from both: a busy machine adds 0.1 s and more to fast's 20 ms p95.
     plan = LoadPlan(concurrencies=(1, 2, 4), requests_per_step=6, slo=Slo(10_000.0))
     session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
     seen = Collector(session.stream)
     run = asyncio.create_task(session.run())
     await seen.until(lambda: len(seen.of(RequestResult)) >= 2, what="first results")
-    session.handle(SetSlo(120))
+    session.handle(SetSlo(300))
     result = await asyncio.wait_for(run, 30)
     await seen.done()
 
     (retired,) = seen.of(VariantRetired)
     assert (retired.variant, retired.step, retired.rule) == ("slow", 0, "slo")
-    assert "SLO 120 ms" in retired.detail
+    assert "SLO 300 ms" in retired.detail
     assert [s.variants for s in seen.of(StepStarted)] == [("fast", "slow"), ("fast",), ("fast",)]
     assert seen.of(SweepFinished)[-1].reason == "completed"
-    assert {r["slo_p95_ms"] for r in result.summary["steps"]} == {120.0}  # the summary uses the new SLO
+    assert {r["slo_p95_ms"] for r in result.summary["steps"]} == {300.0}  # the summary uses the new SLO
     assert [c.command for c in seen.of(OperatorCommand)] == ["set_slo"]
     assert (await replay_headless(result.recording)).summary == result.summary
 

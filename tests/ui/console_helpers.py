@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from session_helpers import attach_config
+
 from quanttui.core.events import Event, OperatorCommand, RampStatus, ReplayStatus
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.recording import encode_event
 from quanttui.core.stream import SessionStream
-from quanttui.io.openai_client import RequestOptions, Timeouts
 from quanttui.io.recording_file import read_recording
-from quanttui.session import EndpointSpec, ReplaySession, SweepConfig
+from quanttui.session import ReplaySession, SweepConfig
 from quanttui.session.commands import Pause, Resume
 from quanttui.session.handle import DrivableSession, SessionHandle
 from quanttui.ui import app as app_module
@@ -124,15 +125,7 @@ def replay_app(
 
 def live_config(tmp_path: Path, servers: dict[str, Any], plan: LoadPlan, max_tokens: int = 4) -> SweepConfig:
     """An attached sweep of simulated servers ({name: SimServer}), recording into tmp_path."""
-    return SweepConfig(
-        endpoints=tuple(EndpointSpec(name, s.url, precision=name) for name, s in servers.items()),
-        plan=plan,
-        options=RequestOptions(max_tokens=max_tokens, ignore_eos=True),
-        timeouts=Timeouts(),
-        out_dir=tmp_path,
-        scrape_interval_s=0.2,
-        gpu_interval_s=0.2,
-    )
+    return attach_config(tmp_path, servers, plan, max_tokens)
 
 
 class Seen:

@@ -8,7 +8,7 @@ whole frame.
 
 The session object is built on the caller's thread and then used only from its own thread:
 work goes through `schedule()` (queued onto the session's loop; the caller gets a future and
-never blocks) or `submit()` (the caller waits for the result). The caller awaits `run()` like
+never blocks, and may wait on it). The caller awaits `run()` like
 the session's own run(): cancelling it cancels the session on its thread and waits until the
 session has finished cleaning up (engines stopped), then re-raises the cancellation.
 """
@@ -111,17 +111,6 @@ class SessionThread:
             self._thread.join(timeout)
 
     # -- commands ------------------------------------------------------------------------------
-    def call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run fn(*args) on the session's loop soon; directly when the session is not running."""
-        loop = self._running_loop()
-        if loop is None:
-            fn(*args)
-            return
-        try:
-            loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:
-            fn(*args)
-
     def schedule(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """fn() on the session's loop soon (directly when the session is not running); its result
         or exception in the future returned."""
@@ -144,25 +133,6 @@ class SessionThread:
         except RuntimeError:  # the loop closed meanwhile
             run()
         return future
-
-    def submit(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
-        """fn() on the session's loop, and its result here (blocking up to timeout)."""
-        loop = self._running_loop()
-        if loop is None or threading.current_thread() is self._thread:
-            return fn()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        try:
-            loop.call_soon_threadsafe(run)
-        except RuntimeError:
-            return fn()
-        return future.result(timeout)
 
     def spawn(self, coro: Any) -> concurrent.futures.Future[Any]:
         """Run a coroutine on the session's loop beside the session (a probe, a bench)."""

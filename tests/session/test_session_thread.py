@@ -40,12 +40,12 @@ async def test_the_session_runs_on_its_own_thread_and_commands_follow_it():
     task = asyncio.create_task(runner.run())
     await wait_until_async(lambda: session.thread is not None, what="the session to start")
     assert session.thread is not threading.current_thread()
-    assert runner.submit(lambda: threading.current_thread()) is session.thread
-    runner.call(session.stop)
+    assert runner.schedule(lambda: threading.current_thread()).result(5) is session.thread
+    runner.schedule(session.stop)
     assert await asyncio.wait_for(task, 5) == "finished"
     assert session.calls == [("stop", session.thread)] and session.cleaned_up
     runner.join(5)
-    runner.call(session.stop)  # after the end: runs here, harmlessly
+    runner.schedule(session.stop).result(5)  # after the end: runs here, harmlessly
     assert session.calls[-1][1] is threading.current_thread()
 
 

@@ -1,7 +1,7 @@
 """Statistics of one variant over one load step, computed from request results alone.
 
-The runner (to apply stop rules live) and the aggregator (for summaries, live or replayed) call
-the same function, so a decision taken live can be re-derived from the recording.
+The session's fold (core/fold.py) calls it for everyone: the stop rules live, the summaries, the
+report and the console, so a decision taken live is re-derived from the recording.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One session stream with fan-out: collectors publish, each subscriber reads at its own pace.
 
 Publishing never blocks and never awaits. Each subscriber owns a queue and a policy for when it
-falls behind: ``buffer`` keeps everything (the recorder and the aggregator must not lose data),
+falls behind: ``buffer`` keeps everything (the recorder must not lose data),
 ``drop`` keeps at most ``maxsize`` events and counts the newest ones it had to drop (a UI can
 afford to skip frames but must say so).
 

@@ -1,6 +1,6 @@
 """The Textual console (the only package that imports Textual).
 
-`run_console(session, out_dir)` runs the monitor around a live or replay console session.
+`run_console(session, out_dir)` runs the console around a live or replay session.
 """
 
 from quanttui.ui.app import QuanttuiApp

@@ -238,7 +238,9 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 
 def _progress_line(stats: StepStats) -> str:
-    slo = "" if stats.slo_met is None else ("  SLO ok" if stats.slo_met else "  SLO MISSED")
+    slo = ""
+    if stats.slo_met is not None:  # the point p95, then what 95 % confidence says of it
+        slo = ("  SLO ok" if stats.slo_met else "  SLO MISSED") + f" ({stats.slo_decision} at 95 %)"
     return (
         f"  {stats.variant:<12} conc {stats.conc:>4}  req {stats.requests:>5}  err {stats.errors:>4}  "
         f"tok/s {_fmt(stats.tok_s):>8}  ttft p95 {_fmt(stats.ttft_p95_ms, ' ms'):>10}  "

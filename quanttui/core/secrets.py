@@ -33,17 +33,36 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
-def secret_flag_values(argv: Sequence[str]) -> list[str]:
-    """The values of `--api-key X` / `--api-key=X`-like flags in a command line."""
-    values = []
-    for i, arg in enumerate(argv):
-        flag, eq, value = arg.partition("=")
-        if not SECRET_FLAG.match(flag):
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A command line fit for a recording or a screen: the value of any --*key/token/secret/password*
+    flag (e.g. vLLM's --api-key) masked, in both `--flag value` and `--flag=value` forms."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(MASK)
+            hide_next = False
             continue
-        if eq:
+        flag, eq, _ = arg.partition("=")
+        if SECRET_FLAG.match(flag):
+            if eq:
+                out.append(f"{flag}={MASK}")
+                continue
+            hide_next = True
+        out.append(arg)
+    return out
+
+
+def secret_flag_values(argv: Sequence[str]) -> list[str]:
+    """The values `redact_argv` masks (a value that looks like a flag itself is not one)."""
+    masked = redact_argv(argv)
+    values = []
+    for original, shown in zip(argv, masked, strict=True):
+        if shown == original:
+            continue
+        value = original.partition("=")[2] if shown.endswith(f"={MASK}") else original
+        if value and not value.startswith("-"):
             values.append(value)
-        elif i + 1 < len(argv) and not argv[i + 1].startswith("-"):
-            values.append(argv[i + 1])
     return values
 
 

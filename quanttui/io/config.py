@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from quanttui.core.names import variant_count_problem, variant_name_problem
-from quanttui.core.secrets import MASK, SECRET_FLAG
+from quanttui.core.secrets import redact_argv
 from quanttui.io.hardware import weights_bytes
 
 DEFAULT_COMMAND = ("vllm", "serve")
@@ -290,26 +290,6 @@ _LOAD_KEYS = {
     "max_error_rate": (int, float),
     "prompts": str,
 }
-
-
-def redact_argv(argv: list[str]) -> list[str]:
-    """An engine command line fit for a recording: the value of any --*key/token/secret/password*
-    flag (e.g. vLLM's --api-key) replaced, in both `--flag value` and `--flag=value` forms."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            out.append(MASK)
-            hide_next = False
-            continue
-        flag, eq, _ = arg.partition("=")
-        if SECRET_FLAG.match(flag):
-            if eq:
-                out.append(f"{flag}={MASK}")
-                continue
-            hide_next = True
-        out.append(arg)
-    return out
 
 
 _COST_KEYS = {"gpu_usd_per_hour": (int, float), "tokens_per_day": (int, float), "utilization": (int, float)}

@@ -119,18 +119,32 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     print(f"sweep: {summary['sweep']['reason']}, {summary['sweep']['steps']} steps, "
           f"{summary['sweep']['duration_s']:.1f} s")  # fmt: skip
     for v in summary["variants"]:
-        knee = v["max_conc_meeting_slo"]
+        capacity = v.get("capacity")
         print(
             f"{v['name']} ({v['precision'] or '?'}, {v['model']}): {v['requests']} requests, {v['errors']} errors, "
             f"peak {v['peak_tok_s'] or 0:.1f} tok/s"
-            + (f", max concurrency within SLO {knee}" if knee else "")
+            + (f", {capacity}" if capacity and capacity != "no SLO" else "")
             + (f", p95 bends at c={v['p95_bends_at_conc']}" if v.get("p95_bends_at_conc") else "")
         )
     for row in summary["steps"]:
+        decision = f"  {row['slo_decision']}" if row.get("slo_decision") else ""
+        interval = ""
+        if row.get("p95_ms_lo") is not None or row.get("p95_ms_hi") is not None:
+            interval = f" [{_num(row.get('p95_ms_lo'))}, {_num(row.get('p95_ms_hi'))}]"
         print(
             f"  {row['variant']:<12} conc {row['conc']:>4}  tok/s {row['tok_s'] or 0:>8.1f}  "
-            f"p50 {row['p50_ms'] or 0:>8.1f} ms  p95 {row['p95_ms'] or 0:>8.1f} ms  errors {row['errors']}"
+            f"p50 {row['p50_ms'] or 0:>8.1f} ms  p95 {row['p95_ms'] or 0:>8.1f}{interval} ms  "
+            f"errors {row['errors']}{decision}" + ("  busy host" if row.get("host_busy") else "")
         )
+    verdict = summary.get("verdict") or {}
+    for sentence in verdict.get("sentences", []):
+        print(sentence)
+    if verdict.get("busy_steps"):
+        print(f"{verdict['busy_steps']} step(s) ran on a busy host (other processes used the CPU): see sweep.csv host_busy")
+
+
+def _num(value: object) -> str:
+    return "—" if not isinstance(value, int | float) else f"{value:.1f}"
 
 
 class Interrupted:

@@ -15,7 +15,7 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.out_dir import add_out_options, run_folder
-from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.cli.plan_options import DEFAULT_LAUNCHED_SCHEDULE, plan_from_load
 from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
 from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.limits import load_problem
@@ -33,15 +33,7 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
     session = load_config(path)
     load = session.load
     try:
-        slo_ms = load.get("slo_p95_ms")
-        plan = LoadPlan(
-            concurrencies=tuple(int(c) for c in load.get("concurrency", [1, 2, 4, 8])),
-            requests_per_step=load.get("requests_per_step", None if "step_seconds" in load else 32),
-            step_seconds=load.get("step_seconds"),
-            warmup_requests=load.get("warmup_requests", 0),
-            slo=Slo(float(slo_ms), SloMetric(load.get("slo_metric", "e2e"))) if slo_ms else None,
-            max_error_rate=float(load.get("max_error_rate", 0.5)),
-        )
+        plan = plan_from_load(load, DEFAULT_LAUNCHED_SCHEDULE)
         options = RequestOptions(
             max_tokens=load.get("max_tokens", 128),
             temperature=float(load.get("temperature", 0.0)),

@@ -22,7 +22,13 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.out_dir import add_out_options, run_folder
-from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.cli.plan_options import (
+    DEFAULT_ATTACHED_SCHEDULE,
+    add_slo_options,
+    add_step_options,
+    plan_from_args,
+    slo_from_args,
+)
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
@@ -65,15 +71,7 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
             raise UsageError(f"--endpoint {name}: {exc}") from None
         specs.append(EndpointSpec(name, url, models.get(name), precisions.get(name)))
     try:
-        slo = Slo(args.slo_p95_ms, SloMetric(args.slo_metric)) if args.slo_p95_ms is not None else None
-        plan = LoadPlan(
-            concurrencies=concurrencies(args.concurrency),
-            requests_per_step=args.requests_per_step,
-            step_seconds=args.step_seconds,
-            warmup_requests=args.warmup_requests,
-            slo=slo,
-            max_error_rate=args.max_error_rate,
-        )
+        plan = plan_from_args(args, concurrencies(args.concurrency), slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE)
         timeouts = Timeouts(
             connect_s=args.connect_timeout,
             first_token_s=args.first_token_timeout,
@@ -128,17 +126,13 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
         metavar="LIST",
         help="ramp steps, e.g. 1,2,4,8",
     )
-    steps = p.add_mutually_exclusive_group(required=not console)
-    steps.add_argument("--requests-per-step", type=int, metavar="N")
-    steps.add_argument("--step-seconds", type=positive, metavar="S")
-    p.add_argument("--warmup-requests", type=int, default=0, metavar="N", help="extra per step, not counted")
+    add_step_options(p)
     p.add_argument("--max-tokens", type=int, required=not console, default=128, metavar="N")
     p.add_argument("--ignore-eos", action="store_true", help="fixed output length (vLLM extension)")
     p.add_argument("--temperature", type=non_negative, default=0.0)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--prompts", type=Path, metavar="FILE", help=".jsonl or .txt (default: embedded set)")
-    p.add_argument("--slo-p95-ms", type=positive, metavar="MS", help="stop a variant whose p95 exceeds this")
-    p.add_argument("--slo-metric", choices=[m.value for m in SloMetric], default="e2e")
+    add_slo_options(p)
     p.add_argument(
         "--max-error-rate", type=finite, default=0.5, metavar="F", help="stop a variant above this"
     )
@@ -163,8 +157,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    if args.requests_per_step is None and args.step_seconds is None:
-        args.requests_per_step = 32
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the console needs a terminal; `quanttui sweep` is the headless form")
     prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)

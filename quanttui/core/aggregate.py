@@ -17,6 +17,7 @@ from quanttui.core.events import (
     Event,
     GpuSample,
     GpuUnavailable,
+    HostSample,
     InstanceState,
     RequestResult,
     StepFinished,
@@ -35,6 +36,7 @@ class _WindowAccumulator:
     preempt_before: float | None = None  # counter value when the step started
     samples: list[EngineSample] = field(default_factory=list)
     gpu_mib: list[tuple[float, float]] = field(default_factory=list)  # (t, MiB used by the variant's pids)
+    host: list[HostSample] = field(default_factory=list)
 
     def window(
         self, active_from: float, active_to: float, measured: tuple[float, float] | None
@@ -64,7 +66,12 @@ class _WindowAccumulator:
             inside = [p for p in gen if measured[0] <= p[0] <= measured[1]] or gen
             if len(inside) >= 2 and inside[-1][0] > inside[0][0] and inside[-1][1] >= inside[0][1]:
                 server_tok_s = (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+        host = [h for h in self.host if active_from <= h.t <= active_to]
+        others = sum(h.others_cpu_pct for h in host) / len(host) if host else None
+        gpu_others = any(h.gpu_other_processes for h in host)
         return EngineWindow(
+            host_others_cpu_pct=others,
+            host_busy=None if others is None else (others >= BUSY_OTHERS_CPU_PCT or gpu_others),
             kv_cache_peak=kv,
             running_peak=running,
             waiting_peak=waiting,
@@ -72,6 +79,11 @@ class _WindowAccumulator:
             server_tok_s=server_tok_s,
             gpu_mem_peak_mib=gpu,
         )
+
+
+# A step is marked as run on a busy host when other processes used, on average, at least half a
+# core while it ran (or, with NVML, another process used a GPU).
+BUSY_OTHERS_CPU_PCT = 50.0
 
 
 def _peak(current: float | None, value: float | None) -> float | None:
@@ -88,6 +100,7 @@ class StepWindow:
     finished: float | None = None
     variants: tuple[str, ...] = ()
     reason: str | None = None  # how it ended (StepFinished.reason)
+    event: StepStarted | None = None
 
 
 @dataclass
@@ -125,7 +138,7 @@ class Aggregator:
                 if state:
                     state.state, state.state_detail = event.state, event.detail
             case StepStarted():
-                window = StepWindow(event.step, event.concurrency, event.t, variants=event.variants)
+                window = StepWindow(event.step, event.concurrency, event.t, variants=event.variants, event=event)
                 self.steps[event.step] = window
                 self.open_step = window
                 for name in event.variants:
@@ -152,6 +165,10 @@ class Aggregator:
                 self._fold_engine(event)
             case GpuSample():
                 self._fold_gpu(event)
+            case HostSample():
+                if self.open_step is not None:
+                    for name in self.open_step.variants:
+                        self.windows[(name, self.open_step.step)].host.append(event)
             case GpuUnavailable():
                 self.gpu_unavailable = event.reason
             case VariantRetired():
@@ -197,7 +214,13 @@ class Aggregator:
         measured = [r for r in results if not r.warmup]
         span = (min(r.start for r in measured), max(r.t for r in measured)) if measured else None
         engine = self.windows[(variant, step)].window(window.started, active_to, span)
-        return compute_step_stats(variant, precision, step, window.concurrency, results, self.plan, engine)
+        started = window.event or StepStarted(
+            t=window.started, step=step, concurrency=window.concurrency, requests=None, seconds=None,
+            warmup_requests=0, variants=window.variants,
+        )  # fmt: skip
+        return compute_step_stats(
+            variant, precision, started, results, self.plan, engine, finished=window.finished is not None
+        )
 
     def all_step_stats(self) -> list[StepStats]:
         rows: list[StepStats] = []

@@ -1,12 +1,15 @@
 """Capacity from a ramp: each variant's knees, and the sentence an operator can take to a meeting.
 
-Two knees per variant, both from the per-step p95 of one metric (E2E by default; TTFT, TPOT or ITL
-selectable):
-- the SLO knee: the largest concurrency whose p95 meets the SLO, the first that does not, and
-  which metric breached by how much;
-- the blow-up knee: where p95 starts to climb much faster than it did at low load, even below the
-  SLO: the last concurrency before the first step that is clearly steeper than the ones before it
-  (see blowup_knee).
+One vocabulary everywhere (console, CSV, report, README):
+- a variant *holds* c users: every step from the lowest up to c was decided "meets" (the SLO's
+  percentile is within its bound at the plan's confidence); that chain is a fixed-sequence test;
+- it *breaches* at c: that step's breach was decided; the capacity is then *decided*;
+- an *undecided* step (neither, within the caps) breaks the chain: the capacity is *inconclusive*
+  above what it holds, and the report says which step, its interval, and what to run;
+- *not reached*: every step met; the capacity is at least the ramp's last step.
+- the *bend* (blow-up knee): where p95 starts to climb much faster than it did at low load, even
+  below the SLO (see blowup_knee); a shape, not a verdict.
+The capacity sentence states a ratio only when both variants' capacities are decided.
 Pure: StepStats in, dataclasses out; the same for a live run and for a report made from a recording.
 """
 
@@ -29,15 +32,38 @@ class VariantCapacity:
     metric: str
     slo_ms: float | None
     steps: int
-    max_conc_meeting_slo: int | None
-    first_conc_over_slo: int | None
-    breach: str  # "p95 e2e 9,945 ms > SLO 8,000 ms at c=8" or ""
+    max_conc_meeting_slo: int | None  # holds: the top of the unbroken chain of "meets"
+    first_conc_over_slo: int | None  # breaches: the decided breach that ended the chain
+    breach: str  # "p95 e2e 9,945 ms [8,100, 11,200] > SLO 8,000 ms at c=8" or ""
     blowup_conc: int | None
     blowup_detail: str
     peak_tok_s: float | None
     tok_s_at_max_safe: float | None  # output tok/s at max_conc_meeting_slo
     p95_at_max_safe_ms: float | None
     batch1_tok_s: float | None  # one stream: 1000 / TPOT p50 at concurrency 1 (decode only)
+    status: str = "no slo"  # "decided", "never met", "undecided", "not reached", "no slo"
+    why: str = ""  # for undecided / not reached: which step, its interval, what to run
+    percentile: float = 95.0
+    confidence: float = 0.95
+    busy_steps: int = 0  # steps that ran on a busy host
+
+    @property
+    def decided(self) -> bool:
+        return self.status in ("decided", "never met")
+
+    def holds_text(self) -> str:
+        """"holds 8, breaches at 16" / "holds 8, undecided at 16" / "holds >= 16 (not reached)"."""
+        holds = "none" if self.max_conc_meeting_slo is None else str(self.max_conc_meeting_slo)
+        match self.status:
+            case "decided":
+                return f"holds {holds}, breaches at {self.first_conc_over_slo}"
+            case "never met":
+                return f"breaches at {self.first_conc_over_slo} (its lowest step)"
+            case "undecided":
+                return f"holds {holds}, {self.why}"
+            case "not reached":
+                return f"holds >= {holds} (limit not reached)"
+        return "no SLO"
 
 
 def _ms(value: float) -> str:
@@ -70,56 +96,99 @@ def blowup_knee(points: Sequence[tuple[int, float]]) -> tuple[int | None, str]:
 
 
 def variant_capacity(
-    variant: str, rows: Sequence[StepStats], metric: SloMetric, slo_ms: float | None
+    variant: str, rows: Sequence[StepStats], metric: SloMetric, slo_ms: float | None,
+    percentile: float = 95.0, confidence: float = 0.95,
 ) -> VariantCapacity:
-    own = sorted((r for r in rows if r.variant == variant), key=lambda r: r.conc)
+    """The variant's capacity from its steps' decisions, walked in ramp order (by concurrency)."""
+    own = sorted((r for r in rows if r.variant == variant), key=lambda r: (r.conc, r.step))
     precision = own[0].precision if own else ""
     points = [(r.conc, v) for r in own if (v := r.slo_value_ms(metric)) is not None]
-    passing = [(c, v) for c, v in points if slo_ms is not None and v <= slo_ms]
-    failing = [(c, v) for c, v in points if slo_ms is not None and v > slo_ms]
-    max_safe = max((c for c, _ in passing), default=None)
-    first_fail = min(failing, default=None)
-    breach = (
-        f"p95 {metric.value} {_ms(first_fail[1])} > SLO {_ms(slo_ms)} at c={first_fail[0]}"
-        if first_fail and slo_ms is not None
-        else ""
-    )
+    holds: StepStats | None = None
+    breach_row: StepStats | None = None
+    status, why = ("no slo", "") if slo_ms is None else ("not reached", "")
+    if slo_ms is not None:
+        for row in own:
+            if row.slo_decision == "meets":
+                holds = row
+                continue
+            if row.slo_decision == "breaches":
+                breach_row = row
+                status = "decided" if holds else "never met"
+            else:
+                status = "undecided"
+                why = f"undecided at {row.conc} ({_interval(row)} vs SLO {_ms(slo_ms)}, {row.requests} requests)"
+            break
+        if status == "not reached":
+            why = f"met at every step up to c={holds.conc}, the ramp's last" if holds else "no step measured"
+            if holds is None:
+                status = "undecided"
+    breach = ""
+    if breach_row is not None and slo_ms is not None:
+        breach = f"p{percentile:g} {metric.value} {_interval(breach_row)} > SLO {_ms(slo_ms)} at c={breach_row.conc}"
     blowup, detail = blowup_knee(points)
     rates = [r.tok_s for r in own if r.tok_s is not None]
-    at_safe = next((r for r in own if r.conc == max_safe), None)
     one = next((r for r in own if r.conc == 1), None)
     batch1 = 1000.0 / one.tpot_p50_ms if one and one.tpot_p50_ms else None
     return VariantCapacity(
         variant=variant, precision=precision, metric=metric.value, slo_ms=slo_ms, steps=len(own),
-        max_conc_meeting_slo=max_safe, first_conc_over_slo=first_fail[0] if first_fail else None, breach=breach,
+        max_conc_meeting_slo=holds.conc if holds else None,
+        first_conc_over_slo=breach_row.conc if breach_row else None, breach=breach,
         blowup_conc=blowup, blowup_detail=detail, peak_tok_s=max(rates) if rates else None,
-        tok_s_at_max_safe=at_safe.tok_s if at_safe else None,
-        p95_at_max_safe_ms=at_safe.slo_value_ms(metric) if at_safe else None, batch1_tok_s=batch1,
+        tok_s_at_max_safe=holds.tok_s if holds else None,
+        p95_at_max_safe_ms=holds.slo_value_ms(metric) if holds else None, batch1_tok_s=batch1,
+        status=status, why=why, percentile=percentile, confidence=confidence,
+        busy_steps=sum(1 for r in own if r.host_busy),
     )  # fmt: skip
 
 
+def _interval(row: StepStats) -> str:
+    value = row.slo_pct_ms if row.slo_pct_ms is not None else row.p95_ms
+    lo, hi = row.slo_pct_ms_lo, row.slo_pct_ms_hi
+    shown = "no successful request" if value is None else _ms(value)
+    if lo is None and hi is None:
+        return f"{shown} (interval open: too few requests)"
+    return f"{shown} [{_num(lo)}, {_num(hi)}]"
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _to_decide(cap: VariantCapacity) -> str:
+    if cap.status == "not reached":
+        top = cap.max_conc_meeting_slo or 0
+        return f"add higher steps (e.g. --concurrency ...,{top * 2}) to find {cap.variant}'s limit"
+    return (
+        f"run {cap.variant}'s undecided step longer (--max-step-requests, --max-step-seconds) or with "
+        "--trials 3; a p95 just at the SLO needs many requests to decide"
+    )
+
+
 def capacity_sentence(where: str, baseline: VariantCapacity, other: VariantCapacity) -> str:
-    """One sentence from the measurements, e.g. "On RTX 2000 Ada, awq sustains 1.7x more
-    concurrent users than bf16 at p95 e2e <= 3,000 ms (24 vs 14)"."""
+    """One sentence from the decisions, e.g. "On RTX 2000 Ada, awq sustains 1.7x more concurrent
+    users than bf16 at p95 e2e <= 3,000 ms (24 vs 14; decided at 95 % confidence)", or why not."""
     if baseline.slo_ms is None:
         return f"On {where}, no SLO was set: the ramp measured throughput and latency only."
-    slo = f"p95 {baseline.metric} <= {_ms(baseline.slo_ms)}"
+    slo = f"p{baseline.percentile:g} {baseline.metric} <= {_ms(baseline.slo_ms)}"
+    conf = f"{baseline.confidence:.0%} confidence"
+    undecided = [c for c in (baseline, other) if not c.decided]
+    if undecided:
+        whys = "; ".join(f"{c.variant} {c.holds_text()}" for c in (baseline, other))
+        todo = "; ".join(_to_decide(c) for c in undecided)
+        return f"On {where}, inconclusive at {slo}: {whys}. To decide: {todo}."
     a, b = baseline.max_conc_meeting_slo, other.max_conc_meeting_slo
+    tail = f" at {slo} ({conf}; breaches at {baseline.first_conc_over_slo} and {other.first_conc_over_slo})"
     if a is None and b is None:
-        return f"On {where}, neither {baseline.variant} nor {other.variant} met {slo} at any measured concurrency."
+        return f"On {where}, neither {baseline.variant} nor {other.variant} met {slo} at any measured concurrency ({conf})."
     if a is None:
-        return f"On {where}, only {other.variant} met {slo} (up to {b} concurrent users); {baseline.variant} never did."
+        return f"On {where}, only {other.variant} met {slo} (it holds {b} concurrent users); {baseline.variant} breached at its lowest step ({conf})."
     if b is None:
-        return f"On {where}, only {baseline.variant} met {slo} (up to {a} concurrent users); {other.variant} never did."
-    limit = (
-        ""
-        if other.first_conc_over_slo or baseline.first_conc_over_slo
-        else " (the ramp never reached either limit)"
-    )
+        return f"On {where}, only {baseline.variant} met {slo} (it holds {a} concurrent users); {other.variant} breached at its lowest step ({conf})."
     if a == b:
-        return f"On {where}, {other.variant} and {baseline.variant} both sustain {a} concurrent users at {slo}{limit}."
+        return f"On {where}, {other.variant} and {baseline.variant} both hold {a} concurrent users{tail}."
     ratio = b / a
     more = "more" if ratio > 1 else "fewer"
     factor = ratio if ratio > 1 else 1 / ratio
-    return (f"On {where}, {other.variant} sustains {factor:.1f}x {more} concurrent users than {baseline.variant} "
-            f"at {slo} ({b} vs {a}){limit}.")  # fmt: skip
+    return f"On {where}, {other.variant} sustains {factor:.1f}x {more} concurrent users than {baseline.variant} ({b} vs {a}){tail}."  # fmt: skip

@@ -40,7 +40,7 @@ class StepCost:
     conc: int
     tok_s: float | None
     usd_per_million: float | None
-    slo_met: bool | None
+    decision: str | None  # the step's SLO decision: meets, breaches, undecided
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def usd_per_million(usd_per_hour: float, tok_s: float | None) -> float | None:
 
 def step_costs(rows: Sequence[StepStats], inputs: CostInputs) -> list[StepCost]:
     return [
-        StepCost(r.variant, r.conc, r.tok_s, usd_per_million(inputs.gpu_usd_per_hour, r.tok_s), r.slo_met)
+        StepCost(r.variant, r.conc, r.tok_s, usd_per_million(inputs.gpu_usd_per_hour, r.tok_s), r.slo_decision)
         for r in rows
     ]
 

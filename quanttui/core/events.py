@@ -137,9 +137,28 @@ class StepStarted(Event):
     concurrency: int
     requests: int | None  # requests per variant, or None when the step is timed
     seconds: float | None
-    warmup_requests: int
+    warmup_requests: int  # not measured: the configured warm-up plus the fill wave (schema >= 3)
     variants: tuple[str, ...]
     trigger: str = "plan"  # "plan": the ramp's next step; "operator": started by step_up/step_down
+    # How the step's SLO decision is taken (core/decisions.py), recorded so a replay re-derives it.
+    # Schema <= 2 lacks them: one look at the end, 95 % one-sided, as those versions decided.
+    looks: tuple[int, ...] = ()  # measured-request counts at which the decision is checked
+    alpha_meets: float = 0.05  # error per look for "meets", per claim (split again over SLO bounds)
+    alpha_breach: float = 0.05
+    confidence: float = 0.95  # of the intervals shown
+    trial: int = 0  # which repetition of the ramp (--trials)
+
+
+@dataclass(frozen=True)
+class HostSample(Event):
+    """How busy the host is, for noise marking: CPU in % of one core (100 = one core busy).
+
+    `others_cpu_pct` is what processes other than the engines' trees and quanttui's own used."""
+
+    cpu_pct: float
+    others_cpu_pct: float
+    cores: int
+    gpu_other_processes: int | None = None  # with NVML: processes on the GPUs that are not ours
 
 
 @dataclass(frozen=True)
@@ -336,6 +355,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OperatorNote,
         OperatorCommand,
         ProcessSample,
+        HostSample,
         ReplayReset,
         RampStatus,
         ReplayStatus,

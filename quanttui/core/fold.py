@@ -95,7 +95,8 @@ class SessionFold:
         slo_ms = valid_slo_ms(value)
         if self.pinned_slo is not None or plan is None or slo_ms is None:
             return
-        self.aggregator.plan = replace(plan, slo=Slo(slo_ms, self.slo_metric))
+        slo = plan.slo.with_primary_ms(slo_ms) if plan.slo else Slo(slo_ms, self.slo_metric)
+        self.aggregator.plan = replace(plan, slo=slo)
         self.slo_changes += 1
 
     # -- reading -------------------------------------------------------------------------------

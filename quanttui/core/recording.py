@@ -1,6 +1,6 @@
 """The recording format: JSON Lines, one header line then one event per line. Never pickle.
 
-Header: {"format": "quanttui-recording", "schema": 2, "quanttui": "...", "started_utc": "...",
+Header: {"format": "quanttui-recording", "schema": 3, "quanttui": "...", "started_utc": "...",
 "config": {...}, "host": {...}}. Event line: {"type": "<EventClass>", "t": ..., <fields>}.
 Decoding checks every field against the event's type hints, so a damaged or foreign line is
 reported with its line number and field name instead of surfacing later as a crash.
@@ -21,8 +21,11 @@ from quanttui.core.loadplan import LoadPlan
 
 FORMAT_NAME = "quanttui-recording"
 # 1: the first format. 2: adds the RampStatus event (where the ramp stands); schema-1 files read
-# as before, with the ramp's state unknown ("—").
-SCHEMA_VERSION = 2
+# as before, with the ramp's state unknown ("—"). 3: StepStarted carries its decision plan (looks,
+# per-look errors, confidence, trial) and counts the fill wave in warmup_requests; HostSample
+# (noise); the plan has adaptive steps, a multi-bound SLO, schedule and trials. Older files decide
+# each step once at its end at 95 % one-sided, as they did, and show no noise ("—").
+SCHEMA_VERSION = 3
 
 
 class RecordingError(ValueError):

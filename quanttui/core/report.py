@@ -14,6 +14,7 @@ from quanttui.core.cost import CostInputs, operating_cost, step_costs
 from quanttui.core.loadplan import SloMetric
 from quanttui.core.roofline import Roofline, gauge
 from quanttui.core.stepstats import StepStats
+from quanttui.core.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ReportInputs:
     triage: TriageFacts | None = None
     kv_tokens: dict[str, int] = field(default_factory=dict)  # variant -> KV capacity in tokens
     memory_total_mib: float | None = None  # GPU memory (or host RAM on the CPU demo)
+    verdict: Verdict | None = None  # the sentences, trials, schedule and noise (core/verdict.py)
 
 
 def _n(value: float | None, digits: int = 1, unit: str = "") -> str:
@@ -57,29 +59,73 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return out
 
 
+def _sentences(r: ReportInputs) -> list[str]:
+    if r.verdict is not None:
+        return list(r.verdict.sentences)
+    caps = r.capacities
+    return [capacity_sentence(r.where, caps[0], other) for other in caps[1:]] if len(caps) >= 2 else []
+
+
+def _method(r: ReportInputs, confidence: float) -> list[str]:
+    """How the verdict was reached, stated so a reader can judge it."""
+    lines = [
+        f"How sure: each step's SLO decision is an exact binomial test on the share of requests over the "
+        f"bound (distribution-free; closed-loop correlation corrected by batch means). The capacity sentence "
+        f"holds at {confidence:.0%} family-wise confidence: Bonferroni over each variant's two claims (holds, "
+        "breaches) and over the SLO's bounds, the \"holds\" steps as a fixed sequence in ramp order, each "
+        "adaptive step's error split over its looks (docs/STATISTICS.md). A ratio is stated only when both "
+        "capacities are decided."
+    ]
+    if r.verdict is not None:
+        schedule = {
+            "simultaneous": "simultaneous: all variants were loaded at once on the same hardware, so each was "
+            "measured while the others competed for it",
+            "alternate": "alternate: one variant at a time, the order flipped every step, so they did not slow "
+            "each other",
+        }.get(r.verdict.schedule, r.verdict.schedule)
+        lines.append(f"Schedule: {schedule}.")
+        if r.verdict.busy_steps:
+            lines.append(f"Noise: {r.verdict.busy_steps} step(s) ran on a busy host (other processes used at least "
+                         "half a core on average); they are marked \"busy\" below.")  # fmt: skip
+    return lines
+
+
 def capacity_md(r: ReportInputs) -> str:
     caps = r.capacities
     out = [f"# Capacity: {r.title}", ""]
-    if len(caps) >= 2:
-        for other in caps[1:]:
-            out += [capacity_sentence(r.where, caps[0], other), ""]
+    for sentence in _sentences(r):
+        out += [sentence, ""]
     metric = caps[0].metric if caps else "e2e"
     slo = caps[0].slo_ms if caps else None
-    out += [f"SLO: p95 {metric} <= {_n(slo, 0, ' ms') if slo else 'not set'}. Knees per variant:", ""]
+    pct = f"p{caps[0].percentile:g}" if caps else "p95"
+    confidence = caps[0].confidence if caps else 0.95
+    out += _method(r, confidence) + [""]
+    out += [f"SLO: {pct} {metric} <= {_n(slo, 0, ' ms') if slo else 'not set'}. Capacity per variant:", ""]
     out += _table(
-        ["variant", "precision", "max conc meeting SLO", "first conc over SLO", "breach", "p95 blows up at",
-         "why", "peak tok/s", "tok/s at max safe conc"],
-        [[c.variant, c.precision or "—", _n(c.max_conc_meeting_slo, 0), _n(c.first_conc_over_slo, 0),
-          c.breach or "—", _n(c.blowup_conc, 0), c.blowup_detail, _n(c.peak_tok_s), _n(c.tok_s_at_max_safe)]
-         for c in caps],
+        ["variant", "precision", "capacity", "status", "holds (conc)", "breaches at", "breach", "p95 bends at",
+         "why", "peak tok/s", "tok/s at the conc it holds"],
+        [[c.variant, c.precision or "—", c.holds_text(), c.status, _n(c.max_conc_meeting_slo, 0),
+          _n(c.first_conc_over_slo, 0), c.breach or "—", _n(c.blowup_conc, 0), c.blowup_detail, _n(c.peak_tok_s),
+          _n(c.tok_s_at_max_safe)] for c in caps],
     )  # fmt: skip
-    out += ["", "## Per step", ""]
+    if r.verdict is not None and len(r.verdict.per_trial) > 1:
+        out += ["", f"## Trials ({len(r.verdict.per_trial)}, the variants' order alternated)", ""]
+        out += _table(
+            ["trial", *[c.variant for c in caps]],
+            [[str(i + 1), *[c.holds_text() for c in trial]] for i, trial in enumerate(r.verdict.per_trial)],
+        )
+    out += ["", "## Per step", "",
+            f"Decision: meets / breaches / undecided at the confidence above; interval: two-sided {confidence:.0%} "
+            "for the SLO percentile. Requests: measured (warm-up and fill wave, then the tail that finished after "
+            "the decision, not measured).", ""]  # fmt: skip
     out += _table(
-        ["variant", "conc", "tok/s", "p50 e2e ms", f"p95 {metric} ms", "TTFT p95 ms", "TPOT p50 ms",
-         "KV peak", "errors", "SLO met"],
-        [[s.variant, str(s.conc), _n(s.tok_s), _n(s.p50_ms, 0), _n(_p95(s, metric), 0), _n(s.ttft_p95_ms, 0), _n(s.tpot_p50_ms, 1),
-          _n(s.kv_cache_peak * 100 if s.kv_cache_peak is not None else None, 0, " %"), str(s.errors),
-          {True: "yes", False: "no", None: "—"}[s.slo_met]] for s in r.rows],
+        ["trial", "variant", "conc", "tok/s", "goodput req/s", "p50 e2e ms", f"{pct} {metric} ms", "interval ms",
+         "TTFT p95 ms", "TPOT p50 ms", "KV peak", "requests", "errors", "decision", "host"],
+        [[str(s.trial + 1), s.variant, str(s.conc), _n(s.tok_s), _n(s.goodput_req_s, 2), _n(s.p50_ms, 0),
+          _n(_pct(s, metric), 0), _interval(s), _n(s.ttft_p95_ms, 0), _n(s.tpot_p50_ms, 1),
+          _n(s.kv_cache_peak * 100 if s.kv_cache_peak is not None else None, 0, " %"),
+          f"{s.requests} (+{s.warmup}, +{s.tail})", str(s.errors), s.slo_decision or "—",
+          {True: "busy", False: "quiet", None: "—"}[s.host_busy]] for s in r.rows],
     )  # fmt: skip
     out += ["", "## Roofline: batch-1 decode against the memory-bandwidth bound", ""]
     out += _table(
@@ -92,8 +138,19 @@ def capacity_md(r: ReportInputs) -> str:
     return "\n".join(out) + "\n"
 
 
-def _p95(s: StepStats, metric: str) -> float | None:
+def _pct(s: StepStats, metric: str) -> float | None:
+    if s.slo_pct_ms is not None and s.slo_metric == metric:
+        return s.slo_pct_ms
     return s.slo_value_ms(SloMetric(metric))
+
+
+def _interval(s: StepStats) -> str:
+    lo, hi = s.slo_pct_ms_lo, s.slo_pct_ms_hi
+    if s.slo_metric is None:
+        lo, hi = s.p95_ms_lo, s.p95_ms_hi
+    if lo is None and hi is None:
+        return "—"
+    return f"{_n(lo, 0)} – {_n(hi, 0)}"
 
 
 def cost_md(r: ReportInputs) -> str:
@@ -106,10 +163,15 @@ def cost_md(r: ReportInputs) -> str:
     out += [f"GPU at ${c.gpu_usd_per_hour:,.2f}/hour, paid whether busy or not. $/1M output tokens = "
             "$/hour / (output tok/s x 3600) x 1e6.", ""]  # fmt: skip
     out += ["## Per step", ""]
-    out += _table(["variant", "conc", "tok/s", "$/1M output tokens", "SLO met"],
+    out += _table(["variant", "conc", "tok/s", "$/1M output tokens", "SLO decision"],
                   [[s.variant, str(s.conc), _n(s.tok_s), _n(s.usd_per_million, 2, ""),
-                    {True: "yes", False: "no", None: "—"}[s.slo_met]] for s in step_costs(r.rows, c)])  # fmt: skip
-    out += ["", "## At equal p95 (each variant at its largest concurrency meeting the SLO)", ""]
+                    s.decision or "—"] for s in step_costs(r.rows, c)])  # fmt: skip
+    out += ["", "## At equal p95 (each variant at the largest concurrency it holds within the SLO)", ""]
+    undecided = [cap for cap in r.capacities if not cap.decided]
+    if undecided:
+        out += ["Inconclusive: " + "; ".join(f"{cap.variant} {cap.holds_text()}" for cap in undecided)
+                + ". The figures below are at the concurrency each variant was decided to hold, a floor, "
+                "not its capacity; compare them only once both capacities are decided.", ""]  # fmt: skip
     ops = [operating_cost(cap, c) for cap in r.capacities]
     traffic = (
         f"{c.tokens_per_day:,.0f} output tokens/day" if c.tokens_per_day else "no expected traffic given"
@@ -155,9 +217,10 @@ def business_case_md(r: ReportInputs) -> str:
         out += [_candidate_line(caps[1:], quant), ""]
     roof = {f.variant: f for f in r.rooflines}
     bullets: list[str] = []
-    # 1. tenant density
+    # 1. tenant density (only from decided capacities: the same rule as the capacity sentence)
     bullets.append(capacity_sentence(r.where, base, quant))
-    density = _ratio(quant.max_conc_meeting_slo, base.max_conc_meeting_slo)
+    decided = base.decided and quant.decided
+    density = _ratio(quant.max_conc_meeting_slo, base.max_conc_meeting_slo) if decided else None
     if density:
         unit = "machine" if "no GPU" in r.where else "GPU"
         bullets.append(f"Tenant density: one {unit} serves {quant.max_conc_meeting_slo} concurrent users of "
@@ -179,7 +242,10 @@ def business_case_md(r: ReportInputs) -> str:
                            f"{r.memory_total_mib:,.0f} MiB; {fits} copies of {quant.variant}'s weights fit in 90 % of it "
                            "(before KV cache), so variants can be compared side by side on one box.")  # fmt: skip
     # 3. cost
-    if r.cost is not None:
+    if r.cost is not None and not decided:
+        bullets.append("Cost at the SLO: inconclusive until both capacities are decided (cost_model.md has the "
+                       "per-step figures).")  # fmt: skip
+    elif r.cost is not None:
         ob, oq = operating_cost(base, r.cost), operating_cost(quant, r.cost)
         if ob.usd_per_million and oq.usd_per_million:
             line = (f"Cost at the SLO: ${oq.usd_per_million:,.2f} vs ${ob.usd_per_million:,.2f} per 1M output tokens "
@@ -191,7 +257,7 @@ def business_case_md(r: ReportInputs) -> str:
     else:
         bullets.append("Cost: no GPU price given (`--gpu-usd-per-hour`), so no $/1M tokens here.")
     # 4. cheaper GPU
-    headroom = _ratio(quant.tok_s_at_max_safe, base.tok_s_at_max_safe)
+    headroom = _ratio(quant.tok_s_at_max_safe, base.tok_s_at_max_safe) if decided else None
     if headroom and headroom > 1:
         bullets.append(f"Meeting the SLO on a cheaper GPU: {quant.variant} delivers {headroom:.2f}x {base.variant}'s "
                        f"throughput at the SLO here, so a GPU with {1 / headroom:.0%} of this one's throughput "
@@ -215,7 +281,7 @@ def business_case_md(r: ReportInputs) -> str:
     else:
         bullets.append("Quality: no triage in the inputs; run `quanttui triage` on the same variants and pass "
                        "`--triage` before deciding.")  # fmt: skip
-    if quant.max_conc_meeting_slo and (not base.max_conc_meeting_slo or density and density >= 1):
+    if decided and quant.max_conc_meeting_slo and (not base.max_conc_meeting_slo or density and density >= 1):
         bullets.append(f"One INT4 platform config: {quant.variant} alone meets the SLO up to "
                        f"{quant.max_conc_meeting_slo} users here; one quantized serving config can replace "
                        f"{base.variant} where the triage shows no category it fails more.")  # fmt: skip

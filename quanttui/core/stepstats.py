@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
-from quanttui.core.events import RequestResult
-from quanttui.core.intervals import quantile_interval, slo_decision
-from quanttui.core.loadplan import LoadPlan, SloMetric
+from quanttui.core.decisions import LookPlan, metric_samples, step_verdict
+from quanttui.core.events import RequestResult, StepStarted
+from quanttui.core.intervals import quantile_interval
+from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.stats import percentile, to_ms
 
 
@@ -26,6 +27,8 @@ class EngineWindow:
     preemptions: float | None = None
     server_tok_s: float | None = None
     gpu_mem_peak_mib: float | None = None
+    host_others_cpu_pct: float | None = None
+    host_busy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,20 @@ class StepStats:
     tpot_p95_ms_lo: float | None = None
     tpot_p95_ms_hi: float | None = None
     slo_decision: str | None = None  # "meets", "breaches", "undecided"; None without an SLO
+    trial: int = 0
+    warmup: int = 0  # requests not measured: warm-up and the fill wave
+    tail: int = 0  # requests that finished after the step was decided (not measured)
+    decided_at: int | None = None  # measured requests at the look that decided the step
+    slo_percentile: float | None = None  # of the primary SLO bound (95 unless said otherwise)
+    slo_pct_ms: float | None = None  # that percentile of the SLO metric, and its interval
+    slo_pct_ms_lo: float | None = None
+    slo_pct_ms_hi: float | None = None
+    design_effect: float | None = None  # closed-loop correlation measured on the primary bound
+    goodput_req_s: float | None = None  # requests/s meeting every SLO bound (vllm bench's goodput)
+    host_others_cpu_pct: float | None = None  # mean CPU of other processes on the host (100 = one core)
+    host_busy: bool | None = None  # the step ran on a busy host (noise); None: not measured
+    intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    bounds: dict[str, object] = field(default_factory=dict)  # further SLO bounds: value, interval, decision
 
     def slo_value_ms(self, metric: SloMetric) -> float | None:
         return {
@@ -86,6 +103,11 @@ class StepStats:
         """Flat dict for CSV: error classes become `err_<class>` columns."""
         data = asdict(self)
         by_class = data.pop("errors_by_class")
+        intervals = data.pop("intervals")
+        bounds = data.pop("bounds")
+        for name, (lo, hi) in intervals.items():
+            data[f"{name}_ms_lo"], data[f"{name}_ms_hi"] = lo, hi
+        data |= bounds
         for name, count in sorted(by_class.items()):
             data[f"err_{name}"] = count
         return data
@@ -111,19 +133,26 @@ def busy_time(intervals: Sequence[tuple[float, float]]) -> float:
 def compute_step_stats(
     variant: str,
     precision: str,
-    step: int,
-    concurrency: int,
+    started: StepStarted,
     results: Sequence[RequestResult],
     plan: LoadPlan | None,
     engine: EngineWindow | None = None,
+    finished: bool = True,
 ) -> StepStats:
-    measured = [r for r in results if not r.warmup]
+    """One variant's step. The measured requests are those after the warm-up, up to the look that
+    decided the step (core/decisions.py); later ones finished after the decision and are the tail."""
+    everything = [r for r in results if not r.warmup]
+    slo = plan.slo if plan else None
+    confidence = plan.confidence if plan else started.confidence
+    looks = LookPlan(started.looks, started.alpha_meets, started.alpha_breach)
+    verdict = step_verdict(everything, started.warmup_requests, looks, slo, started.concurrency, confidence, finished)
+    measured = sorted(everything, key=lambda r: r.index)[: verdict.measured]
     good = [r for r in measured if r.ok]
     errors = [r for r in measured if not r.ok]
-    ttfts = [r.ttft for r in good if r.ttft is not None]
-    e2es = [r.e2e for r in good if r.e2e is not None]
-    tpots = [tp for r in good if (tp := r.tpot) is not None]
-    itls = [gap / 1e6 for r in good for gap in r.itl_us]
+    ttfts = metric_samples(measured, SloMetric.TTFT)
+    e2es = metric_samples(measured, SloMetric.E2E)
+    tpots = metric_samples(measured, SloMetric.TPOT)
+    itls = metric_samples(measured, SloMetric.ITL)
     out_tokens = sum(r.output_tokens or 0 for r in good)
     duration = None
     if measured:
@@ -132,14 +161,31 @@ def compute_step_stats(
         duration = busy_time([(r.start, r.t) for r in measured])
     tok_s = out_tokens / duration if duration and duration > 0 else None
     req_s = len(good) / duration if duration and duration > 0 else None
+    goodput = None
+    if slo is not None and duration and duration > 0:
+        goodput = sum(1 for r in good if request_meets(r, slo)) / duration
     engine = engine or EngineWindow()
     error_rate = len(errors) / len(measured) if measured else 0.0
-
-    stats = StepStats(
+    samples = {"ttft": ttfts, "itl": itls, "tpot": tpots, "e2e": e2es}
+    intervals: dict[str, tuple[float | None, float | None]] = {}
+    for name, values in samples.items():
+        for pct in (50, 95, 99):
+            lo, hi = quantile_interval(values, pct / 100, confidence)
+            intervals[f"{name}_p{pct}"] = (_round(to_ms(lo)), _round(to_ms(hi)))
+    bounds: dict[str, object] = {}
+    for b in verdict.bounds[1:]:  # the primary bound has its own columns
+        bounds |= {f"{b.bound.key}_ms": b.value_ms, f"{b.bound.key}_ms_lo": b.lo_ms,
+                   f"{b.bound.key}_ms_hi": b.hi_ms, f"{b.bound.key}_decision": b.decision}  # fmt: skip
+    primary = verdict.bounds[0] if verdict.bounds else None
+    e2e_lo, e2e_hi = intervals["e2e_p95"]
+    ttft_lo, ttft_hi = intervals["ttft_p95"]
+    tpot_lo, tpot_hi = intervals["tpot_p95"]
+    value = primary.value_ms if primary else None
+    return StepStats(
         variant=variant,
         precision=precision,
-        step=step,
-        conc=concurrency,
+        step=started.step,
+        conc=started.concurrency,
         requests=len(measured),
         ok=len(good),
         errors=len(errors),
@@ -166,27 +212,45 @@ def compute_step_stats(
         server_tok_s=_round(engine.server_tok_s),
         gpu_mem_peak_mib=_round(engine.gpu_mem_peak_mib, 1),
         tokens_estimated=sum(1 for r in good if r.output_tokens_estimated),
-        slo_p95_ms=plan.slo.p95_ms if plan and plan.slo else None,
-        slo_metric=str(plan.slo.metric) if plan and plan.slo else None,
-        slo_met=None,
+        slo_p95_ms=slo.p95_ms if slo else None,
+        slo_metric=str(slo.metric) if slo else None,
+        slo_met=None if slo is None else (value is not None and value <= slo.p95_ms),
         errors_by_class=dict(sorted(Counter(str(r.error) for r in errors).items())),
-    )
-    e2e_lo, e2e_hi = quantile_interval(e2es, 0.95)
-    ttft_lo, ttft_hi = quantile_interval(ttfts, 0.95)
-    tpot_lo, tpot_hi = quantile_interval(tpots, 0.95)
-    stats = replace(
-        stats,
-        p95_ms_lo=_round(to_ms(e2e_lo)), p95_ms_hi=_round(to_ms(e2e_hi)),
-        ttft_p95_ms_lo=_round(to_ms(ttft_lo)), ttft_p95_ms_hi=_round(to_ms(ttft_hi)),
-        tpot_p95_ms_lo=_round(to_ms(tpot_lo)), tpot_p95_ms_hi=_round(to_ms(tpot_hi)),
+        p95_ms_lo=e2e_lo, p95_ms_hi=e2e_hi,
+        ttft_p95_ms_lo=ttft_lo, ttft_p95_ms_hi=ttft_hi,
+        tpot_p95_ms_lo=tpot_lo, tpot_p95_ms_hi=tpot_hi,
+        slo_decision=verdict.decision,
+        trial=started.trial,
+        warmup=sum(1 for r in results if r.warmup),
+        tail=len(everything) - len(measured),
+        decided_at=verdict.look,
+        slo_percentile=slo.percentile if slo else None,
+        slo_pct_ms=value,
+        slo_pct_ms_lo=primary.lo_ms if primary else None,
+        slo_pct_ms_hi=primary.hi_ms if primary else None,
+        design_effect=primary.design_effect if primary else None,
+        goodput_req_s=_round(goodput, 4),
+        host_others_cpu_pct=_round(engine.host_others_cpu_pct, 1),
+        host_busy=engine.host_busy,
+        intervals={k: v for k, v in intervals.items() if k not in _EXPLICIT_INTERVALS},
+        bounds=bounds,
     )  # fmt: skip
-    if plan and plan.slo:
-        value = stats.slo_value_ms(plan.slo.metric)
-        met = value is not None and value <= plan.slo.p95_ms
-        samples = {SloMetric.E2E: e2es, SloMetric.TTFT: ttfts, SloMetric.TPOT: tpots, SloMetric.ITL: itls}
-        decision = slo_decision(samples[plan.slo.metric], 0.95, plan.slo.p95_ms / 1000.0)
-        stats = replace(stats, slo_met=met, slo_decision=decision)
-    return stats
+
+
+_EXPLICIT_INTERVALS = {"e2e_p95", "ttft_p95", "tpot_p95"}
+
+
+def request_meets(result: RequestResult, slo: Slo) -> bool:
+    """Goodput's test of one request, as `vllm bench serve --goodput` does: its own TTFT, TPOT and
+    E2E within every bound on those metrics (an ITL bound judges steps, not single requests)."""
+    own = {SloMetric.TTFT: result.ttft, SloMetric.TPOT: result.tpot, SloMetric.E2E: result.e2e}
+    for bound in slo.bounds:
+        if bound.metric is SloMetric.ITL:
+            continue
+        value = own[bound.metric]
+        if value is None or value * 1000.0 > bound.ms:
+            return False
+    return True
 
 
 def stop_rule(stats: StepStats, plan: LoadPlan) -> tuple[str, str] | None:
@@ -196,11 +260,23 @@ def stop_rule(stats: StepStats, plan: LoadPlan) -> tuple[str, str] | None:
             "error_rate",
             f"error rate {stats.error_rate:.1%} > {plan.max_error_rate:.1%} at concurrency {stats.conc}",
         )
-    if plan.slo and stats.slo_met is False:
-        value = stats.slo_value_ms(plan.slo.metric)
-        shown = "no successful request" if value is None else f"{value:.1f} ms"
+    if plan.slo and stats.slo_decision == "breaches":
+        value = stats.slo_pct_ms_lo
+        shown = "no successful request" if stats.slo_pct_ms is None else f"{stats.slo_pct_ms:.1f} ms"
+        low = "" if value is None else f" (95 % lower bound {value:.1f} ms)"
         return (
             "slo",
-            f"p95 {plan.slo.metric} {shown} > SLO {plan.slo.p95_ms:g} ms at concurrency {stats.conc}",
+            f"{_bound_name(plan)} {shown}{low} > SLO {plan.slo.p95_ms:g} ms at concurrency {stats.conc}"
+            + _other_breaches(stats),
         )
     return None
+
+
+def _bound_name(plan: LoadPlan) -> str:
+    slo = plan.slo
+    return "" if slo is None else f"p{slo.percentile:g} {slo.metric.value}"
+
+
+def _other_breaches(stats: StepStats) -> str:
+    keys = [k.removesuffix("_decision") for k, v in stats.bounds.items() if k.endswith("_decision") and v == "breaches"]
+    return f"; also breached: {', '.join(keys)}" if keys else ""

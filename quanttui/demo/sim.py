@@ -14,31 +14,36 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.loadplan import LoadPlan, Schedule
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.demo.names import TWO
 from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import RequestOptions, Timeouts
 from quanttui.session import SessionResult, SweepConfig, run_launched_sweep
+from quanttui.session.derived_slo import DERIVED_SLO_FACTOR
 from quanttui.sim.engine import SimConfig
 
 SIM_COMMAND = (sys.executable, "-m", "quanttui.sim.server")
 # Simulator settings shaped like a small model on a busy GPU: the "awq" engine decodes faster
 # and has room for more sequences, the "bf16" one slows down sooner as its batch grows.
+# Fast enough that adaptive steps (128 requests to decide "meets" at concurrency 1) finish the
+# ramp in about two minutes.
 SIM_VARIANTS = {
     "bf16": dict(
-        ttft_ms=120.0, itl_ms=24.0, max_num_seqs=6, kv_cache_tokens=2048, block_size=16, load_factor=0.12
+        ttft_ms=60.0, itl_ms=12.0, max_num_seqs=6, kv_cache_tokens=2048, block_size=16, load_factor=0.12
     ),
     "awq": dict(
-        ttft_ms=90.0, itl_ms=15.0, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.08
+        ttft_ms=45.0, itl_ms=7.5, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.12
     ),
     "gptq": dict(
-        ttft_ms=95.0, itl_ms=16.0, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.09
+        ttft_ms=48.0, itl_ms=8.0, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.13
     ),
-    "gguf": dict(ttft_ms=110.0, itl_ms=20.0, max_num_seqs=1, kv_cache_tokens=4096, metrics="none"),
+    "gguf": dict(ttft_ms=55.0, itl_ms=10.0, max_num_seqs=1, kv_cache_tokens=4096, metrics="none"),
 }
-DEMO_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8, 16), requests_per_step=16, warmup_requests=2, slo=Slo(1500.0))
-DEMO_OPTIONS = RequestOptions(max_tokens=32, temperature=0.0, seed=1234, ignore_eos=True)
+# No SLO: the demo derives one from bf16's single-user latency (session/derived_slo.py); adaptive
+# steps; one variant at a time (launched engines share the machine).
+DEMO_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8, 16), schedule=Schedule.ALTERNATE, max_step_seconds=60.0)
+DEMO_OPTIONS = RequestOptions(max_tokens=16, temperature=0.0, seed=1234, ignore_eos=True)
 
 
 def _free_port() -> int:
@@ -71,6 +76,7 @@ def sim_config(out_dir: Path) -> SweepConfig:
         out_dir=out_dir,
         prompts_source="embedded default",
         scrape_interval_s=0.5,
+        derive_slo_factor=DERIVED_SLO_FACTOR,
     )
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quanttui.core.loadplan import parse_slo
 from quanttui.core.names import variant_count_problem, variant_name_problem
 from quanttui.core.secrets import redact_argv
 from quanttui.io.hardware import weights_bytes
@@ -287,6 +288,12 @@ _LOAD_KEYS = {
     "seed": int,
     "slo_p95_ms": (int, float),
     "slo_metric": str,
+    "slo": str,
+    "confidence": (int, float),
+    "max_step_requests": int,
+    "max_step_seconds": (int, float),
+    "schedule": str,
+    "trials": int,
     "max_error_rate": (int, float),
     "prompts": str,
 }
@@ -353,6 +360,14 @@ def load_config(path: Path) -> SessionFile:
     metric = load.get("slo_metric")
     if metric is not None and metric not in {"e2e", "ttft", "tpot", "itl"}:
         raise reader.error("load", "slo_metric", f"{metric!r} is not one of e2e, ttft, tpot, itl")
+    if "slo" in load:
+        try:
+            parse_slo(load["slo"])
+        except ValueError as exc:
+            raise reader.error("load", "slo", str(exc)) from None
+    schedule = load.get("schedule")
+    if schedule is not None and schedule not in {"simultaneous", "alternate"}:
+        raise reader.error("load", "schedule", f"{schedule!r} is not one of simultaneous, alternate")
     cost = _table(reader, path, data, "cost", _COST_KEYS)
     if cost.get("utilization", 1) > 1:
         raise reader.error("cost", "utilization", "must be in (0, 1]")

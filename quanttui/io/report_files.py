@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from quanttui.core.capacity import VariantCapacity, variant_capacity
+from quanttui.core.capacity import VariantCapacity
 from quanttui.core.cost import CostInputs
 from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
@@ -22,6 +22,7 @@ from quanttui.core.recording import plan_from_header
 from quanttui.core.report import ReportInputs, TriageFacts, business_case_md, capacity_md, cost_md
 from quanttui.core.roofline import roofline
 from quanttui.core.triage_state import TriageState
+from quanttui.core.verdict import fold_verdict, where_measured
 from quanttui.io.catalog_export import load_triage
 from quanttui.io.export import write_csv_export, write_sweep_csv, write_text_export
 from quanttui.io.recording_file import fold_recording, open_recording
@@ -84,14 +85,6 @@ def _triage_facts(state: TriageState) -> TriageFacts | None:
     )  # fmt: skip
 
 
-def _order(names: Sequence[str], precisions: dict[str, str]) -> list[str]:
-    """The BF16 baseline first, then the others in recorded order."""
-    base = next(
-        (n for n in names if "bf16" in (precisions.get(n, "") + n).lower()), names[0] if names else None
-    )
-    return [base, *[n for n in names if n != base]] if base else []
-
-
 def concurrency_frame(rows: Sequence[Any], capacities: Sequence[VariantCapacity]) -> pl.DataFrame:
     """One row per concurrency, columns per variant: tok/s and p95 side by side."""
     metric = SloMetric(capacities[0].metric) if capacities else SloMetric.E2E
@@ -103,7 +96,7 @@ def concurrency_frame(rows: Sequence[Any], capacities: Sequence[VariantCapacity]
             row = next((r for r in rows if r.variant == cap.variant and r.conc == conc), None)
             record[f"{cap.variant}_tok_s"] = row.tok_s if row else None
             record[f"{cap.variant}_p95_{metric.value}_ms"] = row.slo_value_ms(metric) if row else None
-            record[f"{cap.variant}_slo_met"] = row.slo_met if row else None
+            record[f"{cap.variant}_slo_decision"] = row.slo_decision if row else None
         records.append(record)
     return pl.DataFrame(records, infer_schema_length=None)
 
@@ -131,11 +124,9 @@ def write_report(
     """The report files from a session's fold: the same for a live session's "Write report", a
     replay's and `quanttui report`'s."""
     metric = SloMetric(options.slo_metric) if options.slo_metric else fold.slo_metric
-    slo_ms = fold.slo_ms
     rows = fold.all_step_stats()
-    precisions = {name: state.info.precision for name, state in fold.aggregator.variants.items()}
-    names = _order(list(fold.aggregator.variants), precisions)
-    capacities = [variant_capacity(n, rows, metric, slo_ms) for n in names]
+    verdict = fold_verdict(fold, metric)
+    capacities = list(verdict.capacities)
     hardware = header.get("hardware") or {}
     bandwidth = options.bandwidth_gbps or hardware.get("memory_bandwidth_gbps")
     source = "given" if options.bandwidth_gbps else hardware.get("bandwidth_source", "unknown")
@@ -154,10 +145,9 @@ def write_report(
             tokens_per_day=options.tokens_per_day or cost_cfg.get("tokens_per_day"),
             utilization=options.utilization or cost_cfg.get("utilization", 0.7),
         )
-    gpus = sorted(fold.aggregator.gpu_names)
-    where = gpus[0] if gpus else "this CPU (no GPU)"
     inputs = ReportInputs(
-        title=title, where=where, rows=rows, capacities=capacities, rooflines=rooflines, cost=cost,
+        title=title, where=where_measured(fold.aggregator.gpu_names), rows=rows, capacities=capacities,
+        rooflines=rooflines, cost=cost, verdict=verdict,
         triage=_triage_facts(triage_state), kv_tokens=dict(fold.kv_tokens),
         memory_total_mib=fold.memory_total_mib,
     )  # fmt: skip

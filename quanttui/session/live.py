@@ -351,6 +351,7 @@ class LiveSession:
             progress,
             control=self.control,
             before_step=grow_pools,
+            derive_slo_factor=config.derive_slo_factor,
         )
         self._runner = runner
         interrupted = False

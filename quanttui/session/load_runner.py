@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from quanttui.core.clock import SessionClock
+from quanttui.core.decisions import LookPlan, complete_prefix, look_plan
 from quanttui.core.events import (
     Event,
     RequestResult,
@@ -29,10 +30,11 @@ from quanttui.core.events import (
     VariantRetired,
 )
 from quanttui.core.fold import SessionFold
-from quanttui.core.loadplan import LoadPlan
+from quanttui.core.loadplan import LoadPlan, Schedule
 from quanttui.core.prompts import Prompt
 from quanttui.core.stepstats import StepStats
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, StreamOutcome
+from quanttui.session.derived_slo import derive_slo
 from quanttui.session.ramp import RampControl
 
 
@@ -80,6 +82,7 @@ class LoadRunner:
         progress: Callable[[str], None] | None = None,
         control: RampControl | None = None,
         before_step: Callable[[int], Awaitable[None]] | None = None,
+        derive_slo_factor: float | None = None,
     ) -> None:
         """`publish` must feed `fold` before it returns (the session's stream taps it).
         `before_step(concurrency)` runs before each step (the session grows its client pools when
@@ -96,7 +99,10 @@ class LoadRunner:
         self.progress = progress or (lambda line: None)
         self.control = control or RampControl(plan, publish, clock, started=True)
         self.before_step = before_step
+        self.derive_slo_factor = derive_slo_factor  # no SLO given: derive one first (session/derived_slo.py)
         self._rejoining: list[Target] = []
+        self._next_step = 0  # the next step's number (steps are numbered across trials)
+        self._retired_now: set[str] = set()
 
     def rejoin(self, variant: str) -> bool:
         """A variant whose engine was restarted takes part again from the next step on."""
@@ -108,19 +114,35 @@ class LoadRunner:
 
     async def run(self) -> str:
         control = self.control
+        reason = "completed"
         try:
             await control.wait_started()
-            reason = await self._ramp()
+            if self.derive_slo_factor and self.fold.slo is None:
+                await derive_slo(
+                    self.targets, self.prompts, self.options, control, self.publish, self.clock, self.progress,
+                    self.derive_slo_factor,
+                )  # fmt: skip
+            for trial in range(self.plan.trials):
+                if self.plan.trials > 1:
+                    self.progress(f"trial {trial + 1}/{self.plan.trials}")
+                reason = await self._ramp(trial)
+                if reason == "stopped":
+                    break
         finally:
             control.finish()
         self.publish(SweepFinished(t=self.clock.now(), reason=reason))
         return reason
 
-    async def _ramp(self) -> str:
+    def _order(self, targets: list[Target], trial: int, level: int) -> list[Target]:
+        """The variants' order: flipped every trial, and (alternate schedule) every step."""
+        flips = trial + (level if self.plan.schedule is Schedule.ALTERNATE else 0)
+        return list(reversed(targets)) if flips % 2 else list(targets)
+
+    async def _ramp(self, trial: int) -> str:
         control = self.control
         levels = len(self.plan.concurrencies)
         active = list(self.targets)
-        index, trigger, step = 0, "plan", 0
+        index, trigger = 0, "plan"
         while True:
             if control.stopped:
                 return "stopped"
@@ -136,29 +158,19 @@ class LoadRunner:
             if moved is not None:  # the operator moved while the step was being prepared
                 index, trigger = moved, "operator"
                 continue
-            self.publish(
-                StepStarted(
-                    t=self.clock.now(),
-                    step=step,
-                    concurrency=concurrency,
-                    requests=self.plan.requests_per_step,
-                    seconds=self.plan.step_seconds,
-                    warmup_requests=self.plan.warmup_requests,
-                    variants=tuple(t.variant for t in active),
-                    trigger=trigger,
-                )
-            )
-            shown = f"step {step + 1}/{levels}" if trigger == "plan" else f"step {step + 1} (operator)"
+            shown = f"step {index + 1}/{levels}" if trigger == "plan" else f"step {self._next_step + 1} (operator)"
             self.progress(f"{shown}: concurrency {concurrency}")
-            driven = await asyncio.gather(*(self._drive(t, step, concurrency) for t in active))
-            cut = any(was_cut for _, was_cut in driven)
+            ordered = self._order(active, trial, index)
+            groups = [[t] for t in ordered] if self.plan.schedule is Schedule.ALTERNATE else [ordered]
+            cut = False
+            for group in groups:
+                cut = await self._step(group, concurrency, trigger, trial) or cut
+                if control.stopped or control.interrupting:
+                    break
             target = control.take_target()
-            ended = "completed"
-            if cut:
-                ended = "stopped" if control.stopped else "operator"
-            self.publish(StepFinished(t=self.clock.now(), step=step, reason=ended))
-            active = self._judge(active, step)
-            step += 1
+            retired = self._retired_now
+            active = [t for t in active if t.variant not in retired]
+            self._retired_now = set()
             if control.stopped:
                 return "stopped"
             if target is not None:
@@ -168,9 +180,44 @@ class LoadRunner:
                 if index >= levels:
                     return "completed"
 
-    def _judge(self, active: list[Target], step: int) -> list[Target]:
-        """The variants that go on after this step, as the fold decided (a step the operator cut
-        short is not judged)."""
+    async def _step(self, group: list[Target], concurrency: int, trigger: str, trial: int) -> bool:
+        """One step for these variants (all of them, or one in the alternate schedule); True when an
+        operator command cut it short."""
+        control = self.control
+        step = self._next_step
+        self._next_step += 1
+        looks = look_plan(self.plan, concurrency, len(self.targets))
+        self.publish(
+            StepStarted(
+                t=self.clock.now(),
+                step=step,
+                concurrency=concurrency,
+                requests=self.plan.requests_per_step,
+                seconds=self.plan.step_seconds,
+                warmup_requests=self.plan.warmup_requests + concurrency,
+                variants=tuple(t.variant for t in group),
+                trigger=trigger,
+                looks=looks.looks,
+                alpha_meets=looks.alpha_meets,
+                alpha_breach=looks.alpha_breach,
+                confidence=self.plan.confidence,
+                trial=trial,
+            )
+        )
+        if len(group) < len(self.targets) and self.plan.schedule is Schedule.ALTERNATE:
+            self.progress(f"  {group[0].variant} alone (alternate schedule)")
+        driven = await asyncio.gather(*(self._drive(t, step, concurrency, looks) for t in group))
+        cut = any(was_cut for _, was_cut in driven)
+        ended = "completed"
+        if cut:
+            ended = "stopped" if control.stopped else "operator"
+        self.publish(StepFinished(t=self.clock.now(), step=step, reason=ended))
+        self._retired_now |= self._judge(step)
+        return cut
+
+    def _judge(self, step: int) -> set[str]:
+        """The variants this step retires, as the fold decided (a step the operator cut short is
+        not judged)."""
         retired = set()
         for decision in self.fold.decisions(step):
             self.progress(_progress_line(decision.stats))
@@ -187,21 +234,52 @@ class LoadRunner:
                 )
             )
             self.progress(f"  {decision.variant} stops: {decision.detail}")
-        return [t for t in active if t.variant not in retired]
+        return retired
 
-    async def _drive(self, target: Target, step: int, concurrency: int) -> tuple[list[RequestResult], bool]:
+    async def _drive(
+        self, target: Target, step: int, concurrency: int, looks: LookPlan
+    ) -> tuple[list[RequestResult], bool]:
         """One variant's step: its results, and whether an operator command cut it short.
 
-        Warm-up requests run first and are waited for, then the measured ones start together at
-        full concurrency (as `vllm bench serve` does): a warm-up mixed into the first wave would
-        push one measured request into a lone last wave and understate the step's tok/s (seen
-        in bench/vs_vllm_bench.py: 6.07 s instead of 5.47 s for the same 1,024 tokens).
+        Configured warm-up requests run first and are waited for. Then `concurrency` closed-loop
+        users start together; the first request of each (the fill wave, sent before all users are
+        in flight) is warm-up too. The measured requests follow: a fixed number (at least 4 x
+        concurrency), a time (likewise), or, adaptive, until the fold says the step is decided at
+        one of its looks or a cap is reached. Requests in flight when it is decided still finish
+        (they are the step's tail, not measured).
         """
         control = self.control
-        warmup = self.plan.warmup_requests
+        plan = self.plan
+        warmup = plan.warmup_requests
+        fill = warmup + concurrency  # indices below this are not measured
         results: list[RequestResult] = []
         next_index = 0
         cut = False
+        decided = False
+        minimum = plan.min_measured(concurrency)
+        pending_looks = list(looks.looks)
+
+        def measured_sent() -> int:
+            return max(0, next_index - fill)
+
+        def enough(ends_at: float | None) -> bool:
+            if plan.requests_per_step is not None:
+                return measured_sent() >= max(plan.requests_per_step, minimum)
+            if plan.step_seconds is not None:
+                return measured_sent() >= minimum and ends_at is not None and control.active_time() >= ends_at
+            cap = max(minimum, plan.max_step_requests)
+            timed_out = ends_at is not None and control.active_time() >= ends_at
+            return decided or measured_sent() >= cap or timed_out
+
+        def check_looks() -> None:
+            nonlocal decided
+            measured = [r for r in results if r.index >= fill]
+            while pending_looks and complete_prefix(measured, fill, pending_looks[0]) is not None:
+                if self.fold.step_stats(target.variant, step).decided_at is not None:
+                    decided = True
+                    pending_looks.clear()
+                    return
+                pending_looks.pop(0)  # looked, undecided: on to the next look
 
         async def worker(total: int | None, ends_at: float | None) -> None:
             nonlocal next_index, cut
@@ -213,23 +291,25 @@ class LoadRunner:
                     return
                 if total is not None and next_index >= total:
                     return
-                if ends_at is not None and control.active_time() >= ends_at:
+                if total is None and enough(ends_at):
                     return
                 index = next_index
                 next_index += 1
                 prompt = self.prompts[index % len(self.prompts)]
                 outcome = await target.client.stream_chat(prompt.as_messages(), self.options)
-                event = result_event(self.clock, target.variant, step, index, index < warmup, outcome)
+                event = result_event(self.clock, target.variant, step, index, index < fill, outcome)
                 results.append(event)
                 self.publish(event)
+                if pending_looks and index >= fill:
+                    check_looks()
 
         if warmup:
             await asyncio.gather(*(worker(warmup, None) for _ in range(min(warmup, concurrency))))
             if cut:
                 return results, cut
-        total = None if self.plan.requests_per_step is None else self.plan.requests_per_step + warmup
-        ends_at = None if self.plan.step_seconds is None else control.active_time() + self.plan.step_seconds
-        await asyncio.gather(*(worker(total, ends_at) for _ in range(concurrency)))
+        seconds = plan.step_seconds if plan.step_seconds is not None else plan.max_step_seconds
+        ends_at = control.active_time() + seconds
+        await asyncio.gather(*(worker(None, ends_at) for _ in range(concurrency)))
         return results, cut
 
 
@@ -239,10 +319,13 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 def _progress_line(stats: StepStats) -> str:
     slo = ""
-    if stats.slo_met is not None:  # the point p95, then what 95 % confidence says of it
-        slo = ("  SLO ok" if stats.slo_met else "  SLO MISSED") + f" ({stats.slo_decision} at 95 %)"
+    if stats.slo_decision is not None:  # the SLO percentile, its interval, and what it decides
+        lo, hi = _fmt(stats.slo_pct_ms_lo), _fmt(stats.slo_pct_ms_hi)
+        slo = f"  p{stats.slo_percentile:g} {stats.slo_metric} {_fmt(stats.slo_pct_ms)} [{lo}, {hi}] ms: {stats.slo_decision.upper()}"
+    else:
+        slo = f"  e2e p95 {_fmt(stats.p95_ms, ' ms'):>10}"
+    busy = "  BUSY HOST" if stats.host_busy else ""
     return (
         f"  {stats.variant:<12} conc {stats.conc:>4}  req {stats.requests:>5}  err {stats.errors:>4}  "
-        f"tok/s {_fmt(stats.tok_s):>8}  ttft p95 {_fmt(stats.ttft_p95_ms, ' ms'):>10}  "
-        f"e2e p95 {_fmt(stats.p95_ms, ' ms'):>10}{slo}"
+        f"tok/s {_fmt(stats.tok_s):>8}{slo}{busy}"
     )

@@ -48,6 +48,7 @@ class SweepConfig:
     gpu_interval_s: float = 1.0
     cost: dict[str, Any] = field(default_factory=dict)  # [cost] of a session file: for reports
     hardware: dict[str, Any] = field(default_factory=dict)  # [hardware], completed at start (bandwidth)
+    derive_slo_factor: float | None = None  # no SLO in the plan: derive one (session/derived_slo.py)
 
     def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         return {**self._header_config(resolved), "cost": dict(self.cost), "hardware": dict(self.hardware)}

@@ -156,14 +156,20 @@ def _num(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
-def _to_decide(cap: VariantCapacity) -> str:
-    if cap.status == "not reached":
-        top = cap.max_conc_meeting_slo or 0
-        return f"add higher steps (e.g. --concurrency ...,{top * 2}) to find {cap.variant}'s limit"
-    return (
-        f"run {cap.variant}'s undecided step longer (--max-step-requests, --max-step-seconds) or with "
-        "--trials 3; a p95 just at the SLO needs many requests to decide"
-    )
+def _to_decide(caps: Sequence[VariantCapacity]) -> str:
+    todo = []
+    for cap in caps:
+        if cap.status == "not reached":
+            top = cap.max_conc_meeting_slo or 0
+            todo.append(f"add higher steps (e.g. --concurrency ...,{top * 2}) to find {cap.variant}'s limit")
+    undecided = [c.variant for c in caps if c.status == "undecided"]
+    if undecided:
+        todo.append(
+            f"give {' and '.join(undecided)}'s undecided steps more requests: adaptive steps (the default, "
+            "no --requests-per-step) with larger caps (--max-step-requests, --max-step-seconds) or --trials 3 "
+            "(a percentile close to the SLO needs many requests)"
+        )
+    return "; ".join(todo)
 
 
 def capacity_sentence(where: str, baseline: VariantCapacity, other: VariantCapacity) -> str:
@@ -176,7 +182,7 @@ def capacity_sentence(where: str, baseline: VariantCapacity, other: VariantCapac
     undecided = [c for c in (baseline, other) if not c.decided]
     if undecided:
         whys = "; ".join(f"{c.variant} {c.holds_text()}" for c in (baseline, other))
-        todo = "; ".join(_to_decide(c) for c in undecided)
+        todo = _to_decide(undecided)
         return f"On {where}, inconclusive at {slo}: {whys}. To decide: {todo}."
     a, b = baseline.max_conc_meeting_slo, other.max_conc_meeting_slo
     tail = f" at {slo} ({conf}; breaches at {baseline.first_conc_over_slo} and {other.first_conc_over_slo})"

@@ -65,6 +65,8 @@ def test_engine_window_per_variant_and_summary():
     assert a.tok_s == pytest.approx(10.0) and b.tok_s == pytest.approx(20.0)
     summary = build_summary({"plan": plan.to_dict()}, fold)
     assert [v["name"] for v in summary["variants"]] == ["a", "b"]
-    assert summary["variants"][0]["max_conc_meeting_slo"] == 2
+    # two requests within the SLO decide nothing: the capacity is undecided, not "2"
+    assert summary["variants"][0]["max_conc_meeting_slo"] is None
+    assert summary["variants"][0]["capacity_status"] == "undecided"
     assert summary["gpu"]["names"] == ["gpu"]
     assert summary["sweep"]["reason"] == "completed"

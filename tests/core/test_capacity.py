@@ -102,14 +102,16 @@ def test_roofline():
 def test_with_several_quantized_variants_the_case_is_made_for_the_best_at_the_slo():
     from quanttui.core.report import ReportInputs, business_case_md, candidate
 
-    awq, gptq, gguf = cap("awq", 8, tok=37.7), cap("gptq", None, 1), cap("gguf", 8, tok=31.1)
+    awq, gptq, gguf = cap("awq", 8, 16, tok=37.7), cap("gptq", None, 1), cap("gguf", 8, 16, tok=31.1)
     assert candidate([awq, gptq, gguf]) is awq  # same users, more tok/s
     assert candidate([gptq, cap("gguf", 2, tok=5.0)]).variant == "gguf"  # any users beat none
-    case = business_case_md(ReportInputs("t", "this CPU (no GPU)", [], [cap("bf16", 8), gptq, gguf, awq], []))
+    case = business_case_md(ReportInputs("t", "this CPU (no GPU)", [], [cap("bf16", 8, 16), gptq, gguf, awq], []))
     assert case.splitlines()[2] == (
         "The case is made for awq, the quantized variant with the most concurrent users within the SLO, then "
         "the most tok/s there (gptq none, gguf 8 at 31.1 tok/s, awq 8 at 37.7 tok/s); capacity.md has every variant."
     )
     assert "Tenant density: one machine serves 8 concurrent users of awq" in case
+    undecided = business_case_md(ReportInputs("t", "x", [], [cap("bf16", 8), awq], []))
+    assert "inconclusive" in undecided and "Tenant density" not in undecided  # bf16's limit was not reached
     two = business_case_md(ReportInputs("t", "x", [], [cap("bf16", 8), gptq], []))
     assert "The case is made for" not in two and "gptq" in two  # two variants: nothing to choose

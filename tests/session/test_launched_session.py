@@ -34,7 +34,7 @@ async def test_launch_sweep_stop_and_replay(tmp_path, free_port, sim_server):
     result = await run_launched_sweep(variants, config, list(DEFAULT_PROMPTS), lines.append)
     summary = result.summary
     assert [v["name"] for v in summary["variants"]] == ["bf16"]  # awq could not start: its port was taken
-    assert summary["variants"][0]["requests"] == 6
+    assert summary["variants"][0]["requests"] == 12  # 3 per step asked, but at least 4 x concurrency: 4 + 8
     assert any("[awq] failed: port in use" in line for line in lines)
 
     records = [json.loads(line) for line in (tmp_path / "recording.jsonl").read_text().splitlines()]

@@ -224,15 +224,20 @@ async def test_a_new_slo_applies_from_the_next_evaluation_and_the_replay_agrees(
 
 
 async def test_warm_up_finishes_before_the_measured_requests_start_together(tmp_path, sim_server):
-    """Like vllm bench: a warm-up mixed into the first wave would leave a lone last wave."""
+    """Like vllm bench: a warm-up mixed into the first wave would leave a lone last wave. Then the
+    fill wave (one request per user, sent before all users are in flight) is not measured either."""
     servers = {"a": sim_server("a", ttft_ms=20, itl_ms=5)}
-    plan = LoadPlan(concurrencies=(4,), requests_per_step=8, warmup_requests=1)
+    plan = LoadPlan(concurrencies=(4,), requests_per_step=16, warmup_requests=1)
     session = LiveSession(attach_config(tmp_path, servers, plan), PROMPTS, autostart=True)
     seen = Collector(session.stream)
     await asyncio.wait_for(session.run(), 30)
     await seen.done()
     results = seen.of(RequestResult)
-    (warm,) = [r for r in results if r.warmup]
-    measured = sorted((r for r in results if not r.warmup), key=lambda r: r.start)
-    assert len(measured) == 8 and all(r.start >= warm.t for r in measured)
-    assert measured[3].start - measured[0].start < 0.05  # the first wave starts at once, 4 wide
+    (started,) = seen.of(StepStarted)
+    assert started.warmup_requests == 1 + 4  # the configured warm-up and the fill wave
+    warm = next(r for r in results if r.index == 0)
+    fill = sorted((r for r in results if r.index in (1, 2, 3, 4)), key=lambda r: r.start)
+    assert warm.warmup and all(r.warmup for r in fill) and all(r.start >= warm.t for r in fill)
+    assert fill[3].start - fill[0].start < 0.05  # the users start at once, 4 wide
+    measured = [r for r in results if not r.warmup]
+    assert len(measured) == 16 and min(r.index for r in measured) == 5

@@ -33,14 +33,13 @@ def two_endpoints(sim_server):
     return slow, fast
 
 
-def run_sweep(tmp_path: Path, slow, fast, *extra: str, env=None) -> subprocess.CompletedProcess:
+def run_sweep(tmp_path: Path, slow, fast, *extra: str, env=None, adaptive=False) -> subprocess.CompletedProcess:
     return quanttui(
         "sweep",
         "--endpoint", f"bf16={slow.url}",
         "--endpoint", f"awq={fast.url}/v1",
         "--concurrency", "1,2,4",
-        "--requests-per-step", "6",
-        "--warmup-requests", "1",
+        *(() if adaptive else ("--requests-per-step", "6", "--warmup-requests", "1")),
         "--max-tokens", "16",
         "--ignore-eos",
         "--scrape-interval", "0.2",
@@ -66,7 +65,9 @@ def test_sweep_writes_csv_recording_and_summary_and_replay_reproduces_it(tmp_pat
     csv = pl.read_csv(tmp_path / "out" / "sweep.csv")
     assert list(csv.columns[: len(SWEEP_COLUMNS)]) == list(SWEEP_COLUMNS)
     assert csv.height == 6  # 2 variants x 3 steps
-    assert csv["requests"].to_list() == [6] * 6  # warm-up excluded
+    # warm-up excluded; a step measures at least 4 x concurrency: 6, 8 and 16
+    assert csv["requests"].to_list() == [6, 6, 8, 8, 16, 16]
+    assert (csv["warmup"] == csv["conc"] + 1).all()  # the configured warm-up and the fill wave
     assert csv["errors"].sum() == 0
     awq = csv.filter(pl.col("variant") == "awq").sort("conc")
     bf16 = csv.filter(pl.col("variant") == "bf16").sort("conc")
@@ -79,7 +80,7 @@ def test_sweep_writes_csv_recording_and_summary_and_replay_reproduces_it(tmp_pat
 
     recording = tmp_path / "out" / "recording.jsonl"
     header = json.loads(recording.read_text().splitlines()[0])
-    assert header["format"] == "quanttui-recording" and header["schema"] == 2
+    assert header["format"] == "quanttui-recording" and header["schema"] == 3
     assert header["config"]["plan"]["concurrencies"] == [1, 2, 4]
     assert "hostname" in header["host"]
 
@@ -89,23 +90,31 @@ def test_sweep_writes_csv_recording_and_summary_and_replay_reproduces_it(tmp_pat
 
 
 def test_slo_retires_the_slow_variant_and_the_other_goes_on(tmp_path, sim_server):
-    # The p95 of a step of 6 is about its slowest request, and a busy machine can hold one back by
-    # 0.2 s and more; so the slow server is slowed down enough to keep 0.3 s clear on either side:
-    # bf16's p95 is ~0.7 s at c=1 and 2, ~1.4 s at c=4 (2 slots: half the requests wait a whole
-    # answer), the SLO 1.1 s; awq stays under 0.3 s up to c=8 (4 slots).
-    fast = sim_server(model="qwen-awq", ttft_ms=30, itl_ms=5, max_num_seqs=4, load_factor=0.05)
-    slow = sim_server(model="qwen-bf16", ttft_ms=180, itl_ms=30, max_num_seqs=2, load_factor=0.2)
-    done = run_sweep(tmp_path, slow, fast, "--slo-p95-ms", "1100", "--concurrency", "1,2,4,8")
+    # bf16 (2 slots): p95 ~0.35 s at c=1, ~0.4 s at c=2, ~0.8 s at c=4 (half the requests wait a whole
+    # answer); the SLO 0.6 s; awq stays near 0.1 s up to c=8 (4 slots). Adaptive steps capped at 96
+    # requests at 80 % confidence: "meets" needs nearly all 96 within the SLO, so a busy machine that
+    # holds requests back may leave a bf16 step undecided, never wrongly decided.
+    fast = sim_server(model="qwen-awq", ttft_ms=30, itl_ms=4, max_num_seqs=4, load_factor=0.05)
+    slow = sim_server(model="qwen-bf16", ttft_ms=100, itl_ms=16, max_num_seqs=2, load_factor=0.2)
+    done = run_sweep(
+        tmp_path, slow, fast, "--slo-p95-ms", "600", "--concurrency", "1,2,4,8", "--confidence", "0.8",
+        "--max-step-requests", "96", adaptive=True,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     by_name = {v["name"]: v for v in summary["variants"]}
-    assert by_name["bf16"]["retired"]["rule"] == "slo"
-    assert by_name["bf16"]["max_conc_meeting_slo"] == 2
-    assert by_name["bf16"]["first_conc_over_slo"] == 4
-    assert by_name["bf16"]["steps_run"] == 3  # 1, 2, 4: no step at 8
-    assert by_name["awq"]["retired"] is None
-    assert by_name["awq"]["steps_run"] == 4
-    assert by_name["awq"]["max_conc_meeting_slo"] == 8
+    bf16, awq = by_name["bf16"], by_name["awq"]
+    assert bf16["retired"]["rule"] == "slo" and "at concurrency 4" in bf16["retired"]["detail"]
+    assert bf16["steps_run"] == 3  # 1, 2, 4: no step at 8
+    assert bf16["capacity"] in ("holds 2, breaches at 4", "holds 1, undecided at 2") or bf16["capacity"].startswith(
+        ("holds 1, undecided at 2", "holds none, undecided at 1")
+    )
+    assert awq["retired"] is None and awq["steps_run"] == 4
+    assert awq["max_conc_meeting_slo"] in (8, None) and awq["capacity_status"] in ("not reached", "undecided")
+    rows = [r for r in summary["steps"] if r["variant"] == "bf16"]
+    at4 = next(r for r in rows if r["conc"] == 4)
+    assert at4["slo_decision"] == "breaches" and at4["requests"] >= 16  # decided early, but never below 4 x c
+    assert all(r["requests"] <= 96 + 1 for r in rows) and all(r["tail"] >= 0 for r in rows)
 
 
 def test_request_errors_are_data_and_the_api_key_is_never_written(tmp_path, sim_server):
@@ -124,7 +133,8 @@ def test_request_errors_are_data_and_the_api_key_is_never_written(tmp_path, sim_
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     row = json.loads(done.stdout)["steps"][0]
-    assert row["errors"] == 2 and row["errors_by_class"] == {"http_status": 2}
+    # 4 asked, 8 measured (4 x concurrency 2): every other prompt fails
+    assert row["requests"] == 8 and row["errors"] == 4 and row["errors_by_class"] == {"http_status": 4}
     for path in (tmp_path / "o").iterdir():
         assert "sk-do-not-leak-42" not in path.read_text()
     assert "sk-do-not-leak-42" not in done.stdout + done.stderr
@@ -141,7 +151,8 @@ def test_request_errors_are_data_and_the_api_key_is_never_written(tmp_path, sim_
             ["--endpoint", "a=http://x", "--model", "b=m", "--concurrency", "1", "--step-seconds", "1"],
             "no --endpoint named",
         ),
-        (["--endpoint", "a=http://x", "--concurrency", "1"], "one of the arguments"),
+        (["--endpoint", "a=http://x", "--concurrency", "1", "--slo", "e2e_p95<3000"], "--slo: 'e2e_p95<3000'"),
+        (["--endpoint", "a=http://x", "--concurrency", "1", "--trials", "0"], "trials must be >= 1"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, needle):
@@ -194,10 +205,10 @@ def test_a_signal_stops_the_sweep_but_its_files_are_written(tmp_path, sim_server
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     recording = out / "recording.jsonl"
-    wait_until(
-        lambda: recording.exists() and "RequestResult" in recording.read_text(),
+    wait_until(  # the first request is the fill wave (warm-up): wait for a measured one
+        lambda: recording.exists() and recording.read_text().count("RequestResult") >= 2,
         timeout=60,
-        what="the first request result in the recording",
+        what="the first measured request result in the recording",
     )
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=20)

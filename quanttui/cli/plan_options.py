@@ -29,7 +29,9 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
         "--requests-per-step", type=int, metavar="N",
         help="fixed step length instead of adaptive (at least 4 x concurrency are measured)",
     )  # fmt: skip
-    steps.add_argument("--step-seconds", type=positive, metavar="S", help="fixed step duration instead of adaptive")
+    steps.add_argument(
+        "--step-seconds", type=positive, metavar="S", help="fixed step duration instead of adaptive"
+    )
     p.add_argument("--warmup-requests", type=int, default=0, metavar="N", help="extra per step, not counted")
     p.add_argument(
         "--max-step-requests", type=int, default=DEFAULT_MAX_STEP_REQUESTS, metavar="N",
@@ -47,7 +49,9 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
         "--schedule", choices=[s.value for s in Schedule], default=None,
         help="simultaneous: all variants at once; alternate: one at a time, order flipped every step",
     )  # fmt: skip
-    p.add_argument("--trials", type=int, default=1, metavar="N", help="repeat the ramp N times, order alternated")
+    p.add_argument(
+        "--trials", type=int, default=1, metavar="N", help="repeat the ramp N times, order alternated"
+    )
 
 
 def add_slo_options(p: argparse.ArgumentParser) -> None:

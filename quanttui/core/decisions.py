@@ -108,7 +108,11 @@ def metric_samples(results: Sequence[RequestResult], metric: SloMetric) -> list[
 
 
 def judge_bounds(
-    results: Sequence[RequestResult], slo: Slo, alpha_meets: float, alpha_breach: float, concurrency: int,
+    results: Sequence[RequestResult],
+    slo: Slo,
+    alpha_meets: float,
+    alpha_breach: float,
+    concurrency: int,
     confidence: float = 0.95,
 ) -> tuple[Decision, tuple[BoundResult, ...]]:
     """Every bound's decision on these requests: meets only if all meet, breaches if any does."""
@@ -120,7 +124,9 @@ def judge_bounds(
         per_request = max(1.0, len(samples) / ok)
         over = [v * 1000.0 > bound.ms for v in samples]
         d = design_effect(over, round(max(4, concurrency) * per_request))
-        decision = exceedance_decision(sum(over), len(samples), bound.q, alpha_meets / split, alpha_breach / split, d)
+        decision = exceedance_decision(
+            sum(over), len(samples), bound.q, alpha_meets / split, alpha_breach / split, d
+        )
         lo, hi = quantile_interval(samples, bound.q, confidence, d)
         point = percentile(samples, bound.percentile)
         out.append(BoundResult(bound, _ms(point), _ms(lo), _ms(hi), decision, round(d, 3)))
@@ -143,7 +149,9 @@ def precise_enough(results: Sequence[RequestResult], metric: SloMetric, confiden
     samples = metric_samples(results, metric)
     lo, hi = quantile_interval(samples, 0.95, confidence)
     point = percentile(samples, 95)
-    return lo is not None and hi is not None and point is not None and hi - lo <= PRECISE_RELATIVE_WIDTH * point
+    return (
+        lo is not None and hi is not None and point is not None and hi - lo <= PRECISE_RELATIVE_WIDTH * point
+    )
 
 
 def complete_prefix(measured: Sequence[RequestResult], base: int, n: int) -> list[RequestResult] | None:
@@ -157,8 +165,13 @@ def complete_prefix(measured: Sequence[RequestResult], base: int, n: int) -> lis
 
 
 def step_verdict(
-    measured: Sequence[RequestResult], base: int, looks: LookPlan, slo: Slo | None, concurrency: int,
-    confidence: float, finished: bool,
+    measured: Sequence[RequestResult],
+    base: int,
+    looks: LookPlan,
+    slo: Slo | None,
+    concurrency: int,
+    confidence: float,
+    finished: bool,
 ) -> StepVerdict:
     """Walk the step's looks in order: the first that decides ends the measurement there.
 
@@ -173,17 +186,25 @@ def step_verdict(
             if precise_enough(prefix, SloMetric.E2E, confidence):
                 return StepVerdict(n, None, n, ())
             continue
-        decision, bounds = judge_bounds(prefix, slo, looks.alpha_meets, looks.alpha_breach, concurrency, confidence)
+        decision, bounds = judge_bounds(
+            prefix, slo, looks.alpha_meets, looks.alpha_breach, concurrency, confidence
+        )
         if decision != "undecided":
             return StepVerdict(n, decision, n, bounds)
     everything = sorted(measured, key=lambda r: r.index)
     if slo is None:
         return StepVerdict(len(everything), None, None, ())
-    decision, bounds = judge_bounds(everything, slo, looks.alpha_meets, looks.alpha_breach, concurrency, confidence)
+    decision, bounds = judge_bounds(
+        everything, slo, looks.alpha_meets, looks.alpha_breach, concurrency, confidence
+    )
     if not finished:  # a running step: its interval so far, nothing decided yet
         return StepVerdict(len(everything), "undecided", None, _undecided(bounds))
-    return StepVerdict(len(everything), decision, len(everything) if decision != "undecided" else None, bounds)
+    return StepVerdict(
+        len(everything), decision, len(everything) if decision != "undecided" else None, bounds
+    )
 
 
 def _undecided(bounds: tuple[BoundResult, ...]) -> tuple[BoundResult, ...]:
-    return tuple(BoundResult(b.bound, b.value_ms, b.lo_ms, b.hi_ms, "undecided", b.design_effect) for b in bounds)
+    return tuple(
+        BoundResult(b.bound, b.value_ms, b.lo_ms, b.hi_ms, "undecided", b.design_effect) for b in bounds
+    )

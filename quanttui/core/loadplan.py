@@ -83,7 +83,11 @@ class Slo:
         return ", ".join(str(b) for b in self.bounds)
 
     def to_dict(self) -> dict[str, object]:
-        return {"bounds": [{"metric": b.metric.value, "percentile": b.percentile, "ms": b.ms} for b in self.bounds]}
+        return {
+            "bounds": [
+                {"metric": b.metric.value, "percentile": b.percentile, "ms": b.ms} for b in self.bounds
+            ]
+        }
 
 
 _BOUND = re.compile(r"^\s*(e2e|ttft|tpot|itl)_p(\d+(?:\.\d+)?)\s*<=\s*(\d+(?:\.\d+)?)\s*(?:ms)?\s*$")
@@ -111,7 +115,9 @@ def parse_slo(text: str) -> Slo:
 def slo_from_dict(data: object) -> Slo | None:
     if not isinstance(data, dict) or not data.get("bounds"):
         return None
-    bounds = [SloBound(SloMetric(str(b["metric"])), float(b["percentile"]), float(b["ms"])) for b in data["bounds"]]
+    bounds = [
+        SloBound(SloMetric(str(b["metric"])), float(b["percentile"]), float(b["ms"])) for b in data["bounds"]
+    ]
     first = bounds[0]
     return Slo(first.ms, first.metric, first.percentile, tuple(bounds[1:]))
 

@@ -26,7 +26,9 @@ class Verdict:
 
 def baseline_first(names: Sequence[str], precisions: dict[str, str]) -> list[str]:
     """The BF16 baseline first, then the others in recorded order."""
-    base = next((n for n in names if "bf16" in (precisions.get(n, "") + n).lower()), names[0] if names else None)
+    base = next(
+        (n for n in names if "bf16" in (precisions.get(n, "") + n).lower()), names[0] if names else None
+    )
     return [base, *[n for n in names if n != base]] if base else []
 
 
@@ -48,8 +50,12 @@ def merge_trials(caps: Sequence[VariantCapacity]) -> VariantCapacity:
 
 
 def run_verdict(
-    rows: Sequence[StepStats], names: Sequence[str], precisions: dict[str, str], plan: LoadPlan | None,
-    where: str, metric: SloMetric | None = None,
+    rows: Sequence[StepStats],
+    names: Sequence[str],
+    precisions: dict[str, str],
+    plan: LoadPlan | None,
+    where: str,
+    metric: SloMetric | None = None,
 ) -> Verdict:
     slo = plan.slo if plan else None
     metric = metric or (slo.metric if slo else SloMetric.E2E)
@@ -86,5 +92,10 @@ def fold_verdict(fold: SessionFold, metric: SloMetric | None = None) -> Verdict:
     agg = fold.aggregator
     precisions = {name: state.info.precision for name, state in agg.variants.items()}
     return run_verdict(
-        fold.all_step_stats(), list(agg.variants), precisions, fold.plan, where_measured(agg.gpu_names), metric
+        fold.all_step_stats(),
+        list(agg.variants),
+        precisions,
+        fold.plan,
+        where_measured(agg.gpu_names),
+        metric,
     )

@@ -29,14 +29,20 @@ def round_up_2sig(value: float) -> float:
     """970 for 964.2, 1,100 for 1,034: two significant digits, rounded up."""
     if value <= 0:
         return value
-    scale = 10 ** (math.floor(math.log10(value)) - 1)
-    return math.ceil(value / scale) * scale
+    exponent = math.floor(math.log10(value)) - 1
+    return round(math.ceil(round(value / 10**exponent, 9)) * 10**exponent, max(0, -exponent))
 
 
 async def derive_slo(
-    targets: Sequence[object], prompts: Sequence[Prompt], options: RequestOptions, control: RampControl,
-    publish: Callable[[Event], None], clock: SessionClock, progress: Callable[[str], None],
-    factor: float = DERIVED_SLO_FACTOR, requests: int = CALIBRATION_REQUESTS,
+    targets: Sequence[object],
+    prompts: Sequence[Prompt],
+    options: RequestOptions,
+    control: RampControl,
+    publish: Callable[[Event], None],
+    clock: SessionClock,
+    progress: Callable[[str], None],
+    factor: float = DERIVED_SLO_FACTOR,
+    requests: int = CALIBRATION_REQUESTS,
 ) -> float | None:
     """Measure, publish and apply the derived SLO (p95 e2e, ms); None when no request succeeded."""
     by_name = {t.variant: t for t in targets}  # type: ignore[attr-defined]

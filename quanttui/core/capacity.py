@@ -174,7 +174,18 @@ def _to_decide(caps: Sequence[VariantCapacity]) -> str:
 
 def capacity_sentence(where: str, baseline: VariantCapacity, other: VariantCapacity) -> str:
     """One sentence from the decisions, e.g. "On RTX 2000 Ada, awq sustains 1.7x more concurrent
-    users than bf16 at p95 e2e <= 3,000 ms (24 vs 14; decided at 95 % confidence)", or why not."""
+    users than bf16 at p95 e2e <= 3,000 ms (24 vs 14; decided at 95 % confidence)", or why not;
+    with a caveat when steps ran on a busy host (the decisions are right about what was measured,
+    and what was measured included the other processes' load)."""
+    sentence = _decided_sentence(where, baseline, other)
+    busy = baseline.busy_steps + other.busy_steps
+    if busy and baseline.slo_ms is not None:
+        sentence += (f" Caveat: {busy} of the steps ran on a busy host (other processes used half a core or "
+                     "more), so their latencies include that load.")  # fmt: skip
+    return sentence
+
+
+def _decided_sentence(where: str, baseline: VariantCapacity, other: VariantCapacity) -> str:
     if baseline.slo_ms is None:
         return f"On {where}, no SLO was set: the ramp measured throughput and latency only."
     slo = f"p{baseline.percentile:g} {baseline.metric} <= {_ms(baseline.slo_ms)}"

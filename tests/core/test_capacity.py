@@ -65,6 +65,11 @@ def test_capacity_sentences():
     assert "both hold 8" in capacity_sentence("x", cap("bf16", 8, 16), cap("awq", 8, 16))
     assert "only awq met" in capacity_sentence("x", cap("bf16", None, 1), cap("awq", 2, 4))
     assert "neither" in capacity_sentence("x", cap("bf16", None, 1), cap("awq", None, 1))
+    busy = VariantCapacity(**{**cap("awq", 24, 32).__dict__, "busy_steps": 2})
+    assert capacity_sentence("x", cap("bf16", 14, 16), busy).endswith(
+        "Caveat: 2 of the steps ran on a busy host (other processes used half a core or more), so their "
+        "latencies include that load."
+    )
 
 
 def test_the_ratio_is_stated_only_when_both_capacities_are_decided():

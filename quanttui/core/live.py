@@ -3,9 +3,12 @@
 Pure (no Textual, no IO) so it is tested on synthetic events and reads a live session and its
 replay alike. Memory is bounded by windows, not by the session's length: per-second series keep
 the last `history_s` seconds, latency percentiles use the last `window_s` seconds of completed
-requests, log panes the last `log_lines` lines. Step statistics, the SLO in force and the knee
-come from the session's fold (core/fold.py, the one every summary, report and stop rule reads),
-so the console and the CSV agree.
+requests, log panes the last `log_lines` lines. Step statistics, the SLO in force, each
+variant's capacity (holds / breaches / undecided, from the steps' decisions) and the capacity
+sentences come from the session's fold (core/fold.py, the one every summary, report and stop rule
+reads) through core/verdict.py, so the console, the CSV and the report say the same thing.
+The open step's statistics so far cost O(n log n): the UI asks for them (`refresh_running`) at its
+own frame rate, never per event.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from quanttui.core.capacity import blowup_knee
+from quanttui.core.capacity import VariantCapacity, blowup_knee
 from quanttui.core.events import (
     EndpointInfo,
     EngineCapacity,
@@ -39,10 +42,11 @@ from quanttui.core.events import (
 )
 from quanttui.core.fold import SessionFold
 from quanttui.core.literal import safe_text
-from quanttui.core.live_variant import Knee, LatencyView, VariantLive
+from quanttui.core.live_variant import LatencyView, VariantLive
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.roofline import Roofline, roofline
 from quanttui.core.stepstats import StepStats
+from quanttui.core.verdict import Verdict, run_verdict, where_measured
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,8 @@ class Delta:
     p95_ratio: float | None  # rolling p95 of the SLO metric, B / A
     kv_headroom_tokens: float | None  # free KV tokens now
     baseline_kv_headroom_tokens: float | None
-    knee_conc: int | None
-    baseline_knee_conc: int | None
+    capacity: VariantCapacity | None  # None until one of its steps finished
+    baseline_capacity: VariantCapacity | None
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -104,7 +108,12 @@ class LiveState:
         self.step_seconds: float | None = None
         self.step_variants: tuple[str, ...] = ()
         self.steps_done: list[int] = []
-        self.step_rows: dict[tuple[str, int], StepStats] = {}
+        self.step_rows: dict[tuple[str, int], StepStats] = {}  # finished steps
+        self.verdict: Verdict | None = None  # from the finished steps' decisions (core/verdict.py)
+        self.capacity: dict[str, VariantCapacity] = {}
+        self.where = ""  # the hardware the capacity sentences name ("On <where>, ...")
+        self.running: dict[str, StepStats] = {}  # the open step so far (refresh_running)
+        self._running_n: dict[str, tuple[int, int]] = {}  # (results, version) it was computed at
         self.gpu_unavailable: str | None = None
         self.gpus: dict[int, GpuSample] = {}
         self.sweep_end: str | None = None
@@ -217,6 +226,8 @@ class LiveState:
         self.step, self.step_concurrency, self.step_started_t = event.step, event.concurrency, event.t
         self.step_requests, self.step_seconds = event.requests, event.seconds
         self.step_variants = event.variants
+        self.running.clear()
+        self._running_n.clear()
         for name in event.variants:
             v = self._variant(name)
             v.step_done = v.step_errors = 0
@@ -226,13 +237,12 @@ class LiveState:
         if window is None:
             return
         self.steps_done.append(event.step)
+        self.running.clear()
+        self._running_n.clear()
         for name in window.variants:
-            stats = self.fold.step_stats(name, event.step)
-            self.step_rows[(name, event.step)] = stats
-            v = self._variant(name)
-            if v.knee is None:
-                v.knee = self._knee(stats)
-            self._bend(v)
+            self.step_rows[(name, event.step)] = self.fold.step_stats(name, event.step)
+            self._bend(self._variant(name))
+        self._judge()
 
     def _bend(self, v: VariantLive) -> None:
         """Where this variant's p95 starts to blow up, from the steps so far (core/capacity.py)."""
@@ -241,24 +251,46 @@ class LiveState:
                   if name == v.name and (value := s.slo_value_ms(metric)) is not None]  # fmt: skip
         v.bend_conc, _ = blowup_knee(points)
 
-    def _knee(self, stats: StepStats) -> Knee | None:
-        if self.slo_ms is None or not stats.requests:
-            return None
-        value = stats.slo_value_ms(self.fold.slo_metric)
-        if value is None or value <= self.slo_ms:
-            return None
-        return Knee(stats.step, stats.conc, value, self.slo_ms, self.slo_metric)
+    def _judge(self) -> None:
+        """Each variant's capacity and the capacity sentences, from the finished steps' decisions
+        (the open step is not in them: it is undecided until it ends)."""
+        agg = self.fold.aggregator
+        rows = [self.step_rows[key] for key in sorted(self.step_rows, key=lambda k: (k[1], k[0]))]
+        names = list(dict.fromkeys([*agg.variants, *(r.variant for r in rows)]))
+        precisions = {n: s.info.precision for n, s in agg.variants.items()}
+        self.where = where_measured(agg.gpu_names)
+        self.verdict = run_verdict(rows, names, precisions, self.plan, self.where) if rows else None
+        self.capacity = {c.variant: c for c in self.verdict.capacities} if self.verdict else {}
 
     def _rejudge(self) -> None:
-        """The fold applied a new SLO: each step's SLO verdict and the knees are re-derived."""
+        """The fold applied a new SLO: each step's decision and the capacities are re-derived."""
         for key, stats in list(self.step_rows.items()):
             self.step_rows[key] = self.fold.step_stats(stats.variant, stats.step)
         for v in self.variants.values():
-            rows = sorted(
-                (s for (name, _), s in self.step_rows.items() if name == v.name), key=lambda s: s.step
-            )
-            v.knee = next((k for s in rows if (k := self._knee(s)) is not None), None)
             self._bend(v)
+        self._judge()
+        self._running_n.clear()
+
+    def refresh_running(self, limit: int | None = 1) -> bool:
+        """Recompute the open step's statistics so far for at most `limit` variants (None: all)
+        that have new results, the longest-waiting first; True if any changed. Each is O(n log n)
+        (intervals, the decision's test): the UI calls this from its frame, not per event."""
+        window = self.fold.aggregator.open_step
+        if window is None:
+            return False
+        results = self.fold.aggregator.results
+        stale = []
+        for i, name in enumerate(window.variants):
+            count = len(results.get((name, window.step), ()))
+            last = self._running_n.get(name)
+            if last is None or last[0] != count:
+                stale.append((last[1] if last else -1, i, name, count))
+        for _, _, name, count in sorted(stale)[:limit]:
+            self.running[name] = self.fold.step_stats(name, window.step)
+            self._running_n[name] = (count, self.version)
+        if stale:
+            self.version += 1
+        return bool(stale)
 
     # -- reading -----------------------------------------------------------------------------
     def set_hardware(self, header_config: dict[str, object]) -> None:
@@ -345,8 +377,8 @@ class LiveState:
                     p95_ratio=ratio(self.latency(name).slo_p95_ms, base_p95),
                     kv_headroom_tokens=v.kv_headroom_tokens,
                     baseline_kv_headroom_tokens=base.kv_headroom_tokens,
-                    knee_conc=v.knee.concurrency if v.knee else None,
-                    baseline_knee_conc=base.knee.concurrency if base.knee else None,
+                    capacity=self.capacity.get(name),
+                    baseline_capacity=self.capacity.get(base.name),
                 )
             )
         return out

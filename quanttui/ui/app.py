@@ -118,6 +118,7 @@ class QuanttuiApp(App[None]):
         self._shown: tuple[int, StatusView] | None = None
         self._plotted_version = -1
         self._last_plot = 0.0
+        self._last_running = 0.0
         self._stopping = False
         self._fold_errors_told = 0
 
@@ -275,9 +276,14 @@ class QuanttuiApp(App[None]):
         if names != monitor.names:
             self.run_worker(monitor.follow_variants(names), group="recompose", exclusive=True)
             return
+        now = time.monotonic()
+        # The open step's statistics so far (O(n log n) each): one variant a frame, each at most
+        # at the plot rate, never per event.
+        if force or now - self._last_running >= self.plot_interval / max(1, len(names)):
+            self.state.refresh_running(None if force else 1)
+            self._last_running = now
         status = self.status()
         version = self.state.version
-        now = time.monotonic()
         replot = force or (version != self._plotted_version and now - self._last_plot >= self.plot_interval)
         if not replot and self._shown == (version, status):
             return

@@ -40,8 +40,11 @@ def latency_chart(state: LiveState) -> Chart:
     )
     hlines = ((state.slo_ms, "slo-line"),) if state.slo_ms else ()
     vlines = []
-    for v in state.variants.values():
-        window = state.fold.aggregator.steps.get(v.knee.step) if v.knee else None
+    for name in state.variants:  # where a variant's first breach was decided (the step's end)
+        steps = sorted(
+            s for (n, s), row in state.step_rows.items() if n == name and row.slo_decision == "breaches"
+        )
+        window = state.fold.aggregator.steps.get(steps[0]) if steps else None
         if window is not None and window.finished is not None:
             vlines.append((window.finished, "knee"))
     slo = f" · SLO {ms(state.slo_ms)} ms" if state.slo_ms else ""

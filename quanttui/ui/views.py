@@ -12,6 +12,14 @@ from quanttui.core.events import METRICS_NOT_EXPORTED
 from quanttui.core.live import LiveState
 from quanttui.core.live_variant import PHASES, VariantLive
 from quanttui.core.roofline import gauge
+from quanttui.ui.decisions import (
+    capacity_parts,
+    capacity_texts,
+    capacity_word,
+    current_step_texts,
+    decision_class,
+    verdict_lines,
+)
 from quanttui.ui.format import DASH, clock, mib, ms, num, times
 
 READY_INDEX = PHASES.index("ready")
@@ -38,7 +46,10 @@ class VariantView:
     step_text: str
     errors_text: str
     has_errors: bool
-    knee_text: str | None
+    capacity_texts: tuple[str, ...]  # holds / breaches / undecided, longest form first; () hides
+    capacity_class: str  # decided | undecided | "" (the words say it; the colour only repeats it)
+    decision_texts: tuple[str, ...]  # the step in progress ("c=8 now: ..."), else the last finished
+    decision_class: str  # meets | breaches | undecided | ""
     roof_text: str | None
     retired_text: str | None
 
@@ -118,14 +129,11 @@ def variant_view(state: LiveState, name: str) -> VariantView:
     in_step = name in state.step_variants
     step = f"req {v.step_done}/{target}" if in_step and target else f"req {v.requests}"
     errors = ", ".join(f"{cls} {n}" for cls, n in v.errors_by_class.most_common())
-    knee = None
-    if v.knee:
-        k = v.knee
-        knee = f"◆ knee at c={k.concurrency} (p95 {ms(k.value_ms)} ms)"
+    cap = state.capacity.get(name)
+    judged = cap is not None and capacity_parts(state, name) is not None
+    bend = ""
     if v.bend_conc is not None:
-        knee = (
-            f"{knee} · bends c={v.bend_conc}" if knee else f"↗ p95 bends at c={v.bend_conc} (below the SLO)"
-        )
+        bend = f"↗ bends c={v.bend_conc}" if judged else f"↗ p95 bends at c={v.bend_conc}"
     retired = None
     if v.retired:
         window = state.fold.aggregator.steps.get(v.retired.step)
@@ -151,7 +159,10 @@ def variant_view(state: LiveState, name: str) -> VariantView:
         step_text=f"{step} · ok {v.ok} · err {v.errors}",
         errors_text=f"errors: {errors}" if errors else "errors: none",
         has_errors=bool(errors),
-        knee_text=knee,
+        capacity_texts=capacity_texts(state, name, bend),
+        capacity_class=("decided" if cap.decided else "undecided") if cap and judged else "",
+        decision_texts=current_step_texts(state, name),
+        decision_class=decision_class(state, name),
         roof_text=gauge(r) if (r := state.roofline(name)) else None,
         retired_text=retired,
     )
@@ -169,22 +180,33 @@ def delta_lines(state: LiveState) -> list[str]:
             "KV free tok",
             f" {d.baseline[:6]:6} {num(d.baseline_kv_headroom_tokens):>7}",
             f" {d.variant[:6]:6} {num(d.kv_headroom_tokens):>7}",
-            "knee conc",
-            f" {d.baseline[:6]:6} {num(d.baseline_knee_conc):>7}",
-            f" {d.variant[:6]:6} {num(d.knee_conc):>7}",
+            "capacity",
+            *_strip_capacity(state, d.baseline),
+            *_strip_capacity(state, d.variant),
             "",
         ]
     return lines[:-1] if lines else ["deltas appear", "with 2 variants"]
+
+
+def _strip_capacity(state: LiveState, name: str) -> list[str]:
+    """Two lines of the strip (16 cells): " bf16 holds 4" and "  breaches at 8"."""
+    parts = capacity_parts(state, name)
+    if parts is None:
+        return [f" {name[:6]} {DASH}"]
+    holds, decision = parts
+    decision = "not reached" if decision == "limit not reached" else decision
+    return [f" {name[:6]} {holds}", f"  {decision}" if len(decision) <= 14 else f" {decision}"]
 
 
 def delta_row(state: LiveState) -> str:
     """The same comparison on one line per variant, for 3 or more variants."""
     parts = []
     for d in state.deltas():
+        mine, base = capacity_word(state, d.variant) or DASH, capacity_word(state, d.baseline) or DASH
         parts.append(
             f"{d.variant}/{d.baseline}: tok/s {times(d.tok_s_ratio)} · p95 {times(d.p95_ratio)} · "
             f"KV free {num(d.kv_headroom_tokens)} vs {num(d.baseline_kv_headroom_tokens)} · "
-            f"knee c={num(d.knee_conc)} vs c={num(d.baseline_knee_conc)}"
+            f"{d.variant} {mine} vs {d.baseline} {base}"
         )
     return "\n".join(parts)
 
@@ -195,8 +217,10 @@ class StatusView:
     progress: str
     slo: str
     flags: str
-    knees: str
+    capacity: str  # "◆ awq holds 8 · bf16 holds 4", "" before a step finished
     counters: str
+    verdict: str  # the capacity sentence(s), one per line; "" before a step finished
+    verdict_decided: bool
 
 
 def status_view(
@@ -220,7 +244,8 @@ def status_view(
         head = f"{clock(at)}/{clock(duration)} {f'{speed:g}x' if speed > 0 else 'max'}"
     else:
         head = clock(elapsed)
-    slo = f"SLO p95 {state.slo_metric} {ms(state.slo_ms)} ms" if state.slo_ms else "no SLO"
+    pct = state.fold.slo.percentile if state.fold.slo else 95.0
+    slo = f"SLO p{pct:g} {state.slo_metric} {ms(state.slo_ms)} ms" if state.slo_ms else "no SLO"
     flags = []
     if paused:
         flags.append("PAUSED")
@@ -228,13 +253,16 @@ def status_view(
         flags.append("press s to start the ramp")
     if state.sweep_end:
         flags.append(f"sweep {state.sweep_end}")
-    knees = [f"{name} c={v.knee.concurrency}" for name, v in state.variants.items() if v.knee]
+    words = [f"{name} {word}" for name in state.variants if (word := capacity_word(state, name))]
     counters = f"{state.events:,} ev" + (f" · {dropped:,} dropped" if dropped else "")
+    verdict, decided = verdict_lines(state)
     return StatusView(
         mode=mode.upper(),
         progress=f"{head} · {step}",
         slo=slo,
         flags=" · ".join(flags),
-        knees=("◆ knee " + ", ".join(knees)) if knees else "",
+        capacity=("◆ " + " · ".join(words)) if words else "",
         counters=counters,
+        verdict="\n".join(verdict),
+        verdict_decided=decided,
     )

@@ -1,4 +1,5 @@
-"""LiveState folds a synthetic session into what the console shows: bounded, knee from step stats."""
+"""LiveState folds a synthetic session into what the console shows: bounded, capacity from the
+steps' decisions."""
 
 import pytest
 from live_events import PLAN, result, session_events
@@ -15,6 +16,7 @@ from quanttui.core.events import (
     ReplayReset,
     RequestResult,
     StepFinished,
+    StepStarted,
 )
 from quanttui.core.live import LiveState
 from quanttui.core.series import RollingWindow, SecondSeries
@@ -53,25 +55,57 @@ def test_startup_progress_moves_through_phases():
     assert state.variants["a"].state_detail == "out of memory"
 
 
-def test_knee_comes_from_step_stats_and_follows_a_new_slo():
+def test_capacity_comes_from_the_step_decisions_and_follows_a_new_slo():
     state = LiveState(PLAN)
     events = session_events()
-    state.apply_all(events[: events.index(StepFinished(t=5.0, step=1)) + 1])
-    assert state.variants["bf16"].knee is None  # step 1 was within the SLO
-    state.apply_all(events[events.index(StepFinished(t=5.0, step=1)) + 1 :])
-    knee = state.variants["bf16"].knee
-    assert knee is not None and (knee.step, knee.concurrency) == (2, 2)
-    assert knee.value_ms == pytest.approx(state.step_rows[("bf16", 2)].p95_ms)
-    assert state.variants["awq"].knee is None
+    first_end = events.index(StepFinished(t=5.0, step=1))
+    state.apply_all(events[:first_end])
+    assert state.capacity == {} and state.verdict is None  # no step finished yet
+    state.apply(events[first_end])
+    # 4 requests under the 500 ms SLO: too few to decide "meets" (the interval's top is open).
+    bf16 = state.capacity["bf16"]
+    assert (bf16.status, bf16.max_conc_meeting_slo) == ("undecided", None)
+    assert bf16.holds_text().startswith("holds none, undecided at 1 (")
+    state.apply_all(events[first_end + 1 :])
+    # bf16's c=2 breach is decided, but the chain of "meets" broke at c=1 already: still undecided
+    # there. The point p95 over the SLO alone is no capacity.
+    assert state.step_rows[("bf16", 2)].slo_decision == "breaches"
+    assert state.capacity["bf16"].status == "undecided" and state.capacity["bf16"].first_conc_over_slo is None
+    assert state.capacity["awq"].status == "undecided"
+    assert state.verdict is not None and state.verdict.sentences[0].startswith(
+        "On this CPU (no GPU), inconclusive"
+    )
 
     state.apply(OperatorCommand(t=10.0, command="set_slo", value=2000.0))
-    assert state.slo_ms == 2000 and state.variants["bf16"].knee is None
+    assert state.slo_ms == 2000 and state.step_rows[("bf16", 2)].slo_decision == "undecided"
     assert state.fold.plan.slo.p95_ms == 2000  # the fold every export reads has the SLO the operator set
     state.apply(OperatorCommand(t=10.1, command="set_slo", value="120"))
-    assert state.variants["awq"].knee.step == 1 and state.variants["bf16"].knee.step == 1
+    for name in ("bf16", "awq"):  # every c=1 latency is over 120 ms: a decided breach at the lowest step
+        cap = state.capacity[name]
+        assert (cap.status, cap.first_conc_over_slo, cap.decided) == ("never met", 1, True)
     state.apply(OperatorCommand(t=10.2, command="set_slo", value="nonsense"))
     assert state.slo_ms == 120
     assert state.notes[-1][1] == "set_slo nonsense"
+
+
+def test_the_open_step_so_far_is_computed_on_request_only():
+    state = LiveState(PLAN)
+    events = session_events()
+    state.apply_all(events[: events.index(StepFinished(t=9.5, step=2))])
+    assert state.running == {}  # folding events never computes it
+    version = state.version
+    assert state.refresh_running() and state.version == version + 1
+    assert list(state.running) == ["bf16"]  # one variant a call
+    assert state.refresh_running() and set(state.running) == {"bf16", "awq"}
+    assert not state.refresh_running()  # nothing new since: nothing recomputed
+    awq = state.running["awq"]
+    assert (awq.step, awq.conc, awq.requests, awq.slo_decision) == (2, 2, 4, "undecided")
+    assert awq.slo_pct_ms == pytest.approx(300.0) and awq.slo_pct_ms_lo is not None
+    state.apply(events[events.index(StepFinished(t=9.5, step=2))])
+    assert state.running == {} and not state.refresh_running()  # no open step
+    state.apply(StepStarted(t=10, step=3, concurrency=4, requests=4, seconds=None, warmup_requests=0,
+                            variants=("awq",)))  # fmt: skip
+    assert state.refresh_running(None) and state.running["awq"].requests == 0
 
 
 def test_rolling_latency_throughput_and_deltas():
@@ -89,7 +123,8 @@ def test_rolling_latency_throughput_and_deltas():
     (delta,) = state.deltas()
     assert delta.variant == "awq" and delta.baseline == "bf16"
     assert delta.server_tok_s_ratio == pytest.approx(2.0)
-    assert delta.p95_ratio < 1 and delta.kv_headroom_tokens == 3072 and delta.baseline_knee_conc == 2
+    assert delta.p95_ratio < 1 and delta.kv_headroom_tokens == 3072
+    assert delta.baseline_capacity is state.capacity["bf16"] and delta.capacity is state.capacity["awq"]
 
     # 40 s later nothing is left in the 30 s window.
     state.apply(EngineSample(t=50.0, variant="awq", kv_cache_usage=0.0, running=0, waiting=0,
@@ -121,12 +156,13 @@ def test_replay_reset_starts_over_and_republished_events_give_the_same_state():
     state = LiveState(PLAN, ["bf16", "awq"])
     events = session_events()
     state.apply_all(events)
-    before = (state.variants["bf16"].knee, state.latency("bf16"), state.client_tok_s("awq"))
+    before = (state.capacity, state.latency("bf16"), state.client_tok_s("awq"))
     state.apply(ReplayReset(t=9.6))
     assert state.resets == 1 and state.step is None and state.names() == ["bf16", "awq"]
     assert state.variants["bf16"].requests == 0 and not state.fold.aggregator.results
+    assert state.capacity == {} and state.verdict is None
     state.apply_all(events)
-    assert (state.variants["bf16"].knee, state.latency("bf16"), state.client_tok_s("awq")) == before
+    assert (state.capacity, state.latency("bf16"), state.client_tok_s("awq")) == before
 
 
 def test_memory_is_bounded_over_a_long_session():

@@ -19,9 +19,23 @@ from typing import Any, TypeVar
 
 from session_helpers import attach_config
 
-from quanttui.core.events import Event, OperatorCommand, RampStatus, ReplayStatus
-from quanttui.core.loadplan import LoadPlan
-from quanttui.core.recording import encode_event
+from quanttui.core.decisions import look_plan
+from quanttui.core.events import (
+    EndpointInfo,
+    Event,
+    HostSample,
+    InstanceState,
+    OperatorCommand,
+    RampStatus,
+    ReplayStatus,
+    RequestResult,
+    StepFinished,
+    StepStarted,
+    SweepFinished,
+    VariantRetired,
+)
+from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.recording import SCHEMA_VERSION, encode_event
 from quanttui.core.stream import SessionStream
 from quanttui.io.recording_file import read_recording
 from quanttui.session import ReplaySession, SweepConfig
@@ -67,6 +81,58 @@ def recording_copy(
     out += [encode_event(e) for e in pending]
     path = tmp_path / name
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+DECIDED_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8), requests_per_step=100, slo=Slo(800.0))
+
+
+def decided_recording(tmp_path: Path, *, until: float | None = None, busy_step: int | None = 1) -> Path:
+    """A schema-3 recording whose steps are long enough to decide (100 measured requests, one
+    look at the end): bf16 meets the 800 ms SLO at c=1 and 2 and breaches at 4; awq meets up to 4
+    and breaches at 8 (each retires at its breach). Other processes keep the host busy during
+    `busy_step`. Step k runs from t = 1 + 2k to 2.8 + 2k."""
+    plan = DECIDED_PLAN
+    header = json.loads(UI_RECORDING.read_text(encoding="utf-8").splitlines()[0])
+    header["schema"] = SCHEMA_VERSION
+    header["config"]["plan"] = plan.to_dict()
+    events: list[Event] = []
+    for name in ("bf16", "awq"):
+        events += [
+            EndpointInfo(t=0.1, variant=name, url=f"http://{name}", model=f"smol-{name}", precision=name),
+            InstanceState(t=0.2, variant=name, state="ready"),
+        ]
+    breach_at = {"bf16": 4, "awq": 8}
+    active = ["bf16", "awq"]
+    for step, conc in enumerate(plan.concurrencies):
+        t0 = 1.0 + 2 * step
+        looks = look_plan(plan, conc, 2)
+        events.append(StepStarted(
+            t=t0, step=step, concurrency=conc, requests=100, seconds=None, warmup_requests=0,
+            variants=tuple(active), looks=looks.looks, alpha_meets=looks.alpha_meets,
+            alpha_breach=looks.alpha_breach, confidence=plan.confidence,
+        ))  # fmt: skip
+        if step == busy_step:
+            events += [
+                HostSample(t=t0 + 0.5 * i, cpu_pct=300.0, others_cpu_pct=150.0, cores=4) for i in (1, 2)
+            ]
+        for i in range(100):
+            t = t0 + 0.01 + i * 0.0175
+            for name in active:
+                e2e = (1.2 if conc >= breach_at[name] else 0.3) + (i % 10) * 0.02
+                events.append(RequestResult(
+                    t=t, variant=name, step=step, index=i, warmup=False, start=t - e2e, ok=True, ttft=0.05,
+                    e2e=e2e, itl_us=(10_000,) * 9, output_tokens=10,
+                ))  # fmt: skip
+        events.append(StepFinished(t=t0 + 1.8, step=step))
+        for name in [n for n in active if conc >= breach_at[n]]:
+            events.append(VariantRetired(t=t0 + 1.8, variant=name, step=step, rule="slo", detail="breach"))
+            active.remove(name)
+    events.append(SweepFinished(t=9.0, reason="completed"))
+    lines = [json.dumps(header, separators=(",", ":"))]
+    lines += [encode_event(e) for e in events if until is None or e.t <= until]
+    path = tmp_path / "decided.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 

@@ -39,7 +39,6 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from quanttui.core.aggregate import Aggregator
 from quanttui.core.events import (
     EngineSample,
     Event,
@@ -50,10 +49,12 @@ from quanttui.core.events import (
     ProcessSample,
     RequestResult,
 )
+from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.core.recording import plan_from_header
 from quanttui.core.triage import Tag
+from quanttui.core.verdict import fold_verdict
 from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import RequestOptions, Timeouts
 from quanttui.io.recording_file import read_recording
@@ -94,16 +95,12 @@ async def running(app: QuanttuiApp, size: tuple[int, int]) -> AsyncIterator[Pilo
         await finish_session(app, grace_s=10)
 
 
-def expected_knees(events: list[Event], plan) -> dict[str, int]:
-    """The first concurrency over the SLO per variant, from the aggregator the summary uses."""
-    agg = Aggregator(plan)
+def expected_capacities(events: list[Event], plan) -> dict[str, str]:
+    """Each variant's capacity in the report's words, from a fold of its own (core/verdict.py)."""
+    fold = SessionFold(plan)
     for event in events:
-        agg.consume(event)
-    knees: dict[str, int] = {}
-    for row in agg.all_step_stats():
-        if row.slo_met is False:
-            knees.setdefault(row.variant, row.conc)
-    return knees
+        fold.apply(event)
+    return {c.variant: c.holds_text() for c in fold_verdict(fold).capacities}
 
 
 # -- a replay ---------------------------------------------------------------------------------------
@@ -123,11 +120,18 @@ async def test_replay_shows_kv_step_knee_deltas_and_literal_logs(tmp_path):
             assert kv_text == f"{last.kv_cache_usage * 100:5.1f}% of {last.kv_cache_size_tokens:,} tok"
         assert text(app, "#status-progress") == " 0:17/0:17 max · step 4/4 c=8 "
         assert text(app, "#status-slo") == " SLO p95 e2e 800 ms "
-        assert expected_knees(events, plan_from_header(recording.header, path)) == {"bf16": 8}
-        assert text(app, "#status-knees") == " ◆ knee bf16 c=8 "
-        knee_line = column(app, "bf16").query_one(".knee-line", LiteralLine)
-        assert knee_line.display and knee_line.value.startswith("◆ knee at c=8 (p95 ")
-        assert not column(app, "awq").query_one(".knee-line").display
+        # bf16's p95 went over the SLO at c=8 (a decided breach), but 12 requests a step cannot
+        # decide "meets": both capacities are undecided at c=1, as the report says.
+        capacities = expected_capacities(events, plan_from_header(recording.header, path))
+        assert capacities["bf16"].startswith("holds none, undecided at 1 (386 ms [385, —]")
+        assert capacities["awq"].startswith("holds none, undecided at 1 (227 ms [226, —]")
+        assert text(app, "#status-capacity") == " ◆ bf16 undecided at 1 · awq undecided at 1 "
+        assert text(app, ".capacity-line", column(app, "bf16")).startswith(
+            "holds none · undecided at 1: p95 e2e "
+        )
+        assert text(app, ".decision-line", column(app, "bf16")).endswith(" n=12 · breaches")
+        assert text(app, ".decision-line", column(app, "awq")).endswith(" n=12 · undecided")
+        assert text(app, "#status-verdict").startswith("inconclusive at p95 e2e <= 800 ms: bf16 holds none")
         assert column(app, "bf16").query_one(".e2e-line").has_class("-over-slo")
         assert text(app, "#delta").startswith("awq vs bf16\ntok/s ×")
         # Foreign text is shown literally: markup as characters, escapes gone.
@@ -166,15 +170,21 @@ async def test_no_gpu_shows_engine_process_memory(tmp_path):
         assert text(app, ".mem-line", column(app, "awq")) == "no GPU"
 
 
-async def test_a_recorded_slo_change_re_derives_the_knee(tmp_path):
-    extra = [OperatorCommand(t=17.9, command="set_slo", value=2000.0)]
+async def test_a_recorded_slo_change_re_derives_the_capacity(tmp_path):
+    extra = [OperatorCommand(t=17.9, command="set_slo", value=300.0)]
     app = replay_app(tmp_path, recording_copy(tmp_path, extra=extra))
     async with running(app, (120, 40)) as pilot:
         await settle(app, pilot)
-        assert app.state.slo_ms == 2000
-        assert text(app, "#status-slo") == " SLO p95 e2e 2,000 ms "
-        assert text(app, "#status-knees") == ""  # bf16's c=8 p95 (1351 ms) is under the new SLO
-        assert not column(app, "bf16").query_one(".knee-line").display
+        assert app.state.slo_ms == 300
+        assert text(app, "#status-slo") == " SLO p95 e2e 300 ms "
+        # bf16's c=1 interval [385, —] is now all over the SLO: a decided breach at its lowest
+        # step; awq's [226, —] still straddles it.
+        assert text(app, "#status-capacity") == " ◆ bf16 breaches at 1 · awq undecided at 1 "
+        assert text(app, ".capacity-line", column(app, "bf16")).startswith("breaches at 1 (its lowest step)")
+        assert column(app, "bf16").query_one(".capacity-line").has_class("-decided")
+        assert text(app, "#status-verdict").startswith(
+            "inconclusive at p95 e2e <= 300 ms: bf16 breaches at 1"
+        )
 
 
 async def test_replay_keys_pause_step_seek_and_speed(tmp_path):
@@ -263,7 +273,7 @@ async def test_seeking_back_resets_the_view_and_rebuilds_it(tmp_path):
         assert app.state.resets == 1
         assert app.state.variants["bf16"].requests == before
         assert app.state.variants["bf16"].log_count == logs_before
-        assert text(app, "#status-knees") == " ◆ knee bf16 c=8 "
+        assert text(app, "#status-capacity") == " ◆ bf16 undecided at 1 · awq undecided at 1 "
 
 
 async def test_help_screen_opens_and_closes(tmp_path):
@@ -275,6 +285,9 @@ async def test_help_screen_opens_and_closes(tmp_path):
         assert any("seek 10 s" in line for line in shown) and not any(
             "set the p95 SLO" in line for line in shown
         )
+        words = " ".join(shown)  # the capacity words of the report, no point-p95 "knee"
+        assert all(w in words for w in ('"holds 4"', '"breaches at 8"', '"undecided at 8"', "interval"))
+        assert "knee" not in words
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -316,7 +329,9 @@ async def test_export_and_screenshot_write_into_the_out_dir(tmp_path):
     assert ("exported", f"{summary_path}\n{csv_path}", "information") in app.told
     summary = json.loads(summary_path.read_text())
     assert [v["name"] for v in summary["variants"]] == ["bf16", "awq"]
-    assert summary["variants"][0]["first_conc_over_slo"] == 8
+    # The export says what the console said: the same capacity in the same words.
+    assert summary["variants"][0]["capacity"] == app.state.capacity["bf16"].holds_text()
+    assert summary["variants"][0]["capacity_status"] == "undecided"
     csv = pl.read_csv(csv_path)
     assert csv.height == 8  # 2 variants x 4 steps (bf16 retired after the last one)
     screenshot = out / "quanttui-replay-t00017s.svg"
@@ -351,6 +366,11 @@ async def test_small_and_large_terminals(tmp_path):
         assert app.screen.has_class("-narrow") and app.screen.has_class("-short")
         assert all(c.region.width >= 28 for c in app.screen.query(VariantColumn))
         assert app.screen.query_one("#status-row-2").display
+        for name in ("bf16", "awq"):  # shortened to fit, never without the decision word
+            for line, word in ((".capacity-line", "undecided at 1"), (".decision-line", "c=8: ")):
+                widget = column(app, name).query_one(line, LiteralLine)
+                assert word in widget.value and len(widget.value) <= widget.content_size.width
+        assert text(app, ".decision-line", column(app, "bf16")).startswith("c=8: breaches")
     app = replay_app(tmp_path)
     async with running(app, (200, 60)) as pilot:
         await settle(app, pilot)
@@ -432,7 +452,7 @@ async def test_variants_known_only_from_events_get_columns(tmp_path):
     async with running(app, (120, 40)) as pilot:
         await settle(app, pilot)
         assert [c.variant for c in app.screen.query(VariantColumn)] == ["bf16", "awq"]
-        assert text(app, "#status-knees") == " ◆ knee bf16 c=8 "
+        assert text(app, "#status-capacity") == " ◆ bf16 undecided at 1 · awq undecided at 1 "
 
 
 async def test_meter_draws_from_its_current_width(tmp_path):

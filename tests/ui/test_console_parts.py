@@ -96,7 +96,18 @@ def test_variant_view_words_the_panel():
     assert bf16.queue_text == "run 2 wait 1 preempt 2"
     assert bf16.over_slo and bf16.slo_line == "e2e" and bf16.e2e_text.endswith("ms ▲")
     assert bf16.errors_text == "errors: timeout_idle 1" and bf16.has_errors
-    assert bf16.knee_text.startswith("◆ knee at c=2 (p95 ")
+    # Capacity from the decisions: c=1's 4 requests cannot decide "meets", so bf16 is undecided
+    # there, with that step's interval (its top open: too few requests), though c=2 breached.
+    assert bf16.capacity_texts == (
+        "holds none · undecided at 1: p95 e2e 257 ms [240–—] n=4",
+        "holds none · undecided at 1: 257 [240–—]",
+        "holds none · undecided at 1",
+    )
+    assert bf16.capacity_class == "undecided"
+    assert bf16.decision_texts[0] == "c=2: p95 e2e 942 ms [900–—] n=5 · breaches"
+    assert bf16.decision_texts[-1] == "c=2: breaches" and bf16.decision_class == "breaches"
+    assert all("undecided" in t for t in bf16.capacity_texts)  # every form keeps the decision word
+    assert all("breaches" in t for t in bf16.decision_texts)
     assert bf16.retired_text == "retired: slo at c=2"
     assert bf16.mem_text == "GPU —"
     state.apply(GpuSample(t=9.7, index=0, name="L4", mem_total_mib=23000, mem_used_mib=9000, util_pct=None,
@@ -109,19 +120,52 @@ def test_variant_view_words_the_panel():
     assert variant_view(state, "awq").mem_text == "no GPU · RSS 20.00 GiB"
     lines = delta_lines(state)
     assert lines[0] == "awq vs bf16" and lines[3] == "p95   ×" + f"{state.deltas()[0].p95_ratio:.2f}"
+    assert lines[7:] == [
+        "capacity",
+        " bf16 holds none",
+        "  undecided at 1",
+        " awq holds none",
+        "  undecided at 1",
+    ]
+    assert all(len(line) <= 16 for line in lines)  # the strip is 16 cells wide on 80 columns
     assert delta_row(state).startswith("awq/bf16: tok/s ×")
+    assert delta_row(state).endswith(" · awq undecided at 1 vs bf16 undecided at 1")
+
+
+def test_step_lines_word_the_decision_interval_and_a_busy_host():
+    from dataclasses import replace
+
+    from quanttui.core.loadplan import SloMetric
+    from quanttui.ui.decisions import step_texts
+
+    state = LiveState(PLAN)
+    state.apply_all(session_events())
+    row = replace(state.step_rows[("awq", 2)], host_busy=True)
+    texts = step_texts(row, 2, SloMetric.E2E, now=True)
+    assert texts[0] == "c=2 now: p95 e2e 300 ms [300–—] n=4 · undecided · busy host"
+    assert texts[-1] == "c=2 now: undecided" and all("undecided" in t for t in texts)
+    assert "c=2 now: undecided · busy host" in texts and "c=2 now: undecided · busy" in texts
+    no_slo = replace(row, slo_decision=None, slo_percentile=None, slo_pct_ms=None, host_busy=None)
+    assert step_texts(no_slo, 2, SloMetric.E2E, now=False)[0] == "c=2: p95 e2e 300 ms [300–—] n=4"
+    assert step_texts(None, 8, SloMetric.E2E, now=True) == (
+        "c=8 now: undecided · measuring",
+        "c=8 now: undecided",
+    )
 
 
 def test_status_view_for_live_and_replay():
     state = LiveState(PLAN)
     live = status_view(state, "live", 75.2, paused=False, ramp_started=False)
     assert (live.mode, live.progress, live.slo) == ("LIVE", "1:15 · no step yet", "SLO p95 e2e 500 ms")
-    assert live.flags == "press s to start the ramp" and live.knees == ""
+    assert live.flags == "press s to start the ramp" and live.capacity == "" and live.verdict == ""
     state.apply_all(session_events())
     replay = status_view(state, "replay", 0, paused=True, position=(9.6, 60.0, 0.0), dropped=3)
     assert replay.progress == "0:09/1:00 max · step 3/2 c=2"  # steps are 0-based in events
     assert replay.flags == "PAUSED · sweep completed"
-    assert replay.knees == "◆ knee bf16 c=2" and replay.counters.endswith("· 3 dropped")
+    assert replay.capacity == "◆ bf16 undecided at 1 · awq undecided at 1"
+    assert replay.counters.endswith("· 3 dropped")
+    assert replay.verdict.startswith("inconclusive at p95 e2e <= 500 ms: bf16 holds none, undecided at 1 (")
+    assert "To decide: " in replay.verdict and not replay.verdict_decided  # the sweep has ended
 
 
 def test_number_formats():

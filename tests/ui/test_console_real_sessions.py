@@ -33,7 +33,7 @@ async def test_replay_session_on_its_own_thread(tmp_path):
     app = console(session, tmp_path, own_thread=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        assert shown(app, "#status-knees") == " ◆ knee bf16 c=8 "
+        assert shown(app, "#status-capacity") == " ◆ bf16 undecided at 1 · awq undecided at 1 "
         assert shown(app, "#status-progress") == " 0:17/0:17 max · step 4/4 c=8 "
         await pilot.press("space")
         await wait_until(pilot, lambda: app.state.replay.paused, what="the replay's paused status")

@@ -104,7 +104,12 @@ def recording_events(out: Path) -> list[dict]:
 def test_replay_console_in_tmux(tmux, tmp_path):
     start(tmux, tmp_path, "replay", (100, 30))
     screen = tmux.wait_for(lambda s: "sweep completed" in s, "the end of the replay")
-    assert "REPLAY" in screen and "◆ knee bf16 c=8" in screen and "awq vs bf16" in screen
+    assert (
+        "REPLAY" in screen
+        and "◆ bf16 undecided at 1 · awq undecided at 1" in screen
+        and "awq vs bf16" in screen
+    )
+    assert "inconclusive at p95 e2e <= 800 ms" in screen and "holds none · undecided at 1" in screen
     assert "E2E  p50" in screen and "% of 512 tok" in screen
 
     tmux("send-keys", "-t", "qt", "?")

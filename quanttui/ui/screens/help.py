@@ -36,8 +36,22 @@ PANELS = (
     "Columns: engine state and start-up phases, GPU memory of the engine's processes (or process RSS "
     "when there is no GPU), KV-cache usage of its capacity, running / waiting / preemptions, client tok/s "
     "(tokens as they streamed, 5 s mean) and the server's own generation rate, TTFT and E2E p50/p95 over the "
-    "last 30 s (▲ = over the SLO), errors by class. ◆ knee = first step whose p95 went over the SLO. "
+    "last 30 s (▲ = that reading is over the SLO: a reading, not a decision), errors by class. "
     "The strip between the columns compares each variant with the first."
+)
+DECISIONS = (
+    "Capacity, from each step's SLO decision at the plan's confidence (the same words as the report): "
+    '"holds 4" = every step up to c=4 was decided to meet the SLO; "breaches at 8" = at c=8 the SLO\'s '
+    'percentile was decided to be over it (only a decided breach retires a variant); "undecided at 8" = '
+    "its interval still straddles the SLO, so the capacity above what it holds is inconclusive (run that "
+    'step longer or with more trials); "holds ≥ 8 (limit not reached)" = every step met, the limit is '
+    'higher. The step line reads "c=8 now: p95 e2e 1,234 ms [1,100–1,420] n=37 · undecided": the step in '
+    "progress, its percentile so far, the two-sided interval of that percentile ([low–high]; — = an end "
+    "too few requests can bound), the measured requests (warm-up excluded) and the decision so far; "
+    'after the step it shows the last finished step. "busy host" = the step ran while other processes '
+    "loaded this machine (noise). ↗ bends = where p95 starts to climb much faster: a shape, not a verdict. "
+    "The line under the status line is the capacity sentence once every variant is decided, else "
+    '"inconclusive" and what to run to decide.'
 )
 
 
@@ -60,6 +74,7 @@ class HelpScreen(ModalScreen[None]):
                     yield LiteralLine(key, classes="help-key")
                     yield LiteralLine(what, classes="help-what")
             yield LiteralLine(PANELS, classes="help-panels")
+            yield LiteralLine(DECISIONS, classes="help-panels")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -1,7 +1,9 @@
 """One variant's column: engine state and start-up progress, memory, KV cache, queue, speed, latency.
 
 Every column is built the same way so two engines read side by side; state shows as CSS classes
-(`-failed`, `-over-slo`, `-kv-high` ...) whose colours come from the theme.
+(`-failed`, `-over-slo`, `-kv-high`, `-breaches` ...) whose colours come from the theme and only
+repeat what the words say. The capacity and step-decision lines shorten to their width
+(`FittedLine`) without losing the decision word.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from textual.containers import Horizontal, Vertical
 
 from quanttui.ui.views import VariantView
 from quanttui.ui.widgets.meter import Meter
-from quanttui.ui.widgets.text import LiteralLine
+from quanttui.ui.widgets.text import FittedLine, LiteralLine
 
 STATE_CLASSES = ("ready", "starting", "failed", "stopped", "attached", "unknown")
+DECISIONS = ("meets", "breaches", "undecided")
 
 
 class VariantColumn(Vertical):
@@ -41,7 +44,8 @@ class VariantColumn(Vertical):
         yield LiteralLine(classes="extra-line")
         yield LiteralLine(classes="step-line")
         yield LiteralLine(classes="errors-line")
-        yield LiteralLine(classes="knee-line")
+        yield FittedLine(classes="capacity-line")
+        yield FittedLine(classes="decision-line")
         yield LiteralLine(classes="roof-line")
         yield LiteralLine(classes="retired-line")
 
@@ -80,9 +84,16 @@ class VariantColumn(Vertical):
         errors = self.line("errors-line")
         errors.show(view.errors_text)
         errors.set_class(view.has_errors, "-has-errors")
-        knee = self.line("knee-line")
-        knee.display = view.knee_text is not None
-        knee.show(view.knee_text or "")
+        for name, forms in (("capacity-line", view.capacity_texts), ("decision-line", view.decision_texts)):
+            line = self.query_one(f".{name}", FittedLine)
+            line.display = bool(forms)
+            line.show_fitted(forms)
+        capacity = self.line("capacity-line")
+        capacity.set_class(view.capacity_class == "decided", "-decided")
+        capacity.set_class(view.capacity_class == "undecided", "-undecided")
+        decision = self.line("decision-line")
+        for word in DECISIONS:
+            decision.set_class(view.decision_class == word, f"-{word}")
         roof = self.line("roof-line")
         roof.display = view.roof_text is not None
         roof.show(f"roofline {view.roof_text}" if view.roof_text else "")

@@ -20,17 +20,6 @@ PHASES: tuple[str, ...] = tuple(str(p) for p in PHASE_ORDER)  # launching .. rea
 
 
 @dataclass(frozen=True)
-class Knee:
-    """The first step whose p95 of the SLO metric went over the SLO."""
-
-    step: int
-    concurrency: int
-    value_ms: float
-    slo_ms: float
-    metric: str
-
-
-@dataclass(frozen=True)
 class LatencyView:
     """Percentiles over the rolling window of completed, successful requests (ms)."""
 
@@ -85,7 +74,6 @@ class VariantLive:
         self.cpu_pct: float | None = None
         self.process_count: int | None = None
         self.retired: VariantRetired | None = None
-        self.knee: Knee | None = None
         self.bend_conc: int | None = None  # where p95 starts to blow up (even below the SLO)
         self.last_result_t: float | None = None
         self.client_tok = SecondSeries("sum", history_s)

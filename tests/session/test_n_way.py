@@ -51,7 +51,7 @@ def test_sim_demo_all_runs_four_variants_and_the_gguf_one_has_no_metrics(tmp_pat
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "quanttui", "demo", "--backend", "sim", "--all", "--headless", "--json",
-         "--out", str(out)],
+         "--max-step-requests", "16", "--slo", "e2e_p95<=60000", "--out", str(out)],  # short steps: 16 requests
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,8 +66,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--spinners", type=int, default=0, help="CPU-spinning processes to start (busy box)")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/quanttui-verdict-repeats"))
+    parser.add_argument("--out", type=Path, default=None, help="default: a new folder under /tmp")
     args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="quanttui-verdict-repeats-"))
     spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(args.spinners)]
     common = dict(ttft_ms=60.0, itl_ms=25.0, load_factor=0.0, kv_cache_tokens=65536)
     bf16 = start_sim_server("bf16", max_num_seqs=4, **common)
@@ -74,7 +76,7 @@ def main() -> int:
     runs = []
     try:
         for i in range(args.runs):
-            run = one_run(args.out / f"run-{i:02d}", bf16.url, awq.url)
+            run = one_run(out / f"run-{i:02d}", bf16.url, awq.url)
             run["class"] = classify(str(run.get("sentence", ""))) if "sentence" in run else "error"
             runs.append(run)
             print(

@@ -119,16 +119,29 @@ def exceedance_decision(
     return "undecided"
 
 
-def design_effect(over: Sequence[bool], batch: int, min_batches: int = 5) -> float:
+def design_effect(
+    over: Sequence[bool], batch: int, min_batches: int = 5, values: Sequence[float] | None = None
+) -> float:
     """How much closed-loop correlation inflates the variance of the over-the-bound share.
 
-    Batch means over consecutive samples (start order); 1.0 when there are too few batches or
-    no variation to measure. Never below 1: correlation is not allowed to make a test bolder."""
-    batch = max(2, batch)
-    batches = len(over) // batch
+    Batch means over consecutive samples (start order), batches of at least `batch` and at least
+    sqrt(n) samples (a batch must be longer than the correlation it measures). With `values`, the
+    same is measured on "over the sample median", which varies in every sample (the over-the-bound
+    indicator has nothing to measure when nothing is over it, exactly when a "meets" is decided),
+    and the larger of the two is taken. Never below 1: correlation never makes a test bolder."""
+    size = max(2, batch, math.isqrt(len(over)))
+    d = _batch_means_effect([bool(o) for o in over], size, min_batches)
+    if values is not None and len(values) == len(over) and values:
+        median = sorted(values)[len(values) // 2]
+        d = max(d, _batch_means_effect([v > median for v in values], size, min_batches))
+    return d
+
+
+def _batch_means_effect(indicator: Sequence[bool], batch: int, min_batches: int) -> float:
+    batches = len(indicator) // batch
     if batches < min_batches:
         return 1.0
-    used = over[: batches * batch]
+    used = indicator[: batches * batch]
     p = sum(used) / len(used)
     if p <= 0.0 or p >= 1.0:
         return 1.0

@@ -218,7 +218,7 @@ def ar1_meets_rates(n: int, batch: int, alpha: float) -> tuple[float, float]:
         over = row > BOUND_MS / 1000.0
         k = int(over.sum())
         plain += exceedance_decision(k, n, Q, alpha, alpha) == "meets"
-        d = design_effect(over.tolist(), batch)
+        d = design_effect(over.tolist(), batch, values=row.tolist())
         corrected += exceedance_decision(k, n, Q, alpha, alpha, d) == "meets"
     return plain / AR1_DRAWS, corrected / AR1_DRAWS
 
@@ -235,15 +235,6 @@ def test_the_design_effect_never_makes_a_decision_bolder():
         assert corrected in (plain, "undecided")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug, see docs/STATISTICS.md: with log-latency AR(1) phi=0.8 the batch-means design effect "
-        "(batch 4 = max(4, c) at c <= 4) leaves the false-meets rate of one 5 % look at 0.14-0.21 "
-        "(uncorrected 0.21-0.23): d is 1.0 whenever no request is over the bound, and batches of 4 "
-        "are far shorter than the correlation"
-    ),
-)
 @pytest.mark.parametrize("n", [128, 512])
 def test_with_ar1_correlation_the_corrected_one_look_keeps_false_meets_within_alpha(n):
     alpha = 0.05
@@ -251,13 +242,6 @@ def test_with_ar1_correlation_the_corrected_one_look_keeps_false_meets_within_al
     assert corrected <= alpha + slack(alpha, AR1_DRAWS), f"corrected {corrected}, uncorrected {plain}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug, see docs/STATISTICS.md: with log-latency AR(1) phi=0.8 the default plan's adaptive "
-        "step says 'meets' in ~12 % of steps whose true p95 is at the bound (claim error 1.25 %)"
-    ),
-)
 def test_with_ar1_correlation_the_adaptive_step_keeps_false_meets_within_the_claim():
     plan = LoadPlan(concurrencies=(1, 2, 4, 8, 16), slo=Slo(BOUND_MS))
     rng = np.random.default_rng([14, 5])

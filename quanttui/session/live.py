@@ -22,10 +22,7 @@ from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
 from quanttui.io.launcher import Engine, Launcher
 from quanttui.io.limits import load_problem
-from quanttui.io.metrics import MetricsScraper
-from quanttui.io.nvml import NvmlSampler
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
-from quanttui.io.process_sampler import ProcessSampler
 from quanttui.io.tag_journal import JOURNAL_NAME
 from quanttui.session.commands import (
     Command,
@@ -46,6 +43,7 @@ from quanttui.session.jobs import run_job
 from quanttui.session.load_runner import LoadRunner, Target
 from quanttui.session.ramp import RampControl
 from quanttui.session.restarts import EngineRestarts
+from quanttui.session.samplers import start_samplers
 from quanttui.session.spec import EndpointSpec, SessionInfo, SessionResult, SweepConfig, read_api_key
 from quanttui.session.triage import TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (
@@ -307,17 +305,7 @@ class LiveSession:
         for info in resolved:
             stream.publish(info)
             progress(f"{info.variant}: {info.url} model={info.model} precision={info.precision or '?'}")
-        background = [asyncio.create_task(NvmlSampler(stream.publish, clock, config.gpu_interval_s).run())]
-        background += [
-            asyncio.create_task(
-                MetricsScraper(info.variant, info.url, stream.publish, clock, config.scrape_interval_s).run()
-            )
-            for info in resolved
-        ]
-        roots = {info.variant: info.pids[:1] for info in resolved if info.pids}  # pids[0]: the engine's root
-        if roots:
-            sampler = ProcessSampler(roots, stream.publish, clock, config.gpu_interval_s)
-            background.append(asyncio.create_task(sampler.run()))
+        background = start_samplers(config, resolved, stream.publish, clock)
         targets = [Target(info.variant, info.precision, clients[info.variant]) for info in resolved]
         capacity = config.plan.max_concurrency
 

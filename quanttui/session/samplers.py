@@ -1,0 +1,50 @@
+"""The background collectors of a live session: GPU (NVML), /metrics scrapers, the engines'
+process trees and the host's noise, started together when the ramp is about to be driven."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from quanttui.core.clock import SessionClock
+from quanttui.core.events import EndpointInfo, Event
+from quanttui.io.host_sampler import HostSampler, local_ports
+from quanttui.io.metrics import MetricsScraper
+from quanttui.io.nvml import NvmlSampler
+from quanttui.io.process_sampler import ProcessSampler
+from quanttui.session.spec import SweepConfig
+
+
+def start_samplers(
+    config: SweepConfig, resolved: list[EndpointInfo], publish: Callable[[Event], None], clock: SessionClock
+) -> list[asyncio.Task[None]]:
+    """One task per collector; the caller cancels them when the ramp ends.
+
+    The host sampler counts as ours quanttui's own tree (launched engines are our children), each
+    engine's root pid, and for an attached engine without pids the process listening on its local
+    port; it learns who is on the GPUs from the NVML sampler's events."""
+    interval = config.gpu_interval_s
+    host = HostSampler(
+        publish,
+        clock,
+        interval,
+        roots=[pid for info in resolved for pid in info.pids[:1]],
+        ports=local_ports(info.url for info in resolved if not info.pids),
+    )
+
+    def gpu_publish(event: Event) -> None:
+        publish(event)
+        host.observe(event)
+
+    tasks = [asyncio.create_task(NvmlSampler(gpu_publish, clock, interval).run())]
+    tasks += [
+        asyncio.create_task(
+            MetricsScraper(info.variant, info.url, publish, clock, config.scrape_interval_s).run()
+        )
+        for info in resolved
+    ]
+    roots = {info.variant: info.pids[:1] for info in resolved if info.pids}  # pids[0]: the engine's root
+    if roots:
+        tasks.append(asyncio.create_task(ProcessSampler(roots, publish, clock, interval).run()))
+    tasks.append(asyncio.create_task(host.run()))
+    return tasks

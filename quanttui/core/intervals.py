@@ -33,7 +33,7 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-from scipy.stats import beta, binom
+from scipy.stats import beta, binom, chi2
 
 Decision = Literal["meets", "breaches", "undecided"]
 CONFIDENCE = 0.95
@@ -128,19 +128,26 @@ def design_effect(
     sqrt(n) samples (a batch must be longer than the correlation it measures). With `values`, the
     same is measured on "over the sample median", which varies in every sample (the over-the-bound
     indicator has nothing to measure when nothing is over it, exactly when a "meets" is decided),
-    and the larger of the two is taken. Never below 1: correlation never makes a test bolder."""
+    and the larger of the two is taken. An estimate counts only when it is clearly above what
+    independent samples give (over the 90 % point of its chi-square spread), so independent
+    requests are not charged for the estimator's own noise. With fewer than `min_batches` batches
+    nothing can be measured and FEW_BATCHES_DESIGN_EFFECT is assumed. Never below 1."""
     size = max(2, batch, math.isqrt(len(over)))
-    d = _batch_means_effect([bool(o) for o in over], size, min_batches)
-    if values is not None and len(values) == len(over) and values:
+    if len(over) // size < min_batches:
+        return FEW_BATCHES_DESIGN_EFFECT
+    d = _batch_means_effect([bool(o) for o in over], size)
+    if values is not None and len(values) == len(over):
         median = sorted(values)[len(values) // 2]
-        d = max(d, _batch_means_effect([v > median for v in values], size, min_batches))
+        d = max(d, _batch_means_effect([v > median for v in values], size))
     return d
 
 
-def _batch_means_effect(indicator: Sequence[bool], batch: int, min_batches: int) -> float:
+# Too few batches to measure correlation (an early look): assume it halves the information.
+FEW_BATCHES_DESIGN_EFFECT = 2.0
+
+
+def _batch_means_effect(indicator: Sequence[bool], batch: int) -> float:
     batches = len(indicator) // batch
-    if batches < min_batches:
-        return 1.0
     used = indicator[: batches * batch]
     p = sum(used) / len(used)
     if p <= 0.0 or p >= 1.0:
@@ -148,4 +155,6 @@ def _batch_means_effect(indicator: Sequence[bool], batch: int, min_batches: int)
     means = [sum(used[i * batch : (i + 1) * batch]) / batch for i in range(batches)]
     mean = sum(means) / batches
     var = sum((m - mean) ** 2 for m in means) / (batches - 1)
-    return max(1.0, batch * var / (p * (1 - p)))
+    d = batch * var / (p * (1 - p))
+    noise = float(chi2.ppf(0.9, batches - 1)) / (batches - 1)  # d's 90 % point for independent samples
+    return d if d > noise else 1.0

@@ -72,11 +72,12 @@ def test_an_adaptive_step_is_measured_up_to_the_look_that_decided_it():
     plan = LoadPlan(concurrencies=(1, 2), slo=Slo(1000.0))
     looks = look_plan(plan, 1, 2)
     assert looks.looks[:3] == (4, 8, 16) and looks.looks[-1] == 512
-    # a clear breach: every request takes 2 s against a 1 s SLO; 4 x c = 4 is the first look
-    rows = [result(i, ttft=0.1, e2e=2.0, warmup=i < 1) for i in range(8)]  # index 0: the fill wave
+    # a clear breach: every request takes 2 s against a 1 s SLO; the first look (4 x c) is too short
+    # to measure correlation (a design effect of 2 is assumed), the second decides
+    rows = [result(i, ttft=0.1, e2e=2.0, warmup=i < 1) for i in range(12)]  # index 0: the fill wave
     stats = compute_step_stats("a", "", started(1, warmup=1, looks=looks.looks, alpha=0.001), rows, plan)
-    assert stats.slo_decision == "breaches" and stats.decided_at == 4
-    assert (stats.requests, stats.warmup, stats.tail) == (4, 1, 3)  # 3 finished after the decision
+    assert stats.slo_decision == "breaches" and stats.decided_at == 8
+    assert (stats.requests, stats.warmup, stats.tail) == (8, 1, 3)  # 3 finished after the decision
     # all within the SLO: nothing can be decided before 128 requests at this plan's errors
     fast = [result(i, ttft=0.1, e2e=0.3, warmup=i < 1) for i in range(130)]
     running = compute_step_stats(

@@ -79,12 +79,12 @@ def test_capacity_comes_from_the_step_decisions_and_follows_a_new_slo():
     state.apply(OperatorCommand(t=10.0, command="set_slo", value=2000.0))
     assert state.slo_ms == 2000 and state.step_rows[("bf16", 2)].slo_decision == "undecided"
     assert state.fold.plan.slo.p95_ms == 2000  # the fold every export reads has the SLO the operator set
-    state.apply(OperatorCommand(t=10.1, command="set_slo", value="120"))
-    for name in ("bf16", "awq"):  # every c=1 latency is over 120 ms: a decided breach at the lowest step
+    state.apply(OperatorCommand(t=10.1, command="set_slo", value="100"))
+    for name in ("bf16", "awq"):  # every c=1 latency is over 100 ms: a decided breach at the lowest step
         cap = state.capacity[name]
         assert (cap.status, cap.first_conc_over_slo, cap.decided) == ("never met", 1, True)
     state.apply(OperatorCommand(t=10.2, command="set_slo", value="nonsense"))
-    assert state.slo_ms == 120
+    assert state.slo_ms == 100
     assert state.notes[-1][1] == "set_slo nonsense"
 
 

@@ -123,7 +123,7 @@ def judge_bounds(
         ok = max(1, sum(1 for r in results if r.ok))
         per_request = max(1.0, len(samples) / ok)
         over = [v * 1000.0 > bound.ms for v in samples]
-        d = design_effect(over, round(max(4, concurrency) * per_request), values=samples)
+        d = design_effect(over, round(max(4, concurrency) * per_request))
         decision = exceedance_decision(
             sum(over), len(samples), bound.q, alpha_meets / split, alpha_breach / split, d
         )

@@ -119,27 +119,21 @@ def exceedance_decision(
     return "undecided"
 
 
-def design_effect(
-    over: Sequence[bool], batch: int, min_batches: int = 5, values: Sequence[float] | None = None
-) -> float:
+def design_effect(over: Sequence[bool], batch: int, min_batches: int = 5) -> float:
     """How much closed-loop correlation inflates the variance of the over-the-bound share.
 
-    Batch means over consecutive samples (start order), batches of at least `batch` and at least
-    sqrt(n) samples (a batch must be longer than the correlation it measures). With `values`, the
-    same is measured on "over the sample median", which varies in every sample (the over-the-bound
-    indicator has nothing to measure when nothing is over it, exactly when a "meets" is decided),
-    and the larger of the two is taken. An estimate counts only when it is clearly above what
-    independent samples give (over the 90 % point of its chi-square spread), so independent
-    requests are not charged for the estimator's own noise. With fewer than `min_batches` batches
-    nothing can be measured and FEW_BATCHES_DESIGN_EFFECT is assumed. Never below 1."""
+    Batch means of the over-the-bound indicator over consecutive samples (start order), batches of
+    at least `batch` and at least sqrt(n) samples (a batch must be longer than the correlation it
+    measures). An estimate counts only when it is clearly above what independent samples give
+    (over the 90 % point of its chi-square spread), so independent requests are not charged for the
+    estimator's own noise. With fewer than `min_batches` batches nothing can be measured and
+    FEW_BATCHES_DESIGN_EFFECT is assumed. Never below 1. Known limit (docs/STATISTICS.md): with no
+    sample over the bound there is nothing to measure, so d is 1 exactly when a "meets" is decided
+    from zero exceedances; strongly correlated series then get "meets" too often."""
     size = max(2, batch, math.isqrt(len(over)))
     if len(over) // size < min_batches:
         return FEW_BATCHES_DESIGN_EFFECT
-    d = _batch_means_effect([bool(o) for o in over], size)
-    if values is not None and len(values) == len(over):
-        median = sorted(values)[len(values) // 2]
-        d = max(d, _batch_means_effect([v > median for v in values], size))
-    return d
+    return _batch_means_effect([bool(o) for o in over], size)
 
 
 # Too few batches to measure correlation (an early look): assume it halves the information.

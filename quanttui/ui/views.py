@@ -12,7 +12,7 @@ from quanttui.core.events import METRICS_NOT_EXPORTED
 from quanttui.core.live import LiveState
 from quanttui.core.live_variant import PHASES, VariantLive
 from quanttui.core.roofline import gauge
-from quanttui.ui.decisions import (
+from quanttui.ui.capacity_words import (
     capacity_parts,
     capacity_texts,
     capacity_word,

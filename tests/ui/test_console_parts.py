@@ -136,7 +136,7 @@ def test_step_lines_word_the_decision_interval_and_a_busy_host():
     from dataclasses import replace
 
     from quanttui.core.loadplan import SloMetric
-    from quanttui.ui.decisions import step_texts
+    from quanttui.ui.capacity_words import step_texts
 
     state = LiveState(PLAN)
     state.apply_all(session_events())

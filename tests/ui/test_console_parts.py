@@ -97,14 +97,15 @@ def test_variant_view_words_the_panel():
     assert bf16.over_slo and bf16.slo_line == "e2e" and bf16.e2e_text.endswith("ms ▲")
     assert bf16.errors_text == "errors: timeout_idle 1" and bf16.has_errors
     # Capacity from the decisions: c=1's 4 requests cannot decide "meets", so bf16 is undecided
-    # there, with that step's interval (its top open: too few requests), though c=2 breached.
+    # there, with that step's interval (its top open: too few requests; widened, as so few requests
+    # cannot measure correlation and a design effect of 2 is assumed), though c=2 breached.
     assert bf16.capacity_texts == (
-        "holds none · undecided at 1: p95 e2e 257 ms [240–—] n=4",
-        "holds none · undecided at 1: 257 [240–—]",
+        "holds none · undecided at 1: p95 e2e 257 ms [220–—] n=4",
+        "holds none · undecided at 1: 257 [220–—]",
         "holds none · undecided at 1",
     )
     assert bf16.capacity_class == "undecided"
-    assert bf16.decision_texts[0] == "c=2: p95 e2e 942 ms [900–—] n=5 · breaches"
+    assert bf16.decision_texts[0] == "c=2: p95 e2e 942 ms [850–—] n=5 · breaches"
     assert bf16.decision_texts[-1] == "c=2: breaches" and bf16.decision_class == "breaches"
     assert all("undecided" in t for t in bf16.capacity_texts)  # every form keeps the decision word
     assert all("breaches" in t for t in bf16.decision_texts)

@@ -128,8 +128,8 @@ def interval_text(stats: StepStats, metric: SloMetric) -> str:
 
 
 def step_texts(stats: StepStats | None, conc: int, metric: SloMetric, *, now: bool) -> tuple[str, ...]:
-    """One step's line, longest first: "c=8 now: p95 e2e 1,234 ms [1,100–1,420] n=37 · undecided",
-    down to "c=8 now: undecided"; "· busy host" when the step ran on a busy host."""
+    """One step's line, longest first: "c=8 now: p95 e2e 1,234 ms [1,100–1,420] n=37 · undecided ·
+    goodput 3.10 req/s", down to "c=8 now: undecided"; "· busy host" when the step ran on a busy host."""
     head = f"c={conc} now" if now else f"c={conc}"
     if stats is None or not stats.requests:
         if not now:
@@ -143,7 +143,11 @@ def step_texts(stats: StepStats | None, conc: int, metric: SloMetric, *, now: bo
     numbers = f"{ms(value)} {bounds(lo, hi)}"
     if decision is None:  # no SLO: the reading, no decision
         return f"{head}: {interval_text(stats, metric)}{busy}", f"{head}: {numbers}{busy_short}"
+    # goodput (requests within every bound) says more than the primary bound once there are several
+    several = bool(stats.bounds) and stats.goodput_req_s is not None
+    goodput = f" · goodput {stats.goodput_req_s:,.2f} req/s" if several else ""
     forms = [
+        f"{head}: {interval_text(stats, metric)} · {decision}{goodput}{busy}",
         f"{head}: {interval_text(stats, metric)} · {decision}{busy}",
         f"{head}: {decision} · {numbers} n={num(stats.requests)}{busy}",
         f"{head}: {decision} · {numbers}{busy}",

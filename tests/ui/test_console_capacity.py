@@ -160,7 +160,7 @@ async def test_an_undecided_finished_step_shows_as_undecided_with_its_interval(t
         capacity = line(app, "awq", ".capacity-line")
         assert capacity.value == "holds none · undecided at 1: p95 e2e 227 ms [226–—] n=12"
         assert capacity.has_class("-undecided")
-        assert line(app, "awq", ".decision-line").value == "c=8: p95 e2e 367 ms [366–—] n=12 · undecided"
+        assert line(app, "awq", ".decision-line").value == "c=8: p95 e2e 367 ms [361–—] n=12 · undecided"
 
 
 async def test_a_live_step_shows_its_running_line_while_it_runs(tmp_path, sim_server):

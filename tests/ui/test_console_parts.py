@@ -200,3 +200,25 @@ def test_an_engine_without_metrics_says_so_instead_of_zeros():
     assert "/metrics: timeout after 2 s" in variant_view(state, "bf16").state_text
     state.apply(EngineSample(10.0, "gguf", 0.25, 1.0, 0.0, None, None, None))
     assert variant_view(state, "gguf").kv_text.startswith(" 25.0%")
+
+
+def test_a_step_line_shows_goodput_when_the_slo_has_several_bounds():
+    from dataclasses import replace
+
+    from quanttui.core.capacity import VariantCapacity  # noqa: F401  (the vocabulary's home)
+    from quanttui.core.loadplan import SloMetric
+    from quanttui.core.stepstats import StepStats
+    from quanttui.ui.capacity_words import step_texts
+
+    base = StepStats(
+        variant="a", precision="", step=0, conc=4, requests=64, ok=64, errors=0, error_rate=0.0, duration_s=10.0,
+        output_tokens=640, tok_s=64.0, req_s=6.4, ttft_p50_ms=None, ttft_p95_ms=None, ttft_p99_ms=None,
+        itl_p50_ms=None, itl_p95_ms=None, itl_p99_ms=None, tpot_p50_ms=None, tpot_p95_ms=None, p50_ms=None,
+        p95_ms=900.0, p99_ms=None, kv_cache_peak=None, running_peak=None, waiting_peak=None, preemptions=None,
+        server_tok_s=None, gpu_mem_peak_mib=None, tokens_estimated=0, slo_p95_ms=1000.0, slo_metric="e2e",
+        slo_met=True, slo_decision="meets", slo_percentile=95.0, slo_pct_ms=900.0, slo_pct_ms_lo=880.0,
+        slo_pct_ms_hi=950.0, goodput_req_s=5.5,
+    )  # fmt: skip
+    assert "goodput" not in step_texts(base, 4, SloMetric.E2E, now=False)[0]  # one bound: the p95 says it
+    several = replace(base, bounds={"ttft_p95_decision": "meets"})
+    assert step_texts(several, 4, SloMetric.E2E, now=False)[0].endswith("· meets · goodput 5.50 req/s")

@@ -140,7 +140,9 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     for sentence in verdict.get("sentences", []):
         print(sentence)
     if verdict.get("busy_steps"):
-        print(f"{verdict['busy_steps']} step(s) ran on a busy host (other processes used the CPU): see sweep.csv host_busy")
+        print(
+            f"{verdict['busy_steps']} step(s) ran on a busy host (other processes used the CPU): see sweep.csv host_busy"
+        )
 
 
 def _num(value: object) -> str:

@@ -71,7 +71,9 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
             raise UsageError(f"--endpoint {name}: {exc}") from None
         specs.append(EndpointSpec(name, url, models.get(name), precisions.get(name)))
     try:
-        plan = plan_from_args(args, concurrencies(args.concurrency), slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE)
+        plan = plan_from_args(
+            args, concurrencies(args.concurrency), slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE
+        )
         timeouts = Timeouts(
             connect_s=args.connect_timeout,
             first_token_s=args.first_token_timeout,

@@ -138,7 +138,9 @@ class Aggregator:
                 if state:
                     state.state, state.state_detail = event.state, event.detail
             case StepStarted():
-                window = StepWindow(event.step, event.concurrency, event.t, variants=event.variants, event=event)
+                window = StepWindow(
+                    event.step, event.concurrency, event.t, variants=event.variants, event=event
+                )
                 self.steps[event.step] = window
                 self.open_step = window
                 for name in event.variants:

@@ -52,7 +52,7 @@ class VariantCapacity:
         return self.status in ("decided", "never met")
 
     def holds_text(self) -> str:
-        """"holds 8, breaches at 16" / "holds 8, undecided at 16" / "holds >= 16 (not reached)"."""
+        """ "holds 8, breaches at 16" / "holds 8, undecided at 16" / "holds >= 16 (not reached)"."""
         holds = "none" if self.max_conc_meeting_slo is None else str(self.max_conc_meeting_slo)
         match self.status:
             case "decided":
@@ -96,8 +96,12 @@ def blowup_knee(points: Sequence[tuple[int, float]]) -> tuple[int | None, str]:
 
 
 def variant_capacity(
-    variant: str, rows: Sequence[StepStats], metric: SloMetric, slo_ms: float | None,
-    percentile: float = 95.0, confidence: float = 0.95,
+    variant: str,
+    rows: Sequence[StepStats],
+    metric: SloMetric,
+    slo_ms: float | None,
+    percentile: float = 95.0,
+    confidence: float = 0.95,
 ) -> VariantCapacity:
     """The variant's capacity from its steps' decisions, walked in ramp order (by concurrency)."""
     own = sorted((r for r in rows if r.variant == variant), key=lambda r: (r.conc, r.step))

@@ -62,7 +62,9 @@ def usd_per_million(usd_per_hour: float, tok_s: float | None) -> float | None:
 
 def step_costs(rows: Sequence[StepStats], inputs: CostInputs) -> list[StepCost]:
     return [
-        StepCost(r.variant, r.conc, r.tok_s, usd_per_million(inputs.gpu_usd_per_hour, r.tok_s), r.slo_decision)
+        StepCost(
+            r.variant, r.conc, r.tok_s, usd_per_million(inputs.gpu_usd_per_hour, r.tok_s), r.slo_decision
+        )
         for r in rows
     ]
 

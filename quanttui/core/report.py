@@ -72,7 +72,7 @@ def _method(r: ReportInputs, confidence: float) -> list[str]:
         f"How sure: each step's SLO decision is an exact binomial test on the share of requests over the "
         f"bound (distribution-free; closed-loop correlation corrected by batch means). The capacity sentence "
         f"holds at {confidence:.0%} family-wise confidence: Bonferroni over each variant's two claims (holds, "
-        "breaches) and over the SLO's bounds, the \"holds\" steps as a fixed sequence in ramp order, each "
+        'breaches) and over the SLO\'s bounds, the "holds" steps as a fixed sequence in ramp order, each '
         "adaptive step's error split over its looks (docs/STATISTICS.md). A ratio is stated only when both "
         "capacities are decided."
     ]

@@ -145,7 +145,9 @@ def compute_step_stats(
     slo = plan.slo if plan else None
     confidence = plan.confidence if plan else started.confidence
     looks = LookPlan(started.looks, started.alpha_meets, started.alpha_breach)
-    verdict = step_verdict(everything, started.warmup_requests, looks, slo, started.concurrency, confidence, finished)
+    verdict = step_verdict(
+        everything, started.warmup_requests, looks, slo, started.concurrency, confidence, finished
+    )
     measured = sorted(everything, key=lambda r: r.index)[: verdict.measured]
     good = [r for r in measured if r.ok]
     errors = [r for r in measured if not r.ok]
@@ -278,5 +280,9 @@ def _bound_name(plan: LoadPlan) -> str:
 
 
 def _other_breaches(stats: StepStats) -> str:
-    keys = [k.removesuffix("_decision") for k, v in stats.bounds.items() if k.endswith("_decision") and v == "breaches"]
+    keys = [
+        k.removesuffix("_decision")
+        for k, v in stats.bounds.items()
+        if k.endswith("_decision") and v == "breaches"
+    ]
     return f"; also breached: {', '.join(keys)}" if keys else ""

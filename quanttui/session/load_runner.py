@@ -158,7 +158,11 @@ class LoadRunner:
             if moved is not None:  # the operator moved while the step was being prepared
                 index, trigger = moved, "operator"
                 continue
-            shown = f"step {index + 1}/{levels}" if trigger == "plan" else f"step {self._next_step + 1} (operator)"
+            shown = (
+                f"step {index + 1}/{levels}"
+                if trigger == "plan"
+                else f"step {self._next_step + 1} (operator)"
+            )
             self.progress(f"{shown}: concurrency {concurrency}")
             ordered = self._order(active, trial, index)
             groups = [[t] for t in ordered] if self.plan.schedule is Schedule.ALTERNATE else [ordered]

@@ -53,7 +53,9 @@ def test_an_undecided_step_breaks_the_chain_and_later_meets_do_not_count():
 
 def cap(name, safe, over=None, slo=3000.0, tok=100.0, status=None):
     status = status or ("decided" if safe and over else "never met" if over else "not reached")
-    return VariantCapacity(name, name, "e2e", slo, 4, safe, over, "", None, "", tok, tok, 1000.0, 40.0, status=status)
+    return VariantCapacity(
+        name, name, "e2e", slo, 4, safe, over, "", None, "", tok, tok, 1000.0, 40.0, status=status
+    )
 
 
 def test_capacity_sentences():
@@ -78,7 +80,9 @@ def test_the_ratio_is_stated_only_when_both_capacities_are_decided():
     assert "awq holds >= 16 (limit not reached)" in not_reached and "--concurrency ...,32" in not_reached
     assert "x more" not in not_reached and "x fewer" not in not_reached
     undecided = cap("awq", 4, status="undecided")
-    undecided = VariantCapacity(**{**undecided.__dict__, "why": "undecided at 8 (1,250 ms [1,100, 1,420] vs SLO)"})
+    undecided = VariantCapacity(
+        **{**undecided.__dict__, "why": "undecided at 8 (1,250 ms [1,100, 1,420] vs SLO)"}
+    )
     text = capacity_sentence("x", cap("bf16", 4, 8), undecided)
     assert "awq holds 4, undecided at 8 (1,250 ms [1,100, 1,420]" in text and "--max-step-requests" in text
 
@@ -110,7 +114,9 @@ def test_with_several_quantized_variants_the_case_is_made_for_the_best_at_the_sl
     awq, gptq, gguf = cap("awq", 8, 16, tok=37.7), cap("gptq", None, 1), cap("gguf", 8, 16, tok=31.1)
     assert candidate([awq, gptq, gguf]) is awq  # same users, more tok/s
     assert candidate([gptq, cap("gguf", 2, tok=5.0)]).variant == "gguf"  # any users beat none
-    case = business_case_md(ReportInputs("t", "this CPU (no GPU)", [], [cap("bf16", 8, 16), gptq, gguf, awq], []))
+    case = business_case_md(
+        ReportInputs("t", "this CPU (no GPU)", [], [cap("bf16", 8, 16), gptq, gguf, awq], [])
+    )
     assert case.splitlines()[2] == (
         "The case is made for awq, the quantized variant with the most concurrent users within the SLO, then "
         "the most tok/s there (gptq none, gguf 8 at 31.1 tok/s, awq 8 at 37.7 tok/s); capacity.md has every variant."

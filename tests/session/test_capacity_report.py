@@ -27,13 +27,17 @@ def test_report_from_the_shipped_recordings(tmp_path):
         "(5,067 ms [3,396, —] vs SLO 8,000 ms, 8 requests); awq holds none, undecided at 1" in capacity
     )
     assert "To decide: give bf16 and awq's undecided steps more requests" in capacity
-    assert "| 1 | awq | 8 | 71.1 |" in capacity and capacity.count("| breaches |") == 1  # its c=8 breach is clear
+    assert (
+        "| 1 | awq | 8 | 71.1 |" in capacity and capacity.count("| breaches |") == 1
+    )  # its c=8 breach is clear
     cost = (tmp_path / "cost_model.md").read_text()
     assert "$/1M output tokens" in cost and "| awq | 4 | 61.8 | 1.35 | undecided |" in cost
     assert "Inconclusive: bf16 holds none" in cost
     case = (tmp_path / "business_case.md").read_text()
     why, bad = case.split("## When INT4 is a bad idea")
-    assert 3 <= why.count("\n- ") <= 8 and bad.count("\n- ") == 2  # no density or cost claims while inconclusive
+    assert (
+        3 <= why.count("\n- ") <= 8 and bad.count("\n- ") == 2
+    )  # no density or cost claims while inconclusive
     assert "Cost at the SLO: inconclusive" in why and "Tenant density" not in why
     assert "mean KL 0.108 nats" in why and "code (3 vs 1 of 5)" in bad
     frame = pl.read_csv(tmp_path / "concurrency_sweep.csv")

@@ -33,7 +33,9 @@ def two_endpoints(sim_server):
     return slow, fast
 
 
-def run_sweep(tmp_path: Path, slow, fast, *extra: str, env=None, adaptive=False) -> subprocess.CompletedProcess:
+def run_sweep(
+    tmp_path: Path, slow, fast, *extra: str, env=None, adaptive=False
+) -> subprocess.CompletedProcess:
     return quanttui(
         "sweep",
         "--endpoint", f"bf16={slow.url}",
@@ -106,9 +108,9 @@ def test_slo_retires_the_slow_variant_and_the_other_goes_on(tmp_path, sim_server
     bf16, awq = by_name["bf16"], by_name["awq"]
     assert bf16["retired"]["rule"] == "slo" and "at concurrency 4" in bf16["retired"]["detail"]
     assert bf16["steps_run"] == 3  # 1, 2, 4: no step at 8
-    assert bf16["capacity"] in ("holds 2, breaches at 4", "holds 1, undecided at 2") or bf16["capacity"].startswith(
-        ("holds 1, undecided at 2", "holds none, undecided at 1")
-    )
+    assert bf16["capacity"] in ("holds 2, breaches at 4", "holds 1, undecided at 2") or bf16[
+        "capacity"
+    ].startswith(("holds 1, undecided at 2", "holds none, undecided at 1"))
     assert awq["retired"] is None and awq["steps_run"] == 4
     assert awq["max_conc_meeting_slo"] in (8, None) and awq["capacity_status"] in ("not reached", "undecided")
     rows = [r for r in summary["steps"] if r["variant"] == "bf16"]
@@ -151,7 +153,10 @@ def test_request_errors_are_data_and_the_api_key_is_never_written(tmp_path, sim_
             ["--endpoint", "a=http://x", "--model", "b=m", "--concurrency", "1", "--step-seconds", "1"],
             "no --endpoint named",
         ),
-        (["--endpoint", "a=http://x", "--concurrency", "1", "--slo", "e2e_p95<3000"], "--slo: 'e2e_p95<3000'"),
+        (
+            ["--endpoint", "a=http://x", "--concurrency", "1", "--slo", "e2e_p95<3000"],
+            "--slo: 'e2e_p95<3000'",
+        ),
         (["--endpoint", "a=http://x", "--concurrency", "1", "--trials", "0"], "trials must be >= 1"),
     ],
 )

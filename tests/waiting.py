@@ -62,3 +62,9 @@ async def wait_until_async(
         if time.monotonic() > deadline:
             raise _timed_out(what, timeout, detail)
         await asyncio.sleep(poll)
+
+
+def measurement_window(seconds: float) -> None:
+    """Let time pass for a sampler to measure over (CPU seconds accumulate in it): the test needs an
+    interval, not a condition, so this is the one place it sleeps on purpose."""
+    time.sleep(seconds)

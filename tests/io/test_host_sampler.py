@@ -12,12 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from itertools import pairwise
 
 import psutil
 import pytest
-from waiting import wait_until, wait_until_async
+from waiting import measurement_window, wait_until, wait_until_async
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import GpuProcess, GpuSample, GpuUnavailable, HostSample
@@ -66,7 +65,7 @@ def samples(sampler: HostSampler, count: int, gap_s: float = 0.7) -> list[HostSa
     """`count` samples `gap_s` apart (the sampler was primed by the caller)."""
     found = []
     for _ in range(count):
-        time.sleep(gap_s)
+        measurement_window(gap_s)
         sample = sampler.sample()
         assert sample is not None
         found.append(sample)
@@ -149,11 +148,11 @@ def test_processes_that_appear_or_vanish_between_samples_give_no_negative_or_hug
     sampler.rescan()  # before the spinner exists
     child = subprocess.Popen(SPIN)
     try:
-        time.sleep(1.0)  # it burns CPU before we know it is ours
+        measurement_window(1.0)  # it burns CPU before we know it is ours
         primed_at = clock.now()
         assert sampler.sample() is None
         past = cpu_s(child.pid)
-        time.sleep(0.5)
+        measurement_window(0.5)
         sampler.rescan()  # now it is ours, but its past belongs to the intervals already read
         seen_late = sampler.sample()
         during = cpu_s(child.pid) - past
@@ -163,7 +162,7 @@ def test_processes_that_appear_or_vanish_between_samples_give_no_negative_or_hug
         # interval is still the "others" it was while not ours
         assert ours_s(seen_late, primed_at) < past, (seen_late, past)
         assert others_s(seen_late, primed_at) >= 0.8 * during - 0.03, (seen_late, during)
-        time.sleep(0.5)
+        measurement_window(0.5)
         before = past + during
         counted = sampler.sample()
         assert counted is not None and sane(counted), counted
@@ -173,7 +172,7 @@ def test_processes_that_appear_or_vanish_between_samples_give_no_negative_or_hug
         child.wait()
 
     # vanished (killed and reaped) between two reads: skipped, nothing negative
-    time.sleep(0.2)
+    measurement_window(0.2)
     vanished = sampler.sample()
     assert vanished is not None and sane(vanished), vanished
 
@@ -208,7 +207,7 @@ def test_gpu_processes_not_ours_are_counted_only_with_nvml(orphan_spinner):
     # No GPU here: the NVML sampler's events are made by hand (the path is untested on a real GPU).
     sampler = HostSampler(lambda e: None, SessionClock())
     sampler.sample()
-    time.sleep(0.2)
+    measurement_window(0.2)
     assert sampler.sample().gpu_other_processes is None  # no NVML, no GpuSample: unknown
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -217,11 +216,11 @@ def test_gpu_processes_not_ours_are_counted_only_with_nvml(orphan_spinner):
                               util_pct=None, power_w=None, processes=processes))  # fmt: skip
     sampler.observe(GpuSample(t=0.0, index=1, name="gpu", mem_total_mib=1e4, mem_used_mib=0.0,
                               util_pct=None, power_w=None))  # fmt: skip
-    time.sleep(0.2)
+    measurement_window(0.2)
     # ours (this process) is not counted, nor a pid that does not exist here
     assert sampler.sample().gpu_other_processes == 1
     sampler.observe(GpuUnavailable(t=0.0, reason="NVML error: GPU is lost"))
-    time.sleep(0.2)
+    measurement_window(0.2)
     assert sampler.sample().gpu_other_processes is None
 
 

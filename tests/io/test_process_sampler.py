@@ -6,12 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from itertools import pairwise
 
 import psutil
 import pytest
-from waiting import wait_until, wait_until_async
+from waiting import measurement_window, wait_until, wait_until_async
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import ProcessSample
@@ -55,7 +54,7 @@ def test_a_tree_is_summed_and_cpu_comes_from_the_second_sample(tree):
     first = sampler.sample("bf16")
     assert first is not None and first.variant == "bf16"
     assert first.pids == 2 and first.rss_mib > 60 and first.cpu_pct is None
-    time.sleep(0.5)  # the window the CPU share is measured over
+    measurement_window(0.5)  # the window the CPU share is measured over
     second = sampler.sample("bf16")
     # the busy child: a whole core when the machine is quiet, less when it has to share (2/3 of one
     # with two other spinners on 2 cores); the idle parent alone is near 0

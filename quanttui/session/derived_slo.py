@@ -1,6 +1,7 @@
 """An SLO derived from what one user alone sees, for runs that were given none (the demo).
 
-The reference variant (BF16, else the first) serves `requests` requests one at a time; the SLO is
+The reference variant (BF16, else the first) serves one warm-up request (a cold engine's first
+answer is slow and would skew a median of eight), then `requests` requests one at a time; the SLO is
 `factor` x their median end-to-end latency, rounded up to two significant digits so that runs
 back to back land on the same bound. Twice the idle latency is the objective "no user waits more
 than twice what an idle server gives": on any machine the ramp then finds where queueing doubles
@@ -49,11 +50,11 @@ async def derive_slo(
     precisions = {t.variant: t.precision for t in targets}  # type: ignore[attr-defined]
     reference = by_name[baseline_first(list(by_name), precisions)[0]]
     latencies = []
-    for i in range(requests):
+    for i in range(-1, requests):  # -1: the warm-up, not counted
         if control.stopped:
             return None
         outcome = await reference.client.stream_chat(prompts[i % len(prompts)].as_messages(), options)
-        if outcome.ok and outcome.e2e_s is not None:
+        if i >= 0 and outcome.ok and outcome.e2e_s is not None:
             latencies.append(outcome.e2e_s * 1000.0)
     if not latencies:
         progress(f"SLO not derived: none of {requests} calibration requests to {reference.variant} succeeded")

@@ -174,6 +174,10 @@ def compute_step_stats(
         for pct in (50, 95, 99):
             lo, hi = quantile_interval(values, pct / 100, confidence)
             intervals[f"{name}_p{pct}"] = (_round(to_ms(lo)), _round(to_ms(hi)))
+    for bound in verdict.bounds:  # a percentile that is an SLO bound: its interval with the design effect
+        key = f"{bound.bound.metric.value}_p{bound.bound.percentile:g}"
+        if key in intervals:
+            intervals[key] = (bound.lo_ms, bound.hi_ms)
     bounds: dict[str, object] = {}
     for b in verdict.bounds[1:]:  # the primary bound has its own columns
         bounds |= {f"{b.bound.key}_ms": b.value_ms, f"{b.bound.key}_ms_lo": b.lo_ms,

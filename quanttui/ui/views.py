@@ -234,8 +234,15 @@ def status_view(
     dropped: int = 0,
 ) -> StatusView:
     total = state.steps_total
+    plan = state.plan
     if state.step is None:
         step = "no step yet"
+    elif plan is not None and state.step_concurrency in plan.concurrencies:
+        # the ramp's level, not the step's number: alternate schedules and trials run several steps per level
+        level = plan.concurrencies.index(state.step_concurrency) + 1
+        step = f"step {level}/{len(plan.concurrencies)} c={state.step_concurrency}"
+        if len(state.step_variants) == 1 and len(state.variants) > 1:
+            step += f" {state.step_variants[0]}"
     else:
         step = f"step {state.step + 1}/{total}" if total else f"step {state.step + 1}"
         step += f" c={state.step_concurrency}"

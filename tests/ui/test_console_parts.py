@@ -161,7 +161,7 @@ def test_status_view_for_live_and_replay():
     assert live.flags == "press s to start the ramp" and live.capacity == "" and live.verdict == ""
     state.apply_all(session_events())
     replay = status_view(state, "replay", 0, paused=True, position=(9.6, 60.0, 0.0), dropped=3)
-    assert replay.progress == "0:09/1:00 max · step 3/2 c=2"  # steps are 0-based in events
+    assert replay.progress == "0:09/1:00 max · step 2/2 c=2"  # the ramp's level, not the step's number
     assert replay.flags == "PAUSED · sweep completed"
     assert replay.capacity == "◆ bf16 undecided at 1 · awq undecided at 1"
     assert replay.counters.endswith("· 3 dropped")

@@ -21,12 +21,17 @@ replay and `quanttui report` re-derive the same decisions. Pure.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quanttui.core.events import RequestResult
-from quanttui.core.intervals import Decision, design_effect, exceedance_decision, quantile_interval
+from quanttui.core.intervals import (
+    Decision,
+    design_effect,
+    exceedance_decision,
+    quantile_interval,
+    requests_to_meet,
+)
 from quanttui.core.loadplan import LoadPlan, Slo, SloBound, SloMetric
 from quanttui.core.stats import percentile
 
@@ -46,10 +51,6 @@ class LookPlan:
     alpha_breach: float
 
 
-def _requests_to_meet(q: float, alpha: float) -> int:
-    return math.ceil(math.log(alpha) / math.log(q))
-
-
 def look_plan(plan: LoadPlan, concurrency: int, variants: int) -> LookPlan:
     claim = (1.0 - plan.confidence) / (2 * max(1, variants))
     steps = len(plan.concurrencies)
@@ -65,7 +66,7 @@ def look_plan(plan: LoadPlan, concurrency: int, variants: int) -> LookPlan:
         points.append(cap)
         looks = tuple(points)
     q_lowest = min((b.q for b in plan.slo.bounds), default=0.95) if plan.slo else 0.95
-    can_meet = [n for n in looks if n >= _requests_to_meet(q_lowest, claim)]
+    can_meet = [n for n in looks if n >= requests_to_meet(q_lowest, 1.0 - claim)]
     # + 1: the step's end is a look too when a time cap ends it between two looks.
     return LookPlan(
         looks=looks,

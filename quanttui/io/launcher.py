@@ -122,6 +122,7 @@ class Launcher:
         self.engines: dict[str, Engine] = {}
         self.log_dir = log_dir
         self._reaper: ReaperHandle | None = None
+        self.grace_cap_s: float | None = None  # a hang-up shortens every engine's grace to this
 
     def _state(self, engine: Engine, phase: Phase, detail: str = "") -> None:
         engine.phase = phase
@@ -299,7 +300,7 @@ class Launcher:
             )
             engine.failure = cause
             self._state(engine, Phase.FAILED, engine.reason(f"{cause} while serving"))
-            await _stop_group(engine.process.pid, engine.config.stop_grace_s)
+            await _stop_group(engine.process.pid, self._grace(engine))
 
     async def _drain_log(self, engine: Engine) -> None:
         if engine._reader:
@@ -311,6 +312,11 @@ class Launcher:
         self._state(engine, Phase.FAILED, detail)
         raise EngineStartError(f"{engine.config.name}: {detail}")
 
+    def _grace(self, engine: Engine) -> float:
+        """The engine's TERM-to-KILL grace, shortened by `grace_cap_s` (set on a hang-up)."""
+        grace = engine.config.stop_grace_s
+        return grace if self.grace_cap_s is None else min(grace, self.grace_cap_s)
+
     async def stop(self, engine: Engine) -> None:
         """SIGTERM to the engine's process group, SIGKILL after its grace period."""
         process = engine.process
@@ -319,7 +325,7 @@ class Launcher:
         engine.stopping = True
         if engine._watcher:
             engine._watcher.cancel()
-        await _stop_group(process.pid, engine.config.stop_grace_s)
+        await _stop_group(process.pid, self._grace(engine))
         await _exit_code(process)
         if self._reaper:
             self._reaper.remove(process.pid)

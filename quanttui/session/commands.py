@@ -59,7 +59,11 @@ class TogglePause:
 
 @dataclass(frozen=True)
 class Stop:
-    """End the ramp (or the engines' start-up, a triage after its prompt, a replay)."""
+    """End the ramp (or the engines' start-up, a triage after its prompt, a replay).
+
+    `engine_grace_s` shortens the engines' TERM-to-KILL grace (a hang-up must end within seconds)."""
+
+    engine_grace_s: float | None = None
 
 
 @dataclass(frozen=True)

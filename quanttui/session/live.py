@@ -106,6 +106,7 @@ class LiveSession:
         self.stream.scrub_with(self.secrets.scrub_event)  # before anything is published
         self.control = RampControl(config.plan, self.stream.publish, self.clock, started=autostart)
         self.launcher: Launcher | None = None
+        self._engine_grace_cap_s: float | None = None  # a hang-up's shorter TERM-to-KILL grace
         self._ran = False
         self.triage_only = triage_only and triage is not None
         self._triage = TriageDriver(triage, self.stream.publish, self.clock) if triage else None
@@ -130,6 +131,7 @@ class LiveSession:
             can_restart=self._launch is not None,
             clock=self.clock,
             load_tags=self.tagging.loaded,
+            journal=self.tagging.journal_path,
         )
 
     @property
@@ -150,8 +152,8 @@ class LiveSession:
                 control.resume()
             case TogglePause():
                 control.resume() if control.paused else control.pause()
-            case Stop():
-                self.stop()
+            case Stop(engine_grace_s=grace):
+                self.stop(grace)
             case StepUp():
                 control.step_up()
             case StepDown():
@@ -172,9 +174,14 @@ class LiveSession:
         title = (self.config.out_dir / "recording.jsonl").name
         return run_job(job, self.header, self.fold, self.tagging, title)
 
-    def stop(self) -> None:
+    def stop(self, engine_grace_s: float | None = None) -> None:
         """End the ramp (or the engines' start-up) and a triage after its current prompt; run()
-        then stops the engines and returns."""
+        then stops the engines (SIGKILL after `engine_grace_s` when given and shorter than their
+        configured grace) and returns."""
+        if engine_grace_s is not None:
+            self._engine_grace_cap_s = engine_grace_s
+            if self.launcher is not None:
+                self.launcher.grace_cap_s = engine_grace_s
         self.control.stop()
         if self._triage is not None:
             self._triage.stop()
@@ -237,6 +244,7 @@ class LiveSession:
         launcher = Launcher(
             echo_states(stream.publish, self.progress), clock, config.out_dir / "logs", self.secrets
         )
+        launcher.grace_cap_s = self._engine_grace_cap_s
         self.launcher = launcher
         interrupted = False
         try:

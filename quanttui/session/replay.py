@@ -66,6 +66,7 @@ class ReplaySession:
             recording=self.path,
             duration=self._replayer.duration,
             load_tags=self.tagging.loaded,
+            journal=self.tagging.journal_path,
         )
 
     def handle(self, command: Command) -> None:

@@ -106,6 +106,7 @@ class SessionInfo:
     clock: SessionClock | None = None  # a live session's clock (reading it is thread-safe)
     # The operator's tags journaled in earlier sittings (reads the journal file; any thread).
     load_tags: Callable[[], dict[tuple[str, str], Tag]] = dict
+    journal: Path | None = None  # where the operator's tags are journaled
 
 
 def read_api_key(env_var: str | None) -> str | None:

@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from textual import constants
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
 
@@ -30,8 +31,6 @@ from quanttui.session.commands import (
     ExportCatalog,
     ExportSummary,
     Job,
-    RestartFailed,
-    SetSlo,
     StartTriage,
     Stop,
     TagOutput,
@@ -40,11 +39,10 @@ from quanttui.session.commands import (
 from quanttui.session.handle import SessionHandle
 from quanttui.ui import controls
 from quanttui.ui.bridge import EventsPending, StreamBridge
+from quanttui.ui.keys import APP_BINDINGS, KeyActions
 from quanttui.ui.palette import palette_commands
 from quanttui.ui.screens.compare import CompareScreen
-from quanttui.ui.screens.help import HelpScreen
 from quanttui.ui.screens.monitor import MonitorScreen
-from quanttui.ui.screens.slo import SloScreen
 from quanttui.ui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, default_theme_dirs, load_theme_dirs
 from quanttui.ui.views import StatusView, status_view
 
@@ -60,27 +58,10 @@ class JobDone(Message):
         self.what, self.paths, self.error = what, paths, error
 
 
-class QuanttuiApp(App[None]):
+class QuanttuiApp(KeyActions, App[None]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "quanttui"
-    BINDINGS = [
-        Binding("s", "start_ramp", "Start"),
-        Binding("p", "pause_ramp", "Pause"),
-        Binding("x", "stop_ramp", "Stop"),
-        Binding("plus", "step_up", "Conc+", key_display="+"),
-        Binding("minus", "step_down", "Conc-", key_display="-"),
-        Binding("l", "set_slo", "SLO"),
-        Binding("space", "pause_replay", "Pause"),
-        Binding("full_stop,n", "step", "Step", key_display="."),
-        Binding("left", "seek(-10)", "-10s", key_display="←"),
-        Binding("right", "seek(10)", "+10s", key_display="→"),
-        Binding("left_square_bracket", "speed(-1)", "Slower", key_display="["),
-        Binding("right_square_bracket", "speed(1)", "Faster", key_display="]"),
-        Binding("R", "restart_engines", "Restart", show=False),
-        Binding("c", "compare", "Compare"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = APP_BINDINGS  # ui/keys.py; Help and Quit lead each screen's own
 
     def __init__(
         self,
@@ -121,12 +102,24 @@ class QuanttuiApp(App[None]):
         self._last_running = 0.0
         self._stopping = False
         self._fold_errors_told = 0
+        self._sent: list[concurrent.futures.Future[None]] = []  # keys' commands not yet applied
+        self.written: list[Path] = []  # files the operator's jobs wrote, named again on exit
 
     @property
     def subscription(self) -> Any:
         return self.bridge.subscription
 
     # -- start-up ------------------------------------------------------------------------------
+    def get_driver_class(self) -> type[Driver]:
+        """On a Linux/macOS terminal, Textual's driver with an output thread that survives a
+        hang-up (ui/terminal.py); TEXTUAL_DRIVER and other platforms as Textual decides."""
+        driver = super().get_driver_class()
+        if driver.__name__ != "LinuxDriver" or constants.DRIVER:
+            return driver
+        from quanttui.ui.terminal import HangupSafeDriver  # imports termios: POSIX only
+
+        return HangupSafeDriver
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(THEME_VARIABLE_DEFAULTS)
 
@@ -218,6 +211,7 @@ class QuanttuiApp(App[None]):
         future.add_done_callback(done)
 
     def on_job_done(self, message: JobDone) -> None:
+        self.written.extend(p for p in message.paths if p not in self.written)
         if message.error is not None:
             self.notify(f"{message.what} failed: {message.error}", severity="error", timeout=30)
         else:
@@ -294,63 +288,7 @@ class QuanttuiApp(App[None]):
         if replot:
             self._plotted_version, self._last_plot = version, now
 
-    # -- keys ----------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return controls.action_allowed(action, self.mode)
-
-    def _key(self, action: str, argument: float = 0.0) -> None:
-        command = controls.command_for(action, argument)
-        if command is not None:
-            self.send(command)
-
-    def action_start_ramp(self) -> None:
-        self._key("start_ramp")
-
-    def action_stop_ramp(self) -> None:
-        self._key("stop_ramp")
-
-    def action_step_up(self) -> None:
-        self._key("step_up")
-
-    def action_step_down(self) -> None:
-        self._key("step_down")
-
-    def action_step(self) -> None:
-        self._key("step")
-
-    def action_pause_ramp(self) -> None:
-        self._key("pause_ramp")
-
-    def action_pause_replay(self) -> None:
-        self._key("pause_replay")
-
-    def action_seek(self, seconds: float) -> None:
-        self._key("seek", seconds)
-
-    def action_speed(self, direction: int) -> None:
-        self._key("speed", direction)
-
-    def action_restart_engines(self) -> None:
-        if not self.info.can_restart:
-            return
-        self.send(RestartFailed())
-        self.notify("restarting failed engines; they rejoin the ramp at the next step", title="quanttui")
-
-    def action_set_slo(self) -> None:
-        def apply(value: float | None) -> None:
-            if value is not None:
-                self.send(SetSlo(value))
-
-        self.push_screen(SloScreen(self.state.slo_ms, self.state.slo_metric), apply)
-
-    def action_compare(self) -> None:
-        if self.screen_stack and not isinstance(self.screen_stack[-1], CompareScreen):
-            self.push_screen(CompareScreen(self.triage))
-
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.mode))
-
+    # -- keys (the rest: ui/keys.py) -------------------------------------------------------------
     async def action_quit(self) -> None:
         """Stop the session (engines stop), then leave; a second quit cancels it and leaves now."""
         task = self.session_task

@@ -16,11 +16,17 @@ from typing import Any
 
 from quanttui.session.commands import Stop
 from quanttui.session.handle import DrivableSession, SessionHandle
-from quanttui.session.signals import on_stop_signals
+from quanttui.session.signals import HangupGuard
 from quanttui.session.thread import responsive_switching
 from quanttui.ui.app import QuanttuiApp
 
-STOP_GRACE_S = 60.0
+STOP_GRACE_S = 60.0  # a quit: how long the session may take to stop before it is cancelled
+# A hang-up must end within HANGUP_DEADLINE_S: the session gets this long to stop by itself, then
+# is cancelled; its engines get HANGUP_ENGINE_GRACE_S between SIGTERM and SIGKILL.
+HANGUP_STOP_WAIT_S = 3.0
+HANGUP_ENGINE_GRACE_S = 3.0
+# What a live run leaves in its folder, in the order the exit line names them.
+RUN_OUTPUTS = ("recording.jsonl", "sweep.csv", "tags.jsonl", "failure_catalog.md", "capacity.md", "logs")
 
 
 async def finish_session(app: QuanttuiApp, grace_s: float = STOP_GRACE_S) -> None:
@@ -54,24 +60,56 @@ async def run_console_async(
 ) -> tuple[int, Any]:
     """Run the app and the session together; returns (exit code, the session's result or None).
 
-    SIGTERM and SIGHUP (a closed terminal or SSH session) end the app like a quit, so the session
-    is stopped and awaited and its engines stop before the process exits.
+    SIGTERM and SIGHUP (a closed terminal or SSH session) stop the session at once (engines get
+    `HANGUP_ENGINE_GRACE_S` between TERM and KILL) and end the app like a quit; `HangupGuard`
+    handles them outside the event loop and ends the process `HANGUP_DEADLINE_S` after the
+    signal whatever is stuck (session/signals.py).
     """
     app = QuanttuiApp(SessionHandle(session, own_thread=session_thread), out_dir, **options)
-    signalled: list[int] = []
+    loop = asyncio.get_running_loop()
 
-    def on_signal(signum: int) -> None:
-        signalled.append(signum)
-        app.exit()
+    def on_signal(_signum: int) -> None:  # in a signal handler: hand off, never wait
+        with contextlib.suppress(Exception):
+            app.handle.send(Stop(engine_grace_s=HANGUP_ENGINE_GRACE_S))
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(app.exit)
 
-    with on_stop_signals(on_signal), responsive_switching():
+    with HangupGuard(on_signal) as guard, responsive_switching():
         try:
             await app.run_async()
         finally:
-            await finish_session(app)
+            await finish_session(app, HANGUP_STOP_WAIT_S if guard.signalled else STOP_GRACE_S)
+    tell(outputs_line(app, out_dir))
     if app.session_error is not None:
-        print(f"quanttui: session failed: {app.session_error}", file=sys.stderr)
-    return exit_code(app, bool(signalled)), app.session_result
+        tell(f"quanttui: session failed: {app.session_error}")
+    return exit_code(app, bool(guard.signalled)), app.session_result
+
+
+def tell(line: str | None) -> None:
+    """One line on stderr; the terminal may be gone (a hang-up), which is not an error."""
+    if line:
+        with contextlib.suppress(OSError, ValueError):
+            print(line, file=sys.stderr, flush=True)
+
+
+def outputs_line(app: QuanttuiApp, out_dir: Path) -> str | None:
+    """Where the run's files are: the recording, sweep.csv, the tag journal, logs, and what the
+    operator exported from the console (catalog, report, summary)."""
+    recording = app.info.recording
+    if app.mode == "live" and recording is not None:
+        folder = recording.parent
+        names = [n for n in RUN_OUTPUTS if (folder / n).exists()]
+        names += [p.name for p in app.written if p.parent == folder and p.name not in names]
+        if not names:
+            return None
+        others = [str(p) for p in app.written if p.parent != folder]
+        return f"quanttui: outputs in {folder}/: " + ", ".join(names + others)
+    parts = [f"replayed {recording}"] if recording is not None else []
+    if recording is not None and app.info.journal is not None and app.info.journal.exists():
+        parts.append(f"tags in {app.info.journal}")
+    if app.written:
+        parts.append("wrote " + ", ".join(str(p) for p in app.written))
+    return "quanttui: " + "; ".join(parts) if parts else None
 
 
 def run_console(session: DrivableSession, out_dir: Path, **options: Any) -> int:

@@ -1,0 +1,134 @@
+"""A dropped SSH session, in every state of the console, on a busy box (#15).
+
+Each test runs the console in a real terminal (tmux), keeps both cores busy with two spinning
+processes, closes the terminal (`tmux kill-session` hangs up the pane as sshd does) and checks that
+the console and everything it started are gone within the deadline, and that the files it wrote read
+back. The console's own process tree is listed just before the hang-up, so an engine still starting
+(no pid recorded yet) is checked too.
+"""
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from test_console_tmux import TMUX, Tmux
+from waiting import wait_until
+
+from quanttui.io.recording_file import open_recording
+from quanttui.io.tag_journal import load_journal
+
+RECORDINGS = Path(__file__).parents[2] / "recordings"
+APP = Path(__file__).parents[1] / "console_app_main.py"
+PYTHON = shlex.quote(sys.executable)
+ENDED_WITHIN_S = 10.0  # the issue's bound for the console itself
+GONE_WITHIN_S = 25.0  # and for every process it started (a reaper's grace after the deadline at most)
+
+pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install -y tmux)")
+
+
+@pytest.fixture
+def busy_tmux() -> Iterator[Tmux]:
+    """A private tmux server, and both cores kept busy by two spinning processes meanwhile."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    server = Tmux()
+    try:
+        yield server
+    finally:
+        subprocess.run([TMUX, "-L", server.socket, "kill-server"], capture_output=True, timeout=10)
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def launch(tmux: Tmux, workdir: Path, argv: str, size: tuple[int, int] = (80, 24)) -> int:
+    """The console in tmux (`exec`, so the pid file names the console itself); returns its pid."""
+    pid_file = workdir / "pid"
+    tmux.new_session(
+        size,
+        f"cd {shlex.quote(str(workdir))}; echo $$ > pid; exec env LANG=C.UTF-8 {PYTHON} {argv}",
+    )
+    wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the console's pid")
+    return int(pid_file.read_text())
+
+
+def hang_up(tmux: Tmux, pid: int) -> float:
+    """Close the terminal; wait until the console and every process it started are gone. Returns
+    how long the console took to end."""
+    tree = [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    tmux("kill-session", "-t", "qt")
+    began = time.monotonic()
+
+    def alive(p: int) -> bool:
+        try:
+            return psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    wait_until(lambda: not alive(pid), ENDED_WITHIN_S + 5, "the console to end after the hang-up")
+    took = time.monotonic() - began
+    wait_until(
+        lambda: not any(alive(p) for p in tree),
+        GONE_WITHIN_S,
+        "every process the console started to end",
+        detail=lambda: [psutil.Process(p).cmdline() for p in tree if alive(p)],
+    )
+    return took
+
+
+def test_hangup_while_engines_start(busy_tmux, tmp_path):
+    out = tmp_path / "out"
+    pid = launch(busy_tmux, tmp_path, f"-m quanttui demo --backend sim --out {shlex.quote(str(out))}")
+    busy_tmux.wait_for(lambda s: "starting" in s or "launching" in s, "the engines starting")
+    assert hang_up(busy_tmux, pid) < ENDED_WITHIN_S
+    open_recording(out / "recording.jsonl")  # readable, whatever it holds
+
+
+def test_hangup_while_ramping(busy_tmux, tmp_path):
+    out = tmp_path / "out"
+    pid = launch(busy_tmux, tmp_path, f"{shlex.quote(str(APP))} {shlex.quote(str(out))} live")
+    busy_tmux.wait_for(lambda s: s.count("● attached") == 2, "both endpoints attached")
+    busy_tmux("send-keys", "-t", "qt", "s")
+    busy_tmux.wait_for(lambda s: "step 1/3" in s, "the ramp running")
+    assert hang_up(busy_tmux, pid) < ENDED_WITHIN_S
+    _, events = open_recording(out / "recording.jsonl")
+    assert any(type(e).__name__ == "RequestResult" for e in events)
+
+
+def test_hangup_during_a_live_triage(busy_tmux, tmp_path):
+    out = tmp_path / "out"
+    pid = launch(
+        busy_tmux, tmp_path, f"-m quanttui triage --demo --backend sim --out {shlex.quote(str(out))}"
+    )
+    busy_tmux.wait_for(lambda s: re.search(r"COMPARE .* [1-9]\d* prompts", s), "the triage under way")
+    assert hang_up(busy_tmux, pid) < ENDED_WITHIN_S
+    open_recording(out / "recording.jsonl")
+
+
+def test_hangup_while_a_replay_plays(busy_tmux, tmp_path):
+    recording = RECORDINGS / "demo-vllm-cpu-bf16-awq.jsonl"
+    pid = launch(busy_tmux, tmp_path, f"-m quanttui replay {shlex.quote(str(recording))} --speed 1")
+    busy_tmux.wait_for(lambda s: "REPLAY" in s, "the replay playing")
+    assert hang_up(busy_tmux, pid) < ENDED_WITHIN_S
+
+
+def test_hangup_with_the_tag_dialog_open(busy_tmux, tmp_path):
+    recording = tmp_path / "triage.jsonl"
+    shutil.copy(RECORDINGS / "demo-vllm-cpu-triage.jsonl", recording)
+    pid = launch(busy_tmux, tmp_path, f"-m quanttui replay {shlex.quote(str(recording))} --speed 0")
+    busy_tmux.wait_for(lambda s: "REPLAY" in s and "completed" in s, "the whole recording replayed")
+    busy_tmux("send-keys", "-t", "qt", "c")
+    busy_tmux.wait_for(lambda s: "COMPARE" in s, "the Compare screen")
+    busy_tmux("send-keys", "-t", "qt", "o")  # a tag, journaled before the dialog below
+    busy_tmux.wait_for(lambda s: "tag: ok" in s, "the first tag on screen")
+    busy_tmux("send-keys", "-t", "qt", "t")
+    busy_tmux.wait_for(lambda s: "0  ok" in s and "9  other" in s, "the tag dialog")
+    assert hang_up(busy_tmux, pid) < ENDED_WITHIN_S
+    journal = load_journal(tmp_path / "triage.tags.jsonl")
+    assert [t.verdict for t in journal.history] == ["ok"]

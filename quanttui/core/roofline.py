@@ -38,9 +38,10 @@ def roofline(
 
 
 def gauge(r: Roofline, width: int = 20) -> str:
-    """A one-line text gauge: `[#####-----] 23% of 410 tok/s bound`."""
+    """A one-line text gauge, the number first (a narrow column cuts the bar, not the number):
+    `23% of 410 tok/s bound [#####---------------]`."""
     if r.efficiency is None or r.bound_tok_s is None:
         return "roofline: n/a (" + ("no bandwidth" if not r.bandwidth_gbps else "no weights size" if not
                                      r.weights_bytes else "no batch-1 step") + ")"  # fmt: skip
     filled = max(0, min(width, round(r.efficiency * width)))
-    return f"[{'#' * filled}{'-' * (width - filled)}] {r.efficiency:.0%} of {r.bound_tok_s:,.0f} tok/s bound"
+    return f"{r.efficiency:.0%} of {r.bound_tok_s:,.0f} tok/s bound [{'#' * filled}{'-' * (width - filled)}]"

@@ -104,7 +104,8 @@ def test_roofline():
     assert nvml_bandwidth_gbps(128, 8001) == pytest.approx(256.0, rel=1e-3)  # RTX 2000 Ada: 128-bit GDDR6
     r = roofline("awq", 256.0, "NVML", 1_000_000_000, 64.0)
     assert r.bound_tok_s == pytest.approx(256.0) and r.efficiency == pytest.approx(0.25)
-    assert gauge(r).startswith("[#####---------------] 25% of 256")
+    # The number first: a narrow column cuts the bar, not the number.
+    assert gauge(r) == "25% of 256 tok/s bound [#####---------------]"
     assert "no weights size" in gauge(roofline("x", 10.0, "c", None, 5.0))
 
 

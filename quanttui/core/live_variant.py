@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from quanttui.core.engine_log import PHASE_ORDER
 from quanttui.core.events import EngineCapacity, EngineSample, InstanceState, RequestResult, VariantRetired
 from quanttui.core.literal import safe_text
+from quanttui.core.log_view import is_scrape_line
 from quanttui.core.series import RollingWindow, SecondSeries
 from quanttui.core.stats import to_ms
 
@@ -86,6 +87,7 @@ class VariantLive:
         self.itl = RollingWindow(window_s, maxlen=100_000)
         self.logs: deque[LogEntry] = deque(maxlen=log_lines)
         self.log_count = 0
+        self.scrape_lines = 0  # quanttui's own GET /metrics lines: counted, not kept (they crowd out the rest)
 
     # -- folding -----------------------------------------------------------------------------
     def on_state(self, event: InstanceState) -> None:
@@ -152,6 +154,9 @@ class VariantLive:
             self.itl.add(event.t, gap / 1e6)
 
     def on_log(self, t: float, line: str, stream: str) -> None:
+        if is_scrape_line(line):
+            self.scrape_lines += 1
+            return
         self.logs.append(LogEntry(t, safe_text(line), stream))
         self.log_count += 1
 

@@ -1,10 +1,14 @@
-"""The three time-series charts (tok/s, p95 against the SLO, KV usage) built from `LiveState`."""
+"""The three time-series charts (tok/s, p95 against the SLO, KV usage) built from `LiveState`.
+
+Pure data: how a chart is laid out at a size (robust axes, the SLO tick, units, the legend
+outside the plot) is `plot_layout.py`'s job.
+"""
 
 from __future__ import annotations
 
 from quanttui.core.live import LiveState
 from quanttui.ui.format import ms
-from quanttui.ui.widgets.plots import Chart, Series
+from quanttui.ui.plot_layout import Chart, Series
 
 
 def _colour(index: int) -> str:
@@ -24,10 +28,12 @@ def throughput_chart(state: LiveState) -> Chart:
     series: list[Series] = []
     for i, (name, v) in enumerate(state.variants.items()):
         series.append(Series(name, *_xy(v.client_tok.trailing_mean(state.rate_s)), _colour(i)))
-        series.append(Series(f"{name} srv", *_xy(v.server_tok.points()), _colour(i), marker="dot"))
+        srv = Series(f"{name} srv", *_xy(v.server_tok.points()), _colour(i), marker="dot", legend=False)
+        series.append(srv)
     return Chart(
-        f"tok/s · lines: client ({state.rate_s} s mean) · dots: server",
-        "tok/s (dots: server)",
+        f"lines: client ({state.rate_s} s mean) · dots: server",
+        "dots: server",
+        "tok/s",
         tuple(series),
         xlim=_xlim(state),
     )
@@ -47,10 +53,10 @@ def latency_chart(state: LiveState) -> Chart:
         window = state.fold.aggregator.steps.get(steps[0]) if steps else None
         if window is not None and window.finished is not None:
             vlines.append((window.finished, "knee"))
-    slo = f" · SLO {ms(state.slo_ms)} ms" if state.slo_ms else ""
-    title = f"p95 {state.slo_metric} ms ({state.window_s:g} s window){slo}"
-    short = f"p95 {state.slo_metric} ms{slo}"
-    return Chart(title, short, series, hlines, tuple(vlines), xlim=_xlim(state))
+    slo = f" · SLO {ms(state.slo_ms)}" if state.slo_ms else ""
+    title = f"p95 {state.slo_metric} ({state.window_s:g} s window){slo}"
+    short = f"p95 {state.slo_metric}{slo}"
+    return Chart(title, short, "ms", series, hlines, tuple(vlines), xlim=_xlim(state))
 
 
 def kv_chart(state: LiveState) -> Chart:
@@ -58,4 +64,4 @@ def kv_chart(state: LiveState) -> Chart:
         Series(name, *_xy(v.kv_pct.points()), _colour(i))
         for i, (name, v) in enumerate(state.variants.items())
     )
-    return Chart("KV cache usage %", "KV %", series, ylim=(0.0, 100.0), xlim=_xlim(state))
+    return Chart("KV cache usage", "KV cache", "%", series, ylim=(0.0, 100.0), xlim=_xlim(state))

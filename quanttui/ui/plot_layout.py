@@ -139,8 +139,9 @@ def value_axis(
 ) -> Axis:
     """A y axis from 0 (or `fixed`) that shows `top` with headroom and labels every mark exactly.
 
-    Regular ticks are nice multiples at least two rows apart; each mark inside the range is a
-    tick labelled with its own value, and a regular tick that would share its row is left out.
+    Regular ticks are nice multiples at least two rows apart (one, if that leaves fewer than
+    three labels); each mark inside the range is a tick labelled with its own value, and a
+    regular tick that would share its row is left out.
     """
     rows = max(2, rows)
     if fixed is not None:
@@ -150,13 +151,16 @@ def value_axis(
         hi = max([top, *marks]) * (1 + HEADROOM)
         if hi <= lo:
             hi = lo + 1.0
-    step = next(_nice_steps(2 * (hi - lo) / max(1, rows - 1)))
-    digits = _decimals(step)
-    ticks = {(row_of(v, lo, hi, rows)): (v, _label(v, digits)) for v in _multiples(lo, hi, step)}
-    for mark in marks:
-        if lo <= mark <= hi:
-            mark_digits = 0 if abs(mark) >= 100 or mark == int(mark) else max(1, digits)
-            ticks[row_of(mark, lo, hi, rows)] = (mark, _label(mark, mark_digits))
+    for spacing in (2, 1):  # rows between regular ticks; closer only if marks left too few
+        step = next(_nice_steps(spacing * (hi - lo) / max(1, rows - 1)))
+        digits = _decimals(step)
+        ticks = {row_of(v, lo, hi, rows): (v, _label(v, digits)) for v in _multiples(lo, hi, step)}
+        for mark in marks:
+            if lo <= mark <= hi:
+                mark_digits = 0 if abs(mark) >= 100 or mark == int(mark) else max(1, digits)
+                ticks[row_of(mark, lo, hi, rows)] = (mark, _label(mark, mark_digits))
+        if len(ticks) >= 3 or rows < 5:
+            break
     ordered = sorted(ticks.values())
     return Axis(lo, hi, tuple(v for v, _ in ordered), tuple(s for _, s in ordered))
 

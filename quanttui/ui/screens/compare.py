@@ -8,6 +8,7 @@ literal text (`safe_text` + `rich.text.Text`); the diff styles come from the the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -54,7 +55,10 @@ class CompareScreen(Screen[None]):
         "tag--issue",
         "tag--ok",
     }
-    BINDINGS = [
+    # Priority bindings run as the app dispatches each key, so a burst typed ahead over a slow link
+    # ("j t 0 enter enter": the next prompt, tagged ok) acts in the order typed, and the tag dialog
+    # is on the stack before the key after "t" is dispatched (ui/screens/tag.py).
+    BINDINGS = [replace(b, priority=True) for b in [
         Binding("j,down", "move(1)", "Next", key_display="j/↓"),
         Binding("k,up", "move(-1)", "Prev", key_display="k/↑"),
         Binding("tab", "next_variant", "Variant", key_display="tab"),
@@ -67,7 +71,7 @@ class CompareScreen(Screen[None]):
         Binding("e", "export_catalog", "Export"),
         Binding("r", "run_triage", "Run", show=False),
         Binding("escape,c", "back", "Monitor", key_display="esc"),
-    ]
+    ]]  # fmt: skip
 
     def __init__(self, state: TriageState) -> None:
         super().__init__(id="compare")

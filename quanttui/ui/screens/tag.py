@@ -1,14 +1,22 @@
 """The tag dialog: the operator's verdict on one output, a symptom line and notes.
 
-Keys only: a digit (0 ok, 1-9 an issue of the taxonomy) or arrows + enter choose the verdict,
-then enter moves from symptom to notes and saves; escape cancels.
+Keys only: a digit (0 ok, 1-9 an issue of the taxonomy) or arrows + enter choose the verdict, then
+the symptom is typed, enter moves to the notes, enter saves; tab / shift+tab move between the
+fields, escape cancels.
+
+Why the screen reads every key itself: operators over a slow SSH link type ahead ("t", "7", the
+symptom, enter, enter) before the dialog is drawn. Textual routes a key to the widget focused when
+the app *dispatches* it, and focus moves later, on the screen's own task; keys typed while the
+dialog was being mounted, or right after a focus change, went to a widget that dropped them (#15).
+Here no widget in the dialog takes the focus: every key goes to this screen's queue, in the order
+typed, and the screen moves between the fields itself. The key that opens the dialog is a priority
+binding (CompareScreen), so the dialog is on the stack before the next key is dispatched.
 """
 
 from __future__ import annotations
 
-from textual import on
+from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
@@ -17,16 +25,20 @@ from textual.widgets.option_list import Option
 from quanttui.core.triage import VERDICTS, Tag
 from quanttui.ui.widgets.text import LiteralLine
 
+FIELDS = ("verdicts", "symptom", "notes")
+
 
 class TagScreen(ModalScreen[Tag | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")] + [
-        Binding(str(i), f"choose({i})", show=False) for i in range(len(VERDICTS))
-    ]
-
     def __init__(self, prompt_id: str, variant: str, current: Tag | None) -> None:
         super().__init__(id="tag")
         self.prompt_id, self.variant, self.current = prompt_id, variant, current
         self.verdict = current.verdict if current else None
+        self.texts = {
+            "symptom": current.symptom if current else "",
+            "notes": current.notes if current else "",
+        }
+        self.field = "verdicts"
+        self.highlighted = VERDICTS.index(self.verdict) if self.verdict in VERDICTS else 0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="tag-body"):
@@ -34,44 +46,87 @@ class TagScreen(ModalScreen[Tag | None]):
                 f"tag {self.variant} on {self.prompt_id}: 0-9 or arrows + enter, then symptom, notes"
             )
             yield OptionList(*(Option(f"{i}  {v}", id=v) for i, v in enumerate(VERDICTS)), id="tag-verdicts")
-            yield Input(value=self.current.symptom if self.current else "", placeholder="symptom (one line)",
-                        id="tag-symptom")  # fmt: skip
-            yield Input(value=self.current.notes if self.current else "", placeholder="notes", id="tag-notes")
+            yield Input(placeholder="symptom (one line)", id="tag-symptom")
+            yield Input(placeholder="notes", id="tag-notes")
             yield LiteralLine("", id="tag-chosen")
 
     def on_mount(self) -> None:
-        options = self.query_one("#tag-verdicts", OptionList)
-        if self.verdict in VERDICTS:
-            options.highlighted = VERDICTS.index(self.verdict)
-        options.focus()
+        for widget in self.query("#tag-body *"):
+            widget.can_focus = False  # the screen reads the keys (see the module's docstring)
+        self._show()
+        if self.verdict is not None:
+            self.query_one("#tag-chosen", LiteralLine).show(f"verdict: {self.verdict}")
 
-    def _chosen(self, verdict: str) -> None:
+    # -- keys ------------------------------------------------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()  # nothing typed here reaches the screens or bindings beneath
+        key = event.key
+        if key == "escape":
+            self.dismiss(None)
+        elif key == "tab":
+            self._move(1)
+        elif key == "shift+tab":
+            self._move(-1)
+        elif self.field == "verdicts":
+            self._verdict_key(key, event.character)
+        elif key == "enter":
+            self._move(1) if self.field == "symptom" else self._save()
+        elif key == "backspace":
+            self.texts[self.field] = self.texts[self.field][:-1]
+        elif key == "ctrl+u":
+            self.texts[self.field] = ""
+        elif key in ("up", "down"):
+            self._move(1 if key == "down" else -1)
+        elif event.is_printable and event.character:
+            self.texts[self.field] += event.character
+        self._show()
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        if self.field != "verdicts":
+            self.texts[self.field] += " ".join(event.text.splitlines())
+            self._show()
+
+    def _verdict_key(self, key: str, character: str | None) -> None:
+        if character is not None and character.isdigit() and int(character) < len(VERDICTS):
+            self._choose(VERDICTS[int(character)])
+        elif key in ("up", "k"):
+            self.highlighted = (self.highlighted - 1) % len(VERDICTS)
+        elif key in ("down", "j"):
+            self.highlighted = (self.highlighted + 1) % len(VERDICTS)
+        elif key == "enter":
+            self._choose(VERDICTS[self.highlighted])
+
+    def _choose(self, verdict: str) -> None:
         self.verdict = verdict
-        self.query_one("#tag-chosen", LiteralLine).show(f"verdict: {verdict}")
-        self.query_one("#tag-symptom", Input).focus()
+        self.highlighted = VERDICTS.index(verdict)
+        self.field = "symptom"
+        if self.is_mounted:
+            self.query_one("#tag-chosen", LiteralLine).show(f"verdict: {verdict}")
 
-    def action_choose(self, index: int) -> None:
-        if isinstance(self.focused, Input):
-            return  # a digit typed into the symptom or notes is text
-        self._chosen(VERDICTS[index])
+    def _move(self, step: int) -> None:
+        self.field = FIELDS[(FIELDS.index(self.field) + step) % len(FIELDS)]
 
-    @on(OptionList.OptionSelected)
-    def picked(self, event: OptionList.OptionSelected) -> None:
-        self._chosen(str(event.option.id))
-
-    @on(Input.Submitted, "#tag-symptom")
-    def to_notes(self) -> None:
-        self.query_one("#tag-notes", Input).focus()
-
-    @on(Input.Submitted, "#tag-notes")
-    def save(self) -> None:
+    def _save(self) -> None:
         if self.verdict is None:
+            self.field = "verdicts"
             self.query_one("#tag-chosen", LiteralLine).show("choose a verdict first (0-9)")
-            self.query_one("#tag-verdicts", OptionList).focus()
             return
-        symptom = " ".join(self.query_one("#tag-symptom", Input).value.split())
-        notes = self.query_one("#tag-notes", Input).value.strip()
+        symptom = " ".join(self.texts["symptom"].split())
+        notes = self.texts["notes"].strip()
         self.dismiss(Tag(self.prompt_id, self.variant, self.verdict, symptom, notes))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    # -- drawing ---------------------------------------------------------------------------------
+    def _show(self) -> None:
+        """The fields as the keys left them; the active one is marked (no widget holds the focus)."""
+        if not self.is_mounted:
+            return
+        options = self.query_one("#tag-verdicts", OptionList)
+        options.highlighted = self.highlighted
+        options.set_class(self.field == "verdicts", "-active")
+        for name in ("symptom", "notes"):
+            field = self.query_one(f"#tag-{name}", Input)
+            field.value = self.texts[name]
+            field.cursor_position = len(self.texts[name])
+            field.set_class(self.field == name, "-active")

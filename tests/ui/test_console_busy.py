@@ -1,6 +1,7 @@
-"""A dropped SSH session, in every state of the console, on a busy box (#15).
+"""The console on a busy box over a link that lags and drops (#15).
 
-Each test runs the console in a real terminal (tmux), keeps both cores busy with two spinning
+Type-ahead: keys sent in one burst, before the dialog they open is drawn, all reach it.
+Hang-ups: each test runs the console in a real terminal (tmux), keeps both cores busy with two spinning
 processes, closes the terminal (`tmux kill-session` hangs up the pane as sshd does) and checks that
 the console and everything it started are gone within the deadline, and that the files it wrote read
 back. The console's own process tree is listed just before the hang-up, so an engine still starting
@@ -132,3 +133,39 @@ def test_hangup_with_the_tag_dialog_open(busy_tmux, tmp_path):
     assert hang_up(busy_tmux, pid) < ENDED_WITHIN_S
     journal = load_journal(tmp_path / "triage.tags.jsonl")
     assert [t.verdict for t in journal.history] == ["ok"]
+
+
+def test_quitting_names_where_the_outputs_are(busy_tmux, tmp_path):
+    out = tmp_path / "out"
+    launch(busy_tmux, tmp_path, f"{shlex.quote(str(APP))} {shlex.quote(str(out))} live", (100, 30))
+    busy_tmux.wait_for(lambda s: s.count("● attached") == 2, "both endpoints attached")
+    busy_tmux("send-keys", "-t", "qt", "q")
+    busy_tmux.wait_for(
+        lambda s: f"quanttui: outputs in {out}/: recording.jsonl, sweep.csv" in s.replace("\n", ""),
+        "the exit line (the pane stays after the console ends)",
+    )
+
+
+def test_keys_typed_ahead_of_the_tag_dialog_all_reach_it(busy_tmux, tmp_path):
+    """An operator over a slow SSH link types the category, the symptom (with letters that are keys
+    of the screens beneath: q quits, e exports), enter, the notes and enter, in one burst: no key
+    may be lost or reach another screen. Then the same again at once on the next prompt."""
+    recording = tmp_path / "triage.jsonl"
+    shutil.copy(RECORDINGS / "demo-vllm-cpu-triage.jsonl", recording)
+    launch(busy_tmux, tmp_path, f"-m quanttui replay {shlex.quote(str(recording))} --speed 0", (120, 36))
+    busy_tmux.wait_for(lambda s: "REPLAY" in s and "completed" in s, "the whole recording replayed")
+    busy_tmux("send-keys", "-t", "qt", "c")
+    busy_tmux.wait_for(lambda s: "COMPARE" in s, "the Compare screen")
+    burst = ["t", "7", "made up a number, quoted", "Enter", "see the exported q", "Enter"]
+    for keys in burst:
+        busy_tmux("send-keys", "-t", "qt", *(["-l", keys] if len(keys) > 1 and keys != "Enter" else [keys]))
+    busy_tmux.wait_for(lambda s: "tag: hallucination" in s, "the tag on screen")
+    busy_tmux("send-keys", "-t", "qt", "j", "t", "0", "Enter", "Enter")  # the next prompt, ok
+    busy_tmux.wait_for(lambda s: "tag: ok" in s, "the second tag on screen")
+    journal = load_journal(tmp_path / "triage.tags.jsonl")
+    assert [(t.verdict, t.symptom, t.notes) for t in journal.history] == [
+        ("hallucination", "made up a number, quoted", "see the exported q"),
+        ("ok", "", ""),
+    ]
+    assert len({t.prompt_id for t in journal.history}) == 2
+    assert not list(tmp_path.glob("failure_catalog*"))  # the e typed in the notes exported nothing

@@ -17,12 +17,18 @@ from collections.abc import Callable, Iterator
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+def handled_signals() -> list[int]:
+    """The stop signals to handle: SIGHUP is left alone when it is ignored (`nohup quanttui ...`:
+    the operator asked for the run to outlive the terminal)."""
+    return [s for s in STOP_SIGNALS if not (s == signal.SIGHUP and signal.getsignal(s) == signal.SIG_IGN)]
+
+
 @contextlib.contextmanager
 def on_stop_signals(handler: Callable[[int], None]) -> Iterator[None]:
     """Call `handler(signum)` on the running loop for SIGTERM and SIGHUP while inside the block."""
     loop = asyncio.get_running_loop()
     installed = []
-    for signum in STOP_SIGNALS:
+    for signum in handled_signals():
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, handler, signum)
             installed.append(signum)
@@ -58,7 +64,7 @@ class HangupGuard:
         self._deadline: threading.Thread | None = None
 
     def __enter__(self) -> HangupGuard:
-        for signum in STOP_SIGNALS:
+        for signum in handled_signals():
             with contextlib.suppress(ValueError, OSError):  # not the main thread: nothing to guard
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self

@@ -77,3 +77,28 @@ def test_no_engine_outlives_quanttui_run(tmp_path, signum, code):
     wait_until(lambda: not any(running(p) for p in pids), what="every engine to be gone")
     if signum != signal.SIGKILL:
         assert (out / "sweep.csv").exists()
+
+
+def test_a_run_under_nohup_outlives_the_hangup(tmp_path):
+    """`nohup quanttui run ...` (SIGHUP ignored) keeps measuring after the terminal hangs up; SIGTERM
+    still stops it cleanly (README: keep a long ramp alive across SSH drops)."""
+    ports = two_free_ports()
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quanttui", "run", "--config", str(session_file(tmp_path, ports)), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # what nohup does
+    )  # fmt: skip
+    recording = out / "recording.jsonl"
+
+    def results() -> int:
+        return recording.read_text().count('"RequestResult"') if recording.exists() else 0
+
+    wait_until(results, timeout=60, what="the first request result in the recording")
+    process.send_signal(signal.SIGHUP)
+    seen = results()
+    wait_until(lambda: results() > seen + 5, what="more requests measured after the hang-up")
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert process.returncode == 143 and (out / "sweep.csv").exists()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from quanttui.core.capacity import VariantCapacity, blowup_knee
 from quanttui.core.events import (
@@ -32,6 +31,7 @@ from quanttui.core.events import (
     OperatorCommand,
     OperatorNote,
     ProcessSample,
+    RampStatus,
     ReplayReset,
     ReplayStatus,
     RequestResult,
@@ -42,30 +42,14 @@ from quanttui.core.events import (
 )
 from quanttui.core.fold import SessionFold
 from quanttui.core.literal import safe_text
+from quanttui.core.live_compare import Delta, deltas
 from quanttui.core.live_variant import LatencyView, VariantLive
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.roofline import Roofline, roofline
 from quanttui.core.stepstats import StepStats
 from quanttui.core.verdict import Verdict, run_verdict, where_measured
 
-
-@dataclass(frozen=True)
-class Delta:
-    """One variant against the baseline (the first variant): ratios > 1 mean "more than A"."""
-
-    variant: str
-    baseline: str
-    tok_s_ratio: float | None  # client tok/s, B / A
-    server_tok_s_ratio: float | None
-    p95_ratio: float | None  # rolling p95 of the SLO metric, B / A
-    kv_headroom_tokens: float | None  # free KV tokens now
-    baseline_kv_headroom_tokens: float | None
-    capacity: VariantCapacity | None  # None until one of its steps finished
-    baseline_capacity: VariantCapacity | None
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
+ENDED = ("stopped", "failed")
 
 
 class LiveState:
@@ -107,6 +91,10 @@ class LiveState:
         self.step_requests: int | None = None  # measured requests per variant in the step
         self.step_seconds: float | None = None
         self.step_variants: tuple[str, ...] = ()
+        self.step_target: int | None = None  # measured requests that end a variant's part of the step
+        self.step_cap_s: float | None = None  # seconds that end it
+        self.ramp_since = 0.0  # when the ramp's state last changed (a window must not span a pause)
+        self.step_warmup: dict[str, int] = {}  # warm-up requests finished in the open step, by variant
         self.steps_done: list[int] = []
         self.step_rows: dict[tuple[str, int], StepStats] = {}  # finished steps
         self.verdict: Verdict | None = None  # from the finished steps' decisions (core/verdict.py)
@@ -170,6 +158,8 @@ class LiveState:
                 self._on_step_finished(event)
             case RequestResult():
                 self._variant(event.variant).on_result(event, self.step)
+                if event.warmup and event.step == self.step:
+                    self.step_warmup[event.variant] = self.step_warmup.get(event.variant, 0) + 1
             case VariantRetired():
                 self._variant(event.variant).retired = event
             case SweepFinished():
@@ -183,6 +173,8 @@ class LiveState:
                     self._rejudge()
             case ProcessSample():
                 self._variant(event.variant).on_process(event.rss_mib, event.cpu_pct, event.pids)
+            case RampStatus():
+                self.ramp_since = event.t
             case _:
                 pass
 
@@ -226,11 +218,18 @@ class LiveState:
         self.step, self.step_concurrency, self.step_started_t = event.step, event.concurrency, event.t
         self.step_requests, self.step_seconds = event.requests, event.seconds
         self.step_variants = event.variants
+        plan = self.plan
+        # Adaptive steps end at their last look (the cap) or time cap at the latest; fixed ones at
+        # their recorded length (a recording made before the 4 x concurrency minimum ran exactly that).
+        self.step_target = event.looks[-1] if event.looks else event.requests
+        adaptive_cap = plan.max_step_seconds if plan is not None and event.looks else None
+        self.step_cap_s = event.seconds if event.seconds is not None else adaptive_cap
         self.running.clear()
         self._running_n.clear()
         for name in event.variants:
             v = self._variant(name)
             v.step_done = v.step_errors = 0
+            self.step_warmup[name] = 0
 
     def _on_step_finished(self, event: StepFinished) -> None:
         window = self.fold.aggregator.steps.get(event.step)
@@ -291,6 +290,27 @@ class LiveState:
         if stale:
             self.version += 1
         return bool(stale)
+
+    def ended(self, name: str) -> bool:
+        """The engine stopped or failed: nothing it showed live is current any more."""
+        return self.variants[name].state in ENDED
+
+    def serving(self, name: str) -> bool:
+        return self.variants[name].state in ("ready", "attached")
+
+    def part_done(self, name: str) -> bool:
+        """The variant's part of the open step no longer loads it fully: decided (its in-flight
+        requests are the tail), its last requests sent (closed-loop users send no more once the
+        completed ones reach the target less the users), or its time is up."""
+        v = self.variants[name]
+        stats = self.running.get(name)
+        if stats is not None and stats.decided_at is not None:
+            return True
+        conc = self.step_concurrency or 1
+        if self.step_target is not None and v.step_done > self.step_target - conc:
+            return True
+        started = self.step_started_t
+        return self.step_cap_s is not None and started is not None and self.now - started >= self.step_cap_s
 
     # -- reading -----------------------------------------------------------------------------
     def set_hardware(self, header_config: dict[str, object]) -> None:
@@ -355,33 +375,17 @@ class LiveState:
             return None
         return series.rate(self.rate_s, until=math.floor(self.now))
 
+    def server_tok_s(self, name: str) -> float | None:
+        """The engine's own generation rate (/metrics), the mean over the same whole seconds."""
+        return self.variants[name].server_tok.mean(self.rate_s, until=math.floor(self.now))
+
     def over_slo(self, name: str) -> bool:
         p95 = self.latency(name).slo_p95_ms
         return self.slo_ms is not None and p95 is not None and p95 > self.slo_ms
 
     def deltas(self) -> list[Delta]:
-        names = self.names()
-        if len(names) < 2:
-            return []
-        base = self.variants[names[0]]
-        base_p95 = self.latency(base.name).slo_p95_ms
-        out = []
-        for name in names[1:]:
-            v = self.variants[name]
-            out.append(
-                Delta(
-                    variant=name,
-                    baseline=base.name,
-                    tok_s_ratio=ratio(self.client_tok_s(name), self.client_tok_s(base.name)),
-                    server_tok_s_ratio=ratio(v.server_tok_s, base.server_tok_s),
-                    p95_ratio=ratio(self.latency(name).slo_p95_ms, base_p95),
-                    kv_headroom_tokens=v.kv_headroom_tokens,
-                    baseline_kv_headroom_tokens=base.kv_headroom_tokens,
-                    capacity=self.capacity.get(name),
-                    baseline_capacity=self.capacity.get(base.name),
-                )
-            )
-        return out
+        """Each variant against the first, from one source at a time (core/live_compare.py)."""
+        return deltas(self)
 
     def gpu_total(self) -> tuple[float, float] | None:
         """(used, total) MiB over every GPU seen, for endpoints whose pids are unknown."""

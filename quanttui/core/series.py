@@ -105,6 +105,15 @@ class SecondSeries:
             return None
         return sum(v or 0.0 for v in list(self._values)[start:end]) / (end - start)
 
+    def mean(self, width: int, until: int | None = None) -> float | None:
+        """Mean of the observed values over the `width` whole seconds before `until` (as `rate`),
+        for a gauge; None when none was observed there."""
+        if not self._values:
+            return None
+        end = (self.last_second if until is None else until) - self._first
+        seen = [v for v in list(self._values)[max(0, end - width) : max(0, end)] if v is not None]
+        return sum(seen) / len(seen) if seen else None
+
     def latest(self) -> float | None:
         for value in reversed(self._values):
             if value is not None:

@@ -1,16 +1,21 @@
 """What each panel says, as plain strings and flags computed from `LiveState` (no Textual here).
 
 Widgets only copy these into the screen, so the wording is tested without running the app and
-every panel words the same number the same way.
+every panel words the same number the same way. One source per number: a live window says its
+length ("E2E (last 30 s) ..."), a step's numbers come from its step result (the `StepStats` the
+CSV gets), and an engine that stopped or failed shows "—" where it showed live values.
 """
 
 from __future__ import annotations
 
+import re
+import signal
 from dataclasses import dataclass
 
 from quanttui.core.events import METRICS_NOT_EXPORTED
 from quanttui.core.live import LiveState
-from quanttui.core.live_variant import PHASES, VariantLive
+from quanttui.core.live_compare import LIVE, STEPS, Delta
+from quanttui.core.live_variant import PHASES, LatencyView, VariantLive
 from quanttui.core.roofline import gauge
 from quanttui.ui.capacity_words import (
     capacity_parts,
@@ -37,13 +42,13 @@ class VariantView:
     kv_text: str
     kv_level: str  # ok | high | full
     queue_text: str
-    tok_text: str
-    ttft_text: str
-    e2e_text: str
-    extra_slo_text: str | None  # the SLO metric's line when it is tpot or itl
+    tok_texts: tuple[str, ...]  # live windows, longest form first, each labelled with its length
+    ttft_texts: tuple[str, ...]
+    e2e_texts: tuple[str, ...]
+    extra_slo_texts: tuple[str, ...] | None  # the SLO metric's line when it is tpot or itl
     slo_line: str  # which line carries the SLO metric: ttft | e2e | extra
     over_slo: bool
-    step_text: str
+    step_texts: tuple[str, ...]  # the step's request counts (measured, warm-up, errors)
     errors_text: str
     has_errors: bool
     capacity_texts: tuple[str, ...]  # holds / breaches / undecided, longest form first; () hides
@@ -52,6 +57,25 @@ class VariantView:
     decision_class: str  # meets | breaches | undecided | ""
     roof_text: str | None
     retired_text: str | None
+
+
+def stop_detail(detail: str) -> str:
+    """How an engine that quanttui stopped ended, in words. The launcher sends SIGTERM; vLLM
+    exits 0 on it, llama.cpp's server dies by it ("exit code -15"): both are a normal stop, so
+    the signal is named and the raw code kept, without the look of a failure. SIGKILL means the
+    engine outlived its grace period."""
+    match = re.fullmatch(r"exit code (-\d+)", detail)
+    if match is None:
+        return detail
+    code = int(match[1])
+    if code == -signal.SIGTERM:
+        return f"on SIGTERM (code {code})"
+    if code == -signal.SIGKILL:
+        return f"killed after its grace period (SIGKILL, code {code})"
+    try:
+        return f"by {signal.Signals(-code).name} (code {code})"
+    except ValueError:
+        return detail
 
 
 def _state(v: VariantLive) -> tuple[str, str]:
@@ -66,7 +90,8 @@ def _state(v: VariantLive) -> tuple[str, str]:
         cls = "starting"
     else:
         cls = "unknown"
-    detail = f" · {v.state_detail}" if v.state_detail else ""
+    words = stop_detail(v.state_detail) if v.state == "stopped" else v.state_detail
+    detail = f" · {words}" if words else ""
     if _not_exported(v):
         detail += " · no /metrics"
     elif v.metrics_unavailable:
@@ -80,6 +105,11 @@ def _not_exported(v: VariantLive) -> bool:
 
 
 def _memory(state: LiveState, v: VariantLive) -> str:
+    if state.ended(v.name):  # what was sampled is the last of a process that is gone
+        rss = f"RSS {DASH}" if v.rss_mib is not None else ""
+        if state.gpu_unavailable is not None:
+            return f"no GPU · {rss}" if rss else "no GPU"
+        return rss or f"GPU {DASH}"
     if v.gpu_mem_mib is not None:
         each = " · ".join(f"{pid}: {num(used)}" for pid, used in v.gpu_processes)
         return f"GPU {mib(v.gpu_mem_mib)} · pid {each}"
@@ -98,36 +128,90 @@ def _memory(state: LiveState, v: VariantLive) -> str:
     return f"GPU {DASH}"
 
 
+def _latency_texts(
+    label: str, window: str, p95: float | None, mark: str, p50: float | None = None, with_p50: bool = True
+) -> tuple[str, ...]:
+    """ "E2E (last 30 s) p50 3,303 p95 6,019 ms", down to "E2E (30 s) p95 6,019 ms": the window's
+    length in every form, so a window's p95 is never read as a step's."""
+    if p50 is None and p95 is None:
+        return (f"{label} (last {window}) {DASH}", f"{label} ({window}) {DASH}")
+    only = f"p95 {ms(p95)} ms{mark}"
+    both = f"p50 {ms(p50)} {only}" if with_p50 else only
+    return tuple(
+        dict.fromkeys(
+            [f"{label} (last {window}) {both}", f"{label} ({window}) {both}", f"{label} ({window}) {only}"]
+        )
+    )
+
+
+def _step_texts(state: LiveState, name: str) -> tuple[str, ...]:
+    """The request counts of the open step so far, else of the variant's last finished step from its
+    step result (the CSV's requests, warmup, tail, errors): measured and warm-up said apart."""
+    v = state.variants[name]
+    if name in state.step_variants and state.step is not None and state.step not in state.steps_done:
+        head = f"c={state.step_concurrency} now"
+        measured, warmup, errors, tail = v.step_done, state.step_warmup.get(name, 0), v.step_errors, 0
+    else:
+        last = max(
+            (r for (n, _), r in state.step_rows.items() if n == name), key=lambda r: r.step, default=None
+        )
+        if last is None:
+            return ("no load step yet",)
+        head, measured, warmup, errors, tail = (
+            f"c={last.conc}",
+            last.requests,
+            last.warmup,
+            last.errors,
+            last.tail,
+        )
+    counts = f"{head}: {measured} measured · {warmup} warm-up"
+    tail_text = f" · {tail} tail" if tail else ""
+    forms = [
+        f"{counts} · {errors} err{tail_text}",
+        f"{counts} · {errors} err",
+        counts,
+        f"{head}: {measured} measured",
+    ]
+    return tuple(dict.fromkeys(forms))
+
+
 def variant_view(state: LiveState, name: str) -> VariantView:
     v = state.variants[name]
+    ended = state.ended(name)  # stopped or failed: no live value is current
     state_text, state_class = _state(v)
     phase = None
     if v.starting:
         phase = (v.phase_index, READY_INDEX, PHASES[v.phase_index])
-    kv_percent = None if v.kv_usage is None else v.kv_usage * 100
+    kv_percent = None if v.kv_usage is None or ended else v.kv_usage * 100
     capacity = f" of {num(v.kv_capacity_tokens)} tok" if v.kv_capacity_tokens else ""
     kv_text = f"{DASH if kv_percent is None else f'{kv_percent:5.1f}%'}{capacity}"
-    queue_text = f"run {num(v.running)} wait {num(v.waiting)} preempt {num(v.preemptions)}"
+    run, wait = (None, None) if ended else (v.running, v.waiting)
+    queue_text = f"run {num(run)} wait {num(wait)} preempt {num(v.preemptions)}"
     if _not_exported(v):
         if v.kv_usage is None:
             kv_text = METRICS_NOT_EXPORTED
         if v.running is None:
             queue_text = f"run/wait {METRICS_NOT_EXPORTED}"
     level = "ok"
-    if v.kv_usage is not None:
-        level = "full" if v.kv_usage >= 0.9 else "high" if v.kv_usage >= 0.7 else "ok"
-    lat = state.latency(name)
-    over = state.over_slo(name)
+    if kv_percent is not None:
+        level = "full" if kv_percent >= 90 else "high" if kv_percent >= 70 else "ok"
+    lat = LatencyView() if ended else state.latency(name)
+    over = not ended and state.over_slo(name)
     mark = " ▲" if over else ""
     metric = state.slo_metric
+    window = f"{state.window_s:g} s"
     extra = None
     if metric in ("tpot", "itl"):
-        extra = f"{metric.upper():4} p95 {ms(lat.slo_p95_ms)} ms{mark}"
-    ttft = f"TTFT p50 {ms(lat.ttft_p50_ms)} p95 {ms(lat.ttft_p95_ms)} ms{mark if metric == 'ttft' else ''}"
-    e2e = f"E2E  p50 {ms(lat.e2e_p50_ms)} p95 {ms(lat.e2e_p95_ms)} ms{mark if metric == 'e2e' else ''}"
-    target = state.step_requests
-    in_step = name in state.step_variants
-    step = f"req {v.step_done}/{target}" if in_step and target else f"req {v.requests}"
+        extra = _latency_texts(metric.upper(), window, lat.slo_p95_ms, mark, with_p50=False)
+    ttft = _latency_texts("TTFT", window, lat.ttft_p95_ms, mark if metric == "ttft" else "", lat.ttft_p50_ms)
+    e2e = _latency_texts("E2E", window, lat.e2e_p95_ms, mark if metric == "e2e" else "", lat.e2e_p50_ms)
+    rate = f"{state.rate_s} s"
+    tok, srv = (None, None) if ended else (state.client_tok_s(name), state.server_tok_s(name))
+    tok_texts = (
+        f"tok/s (last {rate}) {num(tok, 1)} · srv {num(srv, 1)}",
+        f"tok/s ({rate}) {num(tok, 1)} · srv {num(srv, 1)}",
+        f"tok/s ({rate}) {num(tok, 1)}",
+    )
     errors = ", ".join(f"{cls} {n}" for cls, n in v.errors_by_class.most_common())
     cap = state.capacity.get(name)
     judged = cap is not None and capacity_parts(state, name) is not None
@@ -136,8 +220,8 @@ def variant_view(state: LiveState, name: str) -> VariantView:
         bend = f"↗ bends c={v.bend_conc}" if judged else f"↗ p95 bends at c={v.bend_conc}"
     retired = None
     if v.retired:
-        window = state.fold.aggregator.steps.get(v.retired.step)
-        where = f" at c={window.concurrency}" if window else ""
+        step_window = state.fold.aggregator.steps.get(v.retired.step)
+        where = f" at c={step_window.concurrency}" if step_window else ""
         retired = f"retired: {v.retired.rule.replace('_', ' ')}{where}"
     return VariantView(
         title=f"{name} · {v.precision}" if v.precision and v.precision != name else name,
@@ -150,14 +234,14 @@ def variant_view(state: LiveState, name: str) -> VariantView:
         kv_text=kv_text,
         kv_level=level,
         queue_text=queue_text,
-        tok_text=f"tok/s {num(state.client_tok_s(name), 1)} (srv {num(v.server_tok_s, 1)})",
-        ttft_text=ttft,
-        e2e_text=e2e,
-        extra_slo_text=extra,
+        tok_texts=tok_texts,
+        ttft_texts=ttft,
+        e2e_texts=e2e,
+        extra_slo_texts=extra,
         slo_line="extra" if extra else metric if metric in ("ttft", "e2e") else "e2e",
         over_slo=over,
-        step_text=f"{step} · ok {v.ok} · err {v.errors}",
-        errors_text=f"errors: {errors}" if errors else "errors: none",
+        step_texts=_step_texts(state, name),
+        errors_text=f"session errors: {errors}" if errors else "session errors: none",
         has_errors=bool(errors),
         capacity_texts=capacity_texts(state, name, bend),
         capacity_class=("decided" if cap.decided else "undecided") if cap and judged else "",
@@ -168,15 +252,28 @@ def variant_view(state: LiveState, name: str) -> VariantView:
     )
 
 
+def ratio_source(d: Delta) -> str:
+    """What a comparison divides: "live" windows, "steps at c=8", or "no common step"."""
+    if d.source == LIVE:
+        return "live"
+    if d.source == STEPS:
+        return f"steps at c={d.conc}"
+    return "no common step"
+
+
 def delta_lines(state: LiveState) -> list[str]:
-    """The strip between the columns: each variant against the first one."""
+    """The strip between the columns: each variant against the first one. Its ratios are of live
+    windows only while both variants run the open step (each line says its window), else of the
+    step results of the latest concurrency both finished (core/live_compare.py)."""
     lines: list[str] = []
     for d in state.deltas():
+        rate, window = (f" {state.rate_s} s", f" {state.window_s:g} s") if d.source == LIVE else ("", "")
         lines += [
             f"{d.variant} vs {d.baseline}",
-            f"tok/s {times(d.tok_s_ratio)}",
-            f"srv   {times(d.server_tok_s_ratio)}",
-            f"p95   {times(d.p95_ratio)}",
+            ratio_source(d),
+            f"{'tok/s' + rate:10}{times(d.tok_s_ratio)}",
+            f"{'srv' + rate:10}{times(d.server_tok_s_ratio)}",
+            f"{'p95' + window:10}{times(d.p95_ratio)}",
             "KV free tok",
             f" {d.baseline[:6]:6} {num(d.baseline_kv_headroom_tokens):>7}",
             f" {d.variant[:6]:6} {num(d.kv_headroom_tokens):>7}",
@@ -203,8 +300,10 @@ def delta_row(state: LiveState) -> str:
     parts = []
     for d in state.deltas():
         mine, base = capacity_word(state, d.variant) or DASH, capacity_word(state, d.baseline) or DASH
+        rate, window = (f" ({state.rate_s} s)", f" ({state.window_s:g} s)") if d.source == LIVE else ("", "")
         parts.append(
-            f"{d.variant}/{d.baseline}: tok/s {times(d.tok_s_ratio)} · p95 {times(d.p95_ratio)} · "
+            f"{d.variant}/{d.baseline} {ratio_source(d)}: tok/s{rate} {times(d.tok_s_ratio)} · "
+            f"p95{window} {times(d.p95_ratio)} · "
             f"KV free {num(d.kv_headroom_tokens)} vs {num(d.baseline_kv_headroom_tokens)} · "
             f"{d.variant} {mine} vs {d.baseline} {base}"
         )

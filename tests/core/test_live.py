@@ -13,6 +13,7 @@ from quanttui.core.events import (
     LogLine,
     OperatorCommand,
     ProcessSample,
+    RampStatus,
     ReplayReset,
     RequestResult,
     StepFinished,
@@ -120,10 +121,14 @@ def test_rolling_latency_throughput_and_deltas():
     assert state.over_slo("bf16") and not state.over_slo("awq")
     # 4 x 10 + 4 x 20 tokens completed over seconds 3..7 (the current second 9 is still open).
     assert state.client_tok_s("awq") == pytest.approx(sum([0, 20, 20 + 20, 40, 0]) / 5)
+    assert state.server_tok_s("bf16") == 40.0 and state.server_tok_s("awq") == 80.0  # means of the scrapes
+    # The sweep is over: the comparison is of the last level both finished, from its step results.
     (delta,) = state.deltas()
     assert delta.variant == "awq" and delta.baseline == "bf16"
-    assert delta.server_tok_s_ratio == pytest.approx(2.0)
-    assert delta.p95_ratio < 1 and delta.kv_headroom_tokens == 3072
+    assert (delta.source, delta.conc) == ("steps", 2)
+    bf16, awq = state.step_rows[("bf16", 2)], state.step_rows[("awq", 2)]
+    assert delta.tok_s_ratio == pytest.approx(awq.tok_s / bf16.tok_s)
+    assert delta.p95_ratio == pytest.approx(awq.p95_ms / bf16.p95_ms) and delta.kv_headroom_tokens == 3072
     assert delta.baseline_capacity is state.capacity["bf16"] and delta.capacity is state.capacity["awq"]
 
     # 40 s later nothing is left in the 30 s window.
@@ -133,6 +138,50 @@ def test_rolling_latency_throughput_and_deltas():
     assert state.client_tok_s("awq") == 0
     p95_series = state.variants["bf16"].slo_p95.points()
     assert p95_series and max(v for _, v in p95_series) > 500
+
+
+def test_a_ratio_is_live_only_while_both_variants_are_loaded_then_of_the_step_results():
+    """One variant's part of a step ends first: its window empties while the other's goes on, so the
+    live ratio stops there (it read "×15.16"), and once the step ends its results are compared."""
+    state = LiveState(PLAN, rate_s=5)
+    state.apply_all([InstanceState(t=0.0, variant=n, state="ready") for n in ("bf16", "awq")])
+    state.apply(StepStarted(t=0.0, step=0, concurrency=1, requests=20, seconds=None, warmup_requests=0,
+                            variants=("bf16", "awq")))  # fmt: skip
+    events = [EngineSample(t=4.0, variant="bf16", kv_cache_usage=0.1, running=1, waiting=0,
+                           generation_tokens_total=200, prompt_tokens_total=0, preemptions_total=0,
+                           generation_tok_s=20.0)]  # fmt: skip
+    for i in range(1, 21):  # one user each: bf16 does its 20 requests by t=10, awq at half the pace
+        events.append(result("bf16", 0, i * 0.5, 0.5, tokens=10))
+        if i % 2 == 0:
+            events.append(result("awq", 0, i * 0.5, 1.0, tokens=10))
+    state.apply_all(events[:-2])  # up to t=9.5: bf16 has sent its last request, 19 have come back
+    (live,) = state.deltas()
+    assert live.source == "live" and live.conc is None
+    assert live.tok_s_ratio == pytest.approx(state.client_tok_s("awq") / state.client_tok_s("bf16"))
+    assert live.tok_s_ratio == pytest.approx(0.5)
+    assert live.server_tok_s_ratio is None  # awq's engine said nothing of its own rate
+    state.apply_all(events[-2:])  # bf16's part is done: no live ratio any more, no step result yet
+    (between,) = state.deltas()
+    assert (between.source, between.tok_s_ratio, between.p95_ratio) == ("", None, None)
+    for i in range(10):
+        state.apply(result("awq", 0, 11.0 + i, 1.0, tokens=10))
+    state.apply(StepFinished(t=21.0, step=0))
+    (done,) = state.deltas()
+    bf16, awq = state.step_rows[("bf16", 0)], state.step_rows[("awq", 0)]
+    assert (done.source, done.conc) == ("steps", 1)
+    assert done.tok_s_ratio == pytest.approx(awq.tok_s / bf16.tok_s)
+    # A paused ramp is not a live window either.
+    state.apply(StepStarted(t=21.0, step=1, concurrency=2, requests=40, seconds=None, warmup_requests=0,
+                            variants=("bf16", "awq")))  # fmt: skip
+    state.apply_all([result("bf16", 1, 28.0, 1.0), result("awq", 1, 28.0, 1.0)])
+    assert state.deltas()[0].source == "live"
+    state.apply(RampStatus(t=28.5, state="paused"))
+    assert state.deltas()[0].source == "steps"
+    state.apply(RampStatus(t=29.0, state="running"))
+    state.apply(result("bf16", 1, 33.5, 1.0))
+    assert state.deltas()[0].source == "steps"  # the window 28..33 s holds the pause
+    state.apply(result("bf16", 1, 34.5, 1.0))
+    assert state.deltas()[0].source == "live"
 
 
 def test_gpu_memory_by_pid_process_memory_and_no_gpu():

@@ -94,7 +94,7 @@ async def test_a_decided_capacity_shows_holds_n_and_the_capacity_sentence(tmp_pa
             line(app, "awq", ".decision-line").value == "c=8: p95 e2e 1,380 ms [1,360–1,380] n=100 · breaches"
         )
         assert line(app, "awq", ".decision-line").has_class("-breaches")
-        assert shown(app, "#delta").splitlines()[7:] == [
+        assert shown(app, "#delta").splitlines()[8:] == [
             "capacity", " bf16 holds 2", "  breaches at 4", " awq holds 4", "  breaches at 8"
         ]  # fmt: skip
         plot = app.screen.query_one("#plot-p95")

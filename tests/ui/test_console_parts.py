@@ -94,8 +94,21 @@ def test_variant_view_words_the_panel():
     assert bf16.state_class == "ready" and bf16.phase is None
     assert bf16.kv_text == " 50.0% of 1,024 tok" and bf16.kv_level == "ok"
     assert bf16.queue_text == "run 2 wait 1 preempt 2"
-    assert bf16.over_slo and bf16.slo_line == "e2e" and bf16.e2e_text.endswith("ms ▲")
-    assert bf16.errors_text == "errors: timeout_idle 1" and bf16.has_errors
+    assert bf16.over_slo and bf16.slo_line == "e2e"
+    # A live window says its length in every form (it is not the step's p95).
+    assert bf16.e2e_texts == (
+        "E2E (last 30 s) p50 530 p95 933 ms ▲",
+        "E2E (30 s) p50 530 p95 933 ms ▲",
+        "E2E (30 s) p95 933 ms ▲",
+    )
+    assert bf16.tok_texts[0] == "tok/s (last 5 s) 18.0 · srv 40.0"
+    # The request counts of its last step, from the step result (the CSV's requests, warmup, errors).
+    assert bf16.step_texts == (
+        "c=2: 5 measured · 0 warm-up · 1 err",
+        "c=2: 5 measured · 0 warm-up",
+        "c=2: 5 measured",
+    )
+    assert bf16.errors_text == "session errors: timeout_idle 1" and bf16.has_errors
     # Capacity from the decisions: c=1's 4 requests cannot decide "meets", so bf16 is undecided
     # there, with that step's interval (its top open: too few requests; widened, as so few requests
     # cannot measure correlation and a design effect of 2 is assumed), though c=2 breached.
@@ -120,8 +133,9 @@ def test_variant_view_words_the_panel():
     assert variant_view(state, "bf16").mem_text == "no GPU"
     assert variant_view(state, "awq").mem_text == "no GPU · RSS 20.00 GiB"
     lines = delta_lines(state)
-    assert lines[0] == "awq vs bf16" and lines[3] == "p95   ×" + f"{state.deltas()[0].p95_ratio:.2f}"
-    assert lines[7:] == [
+    # The sweep is over: the ratios are the last level's step results, and say so.
+    assert lines[:5] == ["awq vs bf16", "steps at c=2", "tok/s     ×1.92", "srv       —", "p95       ×0.32"]
+    assert lines[8:] == [
         "capacity",
         " bf16 holds none",
         "  undecided at 1",
@@ -129,8 +143,37 @@ def test_variant_view_words_the_panel():
         "  undecided at 1",
     ]
     assert all(len(line) <= 16 for line in lines)  # the strip is 16 cells wide on 80 columns
-    assert delta_row(state).startswith("awq/bf16: tok/s ×")
+    assert delta_row(state).startswith(
+        "awq/bf16 steps at c=2: tok/s ×1.92 · p95 ×0.32 · KV free 3,072 vs 512"
+    )
     assert delta_row(state).endswith(" · awq undecided at 1 vs bf16 undecided at 1")
+
+
+def test_a_stopped_engine_shows_no_live_value_and_a_stop_by_sigterm_is_no_failure():
+    from quanttui.core.events import InstanceState
+    from quanttui.ui.views import stop_detail
+
+    state = LiveState(PLAN)
+    state.apply_all(session_events())
+    state.apply(ProcessSample(t=9.7, variant="bf16", rss_mib=2000, cpu_pct=194.0, pids=4))
+    assert variant_view(state, "bf16").mem_text == "RSS 2,000 MiB · CPU 194% · 4 proc"
+    state.apply(InstanceState(t=9.8, variant="bf16", state="stopped", detail="exit code -15"))
+    bf16 = variant_view(state, "bf16")
+    assert bf16.state_class == "stopped" and bf16.state_text == "● stopped · on SIGTERM (code -15)"
+    assert bf16.mem_text == "RSS —" and bf16.kv_percent is None and bf16.kv_text == "— of 1,024 tok"
+    assert bf16.queue_text == "run — wait — preempt 2"  # the session's count stays: it is no live value
+    assert bf16.tok_texts[0] == "tok/s (last 5 s) — · srv —"
+    assert bf16.e2e_texts[0] == "E2E (last 30 s) —" and not bf16.over_slo
+    assert bf16.decision_texts[0].startswith("c=2: p95 e2e 942 ms")  # the step result stays
+    lines = delta_lines(state)
+    assert lines[6] == " bf16         —"  # its KV headroom is gone with it
+    assert (stop_detail("exit code 0"), stop_detail("exit code -9")) == (
+        "exit code 0",
+        "killed after its grace period (SIGKILL, code -9)",
+    )
+    assert (
+        stop_detail("exit code -2") == "by SIGINT (code -2)" and stop_detail("exit code 1") == "exit code 1"
+    )
 
 
 def test_step_lines_word_the_decision_interval_and_a_busy_host():

@@ -3,7 +3,7 @@
 Every column is built the same way so two engines read side by side; state shows as CSS classes
 (`-failed`, `-over-slo`, `-kv-high`, `-breaches` ...) whose colours come from the theme and only
 repeat what the words say. The capacity and step-decision lines shorten to their width
-(`FittedLine`) without losing the decision word.
+(`FittedLine`) without losing the decision word; the live lines without losing their window's length.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ class VariantColumn(Vertical):
             yield Meter(classes="kv-bar")
             yield LiteralLine(classes="kv-text")
         yield LiteralLine(classes="queue-line")
-        yield LiteralLine(classes="tok-line")
-        yield LiteralLine(classes="ttft-line")
-        yield LiteralLine(classes="e2e-line")
-        yield LiteralLine(classes="extra-line")
-        yield LiteralLine(classes="step-line")
+        yield FittedLine(classes="tok-line")
+        yield FittedLine(classes="ttft-line")
+        yield FittedLine(classes="e2e-line")
+        yield FittedLine(classes="extra-line")
+        yield FittedLine(classes="step-line")
         yield LiteralLine(classes="errors-line")
         yield FittedLine(classes="capacity-line")
         yield FittedLine(classes="decision-line")
@@ -51,6 +51,9 @@ class VariantColumn(Vertical):
 
     def line(self, name: str) -> LiteralLine:
         return self.query_one(f".{name}", LiteralLine)
+
+    def fitted(self, name: str) -> FittedLine:
+        return self.query_one(f".{name}", FittedLine)
 
     def show(self, view: VariantView) -> None:
         self.border_title = view.title
@@ -72,15 +75,15 @@ class VariantColumn(Vertical):
             bar.set_class(view.kv_level == level, f"-kv-{level}")
         self.line("kv-text").show(view.kv_text)
         self.line("queue-line").show(view.queue_text)
-        self.line("tok-line").show(view.tok_text)
-        self.line("ttft-line").show(view.ttft_text)
-        self.line("e2e-line").show(view.e2e_text)
-        extra = self.line("extra-line")
-        extra.display = view.extra_slo_text is not None
-        extra.show(view.extra_slo_text or "")
+        self.fitted("tok-line").show_fitted(view.tok_texts)
+        self.fitted("ttft-line").show_fitted(view.ttft_texts)
+        self.fitted("e2e-line").show_fitted(view.e2e_texts)
+        extra = self.fitted("extra-line")
+        extra.display = view.extra_slo_texts is not None
+        extra.show_fitted(view.extra_slo_texts or ())
         for name in ("ttft", "e2e", "extra"):
             self.line(f"{name}-line").set_class(view.over_slo and view.slo_line == name, "-over-slo")
-        self.line("step-line").show(view.step_text)
+        self.fitted("step-line").show_fitted(view.step_texts)
         errors = self.line("errors-line")
         errors.show(view.errors_text)
         errors.set_class(view.has_errors, "-has-errors")

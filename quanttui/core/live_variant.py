@@ -87,7 +87,8 @@ class VariantLive:
         self.itl = RollingWindow(window_s, maxlen=100_000)
         self.logs: deque[LogEntry] = deque(maxlen=log_lines)
         self.log_count = 0
-        self.scrape_lines = 0  # quanttui's own GET /metrics lines: counted, not kept (they crowd out the rest)
+        # quanttui's own GET /metrics lines: counted, not kept (they would crowd out the rest).
+        self.scrape_lines = 0
 
     # -- folding -----------------------------------------------------------------------------
     def on_state(self, event: InstanceState) -> None:

@@ -43,7 +43,7 @@ from quanttui.session.commands import Pause, Resume
 from quanttui.session.handle import DrivableSession, SessionHandle
 from quanttui.ui import app as app_module
 from quanttui.ui.app import QuanttuiApp
-from quanttui.ui.screens.monitor import NARROW_BELOW, SHORT_BELOW, TINY_BELOW, MonitorScreen
+from quanttui.ui.screens.monitor import NARROW_BELOW, SHORT_BELOW, MonitorScreen
 
 UI_RECORDING = Path(__file__).parents[1] / "data" / "recordings" / "ui-sim.jsonl"
 SHIPPED_TRIAGE = Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-triage.jsonl"
@@ -269,7 +269,6 @@ def laid_out(app: QuanttuiApp) -> bool:
         monitor.size == app.size
         and monitor.has_class("-narrow") == (width < NARROW_BELOW)
         and monitor.has_class("-short") == (height < SHORT_BELOW)
-        and monitor.has_class("-tiny") == (height < TINY_BELOW)
     )
 
 

@@ -520,8 +520,13 @@ async def test_live_keys_drive_the_ramp_and_the_slo_modal_sets_the_slo(tmp_path,
         assert "PAUSED" in text(app, "#status-flags")
         await pilot.press("plus", "minus")
         await wait_until(pilot, lambda: len(seen.commands()) == 4, what="step up and down")
-        await pilot.press("R")  # attached endpoints: nothing to restart, nothing said
-        assert not any("restart" in message for _, message, _ in app.told)
+        await pilot.press("R")  # attached endpoints: nothing to restart, and it says why
+        assert app.told[-1] == (
+            "quanttui",
+            "nothing to restart: these endpoints were not started by quanttui",
+            "warning",
+        )
+        assert not any("restarting" in message for _, message, _ in app.told)
 
         await pilot.press("l")
         assert isinstance(app.screen, SloScreen)

@@ -16,15 +16,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from quanttui.core.literal import safe_text
 from quanttui.core.triage import Tag
 from quanttui.core.triage_state import PromptRow, TriageState
 from quanttui.core.word_diff import WordDiff, word_diff
+from quanttui.ui.screens.help import HELP_AND_QUIT
+from quanttui.ui.widgets.footer import FooterOrder, KeyFooter
 from quanttui.ui.widgets.text import LiteralLine
 
 PROMPT_PREVIEW_CHARS = 900
+FILTER_WORDS = {"all": "shown", "different": "different", "flagged": "flagged", "untagged": "untagged"}
+# Footer groups: an 80-column footer shows every Compare key after Help and Quit.
+MOVE = Binding.Group("Move", compact=True)
+FILTER = Binding.Group("Filter", compact=True)
 
 
 def preview(text: str, limit: int = PROMPT_PREVIEW_CHARS) -> str:
@@ -47,7 +53,7 @@ class AnswerPane(Vertical):
         yield Static("", classes="answer-notes")
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(FooterOrder, Screen[None]):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "diff--changed",
         "diff--first",
@@ -59,18 +65,19 @@ class CompareScreen(Screen[None]):
     # ("j t 0 enter enter": the next prompt, tagged ok) acts in the order typed, and the tag dialog
     # is on the stack before the key after "t" is dispatched (ui/screens/tag.py).
     BINDINGS = [replace(b, priority=True) for b in [
-        Binding("j,down", "move(1)", "Next", key_display="j/↓"),
-        Binding("k,up", "move(-1)", "Prev", key_display="k/↑"),
-        Binding("tab", "next_variant", "Variant", key_display="tab"),
+        *HELP_AND_QUIT,
+        Binding("j,down", "move(1)", "Next", key_display="j/", group=MOVE),  # "j/k Move" in the footer
+        Binding("k,up", "move(-1)", "Prev", key_display="k", group=MOVE),
+        Binding("tab", "next_variant", "Pane"),
         Binding("o", "tag_ok", "OK"),
         Binding("t", "tag", "Tag"),
-        Binding("a", "filter('all')", "All"),
-        Binding("d", "filter('different')", "Diff"),
-        Binding("f", "filter('flagged')", "Flagged"),
-        Binding("u", "filter('untagged')", "Untagged"),
+        Binding("a", "filter('all')", "All", key_display="a/", group=FILTER),  # "a/d/f/u Filter"
+        Binding("d", "filter('different')", "Diff", key_display="d/", group=FILTER),
+        Binding("f", "filter('flagged')", "Flagged", key_display="f/", group=FILTER),
+        Binding("u", "filter('untagged')", "Untagged", group=FILTER),
         Binding("e", "export_catalog", "Export"),
         Binding("r", "run_triage", "Run", show=False),
-        Binding("escape,c", "back", "Monitor", key_display="esc"),
+        Binding("escape,c", "back", "Back", key_display="esc"),
     ]]  # fmt: skip
 
     def __init__(self, state: TriageState) -> None:
@@ -87,7 +94,7 @@ class CompareScreen(Screen[None]):
             yield Static("", id="cmp-prompt-text")
         yield Horizontal(id="cmp-panes")
         yield LiteralLine("", id="cmp-info")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.show_state(force=True)
@@ -143,9 +150,12 @@ class CompareScreen(Screen[None]):
         self.query_one("#cmp-header", LiteralLine).show(header)
         prompt_text = self.query_one("#cmp-prompt-text", Static)
         if row is None:
-            hint = "No prompts yet." + (
-                "  Press r to run the quality prompts on the endpoints." if self._can_run() else ""
-            )
+            if state.rows:  # prompts there are, the filter hides them all
+                hint = f"No prompt is {FILTER_WORDS[state.filter]}.  Press a to show every prompt."
+            else:
+                hint = "No prompts yet." + (
+                    "  Press r to run the quality prompts on the endpoints." if self._can_run() else ""
+                )
             prompt_text.update(Text(hint))
             self.query_one("#cmp-info", LiteralLine).show("")
             for pane in self.query(AnswerPane):
@@ -263,12 +273,19 @@ class CompareScreen(Screen[None]):
         target = self._target()
         if target:
             self._send_tag(Tag(target[0], target[1], "ok"))
+        else:
+            self._nothing_to_tag()
+
+    def _nothing_to_tag(self) -> None:
+        why = "the filter hides every prompt (a shows all)" if self.state.rows else "no prompts yet"
+        self.notify(f"nothing to tag: {why}", severity="warning", timeout=4)
 
     def action_tag(self) -> None:
         from quanttui.ui.screens.tag import TagScreen
 
         target = self._target()
         if target is None:
+            self._nothing_to_tag()
             return
 
         def apply(tag: Tag | None) -> None:

@@ -1,36 +1,41 @@
-"""The help screen: what each key does in this mode, and what the panels mean."""
+"""The help screen: what each key does in this mode, and what the panels mean.
+
+Its rows are made from the Binding objects the app and its screens use, worded by
+`controls.help_text`, so a key cannot be listed that the console does not bind (and a bound key
+of this mode cannot be missing).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 
+from quanttui.ui import controls
 from quanttui.ui.widgets.text import LiteralLine
 
-KEYS = {
-    "live": [
-        ("s", "start the ramp"),
-        ("p", "pause / resume the ramp (in-flight requests finish)"),
-        ("x", "stop the ramp (engines keep running until you quit)"),
-        ("+ / -", "step concurrency up / down"),
-        ("l", "set the p95 SLO (ms)"),
-        ("R", "restart engines that failed or stopped (they rejoin at the next step)"),
-    ],
-    "replay": [
-        ("space", "pause / resume playback"),
-        (". or n", "one step forward while paused"),
-        ("← / →", "seek 10 s back / forward"),
-        ("[ / ]", "slower / faster"),
-    ],
-    "both": [
-        ("c", "Compare: answers side by side (j/k prompts, o/t tag, d/f/u filters, e export, r run)"),
-        ("?", "this help (esc closes it)"),
-        ("ctrl+p", "command palette: themes, export summary + sweep.csv, screenshot"),
-        ("q", "quit (a live session stops its engines first; q again forces)"),
-    ],
-}
+# First in the monitor's and the Compare screen's bindings: a narrow footer never cuts them.
+HELP_AND_QUIT = [
+    Binding("question_mark", "app.help", "Help", key_display="?"),
+    Binding("q", "app.quit", "Quit"),
+]
+
+
+def help_rows(
+    bindings: Iterable[Binding], mode: str, display: Callable[[Binding], str]
+) -> list[tuple[str, str]]:
+    """(keys as shown, what they do) for every binding that applies in `mode`, in binding order."""
+    rows: list[tuple[str, str]] = []
+    for binding in bindings:
+        what = controls.help_text(binding.action, mode)
+        if what is not None:
+            keys = " ".join(display(Binding(key.strip(), binding.action)) for key in binding.key.split(","))
+            rows.append((keys, what))
+    return rows
+
 
 PANELS = (
     "Columns: engine state and start-up phases, GPU memory of the engine's processes (or process RSS "
@@ -62,19 +67,26 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, keys: list[tuple[str, str]], compare_keys: list[tuple[str, str]]) -> None:
         super().__init__(id="help")
         self.mode = mode
+        self.keys = keys
+        self.compare_keys = compare_keys
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
             yield LiteralLine(f"quanttui · {self.mode} keys", classes="help-title")
-            for key, what in KEYS[self.mode] + KEYS["both"]:
-                with Horizontal(classes="help-row"):
-                    yield LiteralLine(key, classes="help-key")
-                    yield LiteralLine(what, classes="help-what")
+            yield from self._rows(self.keys)
+            yield LiteralLine("Compare screen", classes="help-title")
+            yield from self._rows(self.compare_keys)
             yield LiteralLine(PANELS, classes="help-panels")
             yield LiteralLine(DECISIONS, classes="help-panels")
+
+    def _rows(self, rows: list[tuple[str, str]]) -> ComposeResult:
+        for key, what in rows:
+            with Horizontal(classes="help-row"):
+                yield LiteralLine(key, classes="help-key")
+                yield LiteralLine(what, classes="help-what")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -1,8 +1,11 @@
 """The monitor screen: status line, one mirrored column per variant, deltas, plots and logs.
 
 It only copies state onto widgets when the app's frame timer asks (`show_state`); it never
-reads the stream. Its layout follows the terminal: plots hide when short, columns wrap when
-narrow, so it works from 80x24 to large screens.
+reads the stream. Its layout follows the terminal, so it works from 80x24 to large screens:
+columns wrap two to a row when narrow; when short, plots and log panes give way to a one-line
+log ticker and `L` shows the panes full size; the body scrolls with the keyboard (↑ ↓ pgup pgdn
+home end), the logs too while they are shown; the footer turns compact and puts Help and Quit
+first.
 """
 
 from __future__ import annotations
@@ -11,27 +14,39 @@ from collections.abc import Sequence
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
 
 from quanttui.core.live import LiveState
 from quanttui.ui.charts import kv_chart, latency_chart, throughput_chart
+from quanttui.ui.screens.help import HELP_AND_QUIT
 from quanttui.ui.views import StatusView, delta_lines, delta_row, variant_view
 from quanttui.ui.widgets.delta import DeltaStrip
-from quanttui.ui.widgets.logs import LogPane
+from quanttui.ui.widgets.footer import FooterOrder, KeyFooter
+from quanttui.ui.widgets.logs import LogPane, LogTicker
 from quanttui.ui.widgets.plots import MetricPlot
 from quanttui.ui.widgets.status import StatusLine
 from quanttui.ui.widgets.variant import VariantColumn
 
 NARROW_BELOW = 100  # columns
-SHORT_BELOW = 36  # rows: plots hide
-TINY_BELOW = 22  # rows: logs hide too
+SHORT_BELOW = 36  # rows: plots and log panes hide, a one-line log ticker shows
 
 
-class MonitorScreen(Screen[None]):
+class MonitorScreen(FooterOrder, Screen[None]):
+    BINDINGS = [
+        *HELP_AND_QUIT,
+        Binding("L", "toggle_logs", "Logs"),
+        Binding("up", "scroll('up')", "Up", show=False),
+        Binding("down", "scroll('down')", "Down", show=False),
+        Binding("pageup", "scroll('page_up')", "Page up", show=False),
+        Binding("pagedown", "scroll('page_down')", "Page down", show=False),
+        Binding("home", "scroll('home')", "Top", show=False),
+        Binding("end", "scroll('end')", "Bottom", show=False),
+    ]
+
     def __init__(self, names: Sequence[str]) -> None:
         super().__init__(id="monitor")
         self.names = list(names)
@@ -53,10 +68,11 @@ class MonitorScreen(Screen[None]):
                 yield MetricPlot(id="plot-tok")
                 yield MetricPlot(id="plot-p95")
                 yield MetricPlot(id="plot-kv")
-            with Horizontal(id="logs"):
+            with Horizontal(id="logs", classes=f"-n{min(n, 4)}"):
                 for i, name in enumerate(self.names):
                     yield LogPane(name, i)
-        yield Footer()
+        yield LogTicker(id="ticker")
+        yield KeyFooter()
 
     def on_resize(self, event: events.Resize) -> None:
         self.fit(event.size.width, event.size.height)
@@ -74,7 +90,35 @@ class MonitorScreen(Screen[None]):
     def fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_BELOW, "-narrow")
         self.set_class(height < SHORT_BELOW, "-short")
-        self.set_class(height < TINY_BELOW, "-tiny")
+
+    # -- keys ----------------------------------------------------------------------------------
+    def action_toggle_logs(self) -> None:
+        self.toggle_class("-logs")
+        if self.has_class("-logs"):
+            for pane in self.query(LogPane):
+                pane.auto_scroll = True
+                pane.scroll_end(animate=False)
+
+    def action_scroll(self, how: str) -> None:
+        """The body, or every log pane together while the logs are shown (scrolling up stops
+        them following new lines; end follows again)."""
+        targets = list(self.query(LogPane)) if self.has_class("-logs") else [self.query_one("#body")]
+        for target in targets:
+            if isinstance(target, LogPane):
+                target.auto_scroll = how == "end"
+            match how:
+                case "up":
+                    target.scroll_up(animate=False)
+                case "down":
+                    target.scroll_down(animate=False)
+                case "page_up":
+                    target.scroll_page_up(animate=False)
+                case "page_down":
+                    target.scroll_page_down(animate=False)
+                case "home":
+                    target.scroll_home(animate=False)
+                case "end":
+                    target.scroll_end(animate=False)
 
     async def follow_variants(self, names: list[str]) -> None:
         """Variants that appear only in events (not announced by the session) get a column too."""
@@ -108,6 +152,7 @@ class MonitorScreen(Screen[None]):
         for pane in self.query(LogPane):
             if pane.variant in state.variants:
                 pane.follow(state.variants[pane.variant], state.resets)
+        self.query_one(LogTicker).follow(state.variants)
         if replot and self.query_one("#plots").display and not self.has_class("-short"):
             self.query_one("#plot-tok", MetricPlot).show(throughput_chart(state))
             self.query_one("#plot-p95", MetricPlot).show(latency_chart(state))

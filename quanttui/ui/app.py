@@ -22,6 +22,7 @@ from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
+from textual.theme import Theme
 
 from quanttui.core.live import LiveState
 from quanttui.core.triage import Tag
@@ -43,6 +44,7 @@ from quanttui.ui.keys import APP_BINDINGS, KeyActions
 from quanttui.ui.palette import palette_commands
 from quanttui.ui.screens.compare import CompareScreen
 from quanttui.ui.screens.monitor import MonitorScreen
+from quanttui.ui.settings import ThemeMemory, settings_path
 from quanttui.ui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, default_theme_dirs, load_theme_dirs
 from quanttui.ui.views import StatusView, status_view
 
@@ -70,6 +72,7 @@ class QuanttuiApp(KeyActions, App[None]):
         *,
         theme: str | None = None,
         theme_dirs: tuple[Path, ...] | None = None,
+        settings_file: Path | None = None,
         refresh_hz: float = 8.0,
         plot_hz: float = 2.0,
         ui_queue: int = 50_000,
@@ -80,7 +83,8 @@ class QuanttuiApp(KeyActions, App[None]):
         self.info = handle.info
         self.mode = self.info.mode
         self.out_dir = out_dir
-        self.requested_theme = theme or DEFAULT_THEME
+        self.requested_theme = theme  # None: the remembered one (ui/settings.py), else DEFAULT_THEME
+        self.settings_path = settings_path() if settings_file is None else settings_file
         self.theme_dirs = default_theme_dirs() if theme_dirs is None else theme_dirs
         self.refresh_hz = max(1.0, min(refresh_hz, 10.0))
         self.plot_interval = 1.0 / plot_hz
@@ -132,8 +136,7 @@ class QuanttuiApp(KeyActions, App[None]):
             self.register_theme(theme)
         for error in errors:
             self.notify(error, title="theme not loaded", severity="warning")
-        if self.requested_theme in self.available_themes:
-            self.theme = self.requested_theme
+        self._start_theme()
         self._load_journal()
         self.bridge.connect(self.post_message)
         if self.info.triage_only:
@@ -152,6 +155,24 @@ class QuanttuiApp(KeyActions, App[None]):
             self.notify(f"session failed: {exc}", title="quanttui", severity="error", timeout=60)
         self.post_message(EventsPending())  # the stream closed: fold its last events
         return self.session_result
+
+    def _start_theme(self) -> None:
+        """The asked-for, else remembered, else default theme; later choices are remembered."""
+        memory = ThemeMemory(self.settings_path, self.requested_theme, DEFAULT_THEME)
+        for warning in memory.warnings:
+            self.notify(warning, title="settings not read", severity="warning")
+        name = memory.start
+        if name not in self.available_themes:
+            self.notify(f"theme {name!r} is not installed: {DEFAULT_THEME}", severity="warning")
+            name = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else self.theme
+        self.theme = name
+        memory.started_with(name)
+
+        def chose(theme: Theme) -> None:
+            if (problem := memory.chose(theme.name)) is not None:
+                self.notify(problem, severity="warning")
+
+        self.theme_changed_signal.subscribe(self, chose)
 
     def _load_journal(self) -> None:
         try:

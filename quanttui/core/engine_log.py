@@ -14,6 +14,7 @@ has its own pattern. Readiness itself is not taken from the log: it is GET /heal
 from __future__ import annotations
 
 import re
+import signal
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,6 +29,25 @@ class Phase(StrEnum):
     READY = "ready"
     FAILED = "failed"
     STOPPED = "stopped"
+
+
+def stop_detail(detail: str) -> str:
+    """How an engine that quanttui stopped ended, in words. The launcher sends SIGTERM; vLLM
+    exits 0 on it, llama.cpp's server dies by it ("exit code -15"): both are a normal stop, so
+    the signal is named and the raw code kept, without the look of a failure. SIGKILL means the
+    engine outlived its grace period."""
+    match = re.fullmatch(r"exit code (-\d+)", detail)
+    if match is None:
+        return detail
+    code = int(match[1])
+    if code == -signal.SIGTERM:
+        return f"on SIGTERM (code {code})"
+    if code == -signal.SIGKILL:
+        return f"killed after its grace period (SIGKILL, code {code})"
+    try:
+        return f"by {signal.Signals(-code).name} (code {code})"
+    except ValueError:
+        return detail
 
 
 # Order of phases during a normal start; used to never go backwards on a late log line.

@@ -12,6 +12,7 @@ from typing import Any
 
 from quanttui import __version__
 from quanttui.core.clock import SessionClock
+from quanttui.core.engine_log import stop_detail
 from quanttui.core.events import EndpointInfo, Event, InstanceState
 from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan
@@ -174,7 +175,8 @@ def echo_states(publish: Callable[[Event], None], progress: Callable[[str], None
     def both(event: Event) -> None:
         publish(event)
         if isinstance(event, InstanceState):
-            detail = f": {event.detail}" if event.detail and event.state != "launching" else ""
+            words = stop_detail(event.detail) if event.state == "stopped" else event.detail
+            detail = f": {words}" if words and event.state != "launching" else ""
             progress(f"[{event.variant}] {event.state}{detail}")
 
     return both

@@ -8,10 +8,9 @@ CSV gets), and an engine that stopped or failed shows "—" where it showed live
 
 from __future__ import annotations
 
-import re
-import signal
 from dataclasses import dataclass
 
+from quanttui.core.engine_log import stop_detail
 from quanttui.core.events import METRICS_NOT_EXPORTED
 from quanttui.core.live import LiveState
 from quanttui.core.live_compare import LIVE, STEPS, Delta
@@ -57,25 +56,6 @@ class VariantView:
     decision_class: str  # meets | breaches | undecided | ""
     roof_text: str | None
     retired_text: str | None
-
-
-def stop_detail(detail: str) -> str:
-    """How an engine that quanttui stopped ended, in words. The launcher sends SIGTERM; vLLM
-    exits 0 on it, llama.cpp's server dies by it ("exit code -15"): both are a normal stop, so
-    the signal is named and the raw code kept, without the look of a failure. SIGKILL means the
-    engine outlived its grace period."""
-    match = re.fullmatch(r"exit code (-\d+)", detail)
-    if match is None:
-        return detail
-    code = int(match[1])
-    if code == -signal.SIGTERM:
-        return f"on SIGTERM (code {code})"
-    if code == -signal.SIGKILL:
-        return f"killed after its grace period (SIGKILL, code {code})"
-    try:
-        return f"by {signal.Signals(-code).name} (code {code})"
-    except ValueError:
-        return detail
 
 
 def _state(v: VariantLive) -> tuple[str, str]:

@@ -151,6 +151,7 @@ def test_variant_view_words_the_panel():
 
 def test_a_stopped_engine_shows_no_live_value_and_a_stop_by_sigterm_is_no_failure():
     from quanttui.core.events import InstanceState
+    from quanttui.session.wiring import echo_states
     from quanttui.ui.views import stop_detail
 
     state = LiveState(PLAN)
@@ -174,6 +175,11 @@ def test_a_stopped_engine_shows_no_live_value_and_a_stop_by_sigterm_is_no_failur
     assert (
         stop_detail("exit code -2") == "by SIGINT (code -2)" and stop_detail("exit code 1") == "exit code 1"
     )
+    said: list[str] = []  # the headless progress line words it the same way
+    echo_states(lambda _event: None, said.append)(
+        InstanceState(t=9.9, variant="gguf", state="stopped", detail="exit code -15")
+    )
+    assert said == ["[gguf] stopped: on SIGTERM (code -15)"]
 
 
 def test_step_lines_word_the_decision_interval_and_a_busy_host():

@@ -180,6 +180,17 @@ class Checker:
                     shown and f" {ms(row.slo_pct_ms)} ms " in decision and f" n={row.requests}" in decision
                 )
             self.expect(shown, "step result's p95", f"{where}: {decision!r} for {ms(row.slo_pct_ms)} ms")
+            # The capacity line quotes the step that decided (or left undecided) the capacity: its row.
+            capacity = first(view.capacity_texts)
+            if match := re.search(
+                r"(?:undecided|breaches) at (\d+): p\d+ \w+ ([\d,.]+|—) ms \[.*?\] n=([\d,]+)", capacity
+            ):
+                quoted = self.latest_row(name, int(match[1]))
+                same = quoted is not None and (match[2], match[3]) == (
+                    ms(quoted.slo_pct_ms),
+                    f"{quoted.requests:,}",
+                )
+                self.expect(same, "step result's p95", f"{where}: {capacity!r}")
         else:
             self.expect(
                 not re.search(r"\d", step_line), "request counts", f"{where}: {step_line!r} before a step"

@@ -15,6 +15,9 @@ read back at the end), and against each other:
 - every latency or tok/s number from a live window carries the window's length;
 - an engine that stopped or failed shows "—" for its live values, and a stop by the SIGTERM that
   quanttui sent does not read like a failure.
+
+Then the running app (widgets and fitted lines) at the end of each shipped ramp recording, against
+the rows of sweep.csv.
 """
 
 from __future__ import annotations
@@ -28,16 +31,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from console_helpers import replay_app, settle
 
 from quanttui.core.events import Event, InstanceState, RequestResult, StepFinished
 from quanttui.core.fold import SessionFold
 from quanttui.core.live import LiveState
 from quanttui.core.stepstats import StepStats
 from quanttui.io.export import write_sweep_csv
-from quanttui.io.recording_file import read_recording
+from quanttui.io.recording_file import fold_recording, read_recording
 from quanttui.session import ReplaySession
 from quanttui.ui.format import ms, times
+from quanttui.ui.run import finish_session
 from quanttui.ui.views import delta_lines, delta_row, variant_view
+from quanttui.ui.widgets.text import LiteralLine
+from quanttui.ui.widgets.variant import VariantColumn
 
 ROOT = Path(__file__).parents[2]
 SHIPPED = sorted(p for p in (ROOT / "recordings").glob("*.jsonl") if not p.name.endswith(".tags.jsonl"))
@@ -387,3 +394,49 @@ async def test_every_frame_of_a_shipped_recording_agrees_with_the_step_results(s
     if stats:  # a ramp: its strip compared step results, and (real engines' steps are long enough)
         assert checker.sources["steps"] > 0, dict(checker.sources)  # live windows while both were loaded
         assert checker.sources["live"] > 0 or source not in SHIPPED, dict(checker.sources)
+
+
+@pytest.mark.parametrize("source", [p for p in SHIPPED if "triage" not in p.name], ids=lambda p: p.stem)
+async def test_the_console_at_the_end_of_a_shipped_replay_shows_the_csv_rows(source: Path, tmp_path: Path):
+    """The same through the running app (widgets, fitted lines): what a 200x60 terminal shows."""
+    path = tmp_path / source.name
+    shutil.copy(source, path)
+    write_sweep_csv(fold_recording(path).fold.all_step_stats(), tmp_path / "sweep.csv")
+    with (tmp_path / "sweep.csv").open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle)]
+    names = list(dict.fromkeys(r["variant"] for r in rows))
+
+    def last(name: str, conc: str | None = None) -> dict[str, str]:
+        mine = [r for r in rows if r["variant"] == name and conc in (None, r["conc"])]
+        return max(mine, key=lambda r: int(r["step"]))
+
+    app = replay_app(tmp_path, path)
+    try:
+        async with app.run_test(size=(200, 60)) as pilot:
+            await settle(app, pilot)
+            for column in app.screen.query(VariantColumn):
+                row = last(column.variant)
+                counts = f"c={row['conc']}: {int(float(row['requests']))} measured · {int(float(row['warmup']))} warm-up"
+                assert column.query_one(".step-line", LiteralLine).value.startswith(counts)
+                decision = column.query_one(".decision-line", LiteralLine).value
+                assert (
+                    decision.startswith(f"c={row['conc']}: ") and f" {ms(float(row['p95_ms']))} " in decision
+                )
+            strip = app.screen.query_one("#delta", LiteralLine).value
+            base = names[0]
+            for name in names[1:]:
+                levels = {r["conc"] for r in rows if r["variant"] == name} & {
+                    r["conc"] for r in rows if r["variant"] == base
+                }
+                conc = max(levels, key=lambda c: max(int(last(n, c)["step"]) for n in (name, base)))
+                mine, theirs = last(name, conc), last(base, conc)
+                tok = times(float(mine["tok_s"]) / float(theirs["tok_s"]))
+                p95 = times(float(mine["p95_ms"]) / float(theirs["p95_ms"]))
+                if len(names) == 2:
+                    assert (
+                        f"steps at c={conc}\ntok/s     {tok}\n" in strip and f"\np95       {p95}\n" in strip
+                    )
+                else:
+                    assert f"{name}/{base} steps at c={conc}: tok/s {tok} · p95 {p95} · " in strip
+    finally:
+        await finish_session(app, grace_s=10)

@@ -161,10 +161,10 @@ async def test_startup_phases_show_progress_then_hide_when_ready(tmp_path):
 
 async def test_no_gpu_shows_engine_process_memory(tmp_path):
     extra = [
-        GpuUnavailable(t=17.9, reason="NVML Shared Library Not Found"),
-        ProcessSample(t=17.9, variant="bf16", rss_mib=812.4, cpu_pct=97.0, pids=3),
+        GpuUnavailable(t=17.3, reason="NVML Shared Library Not Found"),
+        ProcessSample(t=17.3, variant="bf16", rss_mib=812.4, cpu_pct=97.0, pids=3),
     ]
-    app = replay_app(tmp_path, recording_copy(tmp_path, extra=extra))
+    app = replay_app(tmp_path, recording_copy(tmp_path, extra=extra, until=17.4))  # before the engines stop
     async with running(app, (120, 40)) as pilot:
         await settle(app, pilot)
         assert text(app, ".mem-line", column(app, "bf16")) == "no GPU · RSS 812 MiB · CPU 97% · 3 proc"

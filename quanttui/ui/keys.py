@@ -36,7 +36,9 @@ APP_BINDINGS = [
     Binding("left_square_bracket", "speed(-1)", "Slow", key_display="["),
     Binding("right_square_bracket", "speed(1)", "Fast", key_display="]"),
     Binding("R", "restart_engines", "Restart", show=False),
-    Binding("c", "compare", "Compare"),
+    # Priority, like the Compare screen's keys: acted on in the order typed, so an escape or a
+    # second `c` typed right after it finds Compare on the stack.
+    Binding("c", "compare", "Compare", priority=True),
 ]
 # Textual's own palette key, listed by the help like the others.
 PALETTE = Binding("ctrl+p", "command_palette", "palette")
@@ -87,6 +89,8 @@ class KeyActions:
         shown = next((s for s in reversed(app.screen_stack) if not s.is_modal), None)  # under a modal
         if action in MONITOR_ONLY and isinstance(shown, CompareScreen):
             return False
+        if action == "compare" and app.screen_stack and app.screen_stack[-1].is_modal:
+            return False  # a priority key: a dialog on top gets the `c` (as text, in the tag's)
         return controls.action_allowed(action, self.key_mode)
 
     def refused(self, action: str, argument: float = 0.0) -> bool:
@@ -160,8 +164,14 @@ class KeyActions:
         app.push_screen(SloScreen(self.state.slo_ms, self.state.slo_metric), apply)
 
     def action_compare(self) -> None:
+        """Compare over the monitor; `c` again goes back (this priority binding is met before
+        Compare's own), so a burst of presses ends where its count says."""
         app: Any = self
-        if app.screen_stack and not isinstance(app.screen_stack[-1], CompareScreen):
+        stack = app.screen_stack
+        if stack and isinstance(stack[-1], CompareScreen):
+            if len(stack) > 1:
+                app.pop_screen()
+        elif stack:
             app.push_screen(CompareScreen(app.triage))
 
     def action_help(self) -> None:

@@ -87,6 +87,7 @@ class CompareScreen(FooterOrder, Screen[None]):
         self.selected = 1  # index into variants of the pane being tagged (the first quantized one)
         self._shown: tuple[int, int, tuple[str, ...]] | None = None
         self.panes: list[str] = []
+        self._composed = False  # on_mount ran: the widgets exist
 
     def compose(self) -> ComposeResult:
         yield LiteralLine("", id="cmp-header")
@@ -97,7 +98,14 @@ class CompareScreen(FooterOrder, Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        self._composed = True
         self.show_state(force=True)
+
+    def _drawable(self) -> bool:
+        """Composed and still on the app's stack. `c` or escape pops the screen, which is then taken
+        apart widget by widget, possibly while a pane rebuild is under way: drawing on it then
+        would fail inside the rebuild's worker, and a failed worker ends the app."""
+        return self._composed and self.is_attached and self in self.app.screen_stack
 
     # -- drawing -------------------------------------------------------------------------------
     def _style(self, name: str) -> Any:
@@ -112,6 +120,8 @@ class CompareScreen(FooterOrder, Screen[None]):
         self.panes = list(variants)
 
     def show_state(self, force: bool = False) -> None:
+        if not self._drawable():
+            return
         variants = self.state.variants
         if list(variants) != self.panes:
             if self._rebuilding != variants:  # one rebuild per set of variants, not one per frame
@@ -127,10 +137,15 @@ class CompareScreen(FooterOrder, Screen[None]):
     async def _recompose_panes(self, variants: tuple[str, ...]) -> None:
         try:
             await self._ensure_panes(variants)
+        except Exception:
+            if self._drawable():
+                raise
+            return  # popped meanwhile: its widgets went away under the rebuild
         finally:
             self._rebuilding = None
-        self._shown = None
-        self._draw()
+        if self._drawable():
+            self._shown = None
+            self._draw()
 
     def _draw(self) -> None:
         state = self.state
@@ -300,6 +315,12 @@ class CompareScreen(FooterOrder, Screen[None]):
             app.send_tag(tag)
         except Exception as exc:  # a journal that cannot be written must be seen, not swallowed
             self.notify(f"tag not saved: {exc}", severity="error", timeout=30)
+            return
+        # Journaled (fsynced): shown now. The session also publishes it, but a triage that has
+        # finished has closed its stream, so the event would never come; the exports read the
+        # journal, so the screen and every export agree.
+        self.state.load_tags({(tag.prompt_id, tag.variant): tag})
+        self.show_state()
 
     def _can_run(self) -> bool:
         """The session can run a triage and none has started (as its events say)."""

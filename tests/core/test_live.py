@@ -182,6 +182,12 @@ def test_a_ratio_is_live_only_while_both_variants_are_loaded_then_of_the_step_re
     assert state.deltas()[0].source == "steps"  # the window 28..33 s holds the pause
     state.apply(result("bf16", 1, 34.5, 1.0))
     assert state.deltas()[0].source == "live"
+    # The alternate schedule loads one variant at a time: never live, each level's results once both ran it.
+    state.apply(StepFinished(t=35.0, step=1))
+    state.apply(StepStarted(t=35.0, step=2, concurrency=4, requests=40, seconds=None, warmup_requests=0,
+                            variants=("awq",)))  # fmt: skip
+    state.apply_all([result("awq", 2, 40.0 + i, 1.0) for i in range(5)])
+    assert (state.deltas()[0].source, state.deltas()[0].conc) == ("steps", 2)
 
 
 def test_gpu_memory_by_pid_process_memory_and_no_gpu():

@@ -88,15 +88,20 @@ def catalog_rows(
     return rows
 
 
+def _untagged_text(cell: CatalogCell) -> str:
+    """An untagged cell keeps its automatic flags: they say where to look first."""
+    return "untagged" + (f" (flags: {', '.join(cell.flags)})" if cell.flags else "")
+
+
 def _ok_text(cell: CatalogCell) -> str:
     if cell.verdict is None:
-        return "untagged"
+        return _untagged_text(cell)
     return "yes" if cell.verdict == "ok" else f"no: {cell.verdict}"
 
 
 def _issue_text(cell: CatalogCell) -> str:
     if cell.verdict is None:
-        return "untagged" + (f" (flags: {', '.join(cell.flags)})" if cell.flags else "")
+        return _untagged_text(cell)
     return "none" if cell.verdict == "ok" else cell.verdict
 
 
@@ -159,7 +164,7 @@ def render_markdown(
         header = ["prompt_id", "category", *variants, "symptom", "notes"]
         out += ["| " + " | ".join(escape_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
         for row in rows:
-            verdicts = [row.cells[v].verdict or "untagged" for v in variants]
+            verdicts = [row.cells[v].verdict or _untagged_text(row.cells[v]) for v in variants]
             symptom = "; ".join(f"{v}: {row.cells[v].symptom}" for v in variants if row.cells[v].symptom)
             notes = "; ".join(f"{v}: {row.cells[v].notes}" for v in variants if row.cells[v].notes)
             cells = [row.prompt_id, row.category, *verdicts, symptom, notes]

@@ -122,3 +122,33 @@ def test_escape_cell_and_fences():
     assert escape_cell("\x1b[31mred") == "red"
     assert escape_cell("   ") == " "
     assert fenced("has ``` inside").startswith("````text\n")
+
+
+def test_more_than_two_variants_keep_the_flags_of_untagged_cells(tmp_path):
+    """The shipped 4-variant triage: every untagged cell of a flagged answer names its flags (the
+    table read "untagged" everywhere though 19 prompts carry flags)."""
+    from quanttui.io.catalog_export import export_triage, load_triage
+
+    state, _ = load_triage(Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-triage-all.jsonl")
+    assert len(state.variants) == 4 and state.counts()["flagged"] == 19
+    state.load_tags({("math-multiply", "gptq"): Tag("math-multiply", "gptq", "wrong_answer", "392")})
+    export_triage(state, tmp_path, ("md",), "t")
+    table = table_rows((tmp_path / "failure_catalog.md").read_text("utf-8"))[0]
+    header = [c.strip() for c in cells(table[0])]
+    assert header[2:6] == ["bf16", "awq", "gptq", "gguf"]
+    by_prompt = {cells(line)[0].strip(): [c.strip() for c in cells(line)] for line in table[2:]}
+    flagged_rows = 0
+    for row in state.rows.values():
+        shown = by_prompt[row.prompt.prompt_id]
+        for column, variant in enumerate(header[2:6], start=2):
+            answer = row.answers[variant]
+            tag = state.tags.get((row.prompt.prompt_id, variant))
+            if tag is not None:
+                assert shown[column] == tag.verdict
+            elif answer.flags:
+                assert shown[column] == f"untagged (flags: {', '.join(f.kind for f in answer.flags)})"
+            else:
+                assert shown[column] == "untagged"
+        flagged_rows += state.flagged(row)
+    assert flagged_rows == 19
+    assert by_prompt["math-multiply"][4] == "wrong_answer"

@@ -27,19 +27,27 @@ SIM_COMMAND = (sys.executable, "-m", "quanttui.sim.server")
 # Simulator settings shaped like a small model on a busy GPU: the "awq" engine decodes faster
 # and has room for more sequences, the "bf16" one slows down sooner as its batch grows.
 # Fast enough that adaptive steps (128 requests to decide "meets" at concurrency 1) finish the
-# ramp in about two minutes.
+# ramp in about two minutes. Answers come from the simulator's answer book (sim/answers.py):
+# bf16's are the reference; each quantized engine departs from them on a share `drift` of the
+# prompts (loops, truncation, wrong numbers, a changed word), so a triage shows flags and diffs.
 SIM_VARIANTS = {
     "bf16": dict(
-        ttft_ms=60.0, itl_ms=12.0, max_num_seqs=6, kv_cache_tokens=2048, block_size=16, load_factor=0.12
+        ttft_ms=60.0, itl_ms=12.0, max_num_seqs=6, kv_cache_tokens=2048, block_size=16, load_factor=0.12,
+        answers="book",
     ),
     "awq": dict(
-        ttft_ms=45.0, itl_ms=7.5, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.12
+        ttft_ms=45.0, itl_ms=7.5, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.12,
+        answers="book", drift=0.4,
     ),
     "gptq": dict(
-        ttft_ms=48.0, itl_ms=8.0, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.13
+        ttft_ms=48.0, itl_ms=8.0, max_num_seqs=12, kv_cache_tokens=4096, block_size=16, load_factor=0.13,
+        answers="book", drift=0.5,
     ),
-    "gguf": dict(ttft_ms=55.0, itl_ms=10.0, max_num_seqs=1, kv_cache_tokens=4096, metrics="none"),
-}
+    "gguf": dict(
+        ttft_ms=55.0, itl_ms=10.0, max_num_seqs=1, kv_cache_tokens=4096, metrics="none", answers="book",
+        drift=0.35,
+    ),
+}  # fmt: skip
 # No SLO: the demo derives one from bf16's single-user latency (session/derived_slo.py); adaptive
 # steps; one variant at a time (launched engines share the machine).
 DEMO_PLAN = LoadPlan(concurrencies=(1, 2, 4, 8, 16), schedule=Schedule.ALTERNATE, max_step_seconds=60.0)

@@ -82,9 +82,10 @@ def parse_chat(raw: bytes, served_model: str) -> ChatRequest:
     )
 
 
-def plan_output(chat: ChatRequest, config: SimConfig) -> tuple[int, str]:
-    """(completion tokens, finish_reason): the "EOS" comes after config.output_tokens unless
-    ignore_eos; max_tokens (default: what is left of max_model_len) cuts with "length"."""
+def plan_output(chat: ChatRequest, config: SimConfig, eos_after: float | None = None) -> tuple[int, str]:
+    """(completion tokens, finish_reason): the "EOS" comes after `eos_after` tokens (default
+    config.output_tokens; inf: never) unless ignore_eos; max_tokens (default: what is left of
+    max_model_len) cuts with "length"."""
     prompt = chat.prompt_tokens
     room = config.max_model_len - prompt
     if room <= 0:
@@ -99,6 +100,7 @@ def plan_output(chat: ChatRequest, config: SimConfig) -> tuple[int, str]:
             f"({chat.max_tokens} > {config.max_model_len} - {prompt})."
         )
     limit = room if chat.max_tokens is None else chat.max_tokens
-    if chat.ignore_eos or limit < config.output_tokens:
+    eos = config.output_tokens if eos_after is None else eos_after
+    if chat.ignore_eos or limit < eos:
         return limit, "length"
-    return config.output_tokens, "stop"
+    return max(1, int(eos)), "stop"

@@ -32,6 +32,8 @@ _HELP = {
     "fault": "default fault for every request, NAME or NAME:ARG (see the module docstring)",
     "keepalive_timeout_s": "close idle keep-alive connections after this many seconds (uvicorn: 5)",
     "metrics": "vllm (default), or none: no /metrics route (404), like llama-cpp-python's server",
+    "answers": "words (default: a word cycle), or book: answers to the quality prompts (sim/answers.py)",
+    "drift": "with --answers book: share of prompts answered as a quantized model might (0..1)",
 }
 
 

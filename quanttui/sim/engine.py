@@ -63,6 +63,8 @@ class SimConfig:
     api_key: str | None = field(default=None, repr=False)  # if set, /v1/* needs `Authorization: Bearer <key>`
     keepalive_timeout_s: float = 5.0  # uvicorn's --timeout-keep-alive default
     metrics: str = "vllm"  # "none": no /metrics route (404), like llama-cpp-python's server
+    answers: str = "words"  # "book": answers to the quality prompts (sim/answers.py), else a word cycle
+    drift: float = 0.0  # with answers "book": the share of prompts answered differently (as quantized)
 
     def __post_init__(self) -> None:
         for name in ("output_tokens", "max_num_seqs", "kv_cache_tokens", "block_size", "max_model_len"):
@@ -78,6 +80,10 @@ class SimConfig:
             raise ValueError("model must not be empty")
         if self.metrics not in ("vllm", "none"):
             raise ValueError(f"metrics must be vllm or none, got {self.metrics!r}")
+        if self.answers not in ("words", "book"):
+            raise ValueError(f"answers must be words or book, got {self.answers!r}")
+        if not 0.0 <= self.drift <= 1.0:
+            raise ValueError(f"drift must be in [0, 1], got {self.drift!r}")
         parse_fault(self.fault)
 
     def to_argv(self) -> list[str]:

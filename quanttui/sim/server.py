@@ -58,6 +58,7 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from quanttui.sim import shapes
+from quanttui.sim.answers import Answer, answer_for
 from quanttui.sim.chat import ChatRequest, InvalidRequest, parse_chat, plan_output
 from quanttui.sim.engine import VLLM_VERSION, Engine, SimConfig, SimRequest, token_text
 from quanttui.sim.faults import Fault, FaultError, find_directive, parse_fault
@@ -239,7 +240,10 @@ class SimHTTPServer:
                 message = f"The model `{chat.model}` does not exist. Valid aliases: {self.config.model}."
                 await conn.respond_json(404, shapes.error_body(message, "NotFoundError", 404, "model"))
                 return
-            n_tokens, finish_reason = plan_output(chat, self.config)
+            answer = self._answer(chat)
+            n_tokens, finish_reason = plan_output(
+                chat, self.config, None if answer is None else answer.eos_after
+            )
             directive = find_directive(chat.last_user_text)
         except (InvalidRequest, FaultError) as exc:
             await conn.respond_json(400, shapes.error_body(str(exc), "BadRequestError", 400))
@@ -275,8 +279,17 @@ class SimHTTPServer:
             return False
         return True
 
+    def _answer(self, chat: ChatRequest) -> Answer | None:
+        """The answer book's answer (`answers="book"`; cached per prompt), else None: a word cycle."""
+        if self.config.answers != "book":
+            return None
+        return answer_for(self.config.model, chat.last_user_text, self.config.drift)
+
     def _token_texts(self, chat: ChatRequest, fault: Fault) -> Callable[[int], str]:
         seed_text = f"{chat.seed}|{chat.prompt_text}"
+        answer = self._answer(chat)
+        if answer is not None and not fault.is_("huge_output"):
+            return lambda i: answer.token(i) or token_text(seed_text, i)  # past its end: ignore_eos
         if not fault.is_("huge_output"):
             return lambda i: token_text(seed_text, i)
         words = "".join(token_text(seed_text, i) for i in range(64))

@@ -302,6 +302,19 @@ class StatusView:
     verdict_decided: bool
 
 
+def triage_progress(state: LiveState) -> str:
+    """A session that ran a triage and no ramp says so ("triage: 25 prompts × 2 variants, done")
+    instead of the ramp's "no step yet"."""
+    triage = state.fold.triage
+    started = triage.started
+    assert started is not None
+    size = f"{started.prompts} prompts × {len(started.variants)} variants"
+    if triage.finished is not None:
+        reason = triage.finished.reason
+        return f"triage: {size}, {'done' if reason == 'completed' else reason}"
+    return f"triage: {triage.counts()['answered']}/{size}"
+
+
 def status_view(
     state: LiveState,
     mode: str,
@@ -314,7 +327,10 @@ def status_view(
 ) -> StatusView:
     total = state.steps_total
     plan = state.plan
-    if state.step is None:
+    triage_only = state.step is None and state.fold.triage.started is not None  # no ramp, a triage
+    if triage_only:
+        step = triage_progress(state)
+    elif state.step is None:
         step = "no step yet"
     elif plan is not None and state.step_concurrency in plan.concurrencies:
         # the ramp's level, not the step's number: alternate schedules and trials run several steps per level
@@ -337,8 +353,8 @@ def status_view(
         flags.append("PAUSED")
     if mode == "live" and ramp_started is False and state.step is None:
         flags.append("press s to start the ramp")
-    if state.sweep_end:
-        flags.append(f"sweep {state.sweep_end}")
+    if state.sweep_end and not (triage_only and state.sweep_end == "completed"):  # "done" says it
+        flags.append(f"{'session' if triage_only else 'sweep'} {state.sweep_end}")
     words = [f"{name} {word}" for name in state.variants if (word := capacity_word(state, name))]
     counters = f"{state.events:,} ev" + (f" · {dropped:,} dropped" if dropped else "")
     verdict, decided = verdict_lines(state)

@@ -46,13 +46,13 @@ async def finish_session(app: QuanttuiApp, grace_s: float = STOP_GRACE_S) -> Non
 
 def exit_code(app: QuanttuiApp, signalled: bool = False) -> int:
     """0: the session ran (or the operator quit); 130: a signal ended it or it reported an
-    interruption; 1: it failed."""
+    interruption; 1: it failed, or the console did (Textual printed its traceback)."""
     if app.session_error is not None:
         return 1
     result: Any = app.session_result
     if signalled or (result is not None and getattr(result, "interrupted", False)):
         return 130
-    return 0
+    return 1 if app.return_code else 0  # non-zero: the console itself failed
 
 
 async def run_console_async(

@@ -10,13 +10,16 @@ on a popped screen, its worker failed and the app ended, with exit code 0, in 7 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from console_helpers import SHIPPED_TRIAGE, replay_app, settle, wait_until
 from textual import events
 
+from quanttui.ui.run import exit_code, finish_session
 from quanttui.ui.screens.compare import CompareScreen
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.widgets.text import LiteralLine
@@ -27,6 +30,16 @@ PRESSES = 20
 
 def test_every_shipped_recording_is_checked():
     assert len(RECORDINGS) >= 5 and sum("triage" in p.name for p in RECORDINGS) >= 2
+
+
+@contextlib.asynccontextmanager
+async def running(app, size: tuple[int, int] = (120, 36)) -> AsyncIterator[object]:
+    """The app under Pilot; afterwards its replay (held at its end) is stopped and awaited."""
+    try:
+        async with app.run_test(size=size) as pilot:
+            yield pilot
+    finally:
+        await finish_session(app, grace_s=10)
 
 
 def key(app, name: str) -> None:
@@ -56,7 +69,7 @@ async def test_c_and_escape_pressed_20_times_never_end_the_console(tmp_path, rec
     copy = tmp_path / recording.name  # a tag journal would be written beside it
     shutil.copy(recording, copy)
     app = replay_app(tmp_path / "out", copy)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with running(app) as pilot:
         key(app, "c")  # while the replay is still being folded
         await settle(app, pilot)
         await processed(app, pilot)
@@ -86,7 +99,7 @@ async def test_a_c_typed_ahead_into_the_tag_dialog_is_text_not_the_compare_key(t
     copy = tmp_path / "triage.jsonl"
     shutil.copy(SHIPPED_TRIAGE, copy)
     app = replay_app(tmp_path / "out", copy)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with running(app) as pilot:
         await settle(app, pilot)
         key(app, "c")
         await wait_until(pilot, lambda: showing_panes(app), what="the Compare screen")
@@ -97,3 +110,19 @@ async def test_a_c_typed_ahead_into_the_tag_dialog_is_text_not_the_compare_key(t
         assert alive(app) and isinstance(app.screen, CompareScreen)
         tag = app.triage.tags[(first, app.triage.variants[1])]
         assert (tag.verdict, tag.symptom, tag.notes) == ("wrong_answer", "cc", "c")
+
+
+async def test_a_console_that_fails_ends_with_exit_code_1_not_0(tmp_path):
+    """A bug that ends the app (as the pane rebuild's failure did) is not a clean exit."""
+    app = replay_app(tmp_path / "out")
+
+    def fail() -> None:
+        raise RuntimeError("a bug in a screen")
+
+    with pytest.raises(RuntimeError, match="a bug in a screen"):
+        async with running(app) as pilot:
+            await settle(app, pilot)
+            app.call_later(fail)
+            await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
+    assert app.return_code == 1 and app.session_error is None
+    assert exit_code(app) == 1

@@ -177,7 +177,10 @@ def test_tags_survive_kill_9_of_the_console(tmux, tmp_path):
         f" -m quanttui replay {shlex.quote(str(recording))} --speed 0"
     )
     tmux.new_session((120, 36), command)
-    tmux.wait_for(lambda s: "REPLAY" in s and "sweep completed" in s, "the whole recording replayed")
+    tmux.wait_for(
+        lambda s: "REPLAY" in s and "triage: 25 prompts × 2 variants, done" in s,
+        "the whole recording replayed",
+    )
     tmux("send-keys", "-t", "qt", "c")
     tmux.wait_for(lambda s: "COMPARE" in s and "25 prompts" in s, "the Compare screen")
     tmux("send-keys", "-t", "qt", "o")

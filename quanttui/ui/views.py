@@ -303,15 +303,14 @@ class StatusView:
 
 
 def triage_progress(state: LiveState) -> str:
-    """A session that ran a triage and no ramp says so ("triage: 25 prompts × 2 variants, done")
-    instead of the ramp's "no step yet"."""
+    """A session that ran a triage and no ramp says so ("triage: 25 prompts × 2 variants,
+    completed") instead of the ramp's "no step yet"."""
     triage = state.fold.triage
     started = triage.started
     assert started is not None
     size = f"{started.prompts} prompts × {len(started.variants)} variants"
     if triage.finished is not None:
-        reason = triage.finished.reason
-        return f"triage: {size}, {'done' if reason == 'completed' else reason}"
+        return f"triage: {size}, {triage.finished.reason}"
     return f"triage: {triage.counts()['answered']}/{size}"
 
 
@@ -353,7 +352,7 @@ def status_view(
         flags.append("PAUSED")
     if mode == "live" and ramp_started is False and state.step is None:
         flags.append("press s to start the ramp")
-    if state.sweep_end and not (triage_only and state.sweep_end == "completed"):  # "done" says it
+    if state.sweep_end and not (triage_only and state.sweep_end == "completed"):  # said above
         flags.append(f"{'session' if triage_only else 'sweep'} {state.sweep_end}")
     words = [f"{name} {word}" for name in state.variants if (word := capacity_word(state, name))]
     counters = f"{state.events:,} ev" + (f" · {dropped:,} dropped" if dropped else "")

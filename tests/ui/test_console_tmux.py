@@ -178,7 +178,7 @@ def test_tags_survive_kill_9_of_the_console(tmux, tmp_path):
     )
     tmux.new_session((120, 36), command)
     tmux.wait_for(
-        lambda s: "REPLAY" in s and "triage: 25 prompts × 2 variants, done" in s,
+        lambda s: "REPLAY" in s and "triage: 25 prompts × 2 variants, completed" in s,
         "the whole recording replayed",
     )
     tmux("send-keys", "-t", "qt", "c")

@@ -21,10 +21,10 @@ def folded(path: Path, keep=lambda e: True) -> LiveState:
     return state
 
 
-def test_a_finished_triage_recording_says_triage_done():
+def test_a_finished_triage_recording_says_triage_completed():
     for name, variants in (("demo-vllm-cpu-triage.jsonl", 2), ("demo-vllm-cpu-triage-all.jsonl", 4)):
         status = status_view(folded(ROOT / "recordings" / name), "replay", 0.0, paused=False)
-        assert status.progress.endswith(f"triage: 25 prompts × {variants} variants, done"), status
+        assert status.progress.endswith(f"triage: 25 prompts × {variants} variants, completed"), status
         assert "no step yet" not in status.progress and "sweep" not in status.flags
 
 

@@ -1,5 +1,6 @@
 """A live triage in a real terminal: `quanttui triage --demo --backend sim` in tmux, tagged from
-the keyboard once the triage has finished (its session has closed its stream), then exported.
+the keyboard once the triage has finished (its session has closed its stream), then exported; and
+`c` pressed fast, 40 times, in a replay of every shipped recording.
 
 The tags must show on the screen at once (the header's untagged count too) and reach every
 catalog file: markdown, CSV and JSON."""
@@ -9,8 +10,10 @@ from __future__ import annotations
 import csv
 import json
 import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from test_console_tmux import TMUX, Tmux, wait_exit
@@ -98,3 +101,37 @@ def test_live_triage_tags_show_at_once_and_reach_every_export(tmux, tmp_path):
         ("fact-capital-france", "bf16", "ok", ""),
         ("fact-water-boils", "awq", "wrong_answer", "says 90 | not 100"),
     }
+
+
+RECORDINGS = sorted((Path(__file__).parents[2] / "recordings").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("recording", RECORDINGS, ids=[p.stem for p in RECORDINGS])
+def test_c_pressed_40_times_in_a_terminal_never_ends_the_console(tmux, tmp_path, recording):
+    copy = tmp_path / recording.name
+    shutil.copy(recording, copy)
+    command = (
+        f"env LANG=C.UTF-8 {shlex.quote(sys.executable)} -m quanttui replay {shlex.quote(str(copy))}"
+        f" --speed 0; echo $? > {shlex.quote(str(tmp_path / 'exit-code'))}"
+    )
+    tmux.new_session((120, 36), command)
+    tmux("set-option", "-s", "escape-time", "0")
+    tmux.wait_for(lambda s: "REPLAY" in s and "completed" in s, "the whole recording replayed")
+    # As fast as tmux sends them: a pop lands during Compare's pane rebuild. Only c (it toggles):
+    # an escape sent in the same burst as the next key reads as alt+key, to any terminal program.
+    for _ in range(20):
+        tmux("send-keys", "-t", "qt", "c", "c")
+    # The burst takes seconds to handle (each c rebuilds Compare's panes): the help, typed after
+    # it, opens once every c before it was handled; under it must be the monitor.
+    tmux("send-keys", "-t", "qt", "?")
+    tmux.wait_for(lambda s: "replay keys" in s, "the help, after the burst")
+    tmux("send-keys", "-t", "qt", "Escape")
+    screen = tmux.wait_for(lambda s: "replay keys" not in s, "the help closed")
+    assert "REPLAY" in screen and "COMPARE" not in screen, screen
+    tmux("send-keys", "-t", "qt", "c")
+    tmux.wait_for(lambda s: " COMPARE  " in s, "the Compare screen")
+    tmux("send-keys", "-t", "qt", "Escape")
+    tmux.wait_for(lambda s: "REPLAY" in s and "COMPARE" not in s, "the monitor again")
+    assert not (tmp_path / "exit-code").exists(), "the console ended"
+    tmux("send-keys", "-t", "qt", "q")
+    assert wait_exit(tmp_path) == "0"

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import constants
+from textual import constants, events
 from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.message import Message
@@ -43,6 +43,7 @@ from quanttui.ui.bridge import EventsPending, StreamBridge
 from quanttui.ui.keys import APP_BINDINGS, KeyActions
 from quanttui.ui.palette import palette_commands
 from quanttui.ui.screens.compare import CompareScreen
+from quanttui.ui.screens.dialog import KeyDialog
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.settings import ThemeMemory, settings_path
 from quanttui.ui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, default_theme_dirs, load_theme_dirs
@@ -179,6 +180,17 @@ class QuanttuiApp(KeyActions, App[None]):
             self.bridge.load_journal()
         except Exception as exc:
             self.notify(f"tags not loaded: {exc}", severity="error", timeout=30)
+
+    # -- keys ----------------------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        """A dialog on top reads each key here, in the app's task, before any binding: typed-ahead
+        keys land in order and the key after the one that closes it meets the screen beneath."""
+        if isinstance(event, events.Key) and not event.is_forwarded and self.screen_stack:
+            top = self.screen_stack[-1]
+            if isinstance(top, KeyDialog):
+                top.read_key(event)
+                return
+        await super().on_event(event)
 
     # -- the stream ----------------------------------------------------------------------------
     def on_events_pending(self, _message: EventsPending) -> None:

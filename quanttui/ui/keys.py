@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from textual.binding import Binding
@@ -22,7 +23,11 @@ from quanttui.ui.screens.help import HelpScreen, help_rows
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.screens.slo import SloScreen
 
-APP_BINDINGS = [
+# Every app key is a priority binding: acted on as the app dispatches it, in the order typed (a
+# non-priority key is acted on later, after the focused widget saw it, so `+ l 3000 enter` or an
+# escape typed right after `c` could act out of order or be lost). Under a dialog (any modal:
+# tag, SLO, help, the palette) they are off, so the dialog gets the key, as text where it types.
+APP_BINDINGS = [replace(b, priority=True) for b in [
     Binding("s", "start_ramp", "Start"),
     Binding("p", "pause_ramp", "Pause"),
     Binding("x", "stop_ramp", "Stop"),
@@ -36,13 +41,12 @@ APP_BINDINGS = [
     Binding("left_square_bracket", "speed(-1)", "Slow", key_display="["),
     Binding("right_square_bracket", "speed(1)", "Fast", key_display="]"),
     Binding("R", "restart_engines", "Restart", show=False),
-    # Priority, like the Compare screen's keys: acted on in the order typed, so an escape or a
-    # second `c` typed right after it finds Compare on the stack.
-    Binding("c", "compare", "Compare", priority=True),
-]
+    Binding("c", "compare", "Compare"),
+]]  # fmt: skip
 # Textual's own palette key, listed by the help like the others.
 PALETTE = Binding("ctrl+p", "command_palette", "palette")
-MONITOR_ONLY = frozenset(b.action.partition("(")[0] for b in APP_BINDINGS) - {"compare"}
+APP_ACTIONS = frozenset(b.action.partition("(")[0] for b in APP_BINDINGS)
+MONITOR_ONLY = APP_ACTIONS - {"compare"}
 
 
 def unique(bindings: Iterable[Binding]) -> list[Binding]:
@@ -89,8 +93,8 @@ class KeyActions:
         shown = next((s for s in reversed(app.screen_stack) if not s.is_modal), None)  # under a modal
         if action in MONITOR_ONLY and isinstance(shown, CompareScreen):
             return False
-        if action == "compare" and app.screen_stack and app.screen_stack[-1].is_modal:
-            return False  # a priority key: a dialog on top gets the `c` (as text, in the tag's)
+        if action in APP_ACTIONS and app.screen_stack and app.screen_stack[-1].is_modal:
+            return False  # a priority key: a dialog on top gets it (as text, in the tag's or SLO's)
         return controls.action_allowed(action, self.key_mode)
 
     def refused(self, action: str, argument: float = 0.0) -> bool:

@@ -531,12 +531,10 @@ async def test_live_keys_drive_the_ramp_and_the_slo_modal_sets_the_slo(tmp_path,
         await pilot.press("l")
         assert isinstance(app.screen, SloScreen)
         assert app.screen.query_one(Input).value == "800"
-        app.screen.query_one(Input).value = ""
-        await pilot.press("0", "enter")
+        await pilot.press("0", "enter")  # the first digit replaces the 800 shown
         assert isinstance(app.screen, SloScreen)  # 0 ms is refused, the modal stays
         assert "above 0" in app.screen.query_one("#slo-error", LiteralLine).value
-        app.screen.query_one(Input).value = ""
-        await pilot.press("2", "0", "0", "0", "enter")
+        await pilot.press("backspace", "2", "0", "0", "0", "enter")
         assert not isinstance(app.screen, SloScreen)
         # The session's OperatorCommand came back through the stream: the SLO in force changed.
         await wait_until(pilot, lambda: app.state.slo_ms == 2000, what="the new SLO")

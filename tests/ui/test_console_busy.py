@@ -169,3 +169,18 @@ def test_keys_typed_ahead_of_the_tag_dialog_all_reach_it(busy_tmux, tmp_path):
     ]
     assert len({t.prompt_id for t in journal.history}) == 2
     assert not list(tmp_path.glob("failure_catalog*"))  # the e typed in the notes exported nothing
+
+
+def test_monitor_keys_typed_ahead_act_in_order(busy_tmux, tmp_path):
+    """`s + l 3000 enter p` in one burst: the ramp starts, steps up, the SLO dialog gets every digit
+    (the 800 shown is replaced), then the pause, in that order."""
+    out = tmp_path / "out"
+    launch(busy_tmux, tmp_path, f"{shlex.quote(str(APP))} {shlex.quote(str(out))} live", (100, 30))
+    busy_tmux.wait_for(lambda s: s.count("● attached") == 2, "both endpoints attached")
+    busy_tmux("send-keys", "-t", "qt", "s", "+", "l", "3", "0", "0", "0", "Enter", "p")
+    busy_tmux.wait_for(lambda s: "PAUSED" in s and "SLO p95 e2e 3,000 ms" in s, "the burst acted")
+    busy_tmux("send-keys", "-t", "qt", "q")
+    wait_until(lambda: (out / "exit-code").exists(), what="the console to exit")
+    _, events = open_recording(out / "recording.jsonl")
+    commands = [(e.command, e.value) for e in events if type(e).__name__ == "OperatorCommand"]
+    assert commands[:4] == [("start", None), ("step_up", 2.0), ("set_slo", 3000.0), ("pause", None)]

@@ -4,13 +4,11 @@ Keys only: a digit (0 ok, 1-9 an issue of the taxonomy) or arrows + enter choose
 the symptom is typed, enter moves to the notes, enter saves; tab / shift+tab move between the
 fields, escape cancels.
 
-Why the screen reads every key itself: operators over a slow SSH link type ahead ("t", "7", the
-symptom, enter, enter) before the dialog is drawn. Textual routes a key to the widget focused when
-the app *dispatches* it, and focus moves later, on the screen's own task; keys typed while the
-dialog was being mounted, or right after a focus change, went to a widget that dropped them (#15).
-Here no widget in the dialog takes the focus: every key goes to this screen's queue, in the order
-typed, and the screen moves between the fields itself. The key that opens the dialog is a priority
-binding (CompareScreen), so the dialog is on the stack before the next key is dispatched.
+Why the dialog reads every key itself (screens/dialog.py): operators over a slow SSH link type
+ahead ("t", "7", the symptom, enter, enter, "j") before the dialog is drawn; keys typed while it was
+mounted, right after a focus change or right after it closed went to a widget that dropped them
+(#15). The app hands this dialog each key in the order typed, and it moves between its fields and
+closes itself synchronously.
 """
 
 from __future__ import annotations
@@ -18,17 +16,17 @@ from __future__ import annotations
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from quanttui.core.triage import VERDICTS, Tag
+from quanttui.ui.screens.dialog import KeyDialog
 from quanttui.ui.widgets.text import LiteralLine
 
 FIELDS = ("verdicts", "symptom", "notes")
 
 
-class TagScreen(ModalScreen[Tag | None]):
+class TagScreen(KeyDialog[Tag | None]):
     def __init__(self, prompt_id: str, variant: str, current: Tag | None) -> None:
         super().__init__(id="tag")
         self.prompt_id, self.variant, self.current = prompt_id, variant, current
@@ -41,26 +39,27 @@ class TagScreen(ModalScreen[Tag | None]):
         self.highlighted = VERDICTS.index(self.verdict) if self.verdict in VERDICTS else 0
 
     def compose(self) -> ComposeResult:
+        fields = (
+            OptionList(*(Option(f"{i}  {v}", id=v) for i, v in enumerate(VERDICTS)), id="tag-verdicts"),
+            Input(placeholder="symptom (one line)", id="tag-symptom"),
+            Input(placeholder="notes", id="tag-notes"),
+        )
+        for field in fields:
+            field.can_focus = False  # the screen reads the keys (see the module's docstring)
         with Vertical(id="tag-body"):
             yield LiteralLine(
                 f"tag {self.variant} on {self.prompt_id}: 0-9 or arrows + enter, then symptom, notes"
             )
-            yield OptionList(*(Option(f"{i}  {v}", id=v) for i, v in enumerate(VERDICTS)), id="tag-verdicts")
-            yield Input(placeholder="symptom (one line)", id="tag-symptom")
-            yield Input(placeholder="notes", id="tag-notes")
+            yield from fields
             yield LiteralLine("", id="tag-chosen")
 
     def on_mount(self) -> None:
-        for widget in self.query("#tag-body *"):
-            widget.can_focus = False  # the screen reads the keys (see the module's docstring)
         self._show()
         if self.verdict is not None:
             self.query_one("#tag-chosen", LiteralLine).show(f"verdict: {self.verdict}")
 
     # -- keys ------------------------------------------------------------------------------------
-    def on_key(self, event: events.Key) -> None:
-        event.stop()
-        event.prevent_default()  # nothing typed here reaches the screens or bindings beneath
+    def read_key(self, event: events.Key) -> None:
         key = event.key
         if key == "escape":
             self.dismiss(None)
@@ -111,7 +110,8 @@ class TagScreen(ModalScreen[Tag | None]):
     def _save(self) -> None:
         if self.verdict is None:
             self.field = "verdicts"
-            self.query_one("#tag-chosen", LiteralLine).show("choose a verdict first (0-9)")
+            if self.is_mounted:
+                self.query_one("#tag-chosen", LiteralLine).show("choose a verdict first (0-9)")
             return
         symptom = " ".join(self.texts["symptom"].split())
         notes = self.texts["notes"].strip()

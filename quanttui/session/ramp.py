@@ -152,9 +152,10 @@ class RampControl:
         self._shift(-1)
 
     def _shift(self, by: int) -> None:
-        if self._index is None or self._finished or self._stopped:
+        if not self._started or self._finished or self._stopped:
             return
-        current = self._index if self._target is None else self._target
+        # Typed right after `s`, before the first step began: counted from the plan's first level.
+        current = self._target if self._target is not None else (self._index or 0)
         target = current + by
         if self.concurrency_at(target) == self.concurrency_at(current):
             return  # already at concurrency 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +22,28 @@ from quanttui.session.thread import responsive_switching
 from quanttui.ui.app import QuanttuiApp
 
 STOP_GRACE_S = 60.0  # a quit: how long the session may take to stop before it is cancelled
-# A hang-up must end within HANGUP_DEADLINE_S: the session gets this long to stop by itself, then
-# is cancelled; its engines get HANGUP_ENGINE_GRACE_S between SIGTERM and SIGKILL.
-HANGUP_STOP_WAIT_S = 3.0
-HANGUP_ENGINE_GRACE_S = 3.0
+# A hang-up must end within HANGUP_DEADLINE_S (session/signals.py): the session is cancelled at once
+# (requests in flight end; the recording and sweep.csv are written on the way out) and its engines
+# get HANGUP_ENGINE_GRACE_S between SIGTERM and SIGKILL.
+HANGUP_ENGINE_GRACE_S = 2.0
 # What a live run leaves in its folder, in the order the exit line names them.
 RUN_OUTPUTS = ("recording.jsonl", "sweep.csv", "tags.jsonl", "failure_catalog.md", "capacity.md", "logs")
 
 
-async def finish_session(app: QuanttuiApp, grace_s: float = STOP_GRACE_S) -> None:
-    """Stop a session that is still running after the app ended, and await it."""
+async def finish_session(
+    app: QuanttuiApp, grace_s: float = STOP_GRACE_S, hurry: threading.Event | None = None
+) -> None:
+    """Stop a session that is still running after the app ended, and await it; cancel it after
+    `grace_s`, or at once when `hurry` is set (a hang-up, also one that comes during the wait)."""
     task = app.session_task
     if task is None or task.done():
         return
     with contextlib.suppress(Exception):
         app.handle.send(Stop())
-    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-        await asyncio.wait_for(asyncio.shield(task), grace_s)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    while not task.done() and loop.time() - began < grace_s and not (hurry and hurry.is_set()):
+        await asyncio.wait({task}, timeout=0.1)
     if not task.done():
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -68,7 +74,7 @@ async def run_console_async(
     app = QuanttuiApp(SessionHandle(session, own_thread=session_thread), out_dir, **options)
     loop = asyncio.get_running_loop()
 
-    def on_signal(_signum: int) -> None:  # in a signal handler: hand off, never wait
+    def on_signal(_signum: int) -> None:  # on the guard's watchdog thread: hand off, never wait
         with contextlib.suppress(Exception):
             app.handle.send(Stop(engine_grace_s=HANGUP_ENGINE_GRACE_S))
         with contextlib.suppress(RuntimeError):
@@ -78,7 +84,7 @@ async def run_console_async(
         try:
             await app.run_async()
         finally:
-            await finish_session(app, HANGUP_STOP_WAIT_S if guard.signalled else STOP_GRACE_S)
+            await finish_session(app, STOP_GRACE_S, guard.heard)
     tell(outputs_line(app, out_dir))
     if app.session_error is not None:
         tell(f"quanttui: session failed: {app.session_error}")

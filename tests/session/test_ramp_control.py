@@ -241,3 +241,14 @@ async def test_warm_up_finishes_before_the_measured_requests_start_together(tmp_
     assert fill[3].start - fill[0].start < 0.05  # the users start at once, 4 wide
     measured = [r for r in results if not r.warmup]
     assert len(measured) == 16 and min(r.index for r in measured) == 5
+
+
+def test_a_step_up_typed_right_after_start_counts_from_the_first_level():
+    """`s +` typed ahead: the + arrives before the runner entered its first step; it is not lost."""
+    ramp, published = control(LoadPlan(concurrencies=(1, 2, 4), requests_per_step=1), started=False)
+    ramp.start()
+    ramp.step_up()
+    assert [(e.command, e.value) for e in published if hasattr(e, "command")] == [
+        ("start", None), ("step_up", 2.0)
+    ]  # fmt: skip
+    assert ramp.take_target() == 1

@@ -8,9 +8,11 @@ back. The console's own process tree is listed just before the hang-up, so an en
 (no pid recorded yet) is checked too.
 """
 
+import json
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -91,13 +93,40 @@ def test_hangup_while_engines_start(busy_tmux, tmp_path):
     open_recording(out / "recording.jsonl")  # readable, whatever it holds
 
 
-def test_hangup_while_ramping(busy_tmux, tmp_path):
+def launched_session(tmp_path: Path) -> Path:
+    """Two simulated engines quanttui launches itself (like vLLM), a ramp long enough to be cut."""
+    lines = [
+        "[load]",
+        "concurrency = [2, 4]",
+        "step_seconds = 120",
+        "max_tokens = 200",
+        "ignore_eos = true",
+        "",
+    ]
+    for name in ("bf16", "awq"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        lines += [
+            f"[variants.{name}]", f'model = "{name}"',
+            f"command = {json.dumps([sys.executable, '-m', 'quanttui.sim.server'])}",
+            'extra_args = ["--ttft-ms", "20", "--itl-ms", "30"]', f"port = {port}", "",
+        ]  # fmt: skip
+    path = tmp_path / "session.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_hangup_while_ramping_on_launched_engines(busy_tmux, tmp_path):
+    """Requests in flight (200 tokens at 30 ms) are cut, the engines stopped, and the session
+    closes its files itself (sweep.csv is written only by a clean close, never by the deadline)."""
     out = tmp_path / "out"
-    pid = launch(busy_tmux, tmp_path, f"{shlex.quote(str(APP))} {shlex.quote(str(out))} live")
-    busy_tmux.wait_for(lambda s: s.count("● attached") == 2, "both endpoints attached")
-    busy_tmux("send-keys", "-t", "qt", "s")
-    busy_tmux.wait_for(lambda s: "step 1/3" in s, "the ramp running")
+    config = launched_session(tmp_path)
+    pid = launch(busy_tmux, tmp_path, f"-m quanttui run --config {config} --autostart --out {out}")
+    busy_tmux.wait_for(lambda s: "step 1/" in s, "the ramp running", timeout=60)
+    wait_until(lambda: '"RequestResult"' in (out / "recording.jsonl").read_text(), what="a request measured")
     assert hang_up(busy_tmux, pid) < ENDED_WITHIN_S
+    assert (out / "sweep.csv").exists()
     _, events = open_recording(out / "recording.jsonl")
     assert any(type(e).__name__ == "RequestResult" for e in events)
 

@@ -7,7 +7,8 @@ them straight through (`run_sweep`, `run_launched_sweep`, `replay_headless`), th
 them through a `SessionHandle` (handle.py: the session on its own thread, typed commands in).
 """
 
-from quanttui.session.live import LiveSession, run_launched_sweep, run_sweep
+from quanttui.session.headless import run_launched_sweep, run_sweep
+from quanttui.session.live import LiveSession
 from quanttui.session.replay import ReplaySession, replay_headless, variants_from_header
 from quanttui.session.spec import (
     EndpointSpec,

@@ -1,5 +1,5 @@
-"""A live sweep, attached or launched: `LiveSession` and the headless `run_sweep` /
-`run_launched_sweep`."""
+"""A live sweep, attached or launched: `LiveSession` (the headless entry points are in
+session/headless.py)."""
 
 from __future__ import annotations
 
@@ -261,7 +261,15 @@ class LiveSession:
                     interrupted = await self._sweep_engines(ready)
             finally:
                 self.progress("stopping engines")
-                await asyncio.shield(launcher.stop_all())
+                stopping = asyncio.ensure_future(launcher.stop_all())
+                try:
+                    await asyncio.shield(stopping)
+                except asyncio.CancelledError:
+                    await stopping  # cancelled meanwhile (a hang-up): the engines still stop first
+                    raise
+        except asyncio.CancelledError:
+            await self._session.close(True)  # the recording and sweep.csv, whatever stopped us
+            raise
         except BaseException:
             await self._session.drain()
             raise
@@ -372,24 +380,3 @@ class LiveSession:
                 {id(c): c for c in [*clients.values(), *(t.client for t in targets)]}.values()
             )
         return interrupted
-
-
-async def run_sweep(
-    config: SweepConfig, prompts: list[Prompt], progress: Callable[[str], None] | None = None
-) -> SessionResult:
-    """Attach to running endpoints and sweep them; nothing is written if an endpoint is unreachable."""
-    return await LiveSession(config, prompts, None, autostart=True, progress=progress).run()
-
-
-async def run_launched_sweep(
-    variants: list[VariantConfig],
-    config: SweepConfig,
-    prompts: list[Prompt],
-    progress: Callable[[str], None] | None = None,
-    extra_header: dict[str, Any] | None = None,
-) -> SessionResult:
-    """Launch the variants' engines, sweep the ones that became ready, and stop them all."""
-    session = LiveSession(
-        config, prompts, variants, autostart=True, progress=progress, extra_header=extra_header
-    )
-    return await session.run()

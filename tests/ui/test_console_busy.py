@@ -91,6 +91,7 @@ def test_hangup_while_engines_start(busy_tmux, tmp_path):
     busy_tmux.wait_for(lambda s: "starting" in s or "launching" in s, "the engines starting")
     assert hang_up(busy_tmux, pid) < ENDED_WITHIN_S
     open_recording(out / "recording.jsonl")  # readable, whatever it holds
+    assert (out / "sweep.csv").exists()  # the session closed its files itself
 
 
 def launched_session(tmp_path: Path) -> Path:

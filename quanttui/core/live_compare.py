@@ -68,7 +68,8 @@ def _delta(state: LiveState, name: str, base: str) -> Delta:
         source = LIVE
         tok = ratio(state.client_tok_s(name), state.client_tok_s(base))
         srv = ratio(state.server_tok_s(name), state.server_tok_s(base))
-        p95 = ratio(state.latency(name).slo_p95_ms, state.latency(base).slo_p95_ms)
+        if live_window_inside(state, state.window_s):  # else the latency window mixes levels
+            p95 = ratio(state.latency(name).slo_p95_ms, state.latency(base).slo_p95_ms)
     elif (pair := common_steps(state, base, name)) is not None:
         mine, theirs = pair[1], pair[0]
         source, conc = STEPS, mine.conc
@@ -101,8 +102,13 @@ def live_comparable(state: LiveState, a: str, b: str) -> bool:
         return False
     if not all(state.serving(n) and not state.part_done(n) for n in (a, b)):
         return False
-    window_start = math.floor(state.now) - state.rate_s
-    return window_start >= max(state.step_started_t, state.ramp_since)
+    return live_window_inside(state, state.rate_s)
+
+
+def live_window_inside(state: LiveState, window_s: float) -> bool:
+    """The last `window_s` seconds lie inside the open step, after the ramp's last change."""
+    assert state.step_started_t is not None
+    return math.floor(state.now) - window_s >= max(state.step_started_t, state.ramp_since)
 
 
 def common_steps(state: LiveState, a: str, b: str) -> tuple[StepStats, StepStats] | None:

@@ -160,6 +160,16 @@ def test_a_ratio_is_live_only_while_both_variants_are_loaded_then_of_the_step_re
     assert live.tok_s_ratio == pytest.approx(state.client_tok_s("awq") / state.client_tok_s("bf16"))
     assert live.tok_s_ratio == pytest.approx(0.5)
     assert live.server_tok_s_ratio is None  # awq's engine said nothing of its own rate
+    assert live.p95_ratio is None  # the 30 s latency window reaches back before the step began
+    short = LiveState(PLAN, rate_s=5, window_s=5)  # a latency window that fits inside the step
+    short.apply_all([InstanceState(t=0.0, variant=n, state="ready") for n in ("bf16", "awq")])
+    short.apply(StepStarted(t=0.0, step=0, concurrency=1, requests=20, seconds=None, warmup_requests=0,
+                            variants=("bf16", "awq")))  # fmt: skip
+    short.apply_all(events[:-2])
+    (short_live,) = short.deltas()
+    assert short_live.p95_ratio == pytest.approx(
+        short.latency("awq").slo_p95_ms / short.latency("bf16").slo_p95_ms
+    )
     state.apply_all(events[-2:])  # bf16's part is done: no live ratio any more, no step result yet
     (between,) = state.deltas()
     assert (between.source, between.tok_s_ratio, between.p95_ratio) == ("", None, None)

@@ -100,13 +100,29 @@ def test_sweep_tokens_match_the_engines_counters(engines, tmp_path):
         scrape_interval_s=0.25,
     )
     result = loop.run_until_complete(run_sweep(config, list(DEFAULT_PROMPTS)))
+    rows = {(r["variant"], r["conc"]): r for r in result.summary["steps"]}
+
+    def sweep_detail(name: str, url: str) -> str:
+        """What to read when the counter falls short (seen once in CI)."""
+        counted = metrics(url).generation_tokens_total - before[name]
+        steps = [
+            {
+                k: r.get(k)
+                for k in ("conc", "requests", "warmup", "errors", "output_tokens", "errors_by_class")
+            }
+            for r in result.summary["steps"]
+            if r["variant"] == name
+        ]
+        return f"counted {counted} of {SENT * 100}; steps {steps}"
+
     for name, engine in started.items():  # /metrics counts the last responses a moment after they are sent
         wait_until(
             lambda n=name, e=engine: metrics(e.config.url).generation_tokens_total - before[n] >= SENT * 100,
+            timeout=90,  # a starved API server process records its counters late on a busy CI machine
             what=f"{name}'s generation token counter to count the sweep",
-            poll=0.2,
+            poll=0.5,
+            detail=lambda n=name, e=engine: sweep_detail(n, e.config.url),
         )
-    rows = {(r["variant"], r["conc"]): r for r in result.summary["steps"]}
     for name, engine in started.items():
         served = sum(r["output_tokens"] for r in result.summary["steps"] if r["variant"] == name)
         warmup = sum(r["warmup"] for r in result.summary["steps"] if r["variant"] == name)

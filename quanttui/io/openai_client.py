@@ -2,9 +2,12 @@
 
 TTFT is the first chunk that carries output (content, reasoning or tool calls; the opening
 role-only chunk does not count), ITL the gaps between such chunks, E2E the last such chunk,
-all on perf_counter from just before the request is sent. Output tokens come from
-`usage.completion_tokens`; without usage the token chunks are counted and the result says so.
-Every failure is returned as an error class, never raised: a load test must outlive its server.
+all on perf_counter from just before the request is sent. Each read from the connection is
+stamped as it returns, before any of its bytes are parsed; events that arrived in one read share
+that stamp, and are counted (`ReadStats.coalesced`) because their gaps are not resolvable.
+Output tokens come from `usage.completion_tokens`; without usage the token chunks are counted
+and the result says so. Every failure is returned as an error class, never raised: a load test
+must outlive its server.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +23,7 @@ import httpx
 
 from quanttui import __version__
 from quanttui.core.events import ErrorClass
+from quanttui.io.stream_outcome import ReadStats, StreamOutcome, StreamState, one_line
 
 USER_AGENT = f"quanttui/{__version__}"
 _MAX_ERROR_BODY = 64 * 1024
@@ -91,31 +95,6 @@ class RequestOptions:
         return body
 
 
-@dataclass
-class StreamOutcome:
-    ok: bool
-    start_ns: int
-    end_ns: int
-    error: ErrorClass | None = None
-    http_status: int | None = None
-    error_detail: str = ""
-    ttft_s: float | None = None
-    e2e_s: float | None = None
-    itl_us: list[int] = field(default_factory=list)
-    prompt_tokens: int | None = None
-    output_tokens: int | None = None
-    output_tokens_estimated: bool = False
-    finish_reason: str | None = None
-    text: str = ""
-    token_chunks: int = 0
-    logprobs: list[Any] = field(default_factory=list)  # choices[0].logprobs.content entries, as sent
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _error_body_detail(status: int, body: bytes, retry_after: str | None) -> str:
     detail = ""
     try:
@@ -128,91 +107,10 @@ def _error_body_detail(status: int, body: bytes, retry_after: str | None) -> str
                 detail = err
     except (json.JSONDecodeError, UnicodeDecodeError):
         detail = body[:400].decode("utf-8", "replace")
-    detail = _one_line(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
+    detail = one_line(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
     if retry_after:
-        detail += f" (Retry-After: {_one_line(retry_after, 40)})"
+        detail += f" (Retry-After: {one_line(retry_after, 40)})"
     return detail
-
-
-def _is_token_chunk(delta: dict[str, Any]) -> bool:
-    content = delta.get("content")
-    if content is not None and not (content == "" and "role" in delta):
-        return True
-    return bool(delta.get("reasoning_content") or delta.get("reasoning") or delta.get("tool_calls"))
-
-
-class _StreamState:
-    def __init__(self, start_ns: int) -> None:
-        self.start_ns = start_ns
-        self.token_times: list[int] = []
-        self.text: list[str] = []
-        self.finish_reason: str | None = None
-        self.usage: dict[str, Any] | None = None
-        self.done = False
-        self.logprobs: list[Any] = []
-
-    def handle(self, payload: str, now_ns: int) -> tuple[ErrorClass, str] | None:
-        if payload == "[DONE]":
-            self.done = True
-            return None
-        try:
-            chunk = json.loads(payload)
-        except json.JSONDecodeError:
-            return ErrorClass.MALFORMED_STREAM, f"data line is not JSON: {_one_line(payload, 80)!r}"
-        if not isinstance(chunk, dict):
-            return ErrorClass.MALFORMED_STREAM, "data line is not a JSON object"
-        if "error" in chunk and chunk["error"]:
-            err = chunk["error"]
-            message = err.get("message", "") if isinstance(err, dict) else str(err)
-            return ErrorClass.STREAM_ERROR, _one_line(f"error in stream: {message}")
-        choices = chunk.get("choices")
-        if isinstance(choices, list) and choices:
-            choice = choices[0] if isinstance(choices[0], dict) else {}
-            delta = choice.get("delta")
-            if isinstance(delta, dict) and _is_token_chunk(delta):
-                self.token_times.append(now_ns)
-                content = delta.get("content")
-                if isinstance(content, str):
-                    self.text.append(content)
-            logprobs = choice.get("logprobs")
-            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
-                self.logprobs.extend(logprobs["content"])
-            if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            self.usage = usage
-        return None
-
-    def outcome(self, end_ns: int, error: tuple[ErrorClass, str] | None, status: int | None) -> StreamOutcome:
-        times = self.token_times
-        result = StreamOutcome(ok=False, start_ns=self.start_ns, end_ns=end_ns, http_status=status)
-        result.text = "".join(self.text)
-        result.logprobs = self.logprobs
-        result.token_chunks = len(times)
-        result.finish_reason = self.finish_reason
-        if times:
-            result.ttft_s = (times[0] - self.start_ns) / 1e9
-            result.e2e_s = (times[-1] - self.start_ns) / 1e9
-            result.itl_us = [round((b - a) / 1000) for a, b in zip(times, times[1:], strict=False)]
-        usage = self.usage or {}
-        completion = usage.get("completion_tokens")
-        prompt = usage.get("prompt_tokens")
-        result.prompt_tokens = prompt if isinstance(prompt, int) else None
-        if isinstance(completion, int) and not isinstance(completion, bool):
-            result.output_tokens = completion
-        elif times:
-            result.output_tokens = len(times)
-            result.output_tokens_estimated = True
-        if error is None and not self.done:
-            error = (ErrorClass.NO_DONE, "stream ended without [DONE]")
-        if error is None and not times:
-            error = (ErrorClass.NO_CONTENT, "stream carried no token chunk")
-        if error is None:
-            result.ok = True
-        else:
-            result.error, result.error_detail = error
-        return result
 
 
 # httpcore's pool does work proportional to its size on every request and release, so one pool
@@ -236,8 +134,10 @@ class OpenAIStreamClient:
         concurrency: int = 1,
         timeouts: Timeouts | None = None,
         connections_per_pool: int = CONNECTIONS_PER_POOL,
+        stats: ReadStats | None = None,
     ) -> None:
         self.root = split_base_url(base_url)
+        self.stats = stats if stats is not None else ReadStats()
         self.model = model
         self.timeouts = timeouts or Timeouts()
         headers = {"User-Agent": USER_AGENT}
@@ -284,7 +184,7 @@ class OpenAIStreamClient:
             raise EndpointError(f"{self.root}: timed out asking for /v1/models") from None
         except httpx.HTTPError as exc:
             raise EndpointError(
-                f"{self.root}: unreachable ({_one_line(str(exc) or type(exc).__name__)})"
+                f"{self.root}: unreachable ({one_line(str(exc) or type(exc).__name__)})"
             ) from None
         if response.status_code != 200:
             detail = _error_body_detail(response.status_code, response.content[:_MAX_ERROR_BODY], None)
@@ -298,23 +198,28 @@ class OpenAIStreamClient:
             raise EndpointError(f"{self.root}/v1/models: the server lists no model")
         return ids
 
-    async def stream_chat(self, messages: list[dict[str, str]], options: RequestOptions) -> StreamOutcome:
+    async def stream_chat(
+        self, messages: list[dict[str, str]], options: RequestOptions, model: str | None = None
+    ) -> StreamOutcome:
+        """One streamed chat request (to `model`, else the client's model), timed and classified."""
         pool = self._least_busy()
         self._in_flight[pool] += 1
+        self.stats.in_flight += 1
         try:
-            return await self._stream_chat(self._pool(pool), messages, options)
+            return await self._stream_chat(self._pool(pool), messages, options, model or self.model)
         finally:
             self._in_flight[pool] -= 1
+            self.stats.in_flight -= 1
 
     async def _stream_chat(
-        self, client: httpx.AsyncClient, messages: list[dict[str, str]], options: RequestOptions
+        self, client: httpx.AsyncClient, messages: list[dict[str, str]], options: RequestOptions, model: str
     ) -> StreamOutcome:
-        body = options.body(self.model, messages)
+        body = options.body(model, messages)
         loop = asyncio.get_running_loop()
         start_ns = time.perf_counter_ns()
         started = loop.time()
         total_deadline = started + self.timeouts.total_s if self.timeouts.total_s else None
-        state = _StreamState(start_ns)
+        state = StreamState(start_ns)
         status: int | None = None
 
         def capped(deadline: float) -> float:
@@ -349,44 +254,65 @@ class OpenAIStreamClient:
         except httpx.ConnectTimeout:
             error = (ErrorClass.TIMEOUT_CONNECT, f"connect timed out after {self.timeouts.connect_s:g} s")
         except httpx.ConnectError as exc:
-            error = (ErrorClass.CONNECT, _one_line(f"connect failed: {exc}"))
+            error = (ErrorClass.CONNECT, one_line(f"connect failed: {exc}"))
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             kind = ErrorClass.READ_ERROR if status is not None else ErrorClass.CONNECT
-            error = (kind, _one_line(f"{type(exc).__name__}: {exc}"))
+            error = (kind, one_line(f"{type(exc).__name__}: {exc}"))
         except httpx.TimeoutException as exc:
-            error = (timeout_class(), _one_line(f"{type(exc).__name__}: {exc}"))
+            error = (timeout_class(), one_line(f"{type(exc).__name__}: {exc}"))
         except httpx.HTTPError as exc:
-            error = (ErrorClass.READ_ERROR, _one_line(f"{type(exc).__name__}: {exc}"))
+            error = (ErrorClass.READ_ERROR, one_line(f"{type(exc).__name__}: {exc}"))
         end_ns = time.perf_counter_ns()
         return state.outcome(end_ns, error, status)
 
     async def _read_events(
         self,
         response: httpx.Response,
-        state: _StreamState,
+        state: StreamState,
         deadline: asyncio.Timeout,
         capped: Any,
     ) -> tuple[ErrorClass, str] | None:
+        """Split the body into SSE lines ourselves, stamping each read as it returns (httpx's
+        aiter_lines would stamp lines after decoding and splitting the earlier ones)."""
         loop = asyncio.get_running_loop()
-        async for line in response.aiter_lines():
+        stats = self.stats
+        pending = b""
+        async for data in response.aiter_bytes():
             now_ns = time.perf_counter_ns()
-            if state.token_times and not state.done:
+            stats.reads += 1
+            before = len(state.token_times)
+            if before and not state.done:
                 deadline.reschedule(capped(loop.time() + self.timeouts.idle_s))
-            if not line or line.startswith(":") or state.done:
-                continue
-            if line.startswith("data:"):
-                had_tokens = bool(state.token_times)
-                problem = state.handle(line[5:].strip(), now_ns)
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                problem = self._line(raw.rstrip(b"\r"), state, now_ns, deadline, capped)
                 if problem:
                     return problem
-                if state.done:
-                    # Read the body to its end so the connection goes back to the pool.
-                    deadline.reschedule(loop.time() + 2.0)
-                    continue
-                if not had_tokens and state.token_times:
-                    deadline.reschedule(capped(loop.time() + self.timeouts.idle_s))
-            elif line.startswith(("event:", "id:", "retry:")):
-                continue
-            else:
-                return ErrorClass.MALFORMED_STREAM, f"not an SSE line: {_one_line(line, 80)!r}"
+            arrived = len(state.token_times) - before
+            stats.token_chunks += arrived
+            if arrived > 1:
+                stats.coalesced += arrived - 1
+            if not before and arrived:
+                deadline.reschedule(capped(loop.time() + self.timeouts.idle_s))
+        if pending.strip():
+            return self._line(pending.rstrip(b"\r"), state, time.perf_counter_ns(), deadline, capped)
         return None
+
+    def _line(
+        self, raw: bytes, state: StreamState, now_ns: int, deadline: asyncio.Timeout, capped: Any
+    ) -> tuple[ErrorClass, str] | None:
+        if not raw or raw.startswith(b":") or state.done:
+            return None
+        line = raw.decode("utf-8", "replace")
+        if line.startswith("data:"):
+            problem = state.handle(line[5:].strip(), now_ns)
+            if problem:
+                return problem
+            if state.done:
+                # Read the body to its end so the connection goes back to the pool.
+                deadline.reschedule(asyncio.get_running_loop().time() + 2.0)
+            return None
+        if line.startswith(("event:", "id:", "retry:")):
+            return None
+        return ErrorClass.MALFORMED_STREAM, f"not an SSE line: {one_line(line, 80)!r}"

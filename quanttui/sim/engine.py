@@ -65,6 +65,7 @@ class SimConfig:
     metrics: str = "vllm"  # "none": no /metrics route (404), like llama-cpp-python's server
     answers: str = "words"  # "book": answers to the quality prompts (sim/answers.py), else a word cycle
     drift: float = 0.0  # with answers "book": the share of prompts answered differently (as quantized)
+    send_log: str | None = None  # file for each streamed request's receive and chunk-write times (sendlog.py)
 
     def __post_init__(self) -> None:
         for name in ("output_tokens", "max_num_seqs", "kv_cache_tokens", "block_size", "max_model_len"):
@@ -184,6 +185,8 @@ class SimRequest:
     generated: int = 0
     admitted_once: bool = False
     next_due: float = 0.0
+    last_due: float = 0.0  # the loop.time() the latest token was due at (its schedule)
+    is_running: bool = False  # on Engine.running (a flag: a list lookup costs O(n) per token)
     last_token_at: float | None = None
     finished: str | None = None
 
@@ -199,11 +202,19 @@ class Engine:
         self.config = config
         self.metrics = SimMetrics(config)
         self.running: list[SimRequest] = []
+        self._held_total = 0  # Σ held_tokens of running, kept as it changes (1,000s run at once)
         self._waiting: deque[tuple[SimRequest, asyncio.Future[None]]] = deque()
 
     # -- scheduling ---------------------------------------------------------------------------
     def _held(self) -> int:
-        return sum(r.held_tokens for r in self.running)
+        return self._held_total
+
+    def _drop(self, req: SimRequest) -> None:
+        """Take the request off the running list, if it is on it."""
+        if req.is_running:
+            req.is_running = False
+            self.running.remove(req)
+            self._held_total -= req.held_tokens
 
     def _fits(self, req: SimRequest) -> bool:
         if len(self.running) >= self.config.max_num_seqs:
@@ -213,6 +224,8 @@ class Engine:
     def _start(self, req: SimRequest) -> None:
         now = asyncio.get_running_loop().time()
         self.running.append(req)
+        req.is_running = True
+        self._held_total += req.held_tokens
         req.next_due = now + self.config.ttft_ms / 1000  # (re)compute the prefill
         if not req.admitted_once:
             req.admitted_once = True
@@ -258,8 +271,7 @@ class Engine:
         finally:
             if req.finished is None:
                 self.finish(req, "abort")
-            with contextlib.suppress(ValueError):
-                self.running.remove(req)
+            self._drop(req)
             self._admit_waiting()
 
     def _current_itl_s(self) -> float:
@@ -269,10 +281,11 @@ class Engine:
     async def next_token(self, req: SimRequest, gone: Callable[[], bool], extra_delay_s: float = 0.0) -> None:
         """Wait until the request's next token is due (after a preemption, re-queue first), count it."""
         if len(self.running) > 1 and req is self.running[-1] and self._held() > self.config.kv_cache_tokens:
-            self.running.remove(req)  # vLLM preempts the newest running request (recompute)
+            self._drop(req)  # vLLM preempts the newest running request (recompute)
             self.metrics.preemptions.inc()
             await self._acquire(req, gone, front=True)
         req.next_due += extra_delay_s
+        req.last_due = req.next_due
         await sleep_until(req.next_due, gone)
         now = asyncio.get_running_loop().time()
         if req.last_token_at is None:
@@ -281,6 +294,8 @@ class Engine:
             self.metrics.itl.observe(now - req.last_token_at)
         req.last_token_at = now
         req.generated += 1
+        if req.is_running:
+            self._held_total += 1
         self.metrics.generation_tokens.inc()
         self._publish()
         req.next_due += self._current_itl_s()

@@ -48,7 +48,6 @@ faults need at least 3 tokens (stall_between_chunks: 4).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import secrets
@@ -63,6 +62,8 @@ from quanttui.sim.chat import ChatRequest, InvalidRequest, parse_chat, plan_outp
 from quanttui.sim.engine import VLLM_VERSION, Engine, SimConfig, SimRequest, token_text
 from quanttui.sim.faults import Fault, FaultError, find_directive, parse_fault
 from quanttui.sim.httpwire import MAX_HEAD_BYTES, BadRequest, ClientGone, Connection, Request, read_request
+from quanttui.sim.sendlog import RequestTrace, SendLog
+from quanttui.sim.sse import SseWriter
 
 log = logging.getLogger("quanttui.sim")
 
@@ -76,55 +77,6 @@ _HTTP_FAULTS: dict[str, tuple[int, str, str]] = {  # name -> status, error type,
 }
 
 Handler = Callable[[Connection, Request], Awaitable[None]]
-
-
-class SseWriter:
-    """Writes SSE events as HTTP chunks, shaped by the framing faults (crlf, pings, splits)."""
-
-    def __init__(self, conn: Connection, fault: Fault) -> None:
-        self.conn = conn
-        self.eol = b"\r\n" if fault.is_("crlf") else b"\n"
-        self.split = fault.is_("split_json")
-        self.count = 0
-        self._last_write = asyncio.get_running_loop().time()
-        self._pinger: asyncio.Task[None] | None = None
-        if fault.is_("keepalive_comments"):
-            self._pinger = asyncio.create_task(self._ping_while_silent(max(fault.value, 0.001)))
-
-    async def _send(self, data: bytes) -> None:
-        self._last_write = asyncio.get_running_loop().time()
-        await self.conn.send_chunk(data)
-
-    async def _ping(self) -> None:
-        await self._send(b": ping" + self.eol + self.eol)
-
-    async def _ping_while_silent(self, interval: float) -> None:
-        """A comment event after every `interval` s of silence (queue, prefill, stalls), as proxies
-        and servers send to keep idle connections open."""
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(ClientGone):
-            while True:
-                await asyncio.sleep(max(0.0, self._last_write + interval - loop.time()))
-                if loop.time() - self._last_write >= interval:
-                    await self._ping()
-
-    def stop_pings(self) -> None:
-        if self._pinger is not None:
-            self._pinger.cancel()
-
-    async def event(self, payload: bytes) -> None:
-        if self._pinger is not None and self.count:
-            await self._ping()
-        self.count += 1
-        data = b"data: " + payload + self.eol + self.eol
-        if not self.split:
-            await self._send(data)
-            return
-        cuts = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
-        for i, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False)):
-            if i:
-                await asyncio.sleep(0.001)
-            await self._send(data[start:end])
 
 
 class SimHTTPServer:
@@ -148,6 +100,7 @@ class SimHTTPServer:
         }
         if config.metrics == "none":
             del self._routes["/metrics"]
+        self.send_log = SendLog(config.send_log) if config.send_log else None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._connection, host, port, limit=MAX_HEAD_BYTES)
@@ -162,6 +115,8 @@ class SimHTTPServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
+        if self.send_log is not None:
+            self.send_log.write()
 
     # -- connections ----------------------------------------------------------------------------
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -234,6 +189,7 @@ class SimHTTPServer:
     # -- chat completions -----------------------------------------------------------------------
     async def _chat(self, conn: Connection, request: Request) -> None:
         arrival = asyncio.get_running_loop().time()
+        trace = self.send_log.start() if self.send_log is not None else None
         try:
             chat = parse_chat(request.body, self.config.model)
             if chat.model != self.config.model:
@@ -255,7 +211,7 @@ class SimHTTPServer:
             n_tokens, finish_reason = max(1, math.ceil(fault.value * 2**20 / HUGE_CHUNK_CHARS)), "length"
         req = SimRequest(prompt_tokens=chat.prompt_tokens, arrival=arrival)
         if chat.stream:
-            await self._stream(conn, chat, fault, req, n_tokens, finish_reason)
+            await self._stream(conn, chat, fault, req, n_tokens, finish_reason, trace)
         else:
             await self._complete(conn, chat, fault, req, n_tokens, finish_reason)
 
@@ -305,14 +261,23 @@ class SimHTTPServer:
         return 0.0
 
     async def _stream(
-        self, conn: Connection, chat: ChatRequest, fault: Fault, req: SimRequest, n_tokens: int, finish: str
+        self,
+        conn: Connection,
+        chat: ChatRequest,
+        fault: Fault,
+        req: SimRequest,
+        n_tokens: int,
+        finish: str,
+        trace: RequestTrace | None = None,
     ) -> None:
         await conn.start_chunked(200, "text/event-stream; charset=utf-8")
-        sse = SseWriter(conn, fault)
+        sse = SseWriter(conn, fault, trace)
         try:
             await self._stream_events(conn, sse, chat, fault, req, n_tokens, finish)
         finally:
             sse.stop_pings()
+            if trace is not None:
+                trace.end_ns, trace.finish = time.perf_counter_ns(), req.finished
 
     async def _stream_events(
         self,
@@ -335,9 +300,9 @@ class SimHTTPServer:
                 last = i == n_tokens - 1
                 reason, with_fp = (finish, not usage) if last else (None, False)
                 if i == FAULT_AFTER_TOKEN - 1 and fault.is_("invalid_utf8"):
-                    await sse.event(completion.invalid_utf8_chunk(reason, with_fp))
+                    await sse.event(completion.invalid_utf8_chunk(reason, with_fp), req.last_due)
                 else:
-                    await sse.event(completion.token_chunk(text_of(i), reason, with_fp))
+                    await sse.event(completion.token_chunk(text_of(i), reason, with_fp), req.last_due)
                 if i == FAULT_AFTER_TOKEN - 1 and await self._mid_stream_fault(conn, sse, fault, req):
                     return
             self.engine.finish(req, finish)

@@ -15,6 +15,7 @@ from quanttui.core.loadplan import (
     SloMetric,
     parse_slo,
 )
+from quanttui.io.config import MAX_LOAD_WORKERS
 
 # Engines quanttui launches share one machine, so by default their steps alternate (each measured
 # alone); attached endpoints may be anywhere, so they are loaded at once. README "Schedules" has
@@ -52,6 +53,22 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--trials", type=int, default=1, metavar="N", help="repeat the ramp N times, order alternated"
     )
+    p.add_argument(
+        "--load-workers", type=load_workers, default=None, metavar="N",
+        help="processes sending the requests (default: one per 256 streams, at most one per core; "
+        "0: the session's own event loop)",
+    )  # fmt: skip
+
+
+def load_workers(text: str) -> int:
+    """argparse type for --load-workers: 0 to MAX_LOAD_WORKERS."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_LOAD_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_LOAD_WORKERS}, got {value}")
+    return value
 
 
 def add_slo_options(p: argparse.ArgumentParser) -> None:

@@ -56,6 +56,7 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
         prompts_source=prompts_file or "embedded default",
         cost=session.cost,
         hardware=session.hardware,
+        load_workers=load.get("load_workers"),
     )
     return list(session.variants), config, prompts
 

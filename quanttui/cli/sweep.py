@@ -99,6 +99,7 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         prompts_source=str(args.prompts) if args.prompts else "embedded default",
         api_key_env=args.api_key_env,
         scrape_interval_s=args.scrape_interval,
+        load_workers=args.load_workers,
     )
 
 

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from quanttui.core.events import (
+    ClientSample,
     EndpointInfo,
     EngineSample,
     Event,
@@ -37,6 +38,7 @@ class _WindowAccumulator:
     samples: list[EngineSample] = field(default_factory=list)
     gpu_mib: list[tuple[float, float]] = field(default_factory=list)  # (t, MiB used by the variant's pids)
     host: list[HostSample] = field(default_factory=list)
+    client: list[ClientSample] = field(default_factory=list)
 
     def window(
         self, active_from: float, active_to: float, measured: tuple[float, float] | None
@@ -78,6 +80,7 @@ class _WindowAccumulator:
             preemptions=preemptions,
             server_tok_s=server_tok_s,
             gpu_mem_peak_mib=gpu,
+            client_samples=tuple(c for c in self.client if active_from <= c.t <= active_to),
         )
 
 
@@ -171,6 +174,10 @@ class Aggregator:
                 if self.open_step is not None:
                     for name in self.open_step.variants:
                         self.windows[(name, self.open_step.step)].host.append(event)
+            case ClientSample():
+                if self.open_step is not None:
+                    for name in self.open_step.variants:
+                        self.windows[(name, self.open_step.step)].client.append(event)
             case GpuUnavailable():
                 self.gpu_unavailable = event.reason
             case VariantRetired():

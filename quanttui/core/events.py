@@ -27,6 +27,7 @@ class ErrorClass(StrEnum):
     NO_DONE = "no_done"  # stream ended without `data: [DONE]`
     READ_ERROR = "read_error"  # connection broken while reading the body
     NO_CONTENT = "no_content"  # stream completed but carried no token chunk
+    CLIENT_FAILED = "client_failed"  # the load worker process sending it died (schema >= 4)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,29 @@ class HostSample(Event):
     others_cpu_pct: float
     cores: int
     gpu_other_processes: int | None = None  # with NVML: processes on the GPUs that are not ours
+
+
+@dataclass(frozen=True)
+class ClientSample(Event):
+    """The load client's self-check over one window (about a second; new in schema 4).
+
+    `source` is the process that drove the requests ("load worker 1", or "session" when the load
+    runs in the session's own loop). `lag_*_ms`: how late its event loop woke for a 5 ms tick,
+    which bounds how late a chunk could be stamped; `cpu_pct`: its CPU in % of one core;
+    `coalesced`: token chunks that arrived in one read with an earlier one (their gaps are not
+    resolvable). A step whose client ran late or flat out is marked client-bound (core/stepstats.py).
+    """
+
+    source: str
+    seconds: float
+    lag_p50_ms: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    cpu_pct: float
+    in_flight: int = 0
+    reads: int = 0
+    token_chunks: int = 0
+    coalesced: int = 0
 
 
 @dataclass(frozen=True)
@@ -356,6 +380,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OperatorCommand,
         ProcessSample,
         HostSample,
+        ClientSample,
         ReplayReset,
         RampStatus,
         ReplayStatus,

@@ -1,6 +1,6 @@
 """The recording format: JSON Lines, one header line then one event per line. Never pickle.
 
-Header: {"format": "quanttui-recording", "schema": 3, "quanttui": "...", "started_utc": "...",
+Header: {"format": "quanttui-recording", "schema": 4, "quanttui": "...", "started_utc": "...",
 "config": {...}, "host": {...}}. Event line: {"type": "<EventClass>", "t": ..., <fields>}.
 Decoding checks every field against the event's type hints, so a damaged or foreign line is
 reported with its line number and field name instead of surfacing later as a crash.
@@ -24,8 +24,9 @@ FORMAT_NAME = "quanttui-recording"
 # as before, with the ramp's state unknown ("—"). 3: StepStarted carries its decision plan (looks,
 # per-look errors, confidence, trial) and counts the fill wave in warmup_requests; HostSample
 # (noise); the plan has adaptive steps, a multi-bound SLO, schedule and trials. Older files decide
-# each step once at its end at 95 % one-sided, as they did, and show no noise ("—").
-SCHEMA_VERSION = 3
+# each step once at its end at 95 % one-sided, as they did, and show no noise ("—"). 4: ClientSample
+# (the load client's own lag, CPU and coalesced chunks); older files show the client check as "—".
+SCHEMA_VERSION = 4
 
 
 class RecordingError(ValueError):

@@ -10,8 +10,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from quanttui.core.client_check import check_client, usage_chunk_mismatches
 from quanttui.core.decisions import LookPlan, metric_samples, step_verdict
-from quanttui.core.events import RequestResult, StepStarted
+from quanttui.core.events import ClientSample, RequestResult, StepStarted
 from quanttui.core.intervals import quantile_interval
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.stats import percentile, to_ms
@@ -29,6 +30,7 @@ class EngineWindow:
     gpu_mem_peak_mib: float | None = None
     host_others_cpu_pct: float | None = None
     host_busy: bool | None = None
+    client_samples: tuple[ClientSample, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,14 @@ class StepStats:
     goodput_req_s: float | None = None  # requests/s meeting every SLO bound (vllm bench's goodput)
     host_others_cpu_pct: float | None = None  # mean CPU of other processes on the host (100 = one core)
     host_busy: bool | None = None  # the step ran on a busy host (noise); None: not measured
+    # The client's self-check (core/client_check.py; schema >= 4, else None): its loop's lateness,
+    # its CPU, chunks read coalesced, and whether it could have bent this step's latencies.
+    client_lag_p99_ms: float | None = None
+    client_lag_max_ms: float | None = None
+    client_cpu_pct: float | None = None
+    client_coalesced_pct: float | None = None
+    client_bound: bool | None = None
+    usage_chunk_mismatch: int = 0  # requests whose usage tokens differ from the chunks counted
     intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     bounds: dict[str, object] = field(default_factory=dict)  # further SLO bounds: value, interval, decision
 
@@ -183,6 +193,8 @@ def compute_step_stats(
         bounds |= {f"{b.bound.key}_ms": b.value_ms, f"{b.bound.key}_ms_lo": b.lo_ms,
                    f"{b.bound.key}_ms_hi": b.hi_ms, f"{b.bound.key}_decision": b.decision}  # fmt: skip
     primary = verdict.bounds[0] if verdict.bounds else None
+    itl_p50_ms = to_ms(percentile(itls, 50))
+    client = check_client(engine.client_samples, itl_p50_ms)
     e2e_lo, e2e_hi = intervals["e2e_p95"]
     ttft_lo, ttft_hi = intervals["ttft_p95"]
     tpot_lo, tpot_hi = intervals["tpot_p95"]
@@ -203,7 +215,7 @@ def compute_step_stats(
         ttft_p50_ms=_round(to_ms(percentile(ttfts, 50))),
         ttft_p95_ms=_round(to_ms(percentile(ttfts, 95))),
         ttft_p99_ms=_round(to_ms(percentile(ttfts, 99))),
-        itl_p50_ms=_round(to_ms(percentile(itls, 50))),
+        itl_p50_ms=_round(itl_p50_ms),
         itl_p95_ms=_round(to_ms(percentile(itls, 95))),
         itl_p99_ms=_round(to_ms(percentile(itls, 99))),
         tpot_p50_ms=_round(to_ms(percentile(tpots, 50))),
@@ -238,6 +250,12 @@ def compute_step_stats(
         goodput_req_s=_round(goodput, 4),
         host_others_cpu_pct=_round(engine.host_others_cpu_pct, 1),
         host_busy=engine.host_busy,
+        client_lag_p99_ms=client.lag_p99_ms,
+        client_lag_max_ms=client.lag_max_ms,
+        client_cpu_pct=client.cpu_pct,
+        client_coalesced_pct=client.coalesced_pct,
+        client_bound=client.bound,
+        usage_chunk_mismatch=usage_chunk_mismatches(good),
         intervals={k: v for k, v in intervals.items() if k not in _EXPLICIT_INTERVALS},
         bounds=bounds,
     )  # fmt: skip

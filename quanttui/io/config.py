@@ -277,6 +277,7 @@ class SessionFile:
     hardware: dict[str, Any] = field(default_factory=dict)  # memory_bandwidth_gbps
 
 
+MAX_LOAD_WORKERS = 64
 _LOAD_KEYS = {
     "concurrency": list,
     "requests_per_step": int,
@@ -296,6 +297,7 @@ _LOAD_KEYS = {
     "trials": int,
     "max_error_rate": (int, float),
     "prompts": str,
+    "load_workers": int,
 }
 
 
@@ -365,6 +367,11 @@ def load_config(path: Path) -> SessionFile:
             parse_slo(load["slo"])
         except ValueError as exc:
             raise reader.error("load", "slo", str(exc)) from None
+    workers = load.get("load_workers")
+    if workers is not None and not 0 <= workers <= MAX_LOAD_WORKERS:
+        raise reader.error(
+            "load", "load_workers", f"must be 0 (the session's own loop) to {MAX_LOAD_WORKERS}, got {workers}"
+        )
     schedule = load.get("schedule")
     if schedule is not None and schedule not in {"simultaneous", "alternate"}:
         raise reader.error("load", "schedule", f"{schedule!r} is not one of simultaneous, alternate")

@@ -33,11 +33,20 @@ def sweep_frame(rows: list[StepStats]) -> pl.DataFrame:
 def _dtype(column: str) -> pl.DataType:
     if column in {"variant", "precision", "slo_metric", "slo_decision"}:
         return pl.String()
-    if column in {"conc", "requests", "ok", "errors", "step", "output_tokens", "tokens_estimated"}:
+    if column in {
+        "conc",
+        "requests",
+        "ok",
+        "errors",
+        "step",
+        "output_tokens",
+        "tokens_estimated",
+        "usage_chunk_mismatch",
+    }:
         return pl.Int64()
     if column.startswith("err_"):
         return pl.Int64()
-    if column == "slo_met":
+    if column in {"slo_met", "client_bound"}:
         return pl.Boolean()
     return pl.Float64()
 

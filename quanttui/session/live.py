@@ -40,6 +40,7 @@ from quanttui.session.commands import (
     TogglePause,
 )
 from quanttui.session.jobs import run_job
+from quanttui.session.load_clients import start_load_clients
 from quanttui.session.load_runner import LoadRunner, Target
 from quanttui.session.ramp import RampControl
 from quanttui.session.restarts import EngineRestarts
@@ -321,9 +322,17 @@ class LiveSession:
         for info in resolved:
             stream.publish(info)
             progress(f"{info.variant}: {info.url} model={info.model} precision={info.precision or '?'}")
-        background = start_samplers(config, resolved, stream.publish, clock)
-        targets = [Target(info.variant, info.precision, clients[info.variant]) for info in resolved]
         capacity = config.plan.max_concurrency
+        loads = await start_load_clients(config, stream.publish, clock, progress)
+        background = start_samplers(config, resolved, stream.publish, clock)
+        targets = [
+            Target(
+                info.variant,
+                info.precision,
+                loads.client(info.variant, clients[info.variant], api_key, capacity),
+            )
+            for info in resolved
+        ]
 
         async def grow_pools(concurrency: int) -> None:
             """The operator stepped beyond the plan: size the client pools to the new concurrency
@@ -336,9 +345,7 @@ class LiveSession:
                 stream.publish(OperatorNote(t=clock.now(), text=f"client pools not grown: {problem}"))
                 return
             for target in targets:
-                old = target.client
-                target.client = OpenAIStreamClient(old.root, old.model, api_key, concurrency, config.timeouts)
-                await old.aclose()
+                target.client = await loads.grow(target.client, api_key, concurrency)
             capacity = concurrency
 
         self._resolved, self._api_key = list(resolved), api_key
@@ -379,4 +386,5 @@ class LiveSession:
             await close_clients(
                 {id(c): c for c in [*clients.values(), *(t.client for t in targets)]}.values()
             )
+            await loads.close()
         return interrupted

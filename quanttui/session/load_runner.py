@@ -33,8 +33,9 @@ from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, Schedule
 from quanttui.core.prompts import Prompt
 from quanttui.core.stepstats import StepStats
-from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, StreamOutcome
+from quanttui.io.openai_client import RequestOptions, StreamOutcome
 from quanttui.session.derived_slo import derive_slo
+from quanttui.session.load_clients import LoadClient
 from quanttui.session.ramp import RampControl
 
 
@@ -42,7 +43,7 @@ from quanttui.session.ramp import RampControl
 class Target:
     variant: str
     precision: str
-    client: OpenAIStreamClient
+    client: LoadClient
 
 
 def result_event(

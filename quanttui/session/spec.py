@@ -49,6 +49,7 @@ class SweepConfig:
     cost: dict[str, Any] = field(default_factory=dict)  # [cost] of a session file: for reports
     hardware: dict[str, Any] = field(default_factory=dict)  # [hardware], completed at start (bandwidth)
     derive_slo_factor: float | None = None  # no SLO in the plan: derive one (session/derived_slo.py)
+    load_workers: int | None = None  # load worker processes; None: one per 256 streams; 0: none
 
     def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         return {**self._header_config(resolved), "cost": dict(self.cost), "hardware": dict(self.hardware)}
@@ -77,6 +78,7 @@ class SweepConfig:
             "prompts": self.prompts_source,
             "api_key_env": self.api_key_env,
             "scrape_interval_s": self.scrape_interval_s,
+            "load_workers": self.load_workers,
         }
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from quanttui.core.events import ErrorClass
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient, RequestOptions, Timeouts
+from quanttui.io.stream_outcome import ReadStats
 
 DATA = Path(__file__).parents[1] / "data" / "vllm-sse"
 
@@ -193,3 +194,28 @@ async def test_invalid_utf8_and_a_10_mb_answer_are_handled(sim_server):
     huge = await one(server.url, "long [[fault:huge_output:10]]", max_tokens=8, timeouts=Timeouts(idle_s=60))
     assert huge.ok, huge.error_detail
     assert len(huge.text) >= 10 * 10**6 - 1  # every byte read and kept for the triage
+
+
+async def test_events_read_together_share_a_stamp_and_are_counted_as_coalesced():
+    """A server (or a late reader) that delivers every event in one read: the client cannot tell
+    their gaps apart, so it stamps them alike and says how many it could not resolve."""
+    body = (DATA / "chat-stream-include-usage.sse").read_bytes()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        stats = ReadStats()
+        async with OpenAIStreamClient(f"http://127.0.0.1:{port}", "sim", stats=stats) as client:
+            out = await client.stream_chat(ask("all at once"), RequestOptions(max_tokens=8))
+    assert out.ok, out.error_detail
+    assert out.token_chunks == 6 and set(out.itl_us) == {0}
+    assert stats.token_chunks == 6 and stats.coalesced == 5 and stats.in_flight == 0

@@ -82,8 +82,14 @@ def test_sweep_writes_csv_recording_and_summary_and_replay_reproduces_it(tmp_pat
 
     recording = tmp_path / "out" / "recording.jsonl"
     header = json.loads(recording.read_text().splitlines()[0])
-    assert header["format"] == "quanttui-recording" and header["schema"] == 3
+    assert header["format"] == "quanttui-recording" and header["schema"] == 4
     assert header["config"]["plan"]["concurrencies"] == [1, 2, 4]
+    # The requests ran in a load worker process, whose self-check is on the recording.
+    events = [json.loads(line) for line in recording.read_text().splitlines()[1:]]
+    assert {e["source"] for e in events if e["type"] == "ClientSample"} == {"load worker 1"}
+    assert "load client: 1 load worker process" in done.stderr
+    assert {"client_lag_p99_ms", "client_cpu_pct", "client_bound", "usage_chunk_mismatch"} <= set(csv.columns)
+    assert csv["usage_chunk_mismatch"].sum() == 0  # the simulator sends one chunk per token
     assert "hostname" in header["host"]
 
     replayed = quanttui("replay", str(recording), "--headless", "--json")
@@ -261,3 +267,17 @@ def test_a_reader_that_leaves_early_is_not_an_error():
     process.stdout.close()  # the reader is gone before the first line
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0 and b"Traceback" not in err
+
+
+def test_load_workers_zero_keeps_the_requests_on_the_session_loop_and_bad_values_exit_2(
+    tmp_path, two_endpoints
+):
+    slow, fast = two_endpoints
+    done = run_sweep(tmp_path, slow, fast, "--load-workers", "0")
+    assert done.returncode == 0, done.stderr
+    assert "load client: the session's own event loop" in done.stderr
+    lines = (tmp_path / "out" / "recording.jsonl").read_text().splitlines()[1:]
+    assert {json.loads(x)["source"] for x in lines if '"ClientSample"' in x} == {"session"}
+    for bad in ("-1", "many", "65"):
+        refused = run_sweep(tmp_path, slow, fast, "--load-workers", bad)
+        assert refused.returncode == 2 and "--load-workers" in refused.stderr.splitlines()[-1]

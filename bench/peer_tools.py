@@ -359,7 +359,9 @@ QUIRKS = {
     "each request adds one near-zero ITL gap (the role chunk to the first token) to its ITL samples.",
     "guidellm": "ITL is a per-request mean ((last - first token) / (tokens - 1)), so its ITL percentiles are "
     "over request means, not gaps. Warm-up by request count ends at the start of request value+1 "
-    "(value W-1 excludes W); its data loader does not cycle, so the scenario lists one row per request. "
+    "(value W-1 excludes W at low concurrency; at high concurrency it excludes fewer, so it counts more "
+    "requests than asked and the server truth is taken over as many); its TTFT distribution may hold fewer "
+    "samples than successful requests. Its data loader does not cycle, so the scenario lists one row per request. "
     "Requests max_completion_tokens with ignore_eos and continuous_usage_stats.",
     "aiperf": "ITL column is its inter_chunk_latency (every gap); its inter_token_latency is a per-request "
     "mean. --use-server-token-count; offline it loads tokenizers only from the HF cache layout, so the demo "

@@ -149,16 +149,23 @@ def _r(x: float | None, digits: int = 2) -> float | None:
 def judge(run: Run, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Server truth for the requests this run measured, and the tool's errors against it.
 
-    The measured requests are the last `measured` streamed requests the server received during the
-    run: every tool sends its probes and warm-ups first."""
+    The measured requests are the last streamed requests the server received during the run, as
+    many as the tool counted (completed + failed; else the number asked for): every tool sends its
+    probes and warm-ups first. Concurrency is what the server saw over them: Σ request durations /
+    their span (first receipt to last byte)."""
     start, end = run.window_ns
     mine = [r for r in records if start <= r["recv"] <= end and r["t"]]
-    measured = mine[-run.measured :]
+    counted = run.metrics.completed + run.metrics.failed if run.metrics else run.measured
+    measured = mine[-counted:] if counted else []
     ttft = [r["t"][0] / 1e6 for r in measured]
     gaps = [(b - a) / 1e6 for r in measured for a, b in zip(r["t"], r["t"][1:], strict=False)]
     late = [x / 1e6 for r in measured for x in r["late"]]
+    ends = [r["recv"] + (r["end"] or r["t"][-1]) for r in measured]
+    span = (max(ends) - measured[0]["recv"]) if measured else 0
+    busy = sum(e - r["recv"] for e, r in zip(ends, measured, strict=True))
     run.server = {
         "requests": len(measured),
+        "concurrency": round(busy / span, 1) if span > 0 else None,
         "probes_and_warmups": len(mine) - len(measured),
         "ttft_p50_ms": _r(percentile(ttft, 50)),
         "ttft_p99_ms": _r(percentile(ttft, 99)),
@@ -271,6 +278,7 @@ def summarize(runs: list[Run], tools: dict[str, Tool], unavailable: dict[str, st
             row["failed"] = spread([r.metrics.failed for r in good if r.metrics])
             row["itl_kind"] = good[0].metrics.itl_kind if good and good[0].metrics else None
             row["server_late_p99_ms"] = spread([r.server.get("late_p99_ms") for r in good])
+            row["server_concurrency"] = spread([r.server.get("concurrency") for r in good])
             rows.append(row)
     return rows
 
@@ -304,16 +312,18 @@ def markdown(result: dict[str, Any]) -> str:
         "Error = the tool's percentile − the same percentile of the server's own send times over the requests "
         "it measured (TTFT: first token-chunk write − request received; ITL: gaps between token-chunk writes). "
         "Cells: median over repeats [min, max]. CPU: user+system seconds of the tool's whole process tree "
-        "(getrusage RUSAGE_CHILDREN around the run, startup included) per 1,000 measured requests.",
+        "(getrusage RUSAGE_CHILDREN around the run, startup included) per 1,000 measured requests. Streams the "
+        "server saw: mean requests in flight at the server over the measured ones (a tool that cannot keep "
+        "its streams busy loads the server less).",
         "",
         "| streams | tool | TTFT p50 err | TTFT p99 err | ITL p50 err | ITL p99 err | client CPU s / 1k req "
-        "| completed / failed |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| completed / failed | streams the server saw |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
         tool = labels.get(row["tool"], row["tool"])
         if row.get("ok_runs", 0) == 0:
-            lines.append(f"| {row['streams']} | {tool} | failed: {row.get('reason', '?')} | | | | | |")
+            lines.append(f"| {row['streams']} | {tool} | failed: {row.get('reason', '?')} | | | | | | |")
             continue
         mark = " †" if row.get("itl_kind") == "per-request mean" else ""
         cells = [_cell(row[f"err_{k}"]) + " ms" if row[f"err_{k}"] else "—" for k in COLUMNS]
@@ -325,7 +335,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {row['streams']} | {tool} | "
             + " | ".join(cells)
-            + f" | {_cell(row['cpu_s_per_1k'])} | {done} |"
+            + f" | {_cell(row['cpu_s_per_1k'])} | {done} | {_cell(row['server_concurrency'], 0)} |"
         )
     lines += [
         "",

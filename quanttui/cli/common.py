@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from quanttui.core.client_check import ADVICE
 from quanttui.core.names import variant_name_problem
 from quanttui.session.signals import on_stop_signals
 
@@ -134,7 +135,9 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(
             f"  {row['variant']:<12} conc {row['conc']:>4}  tok/s {row['tok_s'] or 0:>8.1f}  "
             f"p50 {row['p50_ms'] or 0:>8.1f} ms  p95 {row['p95_ms'] or 0:>8.1f}{interval} ms  "
-            f"errors {row['errors']}{decision}" + ("  busy host" if row.get("host_busy") else "")
+            f"errors {row['errors']}{decision}"
+            + ("  busy host" if row.get("host_busy") else "")
+            + ("  client-bound" if row.get("client_bound") else "")
         )
     verdict = summary.get("verdict") or {}
     for sentence in verdict.get("sentences", []):
@@ -142,6 +145,11 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if verdict.get("busy_steps"):
         print(
             f"{verdict['busy_steps']} step(s) ran on a busy host (other processes used the CPU): see sweep.csv host_busy"
+        )
+    if verdict.get("client_bound_steps"):
+        print(
+            f"{verdict['client_bound_steps']} step(s) were client-bound (the load client stamped late): "
+            f"see sweep.csv client_*; run them with {ADVICE}"
         )
 
 

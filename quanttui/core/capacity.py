@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from quanttui.core.client_check import ADVICE
 from quanttui.core.loadplan import SloMetric
 from quanttui.core.stepstats import StepStats
 
@@ -46,6 +47,7 @@ class VariantCapacity:
     percentile: float = 95.0
     confidence: float = 0.95
     busy_steps: int = 0  # steps that ran on a busy host
+    client_bound_steps: int = 0  # steps whose load client ran late or flat out (core/client_check.py)
 
     @property
     def decided(self) -> bool:
@@ -142,6 +144,7 @@ def variant_capacity(
         p95_at_max_safe_ms=holds.slo_value_ms(metric) if holds else None, batch1_tok_s=batch1,
         status=status, why=why, percentile=percentile, confidence=confidence,
         busy_steps=sum(1 for r in own if r.host_busy),
+        client_bound_steps=sum(1 for r in own if r.client_bound),
     )  # fmt: skip
 
 
@@ -186,6 +189,10 @@ def capacity_sentence(where: str, baseline: VariantCapacity, other: VariantCapac
     if busy and baseline.slo_ms is not None:
         sentence += (f" Caveat: {busy} of the steps ran on a busy host (other processes used half a core or "
                      "more), so their latencies include that load.")  # fmt: skip
+    bound = baseline.client_bound_steps + other.client_bound_steps
+    if bound and baseline.slo_ms is not None:
+        sentence += (f" Caveat: {bound} of the steps were client-bound (the load client's loop ran late or its "
+                     f"process flat out), so their latencies may be overstated: run them with {ADVICE}.")  # fmt: skip
     return sentence
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from quanttui.core.capacity import VariantCapacity, capacity_sentence
+from quanttui.core.client_check import ADVICE
 from quanttui.core.cost import CostInputs, operating_cost, step_costs
 from quanttui.core.loadplan import SloMetric
 from quanttui.core.roofline import Roofline, gauge
@@ -87,6 +88,10 @@ def _method(r: ReportInputs, confidence: float) -> list[str]:
         if r.verdict.busy_steps:
             lines.append(f"Noise: {r.verdict.busy_steps} step(s) ran on a busy host (other processes used at least "
                          "half a core on average); they are marked \"busy\" below.")  # fmt: skip
+        if r.verdict.client_bound_steps:
+            lines.append(f"Client: {r.verdict.client_bound_steps} step(s) were client-bound (the load client's event "
+                         "loop ran late or a load process used a whole core, so chunks were stamped late); they are "
+                         f"marked \"bound\" below. Run them again with {ADVICE}.")  # fmt: skip
     return lines
 
 
@@ -120,12 +125,12 @@ def capacity_md(r: ReportInputs) -> str:
             "the decision, not measured).", ""]  # fmt: skip
     out += _table(
         ["trial", "variant", "conc", "tok/s", "goodput req/s", "p50 e2e ms", f"{pct} {metric} ms", "interval ms",
-         "TTFT p95 ms", "TPOT p50 ms", "KV peak", "requests", "errors", "decision", "host"],
+         "TTFT p95 ms", "TPOT p50 ms", "KV peak", "requests", "errors", "decision", "host", "client"],
         [[str(s.trial + 1), s.variant, str(s.conc), _n(s.tok_s), _n(s.goodput_req_s, 2), _n(s.p50_ms, 0),
           _n(_pct(s, metric), 0), _interval(s), _n(s.ttft_p95_ms, 0), _n(s.tpot_p50_ms, 1),
           _n(s.kv_cache_peak * 100 if s.kv_cache_peak is not None else None, 0, " %"),
           f"{s.requests} (+{s.warmup}, +{s.tail})", str(s.errors), s.slo_decision or "—",
-          {True: "busy", False: "quiet", None: "—"}[s.host_busy]] for s in r.rows],
+          {True: "busy", False: "quiet", None: "—"}[s.host_busy], _client(s)] for s in r.rows],
     )  # fmt: skip
     out += ["", "## Roofline: batch-1 decode against the memory-bandwidth bound", ""]
     out += _table(
@@ -315,3 +320,13 @@ def business_case_md(r: ReportInputs) -> str:
                    "without a triage this report cannot say how much.")  # fmt: skip
     out += [f"- {b}" for b in bad]
     return "\n".join(out) + "\n"
+
+
+def _client(step: StepStats) -> str:
+    """The client check of a step: "ok (lag p99 0.8 ms)", "bound (lag p99 12 ms, CPU 97 %)", or "—"
+    (schema < 4, or no sample inside the step)."""
+    if step.client_bound is None:
+        return "—"
+    lag = f"lag p99 {_n(step.client_lag_p99_ms, 1)} ms"
+    cpu = f", CPU {_n(step.client_cpu_pct, 0)} %" if step.client_bound else ""
+    return f"{'bound' if step.client_bound else 'ok'} ({lag}{cpu})"

@@ -22,6 +22,7 @@ class Verdict:
     sentences: tuple[str, ...]  # one per variant other than the baseline
     schedule: str  # "simultaneous" or "alternate": how the steps were run
     busy_steps: int  # steps that ran on a busy host (noise)
+    client_bound_steps: int = 0  # steps whose load client could have bent the latencies
 
 
 def baseline_first(names: Sequence[str], precisions: dict[str, str]) -> list[str]:
@@ -79,6 +80,7 @@ def run_verdict(
         sentences=sentences,
         schedule=plan.schedule.value if plan else "simultaneous",
         busy_steps=sum(1 for r in rows if r.host_busy),
+        client_bound_steps=sum(1 for r in rows if r.client_bound),
     )
 
 

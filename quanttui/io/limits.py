@@ -14,8 +14,12 @@ BYTES_PER_STREAM = 256 * 1024  # an estimate with a wide margin: task, connectio
 
 
 def raise_fd_limit() -> int:
-    """Lift this process's soft limit on open files to its hard limit; returns the soft limit."""
+    """Lift this process's soft limit on open files to its hard limit (load workers inherit it);
+    returns the soft limit. `fd_limit_note()` says what was done."""
+    global _FD_LIMIT_BEFORE
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if _FD_LIMIT_BEFORE is None:
+        _FD_LIMIT_BEFORE = soft
     if hard == resource.RLIM_INFINITY or soft < hard:
         wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
         try:
@@ -24,6 +28,18 @@ def raise_fd_limit() -> int:
         except (ValueError, OSError):
             pass
     return soft
+
+
+_FD_LIMIT_BEFORE: int | None = None
+
+
+def fd_limit_note() -> str:
+    """ "open files: 1,048,576 (raised from 1,024)", or the limit as it stands."""
+    soft = raise_fd_limit()
+    before = _FD_LIMIT_BEFORE
+    if before is not None and before < soft:
+        return f"open files: {soft:,} (raised from {before:,})"
+    return f"open files: {soft:,}"
 
 
 def load_problem(concurrency: int, variants: int) -> str | None:

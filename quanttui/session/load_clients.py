@@ -15,6 +15,7 @@ from pathlib import Path
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import ClientSample, Event, OperatorNote
+from quanttui.io.limits import fd_limit_note
 from quanttui.io.load_pool import LoadPool, LoadWorkerError, PooledClient, default_workers
 from quanttui.io.loop_probe import LoopProbe, ProbeWindow
 from quanttui.io.openai_client import OpenAIStreamClient, Timeouts
@@ -139,5 +140,5 @@ async def start_load_clients(
         note = f"{exc}; requests run on the session's own event loop"
         publish(OperatorNote(t=clock.now(), text=note))
         progress(note)
-    progress(f"load client: {loads.description}")
+    progress(f"load client: {loads.description}; {fd_limit_note()}")
     return loads

@@ -330,7 +330,9 @@ def _progress_line(stats: StepStats) -> str:
     else:
         slo = f"  e2e p95 {_fmt(stats.p95_ms, ' ms'):>10}"
     busy = "  BUSY HOST" if stats.host_busy else ""
+    if stats.client_bound:
+        busy += f"  CLIENT-BOUND (lag p99 {stats.client_lag_p99_ms:.1f} ms, CPU {stats.client_cpu_pct:.0f} %)"
     return (
-        f"  {stats.variant:<12} conc {stats.conc:>4}  req {stats.requests:>5}  err {stats.errors:>4}  "
+        f"  {stats.variant:<12} conc {stats.conc:>4}  req {stats.requests:>5} (+{stats.warmup} warm-up)  err {stats.errors:>4}  "
         f"tok/s {_fmt(stats.tok_s):>8}{slo}{busy}"
     )

@@ -96,10 +96,15 @@ def capacity_texts(state: LiveState, name: str, bend: str = "") -> tuple[str, ..
         mid = f"{medium}: {ms(value)} {bounds(lo, hi)}"
     tail = f" · {bend}" if bend else ""
     forms = [long + tail, long, mid + tail, mid, medium + tail, medium, short]
-    if cap.busy_steps:  # the measurement is suspect: that goes before the interval and the bend
-        busy = f" · busy host ({cap.busy_steps} step{'s' if cap.busy_steps > 1 else ''})"
-        forms = [long + busy + tail, long + busy, mid + busy, medium + busy, f"{short} · busy", *forms]
+    if cap.busy_steps or cap.client_bound_steps:  # the measurement is suspect: before the interval and bend
+        busy = _suspect(cap.busy_steps, "busy host") + _suspect(cap.client_bound_steps, "client-bound")
+        short_busy = (" · busy" if cap.busy_steps else "") + (" · client" if cap.client_bound_steps else "")
+        forms = [long + busy + tail, long + busy, mid + busy, medium + busy, f"{short}{short_busy}", *forms]
     return tuple(dict.fromkeys(forms))
+
+
+def _suspect(steps: int, word: str) -> str:
+    return f" · {word} ({steps} step{'s' if steps > 1 else ''})" if steps else ""
 
 
 def _pct(stats: StepStats, metric: SloMetric) -> tuple[str, float | None, float | None, float | None]:
@@ -129,7 +134,8 @@ def interval_text(stats: StepStats, metric: SloMetric) -> str:
 
 def step_texts(stats: StepStats | None, conc: int, metric: SloMetric, *, now: bool) -> tuple[str, ...]:
     """One step's line, longest first: "c=8 now: p95 e2e 1,234 ms [1,100–1,420] n=37 · undecided ·
-    goodput 3.10 req/s", down to "c=8 now: undecided"; "· busy host" when the step ran on a busy host."""
+    goodput 3.10 req/s", down to "c=8 now: undecided"; "· busy host" when the step ran on a busy host,
+    "· client-bound" when the load client could have stamped its chunks late."""
     head = f"c={conc} now" if now else f"c={conc}"
     if stats is None or not stats.requests:
         if not now:
@@ -139,6 +145,8 @@ def step_texts(stats: StepStats | None, conc: int, metric: SloMetric, *, now: bo
         return f"{head}: undecided · {waiting}", f"{head}: undecided"
     decision = stats.slo_decision
     busy, busy_short = (" · busy host", " · busy") if stats.host_busy else ("", "")
+    if stats.client_bound:
+        busy, busy_short = busy + " · client-bound", busy_short + " · client"
     _, value, lo, hi = _pct(stats, metric)
     numbers = f"{ms(value)} {bounds(lo, hi)}"
     if decision is None:  # no SLO: the reading, no decision

@@ -54,7 +54,9 @@ DECISIONS = (
     "progress, its percentile so far, the two-sided interval of that percentile ([low–high]; — = an end "
     "too few requests can bound), the measured requests (warm-up excluded) and the decision so far; "
     'after the step it shows the last finished step. "busy host" = the step ran while other processes '
-    "loaded this machine (noise). ↗ bends = where p95 starts to climb much faster: a shape, not a verdict. "
+    'loaded this machine (noise); "client-bound" = quanttui\'s own load client ran late or flat out, so its '
+    "latencies may be overstated: run that step with fewer streams per load process (--load-workers N). "
+    "↗ bends = where p95 starts to climb much faster: a shape, not a verdict. "
     "The line under the status line is the capacity sentence once every variant is decided, else "
     '"inconclusive" and what to run to decide.'
 )

@@ -113,6 +113,12 @@ def _error_body_detail(status: int, body: bytes, retry_after: str | None) -> str
     return detail
 
 
+# httpcore's trace events at which a request starts to leave: a cold stream opens its connection
+# first (a user would wait for that too), a warm one writes its headers at once.
+_SEND_STARTS = frozenset({"connection.connect_tcp.started", "http11.send_request_headers.started"})
+_JSON = {"content-type": "application/json"}
+
+
 # httpcore's pool does work proportional to its size on every request and release, so one pool
 # of 64+ connections adds hundreds of ms of client-side queueing when many streams end together
 # (measured: bench/client_fidelity.py, notes in docs/ARCHITECTURE.md). Small pools avoid that.
@@ -206,21 +212,37 @@ class OpenAIStreamClient:
         self._in_flight[pool] += 1
         self.stats.in_flight += 1
         try:
-            return await self._stream_chat(self._pool(pool), messages, options, model or self.model)
+            outcome, stale = await self._stream_chat(self._pool(pool), messages, options, model or self.model)
+            if stale:  # a kept-alive connection the server had just closed: the request never arrived
+                outcome, _ = await self._stream_chat(self._pool(pool), messages, options, model or self.model)
+            return outcome
         finally:
             self._in_flight[pool] -= 1
             self.stats.in_flight -= 1
 
     async def _stream_chat(
         self, client: httpx.AsyncClient, messages: list[dict[str, str]], options: RequestOptions, model: str
-    ) -> StreamOutcome:
-        body = options.body(model, messages)
+    ) -> tuple[StreamOutcome, bool]:
+        """The outcome, and whether it failed on a reused connection before any response byte (a
+        server closes idle keep-alive connections, uvicorn after 5 s; one may close as it is reused)."""
+        content = json.dumps(options.body(model, messages), separators=(",", ":")).encode()
         loop = asyncio.get_running_loop()
-        start_ns = time.perf_counter_ns()
         started = loop.time()
         total_deadline = started + self.timeouts.total_s if self.timeouts.total_s else None
-        state = StreamState(start_ns)
+        state = StreamState(time.perf_counter_ns())  # until the request goes out (the trace below)
         status: int | None = None
+        sent = False
+        reused = True
+
+        async def trace(name: str, info: object) -> None:
+            """The request's clock starts when its bytes go to the socket (or its connection starts
+            to open, on a cold stream), not when this task began preparing it: time spent waiting
+            for the loop or the pool before that is the client's own, not the server's."""
+            nonlocal sent, reused
+            if not sent and name in _SEND_STARTS:
+                state.start_ns, sent = time.perf_counter_ns(), True
+            if name == "connection.connect_tcp.started":
+                reused = False
 
         def capped(deadline: float) -> float:
             return min(deadline, total_deadline) if total_deadline else deadline
@@ -231,9 +253,16 @@ class OpenAIStreamClient:
             return ErrorClass.TIMEOUT_IDLE if state.token_times else ErrorClass.TIMEOUT_FIRST_TOKEN
 
         error: tuple[ErrorClass, str] | None = None
+        stale = False
         try:
             async with asyncio.timeout_at(capped(started + self.timeouts.first_token_s)) as deadline:
-                async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+                async with client.stream(
+                    "POST",
+                    "/v1/chat/completions",
+                    content=content,
+                    headers=_JSON,
+                    extensions={"trace": trace},
+                ) as response:
                     status = response.status_code
                     if status != 200:
                         raw = b""
@@ -258,12 +287,13 @@ class OpenAIStreamClient:
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             kind = ErrorClass.READ_ERROR if status is not None else ErrorClass.CONNECT
             error = (kind, one_line(f"{type(exc).__name__}: {exc}"))
+            stale = status is None and reused and sent
         except httpx.TimeoutException as exc:
             error = (timeout_class(), one_line(f"{type(exc).__name__}: {exc}"))
         except httpx.HTTPError as exc:
             error = (ErrorClass.READ_ERROR, one_line(f"{type(exc).__name__}: {exc}"))
         end_ns = time.perf_counter_ns()
-        return state.outcome(end_ns, error, status)
+        return state.outcome(end_ns, error, status), stale
 
     async def _read_events(
         self,

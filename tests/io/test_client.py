@@ -219,3 +219,39 @@ async def test_events_read_together_share_a_stamp_and_are_counted_as_coalesced()
     assert out.ok, out.error_detail
     assert out.token_chunks == 6 and set(out.itl_us) == {0}
     assert stats.token_chunks == 6 and stats.coalesced == 5 and stats.in_flight == 0
+
+
+async def test_a_kept_alive_connection_closed_by_the_server_is_retried_once_on_a_new_one():
+    """uvicorn closes idle keep-alive connections after 5 s; one that closes as it is reused must
+    not count as the server failing the request (seen on real vLLM between two steps)."""
+    body = (DATA / "chat-stream-include-usage.sse").read_bytes()
+    connections = []
+
+    async def request(reader: asyncio.StreamReader) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        await reader.readexactly(length)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(body), body)
+        )
+        await writer.drain()
+        if len(connections) == 1:  # the next request arrives as the server closes the connection
+            await request(reader)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, OpenAIStreamClient(f"http://127.0.0.1:{port}", "sim") as client:
+        first = await client.stream_chat(ask("one"), RequestOptions(max_tokens=8))
+        second = await client.stream_chat(ask("two"), RequestOptions(max_tokens=8))
+    assert first.ok and second.ok, (first.error_detail, second.error_detail)
+    assert len(connections) == 2

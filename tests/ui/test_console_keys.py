@@ -72,6 +72,16 @@ def footer_fits(app: ConsoleApp, width: int) -> bool:
     return bool(keys) and all(k.region.width > 0 and k.region.right <= width for k in keys)
 
 
+async def footer_settled(app: ConsoleApp, pilot: Pilot) -> None:
+    """The screen's footer laid out in 80 columns with Help and Quit first. Under load the footer
+    can still show the previous screen's keys for a frame (seen in CI): it must settle, not be
+    right at once."""
+    await wait_until(
+        pilot, lambda: footer_fits(app, 80) and shown_keys(app)[:2] == ["?", "q"],
+        what="the footer laid out, Help and Quit first",
+    )  # fmt: skip
+
+
 def help_keys(app: ConsoleApp) -> list[str]:
     assert isinstance(app.screen, HelpScreen)
     return [line.value for line in app.screen.query(".help-key").results(LiteralLine)]
@@ -149,8 +159,7 @@ async def test_replay_keys_act_or_say_why_not(tmp_path):
         await wait_until(pilot, lambda: replay() is not None and replay().paused, what="the replay, paused")
         await says(app, pilot, "left", "the replay is at its start")
         await settle(app, pilot)  # plays to its end, as fast as possible
-        await wait_until(pilot, lambda: footer_fits(app, 80), what="the footer laid out")
-        assert shown_keys(app)[:2] == ["?", "q"]
+        await footer_settled(app, pilot)
         assert "Start" not in [k.description for k in app.screen.query(FooterKey)]  # live keys are off
         await says(app, pilot, "full_stop", "the replay is at its end")
         await says(app, pilot, "right", "the replay is at its end")
@@ -192,8 +201,7 @@ async def test_live_keys_act_or_say_why_not_waiting_running_paused_and_finished(
             pilot, lambda: len(app.state.variants) == 2 and app.state.ramp_state == "waiting", what="waiting"
         )
         await redraw(app, pilot)
-        await wait_until(pilot, lambda: footer_fits(app, 80), what="the footer laid out")
-        assert shown_keys(app)[:2] == ["?", "q"]
+        await footer_settled(app, pilot)
         assert {"s", "p", "x", "+", "-", "l", "L", "c"} <= set(shown_keys(app))
         # waiting
         for key in ("p", "plus", "minus"):
@@ -251,8 +259,7 @@ async def test_triage_keys_act_or_say_why_not(tmp_path, sim_server):
         await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen), what="the Compare screen")
         await wait_until(pilot, lambda: app.triage.rows, what="a first prompt")
         await pilot.pause()
-        await wait_until(pilot, lambda: footer_fits(app, 80), what="the footer laid out")
-        assert shown_keys(app)[:2] == ["?", "q"]
+        await footer_settled(app, pilot)
         assert {"e", "esc", "u"} <= {k.strip("/") for k in shown_keys(app)}
         await says(app, pilot, "r", "nothing to run here")  # the triage runs already
         await pilot.press("escape")
@@ -284,8 +291,7 @@ async def test_compare_says_when_the_filter_hides_every_prompt(tmp_path):
             lambda: isinstance(app.screen, CompareScreen) and app.screen.panes == list(app.triage.variants),
             what="the Compare screen with its panes",
         )
-        await wait_until(pilot, lambda: footer_fits(app, 80), what="the footer laid out")
-        assert shown_keys(app)[:2] == ["?", "q"]
+        await footer_settled(app, pilot)
         await pilot.press("u")
         await wait_until(
             pilot,

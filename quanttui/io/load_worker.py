@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from typing import Any
 
+from quanttui.core.events import ErrorClass
 from quanttui.io.load_wire import Done, OpenEndpoint, Ready, Sample, Send, frame, read_frame
 from quanttui.io.loop_probe import LoopProbe
 from quanttui.io.openai_client import OpenAIStreamClient
-from quanttui.io.stream_outcome import ReadStats
+from quanttui.io.stream_outcome import ReadStats, StreamOutcome
 
 SAMPLE_S = 1.0
 
@@ -46,8 +48,13 @@ class Worker:
         self._spawn(self._one(message))
 
     async def _one(self, message: Send) -> None:
-        client = self.clients[message.key]
-        outcome = await client.stream_chat(message.messages, message.options, message.model)
+        try:
+            client = self.clients[message.key]
+            outcome = await client.stream_chat(message.messages, message.options, message.model)
+        except Exception as exc:  # a bug here must fail one request, not leave the session waiting
+            now = time.perf_counter_ns()
+            detail = f"load worker: {type(exc).__name__}: {exc}"[:200]
+            outcome = StreamOutcome(False, now, now, ErrorClass.CLIENT_FAILED, error_detail=detail)
         self.send(Done(message.request_id, outcome))
 
     def _spawn(self, work: Any) -> None:

@@ -84,3 +84,14 @@ def test_default_workers_follow_the_streams_and_the_cores():
     assert default_workers(256) == 1
     assert default_workers(257) == min(2, cores)
     assert default_workers(100_000) == cores
+
+
+async def test_a_request_the_worker_cannot_run_fails_alone():
+    pool = LoadPool(1, lambda source, window: None)
+    await pool.start()
+    try:
+        out = await asyncio.wait_for(pool.stream_chat("never-opened", "m", ask("x"), RequestOptions()), 30)
+        assert out.error == ErrorClass.CLIENT_FAILED and out.error_detail.startswith("load worker: KeyError")
+        assert pool.workers[0].alive  # the worker goes on
+    finally:
+        await pool.aclose()

@@ -319,11 +319,13 @@ class LiveSession:
     ) -> bool:
         """Run the ramp with its scrapers and samplers; True when interrupted (cancelled)."""
         config, clock, stream, progress = self.config, self.clock, self.stream, self.progress
+        # The load workers start first: once the endpoints are published (an engine's pids shown),
+        # the runner must exist at once, so that R can restart an engine that fails right away.
+        loads = await start_load_clients(config, stream.publish, clock, progress)
         for info in resolved:
             stream.publish(info)
             progress(f"{info.variant}: {info.url} model={info.model} precision={info.precision or '?'}")
         capacity = config.plan.max_concurrency
-        loads = await start_load_clients(config, stream.publish, clock, progress)
         background = start_samplers(config, resolved, stream.publish, clock)
         targets = [
             Target(

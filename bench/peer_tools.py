@@ -8,6 +8,7 @@ tool's docs say and are listed in QUIRKS for the report.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -135,6 +136,7 @@ class Quanttui(Tool):
     """`quanttui sweep`: its fill wave (each stream's first request) is its warm-up."""
 
     name, label = "quanttui", "quanttui sweep"
+    extra: tuple[str, ...] = ()
 
     def prepare(self, log: Any) -> str:
         self.exe = REPO / ".venv" / "bin" / "quanttui"
@@ -151,6 +153,7 @@ class Quanttui(Tool):
             "--concurrency", str(w.streams), "--requests-per-step", str(w.measured), "--warmup-requests", "0",
             "--max-tokens", str(w.max_tokens), "--ignore-eos", "--prompts", str(prompts),
             "--first-token-timeout", "300", "--idle-timeout", "120", "--out", str(w.work / "out"), "--json",
+            *self.extra,
         ]  # fmt: skip
         return argv, {}
 
@@ -172,7 +175,32 @@ class Quanttui(Tool):
         gaps = [g / 1000 for r in rows for g in r[2]]
         t50, t99 = _pcts(ttft)
         i50, i99 = _pcts(gaps)
-        return ToolMetrics(len(rows), failed, t50, t99, i50, i99, requests=sorted(rows))
+        return ToolMetrics(
+            len(rows), failed, t50, t99, i50, i99, extras=_self_check(w), requests=sorted(rows)
+        )
+
+
+class QuanttuiInProcess(Quanttui):
+    """Diagnostic, not a peer: the requests on the session's own loop, as before the load workers."""
+
+    name, label = "quanttui-inproc", "quanttui sweep --load-workers 0"
+    extra = ("--load-workers", "0")
+
+
+def _self_check(w: Workload) -> dict[str, Any]:
+    """quanttui's own client check of the step (sweep.csv), to set beside the server's truth."""
+    with (w.work / "out" / "sweep.csv").open() as rows:
+        row = next(csv.DictReader(rows))
+
+    def number(key: str) -> float | None:
+        return float(row[key]) if row.get(key) else None
+
+    bound = row.get("client_bound")
+    return {
+        "self_lag_p99_ms": number("client_lag_p99_ms"),
+        "self_cpu_pct": number("client_cpu_pct"),
+        "self_bound": None if not bound else float(bound.lower() == "true"),
+    }
 
 
 class VllmBench(Tool):
@@ -347,7 +375,8 @@ class AIPerf(Tool):
         )
 
 
-TOOLS: dict[str, type[Tool]] = {t.name: t for t in (Quanttui, VllmBench, GuideLLM, AIPerf)}
+TOOLS: dict[str, type[Tool]] = {t.name: t for t in (Quanttui, VllmBench, GuideLLM, AIPerf, QuanttuiInProcess)}
+PEERS = ("quanttui", "vllm", "guidellm", "aiperf")  # the default run; quanttui-inproc is a diagnostic
 
 QUIRKS = {
     "quanttui": "Warm-up is its fill wave (each stream's first request, always excluded); a fixed step "
@@ -366,6 +395,8 @@ QUIRKS = {
     "aiperf": "ITL column is its inter_chunk_latency (every gap); its inter_token_latency is a per-request "
     "mean. --use-server-token-count; offline it loads tokenizers only from the HF cache layout, so the demo "
     "model's tokenizer is linked into a private HF_HOME. --ui none, no server metrics, no GPU telemetry.",
+    "quanttui-inproc": "quanttui as it was before its load workers: the requests on the session's own event "
+    "loop beside the fold, the recorder and the samplers (a diagnostic, not a peer).",
 }
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from peer_tools import QUIRKS, TOOLS, Tool, ToolMetrics, ToolUnavailable, Workload, tool_env
+from peer_tools import PEERS, QUIRKS, TOOLS, Tool, ToolMetrics, ToolUnavailable, Workload, tool_env
 
 from quanttui.core.stats import percentile
 from quanttui.sim.process import start_sim_server
@@ -182,6 +182,7 @@ def judge(run: Run, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         run.errors[key] = None if ours is None or truth is None else round(ours - truth, 2)
     if m.requests:
         run.errors |= paired(m.requests, measured)
+    run.errors |= {k: v for k, v in m.extras.items() if k.startswith("self_") and v is not None}
     return measured
 
 
@@ -270,7 +271,13 @@ def summarize(runs: list[Run], tools: dict[str, Tool], unavailable: dict[str, st
                 row["reason"] = failed[0]
             for key in COLUMNS:
                 row[f"err_{key}"] = spread([r.errors.get(key) for r in good])
-            for key in ("paired_chunk_p50_ms", "paired_chunk_p99_ms"):
+            for key in (
+                "paired_chunk_p50_ms",
+                "paired_chunk_p99_ms",
+                "self_lag_p99_ms",
+                "self_cpu_pct",
+                "self_bound",
+            ):
                 if any(key in r.errors for r in good):
                     row[key] = spread([r.errors.get(key) for r in good])
             row["cpu_s_per_1k"] = spread([r.cpu_s / r.measured * 1000 for r in good if r.cpu_s is not None])
@@ -342,6 +349,14 @@ def markdown(result: dict[str, Any]) -> str:
         "† GuideLLM reports ITL only as a per-request mean; its ITL percentiles are over request means.",
         "",
     ]
+    checked = [r for r in result["rows"] if r.get("self_lag_p99_ms")]
+    if checked:
+        lines.append("")
+        lines.append("quanttui's own client check of each run (sweep.csv: the load worker's event-loop lag p99 and CPU, "
+                     "and the share of repeats it marked client-bound): "  # fmt: skip
+                     + "; ".join(f"{r['streams']} streams lag p99 {_cell(r['self_lag_p99_ms'])} ms, CPU "
+                                 f"{_cell(r['self_cpu_pct'], 0)} %, client-bound {_cell(r.get('self_bound'), 1)}"
+                                 for r in checked) + ".")  # fmt: skip
     paired_rows = [r for r in result["rows"] if r.get("paired_chunk_p50_ms")]
     if paired_rows:
         lines.append("quanttui per-chunk paired error (client stamp − server write, plus the request's send time; "
@@ -382,7 +397,7 @@ def raise_nofile() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few requests, levels 1 and 64")
-    parser.add_argument("--tools", default=",".join(TOOLS), help="comma list of " + ", ".join(TOOLS))
+    parser.add_argument("--tools", default=",".join(PEERS), help="comma list of " + ", ".join(TOOLS))
     parser.add_argument("--levels", help="comma list of stream counts (default 1,64,256,1024; quick 1,64)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(

@@ -121,7 +121,7 @@ _JSON = {"content-type": "application/json"}
 
 # httpcore's pool does work proportional to its size on every request and release, so one pool
 # of 64+ connections adds hundreds of ms of client-side queueing when many streams end together
-# (measured: bench/client_fidelity.py, notes in docs/ARCHITECTURE.md). Small pools avoid that.
+# (measured with the simulator; notes in docs/ARCHITECTURE.md). Small pools avoid that.
 CONNECTIONS_PER_POOL = 4
 
 

@@ -24,7 +24,10 @@ def test_a_late_loop_is_judged_against_the_gaps_it_stamps():
     assert check_client([sample(lag_p99=4.0)], 20.0).bound is False  # limit 5 ms: a quarter of 20 ms
     late = check_client([sample(lag_p99=1.0), sample(t=2.0, lag_p99=6.0)], 20.0)
     assert late.bound is True and late.lag_p99_ms == 6.0
-    assert late.reason == "its event loop ran 6.0 ms late at p99 (limit 5.0 ms)"
+    assert late.reason == "its event loop ran more than 5.0 ms late at p99 in 1 of 2 s (worst 6.0 ms)"
+    lone = [sample(t=float(t)) for t in range(10)] + [sample(t=10.0, lag_p99=40.0)]
+    assert check_client(lone, 20.0).bound is False  # one stall in 11 s is not a bottleneck
+    assert check_client([*lone, sample(t=11.0, lag_p99=9.0)], 20.0).bound is True  # 2 of 12
     assert check_client([sample(lag_p99=2.5)], 8.0).bound is True  # 8 ms gaps: limit 2 ms
     assert check_client([sample(lag_p99=1.9)], 4.0).bound is False  # never below the ticker's 2 ms floor
     assert check_client([sample(lag_p99=4.9)], 200.0).bound is False  # nor above 5 ms
@@ -32,8 +35,13 @@ def test_a_late_loop_is_judged_against_the_gaps_it_stamps():
 
 
 def test_a_process_flat_out_is_client_bound_and_coalesced_chunks_are_counted():
-    check = check_client([sample(cpu=95.0, chunks=300, coalesced=30), sample(t=2.0, chunks=100)], 20.0)
-    assert check.bound is True and check.reason == "a load process used 95 % of a core"
+    check = check_client(
+        [sample(cpu=95.0, chunks=300, coalesced=30), sample(t=2.0, cpu=91.0, chunks=100)], 20.0
+    )
+    assert check.bound is True and check.reason == "a load process used 93 % of a core"
+    assert (
+        check_client([sample(cpu=95.0), sample(t=2.0, cpu=30.0)], 20.0).bound is False
+    )  # a burst, on average 62 %
     assert check.cpu_pct == 95.0 and check.coalesced_pct == 7.5
 
 

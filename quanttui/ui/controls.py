@@ -149,7 +149,9 @@ def _ramp_refusal(action: str, state: LiveState, can_restart: bool, what_runs: s
         return None if action == "start_ramp" else "the ramp has not started: s starts it"
     if action == "start_ramp":
         return "the ramp is paused: p resumes it" if ramp == "paused" else "the ramp is already running"
-    if action in ("step_up", "step_down") and state.step_concurrency is None:
+    # Started, first step not yet begun: the session takes a step up from the plan's first level
+    # (a `+` typed right after `s`); a step down has nowhere to go yet.
+    if action == "step_down" and state.step_concurrency is None:
         return "no step has started yet: the concurrency changes once one runs"
     if action == "step_down" and state.step_concurrency == 1:
         return "already at concurrency 1"

@@ -318,3 +318,17 @@ async def test_footer_keeps_help_quit_and_every_key_of_the_screen(tmp_path, widt
         expected = {b.action for b in monitor_bindings() if b.show and help_text(b.action, "replay")}
         assert shown == expected - {"command_palette"}
         assert ("^p" in shown_keys(app)) == (width >= 100)  # the help lists it at every width
+
+
+def test_a_step_up_typed_before_the_first_step_is_the_sessions_to_take():
+    """`s +` typed fast: the ramp runs but no step has begun; + goes to the session (which counts
+    from the plan's first level), - has nowhere to go yet and says so."""
+    from quanttui.core.events import RampStatus
+    from quanttui.core.live import LiveState
+    from quanttui.ui.controls import refusal
+
+    state = LiveState(LoadPlan(concurrencies=(1, 2, 4)))
+    state.apply(RampStatus(t=1.0, state="running"))
+    assert state.step_concurrency is None
+    assert refusal("step_up", state) is None
+    assert refusal("step_down", state) == "no step has started yet: the concurrency changes once one runs"

@@ -354,14 +354,14 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
         lines.append("quanttui's own client check of each run (sweep.csv: the load worker's event-loop lag p99 and CPU, "
                      "and the share of repeats it marked client-bound): "  # fmt: skip
-                     + "; ".join(f"{r['streams']} streams lag p99 {_cell(r['self_lag_p99_ms'])} ms, CPU "
+                     + "; ".join(f"{labels.get(r['tool'], r['tool'])} at {r['streams']} streams: lag p99 {_cell(r['self_lag_p99_ms'])} ms, CPU "
                                  f"{_cell(r['self_cpu_pct'], 0)} %, client-bound {_cell(r.get('self_bound'), 1)}"
                                  for r in checked) + ".")  # fmt: skip
     paired_rows = [r for r in result["rows"] if r.get("paired_chunk_p50_ms")]
     if paired_rows:
         lines.append("quanttui per-chunk paired error (client stamp − server write, plus the request's send time; "
                      "requests matched by order, exact at 1 stream): "  # fmt: skip
-                     + "; ".join(f"{r['streams']} streams p50 {_cell(r['paired_chunk_p50_ms'], 2)} ms, "
+                     + "; ".join(f"{labels.get(r['tool'], r['tool'])} at {r['streams']} streams p50 {_cell(r['paired_chunk_p50_ms'], 2)} ms, "
                                  f"p99 {_cell(r['paired_chunk_p99_ms'], 2)} ms" for r in paired_rows) + ".")  # fmt: skip
         lines.append("")
     lines += ["Server truth and lateness (median over tools and repeats):", "",

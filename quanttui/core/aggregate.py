@@ -80,8 +80,19 @@ class _WindowAccumulator:
             preemptions=preemptions,
             server_tok_s=server_tok_s,
             gpu_mem_peak_mib=gpu,
-            client_samples=tuple(c for c in self.client if active_from <= c.t <= active_to),
+            client_samples=_client_samples(self.client, (active_from, active_to), measured),
         )
+
+
+def _client_samples(
+    samples: list[ClientSample], active: tuple[float, float], measured: tuple[float, float] | None
+) -> tuple[ClientSample, ...]:
+    """The client's samples that speak for the step's measured requests: those whose second is
+    mostly inside the measured span (the fill wave's connection set-ups are not measured, and
+    they are the client's busiest moment), else, with nothing measured, the active part."""
+    if measured is None:
+        return tuple(c for c in samples if active[0] <= c.t <= active[1])
+    return tuple(c for c in samples if measured[0] <= c.t - c.seconds / 2 <= measured[1])
 
 
 # A step is marked as run on a busy host when other processes used, on average, at least half a

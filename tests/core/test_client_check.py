@@ -52,21 +52,24 @@ def test_usage_that_differs_from_the_chunks_is_counted():
     assert usage_chunk_mismatches([same, fewer_chunks, estimated]) == 1
 
 
-def test_the_fold_puts_the_check_of_the_samples_inside_a_step_in_its_stats():
+def test_the_fold_judges_the_client_on_the_seconds_of_the_measured_requests():
     fold = SessionFold(PLAN)
     fold.apply(EndpointInfo(t=0.0, variant="a", url="http://a", model="m", precision="bf16"))
-    fold.apply(sample(t=0.5, lag_p99=50.0))  # before the step: not its own
     fold.apply(
         StepStarted(
-            t=1.0, step=1, concurrency=1, requests=4, seconds=None, warmup_requests=0, variants=("a",)
+            t=0.5, step=1, concurrency=1, requests=4, seconds=None, warmup_requests=1, variants=("a",)
         )
     )
-    for i in range(4):
+    fold.apply(result("a", 1, 0.9, 0.3, tokens=10, warmup=True))
+    # The fill wave's second (its connections opening) is the client's busiest; it is not measured.
+    fold.apply(sample(t=1.05, lag_p99=50.0))
+    for i in range(4):  # measured requests from 1.1 s to 4.5 s
         fold.apply(result("a", 1, 1.5 + i, 0.4, tokens=10))
-        fold.apply(sample(t=1.6 + i, lag_p99=1.0 + i * 0.2, chunks=10, coalesced=1))
-    fold.apply(StepFinished(t=6.0, step=1))
+    for i in range(3):  # seconds centred at 1.5, 2.5 and 3.5 s
+        fold.apply(sample(t=2.0 + i, lag_p99=1.0 + i * 0.2, chunks=10, coalesced=1))
+    fold.apply(sample(t=6.0, lag_p99=30.0))  # after the last measured request: idle, not counted
+    fold.apply(StepFinished(t=6.5, step=1))
     stats = fold.step_stats("a", 1)
-    # The last sample came after the last request ended: the variant was idle then, it is not counted.
     assert stats.client_lag_p99_ms == 1.4 and stats.client_bound is False  # 1 ms gaps: the 2 ms floor holds
     assert stats.client_coalesced_pct == 10.0 and stats.usage_chunk_mismatch == 0
     row = stats.row()

@@ -16,10 +16,7 @@ BYTES_PER_STREAM = 256 * 1024  # an estimate with a wide margin: task, connectio
 def raise_fd_limit() -> int:
     """Lift this process's soft limit on open files to its hard limit (load workers inherit it);
     returns the soft limit. `fd_limit_note()` says what was done."""
-    global _FD_LIMIT_BEFORE
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if _FD_LIMIT_BEFORE is None:
-        _FD_LIMIT_BEFORE = soft
     if hard == resource.RLIM_INFINITY or soft < hard:
         wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
         try:
@@ -30,15 +27,14 @@ def raise_fd_limit() -> int:
     return soft
 
 
-_FD_LIMIT_BEFORE: int | None = None
+_FD_LIMIT_AT_START = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # before anything raised it
 
 
 def fd_limit_note() -> str:
     """ "open files: 1,048,576 (raised from 1,024)", or the limit as it stands."""
     soft = raise_fd_limit()
-    before = _FD_LIMIT_BEFORE
-    if before is not None and before < soft:
-        return f"open files: {soft:,} (raised from {before:,})"
+    if soft > _FD_LIMIT_AT_START:
+        return f"open files: {soft:,} (raised from {_FD_LIMIT_AT_START:,})"
     return f"open files: {soft:,}"
 
 

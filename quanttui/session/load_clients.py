@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from quanttui.core.clock import SessionClock
@@ -27,19 +28,8 @@ LoadClient = OpenAIStreamClient | PooledClient
 
 
 def client_sample(t: float, source: str, window: ProbeWindow) -> ClientSample:
-    return ClientSample(
-        t=t,
-        source=source,
-        seconds=window.seconds,
-        lag_p50_ms=window.lag_p50_ms,
-        lag_p99_ms=window.lag_p99_ms,
-        lag_max_ms=window.lag_max_ms,
-        cpu_pct=window.cpu_pct,
-        in_flight=window.in_flight,
-        reads=window.reads,
-        token_chunks=window.token_chunks,
-        coalesced=window.coalesced,
-    )
+    """A probe window on the stream: the event carries the window's fields as they are."""
+    return ClientSample(t=t, source=source, **asdict(window))
 
 
 class LoadClients:

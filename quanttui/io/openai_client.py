@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from quanttui import __version__
 from quanttui.core.events import ErrorClass
@@ -113,23 +113,55 @@ def _error_body_detail(status: int, body: bytes, retry_after: str | None) -> str
     return detail
 
 
-# httpcore's trace events at which a request starts to leave: a cold stream opens its connection
-# first (a user would wait for that too), a warm one writes its headers at once.
-_SEND_STARTS = frozenset({"connection.connect_tcp.started", "http11.send_request_headers.started"})
 _JSON = {"content-type": "application/json"}
+# uvicorn (vLLM's server) closes a keep-alive connection after 5 s idle; dropping ours a little
+# sooner makes a reuse that races the server's close (retried once, below) rare.
+KEEPALIVE_S = 4.0
 
 
-# httpcore's pool does work proportional to its size on every request and release, so one pool
-# of 64+ connections adds hundreds of ms of client-side queueing when many streams end together
-# (measured with the simulator; notes in docs/ARCHITECTURE.md). Small pools avoid that.
-CONNECTIONS_PER_POOL = 4
+@dataclass
+class _Send:
+    """Per request, filled by the trace hooks: when its bytes left, and on what connection."""
+
+    start_ns: int
+    sent: bool = False
+    reused: bool = False
+
+
+async def _on_connect(session: object, ctx: Any, params: object) -> None:
+    """A cold stream's clock starts as its connection starts to open (a user waits for that too)."""
+    send: _Send = ctx.trace_request_ctx
+    if not send.sent:
+        send.start_ns, send.sent = time.perf_counter_ns(), True
+
+
+async def _on_reuse(session: object, ctx: Any, params: object) -> None:
+    ctx.trace_request_ctx.reused = True
+
+
+async def _on_headers_sent(session: object, ctx: Any, params: object) -> None:
+    """A warm stream's clock starts as its request goes to the socket, not when its task began
+    preparing it: time spent waiting for the loop before that is the client's, not the server's."""
+    send: _Send = ctx.trace_request_ctx
+    if not send.sent:
+        send.start_ns, send.sent = time.perf_counter_ns(), True
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_connection_create_start.append(_on_connect)
+    config.on_connection_reuseconn.append(_on_reuse)
+    config.on_request_headers_sent.append(_on_headers_sent)
+    return config
 
 
 class OpenAIStreamClient:
-    """The client of one endpoint: httpx.AsyncClient pools sized together to the concurrency.
+    """The client of one endpoint: one aiohttp session whose connector holds up to `concurrency`
+    connections, so no request waits for a connection while the total in flight stays within it.
 
-    Each request goes to the pool with the fewest requests in flight, so no request waits for a
-    connection while the total in flight stays within `concurrency`.
+    aiohttp, not httpx, carries the requests: on one core httpx spent 1.2 ms of CPU to set up a
+    request and 0.10 ms per chunk against aiohttp's 0.33 and 0.055, which at 256 streams of 50
+    chunks/s is more than the core has (measured with the simulator; docs/ARCHITECTURE.md).
     """
 
     def __init__(
@@ -139,7 +171,6 @@ class OpenAIStreamClient:
         api_key: str | None = None,
         concurrency: int = 1,
         timeouts: Timeouts | None = None,
-        connections_per_pool: int = CONNECTIONS_PER_POOL,
         stats: ReadStats | None = None,
     ) -> None:
         self.root = split_base_url(base_url)
@@ -149,32 +180,26 @@ class OpenAIStreamClient:
         headers = {"User-Agent": USER_AGENT}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        concurrency = max(1, concurrency)
         self._headers = headers
-        self._per_pool = max(1, min(connections_per_pool, concurrency))
-        # Pools are made when first needed (a request, or /v1/models): building thousands at once
-        # would hold the event loop (and with it signal handling) for seconds.
-        self._pools: list[httpx.AsyncClient | None] = [None] * -(-concurrency // self._per_pool)
-        self._in_flight = [0] * len(self._pools)
+        self._concurrency = max(1, concurrency)
+        self._session: aiohttp.ClientSession | None = None  # made on the loop that first uses it
 
-    def _pool(self, index: int) -> httpx.AsyncClient:
-        pool = self._pools[index]
-        if pool is None:
-            pool = httpx.AsyncClient(
-                base_url=self.root,
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
                 headers=self._headers,
-                limits=httpx.Limits(max_connections=self._per_pool, max_keepalive_connections=self._per_pool),
-                timeout=httpx.Timeout(connect=self.timeouts.connect_s, read=None, write=30.0, pool=None),
+                connector=aiohttp.TCPConnector(
+                    limit=self._concurrency, limit_per_host=0, keepalive_timeout=KEEPALIVE_S
+                ),
+                timeout=aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect_s),
+                trace_configs=[_trace_config()],
                 trust_env=False,
             )
-            self._pools[index] = pool
-        return pool
+        return self._session
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(pool.aclose() for pool in self._pools if pool is not None))
-
-    def _least_busy(self) -> int:
-        return min(range(len(self._pools)), key=self._in_flight.__getitem__)
+        if self._session is not None:
+            await self._session.close()
 
     async def __aenter__(self) -> OpenAIStreamClient:
         return self
@@ -185,20 +210,24 @@ class OpenAIStreamClient:
     async def list_models(self) -> list[str]:
         """Served model ids from GET /v1/models; EndpointError with a one-line reason otherwise."""
         try:
-            response = await self._pool(0).get("/v1/models", timeout=self.timeouts.connect_s + 5)
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.timeouts.connect_s + 5):
+                async with self._http().get(
+                    self.root + "/v1/models", trace_request_ctx=_Send(0)
+                ) as response:
+                    status = response.status
+                    body = await response.content.read(_MAX_ERROR_BODY) if status != 200 else b""
+                    data = await response.json(content_type=None) if status == 200 else None
+        except TimeoutError:
             raise EndpointError(f"{self.root}: timed out asking for /v1/models") from None
-        except httpx.HTTPError as exc:
-            raise EndpointError(
-                f"{self.root}: unreachable ({one_line(str(exc) or type(exc).__name__)})"
-            ) from None
-        if response.status_code != 200:
-            detail = _error_body_detail(response.status_code, response.content[:_MAX_ERROR_BODY], None)
-            raise EndpointError(f"{self.root}/v1/models: {detail}")
+        except aiohttp.ClientError as exc:
+            raise EndpointError(f"{self.root}: unreachable ({one_line(str(exc) or type(exc).__name__)})") from None
+        except ValueError:
+            raise EndpointError(f"{self.root}/v1/models: reply has no data[].id list") from None
+        if status != 200:
+            raise EndpointError(f"{self.root}/v1/models: {_error_body_detail(status, body, None)}")
         try:
-            data = response.json()
             ids = [str(m["id"]) for m in data["data"]]
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             raise EndpointError(f"{self.root}/v1/models: reply has no data[].id list") from None
         if not ids:
             raise EndpointError(f"{self.root}/v1/models: the server lists no model")
@@ -208,20 +237,17 @@ class OpenAIStreamClient:
         self, messages: list[dict[str, str]], options: RequestOptions, model: str | None = None
     ) -> StreamOutcome:
         """One streamed chat request (to `model`, else the client's model), timed and classified."""
-        pool = self._least_busy()
-        self._in_flight[pool] += 1
         self.stats.in_flight += 1
         try:
-            outcome, stale = await self._stream_chat(self._pool(pool), messages, options, model or self.model)
+            outcome, stale = await self._stream_chat(messages, options, model or self.model)
             if stale:  # a kept-alive connection the server had just closed: the request never arrived
-                outcome, _ = await self._stream_chat(self._pool(pool), messages, options, model or self.model)
+                outcome, _ = await self._stream_chat(messages, options, model or self.model)
             return outcome
         finally:
-            self._in_flight[pool] -= 1
             self.stats.in_flight -= 1
 
     async def _stream_chat(
-        self, client: httpx.AsyncClient, messages: list[dict[str, str]], options: RequestOptions, model: str
+        self, messages: list[dict[str, str]], options: RequestOptions, model: str
     ) -> tuple[StreamOutcome, bool]:
         """The outcome, and whether it failed on a reused connection before any response byte (a
         server closes idle keep-alive connections, uvicorn after 5 s; one may close as it is reused)."""
@@ -229,20 +255,9 @@ class OpenAIStreamClient:
         loop = asyncio.get_running_loop()
         started = loop.time()
         total_deadline = started + self.timeouts.total_s if self.timeouts.total_s else None
-        state = StreamState(time.perf_counter_ns())  # until the request goes out (the trace below)
+        send = _Send(time.perf_counter_ns())  # until the request goes out (the trace hooks)
+        state = StreamState(send.start_ns)
         status: int | None = None
-        sent = False
-        reused = True
-
-        async def trace(name: str, info: object) -> None:
-            """The request's clock starts when its bytes go to the socket (or its connection starts
-            to open, on a cold stream), not when this task began preparing it: time spent waiting
-            for the loop or the pool before that is the client's own, not the server's."""
-            nonlocal sent, reused
-            if not sent and name in _SEND_STARTS:
-                state.start_ns, sent = time.perf_counter_ns(), True
-            if name == "connection.connect_tcp.started":
-                reused = False
 
         def capped(deadline: float) -> float:
             return min(deadline, total_deadline) if total_deadline else deadline
@@ -256,17 +271,14 @@ class OpenAIStreamClient:
         stale = False
         try:
             async with asyncio.timeout_at(capped(started + self.timeouts.first_token_s)) as deadline:
-                async with client.stream(
-                    "POST",
-                    "/v1/chat/completions",
-                    content=content,
-                    headers=_JSON,
-                    extensions={"trace": trace},
+                async with self._http().post(
+                    self.root + "/v1/chat/completions", data=content, headers=_JSON, trace_request_ctx=send
                 ) as response:
-                    status = response.status_code
+                    state.start_ns = send.start_ns
+                    status = response.status
                     if status != 200:
                         raw = b""
-                        async for part in response.aiter_bytes():
+                        async for part in response.content.iter_any():
                             raw += part
                             if len(raw) >= _MAX_ERROR_BODY:
                                 break
@@ -274,40 +286,37 @@ class OpenAIStreamClient:
                         error = (ErrorClass.HTTP_STATUS, detail)
                     else:
                         error = await self._read_events(response, state, deadline, capped)
+        except aiohttp.ServerTimeoutError:  # before TimeoutError: it is one
+            error = (ErrorClass.TIMEOUT_CONNECT, f"connect timed out after {self.timeouts.connect_s:g} s")
         except TimeoutError:
             if state.done:
                 error = None  # the body did not close after [DONE]: the answer itself is complete
             else:
                 kind = timeout_class()
                 error = (kind, f"{kind.value.removeprefix('timeout_').replace('_', ' ')} timeout expired")
-        except httpx.ConnectTimeout:
-            error = (ErrorClass.TIMEOUT_CONNECT, f"connect timed out after {self.timeouts.connect_s:g} s")
-        except httpx.ConnectError as exc:
+        except aiohttp.ClientConnectorError as exc:
             error = (ErrorClass.CONNECT, one_line(f"connect failed: {exc}"))
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        except aiohttp.ClientError as exc:
             kind = ErrorClass.READ_ERROR if status is not None else ErrorClass.CONNECT
             error = (kind, one_line(f"{type(exc).__name__}: {exc}"))
-            stale = status is None and reused and sent
-        except httpx.TimeoutException as exc:
-            error = (timeout_class(), one_line(f"{type(exc).__name__}: {exc}"))
-        except httpx.HTTPError as exc:
-            error = (ErrorClass.READ_ERROR, one_line(f"{type(exc).__name__}: {exc}"))
+            stale = status is None and send.reused and send.sent
+        state.start_ns = send.start_ns
         end_ns = time.perf_counter_ns()
         return state.outcome(end_ns, error, status), stale
 
     async def _read_events(
         self,
-        response: httpx.Response,
+        response: aiohttp.ClientResponse,
         state: StreamState,
         deadline: asyncio.Timeout,
         capped: Any,
     ) -> tuple[ErrorClass, str] | None:
-        """Split the body into SSE lines ourselves, stamping each read as it returns (httpx's
-        aiter_lines would stamp lines after decoding and splitting the earlier ones)."""
+        """Split the body into SSE lines ourselves, stamping each read as it returns (a line
+        reader would stamp lines after decoding and splitting the earlier ones)."""
         loop = asyncio.get_running_loop()
         stats = self.stats
         pending = b""
-        async for data in response.aiter_bytes():
+        async for data in response.content.iter_any():
             now_ns = time.perf_counter_ns()
             stats.reads += 1
             before = len(state.token_times)

@@ -286,27 +286,52 @@ class LoadRunner:
                     return
                 pending_looks.pop(0)  # looked, undecided: on to the next look
 
+        def record(index: int, outcome: StreamOutcome) -> None:
+            event = result_event(self.clock, target.variant, step, index, index < fill, outcome)
+            results.append(event)
+            self.publish(event)
+            if pending_looks and index >= fill:
+                check_looks()
+
         async def worker(total: int | None, ends_at: float | None) -> None:
+            """One closed-loop user. Its next request goes out before its last one is published:
+            the fold and the recorder are the session's bookkeeping, not the user's think time
+            (with 256 users ending together they held the last ones' next sends ~100 ms). So in
+            an adaptive step a user may have sent one more request when the step is decided;
+            like every request then in flight it finishes as the step's tail."""
             nonlocal next_index, cut
-            while True:
-                if control.paused:
-                    await control.wait_running()
-                if control.interrupting:
-                    cut = True
-                    return
-                if total is not None and next_index >= total:
-                    return
-                if total is None and enough(ends_at):
-                    return
-                index = next_index
-                next_index += 1
-                prompt = self.prompts[index % len(self.prompts)]
-                outcome = await target.client.stream_chat(prompt.as_messages(), self.options)
-                event = result_event(self.clock, target.variant, step, index, index < fill, outcome)
-                results.append(event)
-                self.publish(event)
-                if pending_looks and index >= fill:
-                    check_looks()
+            finished: tuple[int, StreamOutcome] | None = None
+            request: asyncio.Task[StreamOutcome] | None = None
+            try:
+                while True:
+                    if control.paused:
+                        if finished is not None:
+                            record(*finished)
+                            finished = None
+                        await control.wait_running()
+                    stop = control.interrupting or (
+                        next_index >= total if total is not None else enough(ends_at)
+                    )
+                    if control.interrupting:
+                        cut = True
+                    if not stop:
+                        index = next_index
+                        next_index += 1
+                        prompt = self.prompts[index % len(self.prompts)]
+                        request = asyncio.ensure_future(
+                            target.client.stream_chat(prompt.as_messages(), self.options)
+                        )
+                        await asyncio.sleep(0)  # lets it reach the wire before the bookkeeping
+                    if finished is not None:
+                        record(*finished)
+                        finished = None
+                    if stop or request is None:
+                        return
+                    finished = (index, await request)
+                    request = None
+            finally:
+                if request is not None and not request.done():
+                    request.cancel()
 
         if warmup:
             await asyncio.gather(*(worker(warmup, None) for _ in range(min(warmup, concurrency))))

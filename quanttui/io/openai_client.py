@@ -211,16 +211,16 @@ class OpenAIStreamClient:
         """Served model ids from GET /v1/models; EndpointError with a one-line reason otherwise."""
         try:
             async with asyncio.timeout(self.timeouts.connect_s + 5):
-                async with self._http().get(
-                    self.root + "/v1/models", trace_request_ctx=_Send(0)
-                ) as response:
+                async with self._http().get(self.root + "/v1/models", trace_request_ctx=_Send(0)) as response:
                     status = response.status
                     body = await response.content.read(_MAX_ERROR_BODY) if status != 200 else b""
                     data = await response.json(content_type=None) if status == 200 else None
         except TimeoutError:
             raise EndpointError(f"{self.root}: timed out asking for /v1/models") from None
         except aiohttp.ClientError as exc:
-            raise EndpointError(f"{self.root}: unreachable ({one_line(str(exc) or type(exc).__name__)})") from None
+            raise EndpointError(
+                f"{self.root}: unreachable ({one_line(str(exc) or type(exc).__name__)})"
+            ) from None
         except ValueError:
             raise EndpointError(f"{self.root}/v1/models: reply has no data[].id list") from None
         if status != 200:

@@ -46,10 +46,22 @@ class _WorkerProcess:
         self.alive = True
         self.event_loop = "?"
         self.reading: asyncio.Task[None] | None = None
+        self.outbox: list[bytes] = []
 
     def send(self, message: object) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(frame(message))
+        """Queued and written once per turn of the loop (as the worker answers): the sends of
+        users whose requests ended together cost one write and one wake-up of the worker."""
+        if not self.outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self.outbox.append(frame(message))
+
+    def _flush(self) -> None:
+        frames, self.outbox = self.outbox, []
+        stdin = self.process.stdin
+        if stdin is None or stdin.is_closing():
+            return  # gone: its reader fails what it had in flight
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            stdin.write(b"".join(frames))
 
 
 class LoadPool:
@@ -137,11 +149,7 @@ class LoadPool:
         request_id = next(self._ids)
         future: asyncio.Future[StreamOutcome] = asyncio.get_running_loop().create_future()
         worker.pending[request_id] = future
-        try:
-            worker.send(Send(request_id, key, model, messages, options))
-        except (ConnectionError, RuntimeError):
-            worker.pending.pop(request_id, None)
-            return _failed(f"{worker.name} cannot be reached")
+        worker.send(Send(request_id, key, model, messages, options))
         return await future
 
     async def aclose(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 import time
@@ -32,9 +33,18 @@ class Worker:
         self.stats = ReadStats()
         self.clients: dict[str, OpenAIStreamClient] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        self._outbox: list[bytes] = []
 
     def send(self, message: Any) -> None:
-        self.writer.write(frame(message))
+        """Queued and written once per turn of the loop: streams that end together cost one
+        write (and one wake-up of the session) instead of one each."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(frame(message))
+
+    def _flush(self) -> None:
+        frames, self._outbox = self._outbox, []
+        self.writer.write(b"".join(frames))
 
     def open(self, spec: OpenEndpoint) -> None:
         old = self.clients.get(spec.key)
@@ -104,6 +114,10 @@ def main() -> int:
     # print can never corrupt a frame.
     read_fd, write_fd = os.dup(0), os.dup(1)
     os.dup2(2, 1)
+    # What is alive now (modules, the wire) lives as long as the process: the collector need
+    # not walk it again on every full pass (those passes stalled the loop 8-14 ms at 256 streams).
+    gc.collect()
+    gc.freeze()
     runner, name = asyncio.run, "asyncio"
     if os.environ.get("QUANTTUI_EVENT_LOOP", "uvloop") == "uvloop":
         try:

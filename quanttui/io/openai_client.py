@@ -285,7 +285,7 @@ class OpenAIStreamClient:
                         detail = _error_body_detail(status, raw, response.headers.get("retry-after"))
                         error = (ErrorClass.HTTP_STATUS, detail)
                     else:
-                        error = await self._read_events(response, state, deadline, capped)
+                        error = await self._read_events(response, state, deadline, total_deadline)
         except aiohttp.ServerTimeoutError:  # before TimeoutError: it is one
             error = (ErrorClass.TIMEOUT_CONNECT, f"connect timed out after {self.timeouts.connect_s:g} s")
         except TimeoutError:
@@ -309,49 +309,67 @@ class OpenAIStreamClient:
         response: aiohttp.ClientResponse,
         state: StreamState,
         deadline: asyncio.Timeout,
-        capped: Any,
+        total_deadline: float | None,
     ) -> tuple[ErrorClass, str] | None:
-        """Split the body into SSE lines ourselves, stamping each read as it returns (a line
-        reader would stamp lines after decoding and splitting the earlier ones)."""
+        """Split the body into SSE lines ourselves and stamp each read as it returns.
+
+        Streams that read in the same turn of the loop are stamped one after another, so every
+        microsecond one spends on a chunk makes the next one's stamp later: the idle deadline is
+        kept by a watchdog that wakes once per idle period instead of being moved on every chunk.
+        (Parsing the lines only when the stream ends was tried: less CPU, but streams that end
+        together then parse together, and the loop stalled up to 20 ms at 64 streams.)
+        """
         loop = asyncio.get_running_loop()
-        stats = self.stats
+        idle_ns = round(self.timeouts.idle_s * 1e9)
+        last_ns = 0
+        watchdog: asyncio.TimerHandle | None = None
+        closing = False
         pending = b""
-        async for data in response.content.iter_any():
-            now_ns = time.perf_counter_ns()
-            stats.reads += 1
-            before = len(state.token_times)
-            if before and not state.done:
-                deadline.reschedule(capped(loop.time() + self.timeouts.idle_s))
-            pending += data
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                problem = self._line(raw.rstrip(b"\r"), state, now_ns, deadline, capped)
-                if problem:
-                    return problem
-            arrived = len(state.token_times) - before
-            stats.token_chunks += arrived
-            if arrived > 1:
-                stats.coalesced += arrived - 1
-            if not before and arrived:
-                deadline.reschedule(capped(loop.time() + self.timeouts.idle_s))
-        if pending.strip():
-            return self._line(pending.rstrip(b"\r"), state, time.perf_counter_ns(), deadline, capped)
+
+        def check_idle() -> None:
+            nonlocal watchdog
+            quiet_ns = time.perf_counter_ns() - last_ns
+            if quiet_ns >= idle_ns:
+                watchdog = None
+                deadline.reschedule(loop.time())  # fires now: an idle timeout (tokens arrived)
+            else:
+                watchdog = loop.call_later((idle_ns - quiet_ns) / 1e9, check_idle)
+
+        try:
+            async for data in response.content.iter_any():
+                last_ns = time.perf_counter_ns()
+                self.stats.reads += 1
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if problem := self._line(line.rstrip(b"\r"), state, last_ns):
+                        return problem
+                if state.done:
+                    if not closing:  # read the body's end, briefly
+                        closing = True
+                        deadline.reschedule(loop.time() + 2.0)
+                        if watchdog is not None:
+                            watchdog.cancel()
+                            watchdog = None
+                elif watchdog is None and state.token_times:  # the first token: now the idle deadline
+                    deadline.reschedule(total_deadline)
+                    watchdog = loop.call_later(self.timeouts.idle_s, check_idle)
+            if pending.strip():
+                return self._line(pending.rstrip(b"\r"), state, time.perf_counter_ns())
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            times = state.token_times
+            self.stats.token_chunks += len(times)
+            self.stats.coalesced += sum(1 for a, b in zip(times, times[1:], strict=False) if a == b)
         return None
 
-    def _line(
-        self, raw: bytes, state: StreamState, now_ns: int, deadline: asyncio.Timeout, capped: Any
-    ) -> tuple[ErrorClass, str] | None:
+    def _line(self, raw: bytes, state: StreamState, now_ns: int) -> tuple[ErrorClass, str] | None:
         if not raw or raw.startswith(b":") or state.done:
             return None
         line = raw.decode("utf-8", "replace")
         if line.startswith("data:"):
-            problem = state.handle(line[5:].strip(), now_ns)
-            if problem:
-                return problem
-            if state.done:
-                # Read the body to its end so the connection goes back to the pool.
-                deadline.reschedule(asyncio.get_running_loop().time() + 2.0)
-            return None
+            return state.handle(line[5:].strip(), now_ns)
         if line.startswith(("event:", "id:", "retry:")):
             return None
         return ErrorClass.MALFORMED_STREAM, f"not an SSE line: {one_line(line, 80)!r}"

@@ -141,7 +141,7 @@ class QuanttuiApp(KeyActions, App[None]):
         self._load_journal()
         self.bridge.connect(self.post_message)
         if self.info.triage_only:
-            self.push_screen(CompareScreen(self.triage))
+            self.push_screen(CompareScreen(self.triage, self.state))
         if self.start_session:
             self.session_task = asyncio.create_task(self._run_session(), name="quanttui-session")
         self.set_interval(1.0 / self.refresh_hz, self._frame, name="frame")

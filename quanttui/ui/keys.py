@@ -176,7 +176,7 @@ class KeyActions:
             if len(stack) > 1:
                 app.pop_screen()
         elif stack:
-            app.push_screen(CompareScreen(app.triage))
+            app.push_screen(CompareScreen(app.triage, app.state))
 
     def action_help(self) -> None:
         app: Any = self

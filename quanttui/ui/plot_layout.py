@@ -88,6 +88,8 @@ class Layout:
     series: tuple[Series, ...]  # clipped to the y axis
     markers: tuple[Series, ...]  # outliers, drawn at the top
     off_scale: Robust  # the points drawn at the top with OUTLIER_MARKER
+    hlines: tuple[tuple[float, str], ...] = ()  # on the axis's scale (a log axis: log10 values)
+    vlines: tuple[tuple[float, str], ...] = ()
 
 
 def row_of(value: float, lo: float, hi: float, rows: int) -> int:
@@ -203,34 +205,58 @@ def _width(line: Sequence[Segment]) -> int:
     return sum(len(text) for text, _ in line)
 
 
-def _header(chart: Chart, off_scale: Robust, width: int, unit_width: int) -> tuple[tuple[Segment, ...], ...]:
-    """The unit, title, legend and off-scale note: one line of `width` if any wording fits, else two.
+def legend_piece(label: str, marker: str, colour: str) -> list[Segment]:
+    """One legend entry: its separating space, the series' mark in its colour, the label."""
+    return [(" ", None), (marker, colour), (f" {label}", None)]
 
-    Tried in order: the unit right-aligned over the y labels with the title, then the short
-    title, then the unit unpadded; else line one holds the unit, the title and what legend
-    entries fit, line two the rest.
-    """
+
+def _header(chart: Chart, off_scale: Robust, width: int, unit_width: int) -> tuple[tuple[Segment, ...], ...]:
     pieces: list[list[Segment]] = []  # each starts with its separating space
     for s in chart.series:
         if s.legend and s.xs:
-            pieces.append(
-                [(" ", None), ("━" if s.marker == "braille" else "•", s.colour), (f" {s.label}", None)]
-            )
+            pieces.append(legend_piece(s.label, "━" if s.marker == "braille" else "•", s.colour))
     if off_scale.outliers:
         pieces.append([(" ", None), (_off_scale_note(off_scale), None)])
+    return header_lines(chart.title, chart.short_title, chart.unit, pieces, width, unit_width)
+
+
+def header_lines(
+    title: str,
+    short_title: str,
+    unit: str,
+    pieces: list[list[Segment]],
+    width: int,
+    unit_width: int,
+    max_lines: int = 2,
+) -> tuple[tuple[Segment, ...], ...]:
+    """The unit, title and legend pieces: one line of `width` if any wording fits, else more.
+
+    Tried in order: the unit right-aligned over the y labels with the title, then the short
+    title, then the unit unpadded; else line one holds the unit, the title and what legend
+    entries fit, the next lines the rest (wrapped between entries, up to `max_lines` in all;
+    the last one is cut by the widget if it still overflows).
+    """
+    pieces = list(pieces)
     tail = [segment for piece in pieces for segment in piece]
-    padded = chart.unit.rjust(unit_width)
-    heads = [(padded, chart.title), (padded, chart.short_title), (chart.unit, chart.short_title)]
-    for unit, title in heads:
-        line = [(unit, None), (f" {title}", None), *tail]
+    padded = unit.rjust(unit_width)
+    heads = [(padded, title), (padded, short_title), (unit, short_title)]
+    for head, name in heads:
+        line = [(head, None), (f" {name}", None), *tail]
         if _width(line) <= width:
             return (tuple(line),)
-    unit, title = next(((u, t) for u, t in heads if len(u) + 1 + len(t) <= width), heads[-1])
-    first: list[Segment] = [(unit, None), (f" {title}", None)]
+    head, name = next(((u, t) for u, t in heads if len(u) + 1 + len(t) <= width), heads[-1])
+    first: list[Segment] = [(head, None), (f" {name}", None)]
     while pieces and _width(first) + _width(pieces[0]) <= width:
         first += pieces.pop(0)
-    rest = [segment for piece in pieces for segment in piece][1:]  # no leading space
-    return (tuple(first), tuple(rest)) if rest else (tuple(first),)
+    lines = [tuple(first)]
+    while pieces:
+        line: list[Segment] = []
+        while pieces and (
+            not line or _width(line) + _width(pieces[0]) <= width + 1 or len(lines) == max_lines - 1
+        ):
+            line += pieces.pop(0)
+        lines.append(tuple(line[1:]))  # no leading space
+    return tuple(lines)
 
 
 def layout(chart: Chart, width: int, height: int) -> Layout:
@@ -255,7 +281,7 @@ def layout(chart: Chart, width: int, height: int) -> Layout:
         if xs_above:
             top = (y.hi,) * len(xs_above)
             markers.append(Series(s.label, tuple(xs_above), top, s.colour, OUTLIER_MARKER, legend=False))
-    return Layout(header, y, x, tuple(clipped), tuple(markers), off_scale)
+    return Layout(header, y, x, tuple(clipped), tuple(markers), off_scale, chart.hlines, chart.vlines)
 
 
 def _span(xs: Sequence[float]) -> tuple[float, float]:

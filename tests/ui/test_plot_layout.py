@@ -54,7 +54,7 @@ def rendered(chart: Chart, width: int, height: int) -> tuple[Layout, list[str]]:
     """The layout and plotext's plain text for the plot area (the header's lines taken off)."""
     frame = layout(chart, width, height)
     plt = Plot()
-    draw(plt, chart, frame, lambda _variable: "default")
+    draw(plt, frame, lambda _variable: "default")
     plot_height = height - len(frame.header)
     plt.plotsize(width, plot_height)
     plt._set_size(width, plot_height)

@@ -3,7 +3,9 @@
 Words that differ from the reference's answer are marked, the first point of divergence stands
 out, the automatic flags sit under each answer with their evidence, next to the operator's own
 tag (the flags are suggestions; the tag is the judgement). Everything shown from a model is
-literal text (`safe_text` + `rich.text.Text`); the diff styles come from the theme.
+literal text (`safe_text` + `rich.text.Text`); the diff styles come from the theme. When the
+session also ran load steps, the knee chart heads the screen, so quality and capacity are one
+glance apart.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from quanttui.core.literal import safe_text
+from quanttui.core.live import LiveState
 from quanttui.core.triage import Tag
 from quanttui.core.triage_state import PromptRow, TriageState
 from quanttui.core.word_diff import WordDiff, word_diff
+from quanttui.ui.load_chart import load_chart
 from quanttui.ui.screens.help import HELP_AND_QUIT
 from quanttui.ui.widgets.footer import FooterOrder, KeyFooter
+from quanttui.ui.widgets.plots import MetricPlot
 from quanttui.ui.widgets.text import LiteralLine
 
 PROMPT_PREVIEW_CHARS = 900
@@ -80,9 +85,11 @@ class CompareScreen(FooterOrder, Screen[None]):
         Binding("escape,c", "back", "Back", key_display="esc"),
     ]]  # fmt: skip
 
-    def __init__(self, state: TriageState) -> None:
+    def __init__(self, state: TriageState, load: LiveState | None = None) -> None:
         super().__init__(id="compare")
         self.state = state
+        self.load = load  # the session's load steps, for the knee chart strip
+        self._load_shown = -1
         self._rebuilding: tuple[str, ...] | None = None  # variants whose panes are being mounted
         self.selected = 1  # index into variants of the pane being tagged (the first quantized one)
         self._shown: tuple[int, int, tuple[str, ...]] | None = None
@@ -91,6 +98,7 @@ class CompareScreen(FooterOrder, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield LiteralLine("", id="cmp-header")
+        yield MetricPlot(id="cmp-knee")
         with VerticalScroll(id="cmp-prompt"):
             yield Static("", id="cmp-prompt-text")
         yield Horizontal(id="cmp-panes")
@@ -122,6 +130,7 @@ class CompareScreen(FooterOrder, Screen[None]):
     def show_state(self, force: bool = False) -> None:
         if not self._drawable():
             return
+        self._show_load()
         variants = self.state.variants
         if list(variants) != self.panes:
             if self._rebuilding != variants:  # one rebuild per set of variants, not one per frame
@@ -133,6 +142,14 @@ class CompareScreen(FooterOrder, Screen[None]):
             return
         self._shown = key
         self._draw()
+
+    def _show_load(self) -> None:
+        load = self.load
+        knee = self.query_one("#cmp-knee", MetricPlot)
+        knee.display = load is not None and bool(load.step_rows)
+        if load is not None and knee.display and load.version != self._load_shown:
+            self._load_shown = load.version
+            knee.show(load_chart(load))
 
     async def _recompose_panes(self, variants: tuple[str, ...]) -> None:
         try:

@@ -5,7 +5,9 @@ reads the stream. Its layout follows the terminal, so it works from 80x24 to lar
 columns wrap two to a row when narrow; when short, plots and log panes give way to a one-line
 log ticker and `L` shows the panes full size; the body scrolls with the keyboard (↑ ↓ pgup pgdn
 home end), the logs too while they are shown; the footer turns compact and puts Help and Quit
-first.
+first. The knee chart (p95 per step against the load, ui/load_chart.py) is the first chart at
+every size: below the body in a short terminal, leading the row of charts in a tall one, above
+its twin for tok/s per step; `y` cycles what its y axis shows.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections.abc import Sequence
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 
 from quanttui.core.live import LiveState
 from quanttui.ui.charts import kv_chart, latency_chart, throughput_chart
+from quanttui.ui.load_chart import TOK_S, load_chart, y_choices
 from quanttui.ui.screens.help import HELP_AND_QUIT
 from quanttui.ui.views import StatusView, delta_lines, delta_row, variant_view
 from quanttui.ui.widgets.delta import DeltaStrip
@@ -33,12 +36,14 @@ from quanttui.ui.widgets.variant import VariantColumn
 
 NARROW_BELOW = 100  # columns
 SHORT_BELOW = 36  # rows: plots and log panes hide, a one-line log ticker shows
+TALL_FROM = 50  # rows: the knee chart's tok/s twin shows below it
 
 
 class MonitorScreen(FooterOrder, Screen[None]):
     BINDINGS = [
         *HELP_AND_QUIT,
         Binding("L", "toggle_logs", "Logs"),
+        Binding("y", "cycle_y", "Y axis"),
         Binding("up", "scroll('up')", "Up", show=False),
         Binding("down", "scroll('down')", "Down", show=False),
         Binding("pageup", "scroll('page_up')", "Page up", show=False),
@@ -52,6 +57,8 @@ class MonitorScreen(FooterOrder, Screen[None]):
         self.names = list(names)
         self.recomposing = False
         self._repaint_timer: Timer | None = None
+        self.y_metric: str | None = None  # the knee chart's y (None: the SLO's primary bound)
+        self._y_choices: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -65,12 +72,16 @@ class MonitorScreen(FooterOrder, Screen[None]):
             if n != 2:
                 yield DeltaStrip(id="delta", classes="-row")
             with Horizontal(id="plots"):
+                with Vertical(id="load-stack"):
+                    yield MetricPlot(id="plot-load")
+                    yield MetricPlot(id="plot-load-tok")
                 yield MetricPlot(id="plot-tok")
                 yield MetricPlot(id="plot-p95")
                 yield MetricPlot(id="plot-kv")
             with Horizontal(id="logs", classes=f"-n{min(n, 4)}"):
                 for i, name in enumerate(self.names):
                     yield LogPane(name, i)
+        yield MetricPlot(id="plot-knee")  # short terminals: the knee chart where the log panes were
         yield LogTicker(id="ticker")
         yield KeyFooter()
 
@@ -90,6 +101,7 @@ class MonitorScreen(FooterOrder, Screen[None]):
     def fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_BELOW, "-narrow")
         self.set_class(height < SHORT_BELOW, "-short")
+        self.set_class(height >= TALL_FROM, "-tall")
 
     # -- keys ----------------------------------------------------------------------------------
     def action_toggle_logs(self) -> None:
@@ -98,6 +110,15 @@ class MonitorScreen(FooterOrder, Screen[None]):
             for pane in self.query(LogPane):
                 pane.auto_scroll = True
                 pane.scroll_end(animate=False)
+
+    def action_cycle_y(self) -> None:
+        """The knee chart's y: the SLO's bounds in turn (primary first), then tok/s per step."""
+        choices = self._y_choices or [TOK_S]
+        at = choices.index(self.y_metric) if self.y_metric in choices else 0
+        self.y_metric = choices[(at + 1) % len(choices)]
+        if self.y_metric == choices[0]:
+            self.y_metric = None
+        self.app.refresh_view(force=True)  # type: ignore[attr-defined]
 
     def action_scroll(self, how: str) -> None:
         """The body, or every log pane together while the logs are shown (scrolling up stops
@@ -153,7 +174,21 @@ class MonitorScreen(FooterOrder, Screen[None]):
             if pane.variant in state.variants:
                 pane.follow(state.variants[pane.variant], state.resets)
         self.query_one(LogTicker).follow(state.variants)
-        if replot and self.query_one("#plots").display and not self.has_class("-short"):
+        if not replot:
+            return
+        self._y_choices = y_choices(state)
+        if self.has_class("-short"):
+            if not self.has_class("-logs"):
+                self.query_one("#plot-knee", MetricPlot).show(load_chart(state, self.y_metric))
+            return
+        if self.query_one("#plots").display:
+            self.query_one("#plot-load", MetricPlot).show(load_chart(state, self._latency_y()))
+            if self.has_class("-tall"):
+                self.query_one("#plot-load-tok", MetricPlot).show(load_chart(state, TOK_S))
             self.query_one("#plot-tok", MetricPlot).show(throughput_chart(state))
             self.query_one("#plot-p95", MetricPlot).show(latency_chart(state))
             self.query_one("#plot-kv", MetricPlot).show(kv_chart(state))
+
+    def _latency_y(self) -> str | None:
+        """The upper load chart of a tall layout: a latency bound (tok/s has its own below)."""
+        return None if self.y_metric == TOK_S and self.has_class("-tall") else self.y_metric

@@ -18,6 +18,8 @@ from textual.color import Color, ColorParseError
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
+from quanttui.ui.load_chart import LoadChart
+from quanttui.ui.load_layout import load_layout
 from quanttui.ui.plot_layout import Chart, Layout, layout
 
 __all__ = ["MetricPlot", "draw", "plotext_colour"]
@@ -40,16 +42,16 @@ def plotext_colour(value: str | None) -> PlotextColour:
     return colour.rgb
 
 
-def draw(plt: Plot, chart: Chart, frame: Layout, colour: Callable[[str], PlotextColour]) -> None:
+def draw(plt: Plot, frame: Layout, colour: Callable[[str], PlotextColour]) -> None:
     """Put `frame` (the chart laid out for the plot's size, header excluded) on plotext's figure."""
     plt.clear_data()
     plt.clear_figure()
     for s in (*frame.series, *frame.markers):
         if s.xs:
             plt.plot(list(s.xs), list(s.ys), color=colour(s.colour), marker=s.marker)
-    for y, name in chart.hlines:
+    for y, name in frame.hlines:
         plt.hline(y, colour(name))
-    for x, name in chart.vlines:
+    for x, name in frame.vlines:
         plt.vline(x, colour(name))
     plt.ylim(frame.y.lo, frame.y.hi)
     plt.yticks(list(frame.y.ticks), list(frame.y.labels))
@@ -62,7 +64,7 @@ class MetricPlot(PlotextPlot):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
-        self.chart: Chart | None = None
+        self.chart: Chart | LoadChart | None = None
         self.frame: Layout | None = None  # the last layout drawn (tests read it)
 
     def on_mount(self) -> None:
@@ -72,7 +74,7 @@ class MetricPlot(PlotextPlot):
     def on_resize(self) -> None:
         self._redraw()
 
-    def show(self, chart: Chart) -> None:
+    def show(self, chart: Chart | LoadChart) -> None:
         if chart == self.chart:
             return
         self.chart = chart
@@ -100,9 +102,13 @@ class MetricPlot(PlotextPlot):
         width, height = self.size.width, self.size.height
         if chart is None or width < 8 or height < 5:
             return super().render() if chart is None else Text("")
-        frame = layout(chart, width, height)
+        frame = (
+            load_layout(chart, width, height)
+            if isinstance(chart, LoadChart)
+            else layout(chart, width, height)
+        )
         self.frame = frame
-        draw(self.plt, chart, frame, self._colour)
+        draw(self.plt, frame, self._colour)
         lines = [Text.assemble(*((text, self._style(var)) for text, var in line)) for line in frame.header]
         for line in lines:
             line.no_wrap = True

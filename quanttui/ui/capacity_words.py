@@ -198,6 +198,12 @@ def verdict_lines(state: LiveState) -> tuple[tuple[str, ...], bool]:
         return (f"{only.variant} {only.holds_text()}",), decided
     prefix = f"On {state.where}, "
     lines = [s.removeprefix(prefix) for s in verdict.sentences]
+    if len(lines) > 1:  # one per variant against the baseline: say which, first, so cut lines differ
+        base = verdict.capacities[0].variant
+        lines = [
+            line if line.startswith(f"{other.variant} ") else f"{other.variant} vs {base}: {line}"
+            for other, line in zip(verdict.capacities[1:], lines, strict=False)
+        ]
     if state.sweep_end is None:  # the ramp goes on: what to run to decide is for after it
         lines = [f"so far: {line.split(' To decide: ')[0]}" for line in lines]
     return tuple(lines), decided

@@ -11,7 +11,8 @@
   them: at 80x24 the plot has a handful of rows, none to waste on empty floor).
 - Each step: its variant's mark (shape per variant, filled when the step was decided, hollow
   when undecided or still running), a bar over its interval, the variant's line through its
-  steps; a decided capacity drops a dotted line from its point to the axis.
+  steps; a decided capacity raises a dotted line from its point to the top (it crosses the SLO
+  line where the variant still holds it; the capacity points sit low, the top is free).
 """
 
 from __future__ import annotations
@@ -116,9 +117,13 @@ def load_axis(levels: list[int], columns: int) -> Axis:
     )
 
 
-def _legend(chart: LoadChart, log: bool) -> list[list[Segment]]:
+def _legend(chart: LoadChart, log: bool, notes: bool = True) -> list[list[Segment]]:
+    """Each variant's mark and name (with its capacity words when `notes`), what hollow means,
+    and whether y is log."""
     pieces = [
-        legend_piece(f"{line.variant} {line.note}".strip(), line.marker, line.colour)
+        legend_piece(
+            f"{line.variant} {line.note}".strip() if notes else line.variant, line.marker, line.colour
+        )
         for line in chart.lines
         if line.points or line.note
     ]
@@ -150,6 +155,9 @@ def load_layout(chart: LoadChart, width: int, height: int) -> Layout:
     header: tuple[tuple[Segment, ...], ...] = ()
     for _ in range(2):  # the header's line count and the y labels' width depend on each other
         header = header_lines(chart.title, chart.short_title, chart.unit, pieces, width, y.label_width, 3)
+        if len(header) > 2 and levels:  # a small chart keeps its rows: names only (the status
+            short = _legend(chart, log, notes=False)  # line and the columns word the capacities)
+            header = header_lines(chart.title, chart.short_title, chart.unit, short, width, y.label_width, 3)
         y = y_axis(height - len(header) - 3)
     x = load_axis(levels, width - y.label_width - 2)
     position = {level: i for i, level in enumerate(levels)}
@@ -182,7 +190,7 @@ def load_layout(chart: LoadChart, width: int, height: int) -> Layout:
         if line.capacity is not None and line.capacity in position:
             at = next(k for k, p in enumerate(line.points) if p.load == line.capacity)
             drops.append(
-                Series(line.variant, (xs[at], xs[at]), (y.lo, ys[at]), line.colour, "┆", legend=False)
+                Series(line.variant, (xs[at], xs[at]), (ys[at], y.hi), line.colour, "┆", legend=False)
             )
         for x_at, y_at, p in zip(xs, ys, line.points, strict=True):
             marker = line.marker if p.decided else line.hollow

@@ -137,8 +137,8 @@ def test_a_decided_capacity_is_marked_and_its_steps_are_filled():
     drops = [s for s in frame.series if s.marker == "┆"]
     assert sorted(s.label for s in drops) == ["awq", "bf16"]
     bf16_drop = next(s for s in drops if s.label == "bf16")
-    assert bf16_drop.ys[0] == frame.y.lo  # from the axis up to the point it holds at
-    assert bf16_drop.ys[1] == pytest.approx(math.log10(by_name["bf16"].points[1].value))  # a log axis
+    assert bf16_drop.ys[1] == frame.y.hi  # from the point it holds at up to the top
+    assert bf16_drop.ys[0] == pytest.approx(math.log10(by_name["bf16"].points[1].value))  # a log axis
     filled = [s for s in frame.series if len(s.xs) == 1]
     assert {s.marker for s in filled} == {MARKERS[0], MARKERS[1]} and len(filled) == 6
     assert chart.slo == 500.0 and frame.hlines[0][1] == "slo-line"

@@ -54,7 +54,10 @@ class StatusLine(Vertical):
                 self.query_one(f"#status-{part}-2", LiteralLine).show(text)
         verdict = self.query_one("#status-verdict", LiteralLine)
         verdict.display = bool(view.verdict)
-        verdict.show(view.verdict)
+        lines = view.verdict.split("\n")
+        if len(lines) > 1 and self.screen.has_class("-short"):  # the knee chart needs the rows
+            lines = [f"{lines[0]} (+{len(lines) - 1} more: the report)"]
+        verdict.show("\n".join(lines))
         verdict.set_class(bool(view.verdict) and view.verdict_decided, "-decided")
         verdict.set_class(bool(view.verdict) and not view.verdict_decided, "-inconclusive")
         mode = self.query_one("#status-mode", LiteralLine)

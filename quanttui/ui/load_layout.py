@@ -154,10 +154,12 @@ def load_layout(chart: LoadChart, width: int, height: int) -> Layout:
     y = y_axis(height - 4)
     header: tuple[tuple[Segment, ...], ...] = ()
     for _ in range(2):  # the header's line count and the y labels' width depend on each other
-        header = header_lines(chart.title, chart.short_title, chart.unit, pieces, width, y.label_width, 3)
+        header = header_lines(chart.title, chart.short_title, chart.unit, pieces, width - 1, y.label_width, 3)
         if len(header) > 2 and levels:  # a small chart keeps its rows: names only (the status
             short = _legend(chart, log, notes=False)  # line and the columns word the capacities)
-            header = header_lines(chart.title, chart.short_title, chart.unit, short, width, y.label_width, 3)
+            header = header_lines(
+                chart.title, chart.short_title, chart.unit, short, width - 1, y.label_width, 3
+            )
         y = y_axis(height - len(header) - 3)
     x = load_axis(levels, width - y.label_width - 2)
     position = {level: i for i, level in enumerate(levels)}

@@ -269,7 +269,7 @@ def layout(chart: Chart, width: int, height: int) -> Layout:
     y = value_axis(robust.top, height - 4, marks, chart.ylim)
     header: tuple[tuple[Segment, ...], ...] = ()
     for _ in range(2):  # the header's line count and the y labels' width depend on each other
-        header = _header(chart, off_scale, width, y.label_width)
+        header = _header(chart, off_scale, width - 1, y.label_width)  # a gap before the next chart
         y = value_axis(robust.top, height - len(header) - 3, marks, chart.ylim)
     lo_x, hi_x = chart.xlim or _span([x for s in chart.series for x in s.xs])
     x = time_axis(lo_x, hi_x, width - y.label_width - 2)

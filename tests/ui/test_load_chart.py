@@ -15,7 +15,7 @@ from live_events import result
 
 from quanttui.core.events import StepFinished, StepStarted
 from quanttui.core.live import LiveState
-from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.loadplan import LoadPlan, Slo, SloBound, SloMetric
 from quanttui.io.export import write_sweep_csv
 from quanttui.session import ReplaySession
 from quanttui.ui.load_chart import (
@@ -212,3 +212,20 @@ def test_before_any_step_the_chart_says_so():
     frame = load_layout(chart, 60, 10)
     assert "no finished step yet" in "".join(text for line in frame.header for text, _ in line)
     assert not frame.series
+
+
+def test_a_further_slo_bound_is_a_y_choice_with_its_own_limit_and_values():
+    slo = Slo(500.0, extra=(SloBound(SloMetric.TTFT, 99.0, 40.0),))
+    state = LiveState(LoadPlan(concurrencies=(1, 2), requests_per_step=60, slo=slo), ["bf16"])
+    for step, conc in enumerate((1, 2), start=1):
+        state.apply(StepStarted(t=step * 10.0, step=step, concurrency=conc, requests=60, seconds=None,
+                                warmup_requests=0, variants=("bf16",)))  # fmt: skip
+        for i in range(60):
+            state.apply(result("bf16", step, step * 10.0 + i * 0.05, 0.2, ttft=0.01 * step + i * 0.0001))
+        state.apply(StepFinished(t=step * 10.0 + 5, step=step))
+    assert y_choices(state) == ["e2e_p95", "ttft_p99", TOK_S]
+    chart = load_chart(state, "ttft_p99")
+    assert chart.slo == 40.0 and chart.title.startswith("p99 ttft")
+    rows = sorted(state.step_rows.values(), key=lambda r: r.step)
+    values = [p.value for p in chart.lines[0].points]
+    assert values == [r.bounds["ttft_p99_ms"] for r in rows] and values[1] > values[0]

@@ -32,7 +32,7 @@ def throughput_chart(state: LiveState) -> Chart:
         series.append(srv)
     return Chart(
         f"lines: client ({state.rate_s} s mean) · dots: server",
-        "dots: server",
+        f"{state.rate_s} s mean · dots: srv",
         "tok/s",
         tuple(series),
         xlim=_xlim(state),
@@ -55,7 +55,7 @@ def latency_chart(state: LiveState) -> Chart:
             vlines.append((window.finished, "knee"))
     slo = f" · SLO {ms(state.slo_ms)}" if state.slo_ms else ""
     title = f"p95 {state.slo_metric} ({state.window_s:g} s window){slo}"
-    short = f"p95 {state.slo_metric}{slo}"
+    short = f"p95 {state.slo_metric} ({state.window_s:g} s){slo}"
     return Chart(title, short, "ms", series, hlines, tuple(vlines), xlim=_xlim(state))
 
 

@@ -56,6 +56,7 @@ KEY_HELP: dict[str, dict[str, str]] = {
     "speed(-1)": {"replay": "slower"},
     "speed(1)": {"replay": "faster"},
     "toggle_logs": {ALL: "engine logs: the panes full size / back (small terminals show one line)"},
+    "cycle_y": {ALL: "the chart against load: y shows the SLO's p95, its other bounds, then tok/s per step"},
     "scroll('up')": {ALL: "scroll the panels (or the logs) up"},
     "scroll('down')": {ALL: "scroll the panels (or the logs) down"},
     "scroll('page_up')": {ALL: "scroll a page up"},

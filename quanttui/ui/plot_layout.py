@@ -217,7 +217,7 @@ def _header(chart: Chart, off_scale: Robust, width: int, unit_width: int) -> tup
             pieces.append(legend_piece(s.label, "━" if s.marker == "braille" else "•", s.colour))
     if off_scale.outliers:
         pieces.append([(" ", None), (_off_scale_note(off_scale), None)])
-    return header_lines(chart.title, chart.short_title, chart.unit, pieces, width, unit_width)
+    return header_lines(chart.title, chart.short_title, chart.unit, pieces, width, unit_width, 3)
 
 
 def header_lines(

@@ -37,13 +37,14 @@ from quanttui.ui.widgets.variant import VariantColumn
 NARROW_BELOW = 100  # columns
 SHORT_BELOW = 36  # rows: plots and log panes hide, a one-line log ticker shows
 TALL_FROM = 50  # rows: the knee chart's tok/s twin shows below it
+WIDE_FROM = 160  # columns: room for the KV time chart beside the knee chart and two time charts
 
 
 class MonitorScreen(FooterOrder, Screen[None]):
     BINDINGS = [
         *HELP_AND_QUIT,
         Binding("L", "toggle_logs", "Logs"),
-        Binding("y", "cycle_y", "Y axis"),
+        Binding("y", "cycle_y", "Y axis", show=False),  # in the help; the 80-column footer is full
         Binding("up", "scroll('up')", "Up", show=False),
         Binding("down", "scroll('down')", "Down", show=False),
         Binding("pageup", "scroll('page_up')", "Page up", show=False),
@@ -102,6 +103,7 @@ class MonitorScreen(FooterOrder, Screen[None]):
         self.set_class(width < NARROW_BELOW, "-narrow")
         self.set_class(height < SHORT_BELOW, "-short")
         self.set_class(height >= TALL_FROM, "-tall")
+        self.set_class(width < WIDE_FROM, "-mid")
 
     # -- keys ----------------------------------------------------------------------------------
     def action_toggle_logs(self) -> None:
@@ -187,7 +189,8 @@ class MonitorScreen(FooterOrder, Screen[None]):
                 self.query_one("#plot-load-tok", MetricPlot).show(load_chart(state, TOK_S))
             self.query_one("#plot-tok", MetricPlot).show(throughput_chart(state))
             self.query_one("#plot-p95", MetricPlot).show(latency_chart(state))
-            self.query_one("#plot-kv", MetricPlot).show(kv_chart(state))
+            if not self.has_class("-mid"):
+                self.query_one("#plot-kv", MetricPlot).show(kv_chart(state))
 
     def _latency_y(self) -> str | None:
         """The upper load chart of a tall layout: a latency bound (tok/s has its own below)."""

@@ -1,4 +1,4 @@
-"""Command line: `quanttui sweep|attach|run|replay|demo|triage|report ...`.
+"""Command line: `quanttui sweep|attach|run|replay|demo|triage|report|profile ...`.
 
 The headless commands are a contract for scripts: results on stdout (JSON with --json),
 progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
@@ -24,6 +24,7 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.demo import add_demo, cmd_demo
+from quanttui.cli.profile import add_profile, cmd_profile
 from quanttui.cli.replay import add_replay, cmd_replay
 from quanttui.cli.report import add_report, cmd_report
 from quanttui.cli.run import add_run, cmd_run
@@ -59,6 +60,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_attach(sub)
     add_triage(sub)
     add_report(sub)
+    add_profile(sub)
     return parser
 
 
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "attach": cmd_attach,
         "triage": cmd_triage,
         "report": cmd_report,
+        "profile": cmd_profile,
     }
     try:
         return handlers[args.command](args)

@@ -255,3 +255,17 @@ async def test_a_kept_alive_connection_closed_by_the_server_is_retried_once_on_a
         second = await client.stream_chat(ask("two"), RequestOptions(max_tokens=8))
     assert first.ok and second.ok, (first.error_detail, second.error_detail)
     assert len(connections) == 2
+
+
+async def test_profiling_an_engine_whose_profiler_is_off_names_the_flag(sim_server, tmp_path):
+    from quanttui.io.profile_capture import ProfileError, ProfileRequest, capture_profile
+
+    server = sim_server()
+    with pytest.raises(ProfileError, match="profiler is off .*--profiler-config"):
+        await capture_profile(server.url, "sim", tmp_path, "quanttui-sim", ProfileRequest(tokens=4))
+    with pytest.raises(ProfileError, match="not a folder"):
+        await capture_profile(
+            server.url, "sim", tmp_path / "missing", "quanttui-sim", ProfileRequest(tokens=4)
+        )
+    with pytest.raises(ProfileError, match="profile prefix"):
+        await capture_profile(server.url, "sim", tmp_path, "-bad", ProfileRequest(tokens=4))

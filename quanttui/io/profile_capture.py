@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from quanttui.core.compute import analyse
+from quanttui.core.compute_words import ProfiledVariant
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, Timeouts, split_base_url
 from quanttui.io.stream_outcome import StreamOutcome
+from quanttui.io.torch_trace import TraceError, read_trace
 
 ENABLE_HINT = (
     "start the engine with --profiler-config "
@@ -138,3 +144,38 @@ async def _find_trace(trace_dir: Path, prefix: str, since: float, deadline: floa
                 f"{trace_dir}: no trace named {prefix}*.pt.trace.json* appeared after stop_profile"
             )
         await asyncio.sleep(0.5)
+
+
+def weights_bytes(model_dir: Path) -> int | None:
+    """The model's *.safetensors bytes: what a decode step reads (None when there are none)."""
+    files = list(model_dir.glob("*.safetensors")) if model_dir.is_dir() else []
+    return sum(f.stat().st_size for f in files) or None
+
+
+async def profile_variant(
+    name: str,
+    precision: str,
+    url: str,
+    model: str,
+    trace_dir: Path,
+    request: ProfileRequest,
+    traces_out: Path,
+    weights: int | None,
+    progress: Callable[[str], None],
+) -> ProfiledVariant:
+    """Capture, keep the trace as `traces_out/<name>-<UTC time>.pt.trace.json[.gz]`, analyse."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    progress(f"profile: {name}: {request.batch} x {request.tokens} tokens on {url} ...")
+    capture = await capture_profile(url, model, trace_dir, f"quanttui-{name}-{stamp}", request)
+    try:
+        trace = read_trace(capture.trace)
+    except TraceError as exc:
+        raise ProfileError(str(exc)) from None
+    traces_out.mkdir(parents=True, exist_ok=True)
+    kept = traces_out / f"{name}-{stamp}.pt.trace.json{'.gz' if capture.trace.suffix == '.gz' else ''}"
+    shutil.copy2(capture.trace, kept)
+    size = kept.stat().st_size
+    progress(f"profile: {name}: trace {kept.name} ({size / 1e6:.1f} MB), captured in {capture.seconds:.0f} s")
+    return ProfiledVariant(
+        name, precision, analyse(trace.ops, trace.steps), kept.name, capture.seconds, size, weights
+    )

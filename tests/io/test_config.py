@@ -1,3 +1,5 @@
+import json
+
 """Session config files: every key checked, errors name file, line and field."""
 
 from pathlib import Path
@@ -132,6 +134,11 @@ def test_the_shipped_gpu_example_loads():
     assert bf16.gpu_memory_utilization + awq.gpu_memory_utilization <= 0.9
     assert awq.argv()[:3] == ["vllm", "serve", "Qwen/Qwen2.5-1.5B-Instruct-AWQ"]
     assert "awq_marlin" in awq.argv()
+    for variant in (bf16, awq):  # the profiler on, CUDA activities, traces where `quanttui profile` looks
+        flag = variant.argv().index("--profiler-config")
+        profiler = json.loads(variant.argv()[flag + 1])
+        assert profiler["profiler"] == "torch" and profiler["torch_profiler_activities"] == ["CPU", "CUDA"]
+        assert profiler["torch_profiler_dir"] == f"/tmp/quanttui-profiler/{variant.name}"
 
 
 def test_secrets_on_an_engine_command_line_never_reach_the_header():

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import DATA_DIR
 
 pytestmark = pytest.mark.engine
@@ -39,7 +38,9 @@ def test_profile_demo_writes_compute_graphs_for_both_variants(demo_models, tmp_p
         decode = phases["decode"]
         assert decode["steps"] >= 20  # one step per generated token after the first
         top = decode["top_ops"][0]
-        expected = ("_C::onednn_mm", "dense GEMM") if name == "bf16" else ("_C::cpu_gemm_wna16", "quantized GEMM")
+        expected = (
+            ("_C::onednn_mm", "dense GEMM") if name == "bf16" else ("_C::cpu_gemm_wna16", "quantized GEMM")
+        )
         assert (top["name"], top["category"]) == expected
     # The engines were stopped: their profiler folders hold this run's traces only.
     assert sorted(p.name for p in (out / "profiler").iterdir()) == ["awq", "bf16"]

@@ -1,7 +1,6 @@
-import json
-
 """Session config files: every key checked, errors name file, line and field."""
 
+import json
 from pathlib import Path
 
 import pytest

@@ -114,10 +114,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
         variants = run_async(run(args, out, request))
     except ProfileError as exc:
         raise UsageError(str(exc)) from None
-    prompt = args.prompt or "the default question"
-    request = f"{args.batch} x {args.tokens} output tokens (greedy, ignore_eos), prompt: {prompt}"
-    (out / "compute_graphs.md").write_text(compute_markdown(variants, request), encoding="utf-8")
-    data = [{**asdict(v), "profile": asdict(v.profile)} for v in variants]
+    described = (
+        f"{request.batch} x {request.tokens} output tokens (greedy, ignore_eos), prompt: {request.prompt!r}"
+    )
+    (out / "compute_graphs.md").write_text(compute_markdown(variants, described), encoding="utf-8")
+    data = [asdict(v) for v in variants]
     (out / "compute.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(
         f"wrote {out / 'compute_graphs.md'}, {out / 'compute.json'} and {len(variants)} traces in {out / 'traces'}"

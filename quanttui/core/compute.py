@@ -141,17 +141,19 @@ def self_times(ops: Sequence[TraceOp]) -> list[float]:
     return [max(0.0, op.dur_us - c) for op, c in zip(ops, child, strict=True)]
 
 
-def analyse(ops: Sequence[TraceOp], steps: Sequence[TraceOp]) -> ComputeProfile:
+def analyse(ops: Sequence[TraceOp], steps: Sequence[TraceOp], nested: bool = True) -> ComputeProfile:
     """Category times, top ops and step times per phase, from the thread's ops and its steps.
 
     `steps` are the step annotations; ops outside every step (the profiler's own start and stop)
-    are left out. Without annotations the whole span of the ops is one step."""
+    are left out, and an op's time past its step's end is not counted. Without annotations the
+    whole span of the ops is one step. `nested` False (GPU kernels, which overlap across streams
+    rather than nest): each kernel's self time is its duration."""
     marks = [_step_of(s.name, s.ts_us, s.dur_us) for s in steps]
     if not marks and ops:
         start = min(op.ts_us for op in ops)
         marks = [_Step("step", start, max(op.ts_us + op.dur_us for op in ops), 0)]
     marks.sort(key=lambda m: m.start)
-    selfs = self_times(ops)
+    selfs = self_times(ops) if nested else [op.dur_us for op in ops]
     starts = [m.start for m in marks]
     by_phase: dict[str, list[int]] = defaultdict(list)
     for k, m in enumerate(marks):
@@ -164,6 +166,7 @@ def analyse(ops: Sequence[TraceOp], steps: Sequence[TraceOp]) -> ComputeProfile:
         if k < 0 or op.ts_us >= marks[k].end:
             continue  # outside every step
         phase = marks[k].phase
+        own = min(own, marks[k].end - op.ts_us)
         per_step_busy[k] += own
         cat_us[phase][categorise(op.name)] += own
         op_stats[phase][op.name].append(own)
@@ -174,7 +177,7 @@ def analyse(ops: Sequence[TraceOp], steps: Sequence[TraceOp]) -> ComputeProfile:
             continue
         durations = [marks[k].end - marks[k].start for k in members]
         traced = sum(durations)
-        gaps = max(0.0, traced - sum(per_step_busy[k] for k in members))
+        gaps = sum(max(0.0, marks[k].end - marks[k].start - per_step_busy[k]) for k in members)
         times = dict(cat_us[phase])
         times[GAPS] = gaps
         categories = tuple(

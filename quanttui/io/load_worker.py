@@ -33,6 +33,7 @@ class Worker:
         self.stats = ReadStats()
         self.clients: dict[str, OpenAIStreamClient] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        self.retired: list[OpenAIStreamClient] = []  # closing aiohttp's session would cut its streams
         self._outbox: list[bytes] = []
 
     def send(self, message: Any) -> None:
@@ -51,8 +52,8 @@ class Worker:
         self.clients[spec.key] = OpenAIStreamClient(
             spec.root, "", spec.api_key, spec.concurrency, spec.timeouts, stats=self.stats
         )
-        if old is not None:  # grown: requests in flight finish on the old pools
-            self._spawn(old.aclose())
+        if old is not None:  # grown: requests in flight finish on the old one, closed at the end
+            self.retired.append(old)
 
     def request(self, message: Send) -> None:
         self._spawn(self._one(message))
@@ -81,7 +82,8 @@ class Worker:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await asyncio.gather(*(c.aclose() for c in self.clients.values()), return_exceptions=True)
+        clients = [*self.clients.values(), *self.retired]
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
 
 async def serve(read_fd: int, write_fd: int, event_loop: str) -> None:

@@ -191,7 +191,8 @@ class OpenAIStreamClient:
                 connector=aiohttp.TCPConnector(
                     limit=self._concurrency, limit_per_host=0, keepalive_timeout=KEEPALIVE_S
                 ),
-                timeout=aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect_s),
+                # sock_connect, not connect: a request waiting for a free connection is not connecting
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeouts.connect_s),
                 trace_configs=[_trace_config()],
                 trust_env=False,
             )

@@ -96,6 +96,7 @@ async def capture_profile(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30.0), trust_env=False) as http:
         await wait_idle(http, root, request.idle_timeout_s)
+        await _warm_up(root, model, api_key, request.prompt)
         started = time.time()
         clock = time.monotonic()
         try:
@@ -108,25 +109,46 @@ async def capture_profile(
             raise ProfileError(f"{root}/start_profile: HTTP {reply.status_code}: {reply.text[:200]}")
         options = RequestOptions(max_tokens=request.tokens, temperature=0.0, seed=1234, ignore_eos=True)
         messages = [{"role": "user", "content": request.prompt}]
-        try:
-            async with OpenAIStreamClient(
-                root, model, api_key, request.batch, Timeouts(first_token_s=600.0)
-            ) as client:
+        async with OpenAIStreamClient(
+            root, model, api_key, request.batch, Timeouts(first_token_s=600.0)
+        ) as client:
+            try:
                 outcomes = await asyncio.gather(
                     *(client.stream_chat(messages, options) for _ in range(request.batch))
                 )
-        finally:
-            try:
-                stop = await http.post(f"{root}/stop_profile", timeout=request.stop_timeout_s)
-            except httpx.HTTPError as exc:
-                raise ProfileError(f"{root}: stop_profile failed ({type(exc).__name__}: {exc})") from None
-        if stop.status_code != 200:
-            raise ProfileError(f"{root}/stop_profile: HTTP {stop.status_code}: {stop.text[:200]}")
+            except BaseException:
+                await _stop(
+                    http, root, request.stop_timeout_s, quiet=True
+                )  # the first error is the one to tell
+                raise
+        await _stop(http, root, request.stop_timeout_s)
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise ProfileError(f"{root}: the profiled request failed: {failed[0].error_detail}")
         trace = await _find_trace(trace_dir, prefix, started, deadline=time.monotonic() + 60.0)
         return Capture(trace, prefix, round(time.monotonic() - clock, 1), tuple(outcomes))
+
+
+async def _warm_up(root: str, model: str, api_key: str | None, prompt: str) -> None:
+    """One short unprofiled request first: a fresh engine's first call pays one-time costs."""
+    async with OpenAIStreamClient(root, model, api_key, 1, Timeouts(first_token_s=600.0)) as client:
+        outcome = await client.stream_chat(
+            [{"role": "user", "content": prompt}], RequestOptions(max_tokens=4)
+        )
+    if not outcome.ok:
+        raise ProfileError(f"{root}: the warm-up request failed: {outcome.error_detail}")
+
+
+async def _stop(http: httpx.AsyncClient, root: str, timeout_s: float, quiet: bool = False) -> None:
+    """/stop_profile; `quiet` after another error (that one is reported, not this)."""
+    try:
+        stop = await http.post(f"{root}/stop_profile", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        if quiet:
+            return
+        raise ProfileError(f"{root}: stop_profile failed ({type(exc).__name__}: {exc})") from None
+    if stop.status_code != 200 and not quiet:
+        raise ProfileError(f"{root}/stop_profile: HTTP {stop.status_code}: {stop.text[:200]}")
 
 
 async def _find_trace(trace_dir: Path, prefix: str, since: float, deadline: float) -> Path:
@@ -166,7 +188,8 @@ async def profile_variant(
     """Capture, keep the trace as `traces_out/<name>-<UTC time>.pt.trace.json[.gz]`, analyse."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     progress(f"profile: {name}: {request.batch} x {request.tokens} tokens on {url} ...")
-    capture = await capture_profile(url, model, trace_dir, f"quanttui-{name}-{stamp}", request)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "-", name)
+    capture = await capture_profile(url, model, trace_dir, f"quanttui-{safe}-{stamp}", request)
     try:
         trace = read_trace(capture.trace)
     except TraceError as exc:
@@ -177,5 +200,11 @@ async def profile_variant(
     size = kept.stat().st_size
     progress(f"profile: {name}: trace {kept.name} ({size / 1e6:.1f} MB), captured in {capture.seconds:.0f} s")
     return ProfiledVariant(
-        name, precision, analyse(trace.ops, trace.steps), kept.name, capture.seconds, size, weights
+        name,
+        precision,
+        analyse(trace.ops, trace.steps, trace.nested),
+        kept.name,
+        capture.seconds,
+        size,
+        weights,
     )

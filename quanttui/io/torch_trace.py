@@ -34,6 +34,12 @@ class TraceOps:
     steps: list[TraceOp]
     device: str  # "cpu" (ops of the worker thread) or "cuda" (kernels)
     events: int  # complete events in the file
+    steps_from_cpu: bool = False  # kernels placed in the CPU's step annotations (no GPU ones): approximate
+
+    @property
+    def nested(self) -> bool:
+        """CPU ops nest on one thread; kernels overlap across streams (core/compute.analyse)."""
+        return self.device == "cpu"
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -62,7 +68,8 @@ def read_trace(path: Path) -> TraceOps:
     kernels = [e for e in events if e.get("cat") == "kernel"]
     if kernels:
         steps = [e for e in events if e.get("cat") == "gpu_user_annotation"]
-        if not steps:
+        from_cpu = not steps
+        if from_cpu:  # launches run ahead of the kernels: steps placed by CPU time are approximate
             steps = [e for e in events if e.get("cat") == "user_annotation"]
         chosen, device = kernels, "cuda"
     else:
@@ -79,8 +86,8 @@ def read_trace(path: Path) -> TraceOps:
         steps = [
             e for e in events if e.get("cat") == "user_annotation" and (e.get("pid"), e.get("tid")) == thread
         ]
-        device = "cpu"
+        device, from_cpu = "cpu", False
     steps = [e for e in steps if str(e.get("name", "")).startswith(STEP_PREFIX)]
     ops = [op for e in chosen if (op := _op(e)) is not None]
     marks = [op for e in steps if (op := _op(e)) is not None]
-    return TraceOps(ops, marks, device, len(events))
+    return TraceOps(ops, marks, device, len(events), from_cpu)

@@ -53,6 +53,7 @@ class LoadClients:
         self.pool: LoadPool | None = None
         self.stats = ReadStats()
         self._probe: LoopProbe | None = None
+        self._retired: list[LoadClient] = []
         self._sampling: asyncio.Task[None] | None = None
 
     @property
@@ -97,7 +98,7 @@ class LoadClients:
         grown = OpenAIStreamClient(
             client.root, client.model, api_key, concurrency, self.timeouts, stats=self.stats
         )
-        await client.aclose()
+        self._retired.append(client)  # closed at the end: closing it now would cut streams in flight
         return grown
 
     async def close(self) -> None:
@@ -106,6 +107,7 @@ class LoadClients:
             await asyncio.gather(self._sampling, return_exceptions=True)
         if self._probe is not None:
             await self._probe.stop()
+        await asyncio.gather(*(c.aclose() for c in self._retired), return_exceptions=True)
         if self.pool is not None:
             await self.pool.aclose()
 

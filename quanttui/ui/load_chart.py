@@ -41,7 +41,7 @@ class LoadLine:
     hollow: str
     points: tuple[LoadPoint, ...]
     capacity: int | None = None  # the highest load of its unbroken chain of decided "meets"
-    note: str = ""  # the legend's words: "holds 4", "never met", "undecided", "retired at 8"
+    note: str = ""  # the legend's words: "holds 4", "holds ≥ 8", "undecided at 1", ", retired"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,8 @@ def _bound(
     if f"{key}_ms" in stats.bounds:
         b = stats.bounds
         decision = b.get(f"{key}_decision")
-        return _ms(b.get(f"{key}_ms")), _ms(b.get(f"{key}_ms_lo")), _ms(b.get(f"{key}_ms_hi")), str(decision)
+        words = decision if isinstance(decision, str) else None
+        return _ms(b.get(f"{key}_ms")), _ms(b.get(f"{key}_ms_lo")), _ms(b.get(f"{key}_ms_hi")), words
     metric, _, _ = key.partition("_p")
     try:
         value = stats.slo_value_ms(SloMetric(metric)) if key.endswith("_p95") else None
@@ -91,7 +92,7 @@ def _ms(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _point(stats: StepStats, y: str, primary: bool, running: bool) -> LoadPoint | None:
+def _point(stats: StepStats, y: str, primary: bool, running: bool, has_slo: bool) -> LoadPoint | None:
     if y == TOK_S:
         if stats.tok_s is None:
             return None
@@ -99,7 +100,8 @@ def _point(stats: StepStats, y: str, primary: bool, running: bool) -> LoadPoint 
     value, lo, hi, decision = _bound(stats, y, primary)
     if value is None:
         return None
-    decided = decision in ("meets", "breaches") and not running
+    # Without an SLO there is nothing to decide: a finished step is as final as it gets.
+    decided = not running and (decision in ("meets", "breaches") or not has_slo)
     return LoadPoint(stats.conc, value, lo, hi, decided=decided, running=running)
 
 
@@ -108,12 +110,16 @@ def load_chart(state: LiveState, y: str | None = None) -> LoadChart:
     choices = y_choices(state)
     y = y if y in choices else choices[0]
     primary = y == choices[0]
+    has_slo = state.fold.slo is not None
     lines = []
     for i, name in enumerate(state.variants):
         rows = sorted((s for (n, _), s in state.step_rows.items() if n == name), key=lambda s: s.step)
-        points = [p for s in rows if (p := _point(s, y, primary, running=False)) is not None]
+        points = [p for s in rows if (p := _point(s, y, primary, running=False, has_slo=has_slo)) is not None]
         open_step = state.running.get(name)
-        if open_step is not None and (p := _point(open_step, y, primary, running=True)) is not None:
+        if (
+            open_step is not None
+            and (p := _point(open_step, y, primary, running=True, has_slo=has_slo)) is not None
+        ):
             points.append(p)
         capacity = state.capacity.get(name)
         holds = (

@@ -71,19 +71,19 @@ def log_axis(lo: float, hi: float, rows: int, marks: tuple[float, ...] = ()) -> 
         ]
         found = [row_of(t, bottom, top, rows) for t, _ in ticks]
         if len(found) == len(set(found)) and all(b - a >= 2 for a, b in zip(found, found[1:], strict=False)):
-            chosen = {row_of(t, bottom, top, rows): (t, _label(v)) for t, v in ticks}
+            chosen = {row_of(t, bottom, top, rows): (t, _log_label(v)) for t, v in ticks}
             break
     for mark in marks:
         if mark > 0 and bottom <= math.log10(mark) <= top:
-            chosen[row_of(math.log10(mark), bottom, top, rows)] = (math.log10(mark), _label(mark))
+            chosen[row_of(math.log10(mark), bottom, top, rows)] = (math.log10(mark), _log_label(mark))
     if len(chosen) < 2:  # a narrow range: its ends
-        chosen.setdefault(0, (bottom, _label(10**bottom)))
-        chosen.setdefault(rows - 1, (top, _label(10**top)))
+        chosen.setdefault(0, (bottom, _log_label(10**bottom)))
+        chosen.setdefault(rows - 1, (top, _log_label(10**top)))
     ordered = sorted(chosen.values())
     return Axis(bottom, top, tuple(t for t, _ in ordered), tuple(s for _, s in ordered))
 
 
-def _label(value: float) -> str:
+def _log_label(value: float) -> str:
     if value >= 100 or value == int(value):
         return f"{value:,.0f}"
     return f"{value:,.{max(1, 1 - math.floor(math.log10(value)))}f}"
@@ -127,9 +127,11 @@ def _legend(chart: LoadChart, log: bool, notes: bool = True) -> list[list[Segmen
         for line in chart.lines
         if line.points or line.note
     ]
-    if any(not p.decided for line in chart.lines for p in line.points):
+    hollow = [p for line in chart.lines for p in line.points if not p.decided]
+    if hollow:
         shapes = "".join(line.hollow for line in chart.lines if any(not p.decided for p in line.points))
-        pieces.append([(" ", None), (f"{shapes} undecided", None)])
+        kinds = {"so far" if p.running else "undecided" for p in hollow}
+        pieces.append([(" ", None), (f"{shapes} {' / '.join(sorted(kinds, reverse=True))}", None)])
     if log:
         pieces.append([(" ", None), ("log y", None)])
     return pieces
@@ -143,7 +145,7 @@ def load_layout(chart: LoadChart, width: int, height: int) -> Layout:
     marks = (chart.slo,) if chart.slo else ()
     pieces = _legend(chart, log)
     if not levels:
-        pieces = [[(" ", None), ("no finished step yet", None)]]
+        pieces = [[(" ", None), ("no step has a value for this y yet", None)]]
 
     def y_axis(rows: int) -> Axis:
         if log:
@@ -163,7 +165,7 @@ def load_layout(chart: LoadChart, width: int, height: int) -> Layout:
         y = y_axis(height - len(header) - 3)
     x = load_axis(levels, width - y.label_width - 2)
     position = {level: i for i, level in enumerate(levels)}
-    to_y = (lambda v: math.log10(max(v, 1e-9))) if log else (lambda v: v)
+    to_y = (lambda v: math.log10(v) if v > 0 else y.lo) if log else (lambda v: v)  # <= 0: the floor
     series: list[Series] = []
     count = max(1, len(chart.lines))
     spread = min(0.12, 0.6 / count)
@@ -189,8 +191,8 @@ def load_layout(chart: LoadChart, width: int, height: int) -> Layout:
             path_xs = tuple(xs[k] for k in order)
             path_ys = tuple(ys[k] for k in order)
             paths.append(Series(line.variant, path_xs, path_ys, line.colour, "braille", legend=False))
-        if line.capacity is not None and line.capacity in position:
-            at = next(k for k, p in enumerate(line.points) if p.load == line.capacity)
+        at = next((k for k, p in enumerate(line.points) if p.load == line.capacity), None)
+        if at is not None:
             drops.append(
                 Series(line.variant, (xs[at], xs[at]), (ys[at], y.hi), line.colour, "┆", legend=False)
             )

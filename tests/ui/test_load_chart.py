@@ -210,7 +210,7 @@ def test_a_narrow_linear_range_is_zoomed_not_drawn_on_the_floor():
 def test_before_any_step_the_chart_says_so():
     chart = LoadChart("t", "t", "ms", (LoadLine("a", "variant-1", "●", "○", ()),), 800.0)
     frame = load_layout(chart, 60, 10)
-    assert "no finished step yet" in "".join(text for line in frame.header for text, _ in line)
+    assert "no step has a value for this y yet" in "".join(text for line in frame.header for text, _ in line)
     assert not frame.series
 
 

@@ -321,7 +321,9 @@ class LoadRunner:
                         request = asyncio.ensure_future(
                             target.client.stream_chat(prompt.as_messages(), self.options)
                         )
-                        await asyncio.sleep(0)  # it starts (a warm stream writes at once) before the bookkeeping
+                        await asyncio.sleep(
+                            0
+                        )  # it starts (a warm stream writes at once) before the bookkeeping
                     if finished is not None:
                         record(*finished)
                         finished = None

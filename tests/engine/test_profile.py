@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DATA_DIR
 
 pytestmark = pytest.mark.engine
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.engine
 def test_profile_demo_writes_compute_graphs_for_both_variants(demo_models, tmp_path):
     out = tmp_path / "profile"
     command = [sys.executable, "-c", "import sys; from quanttui.cli import main; sys.exit(main())",
-               "profile", "--demo", "--data-dir", str(DATA_DIR), "--tokens", "24", "--out", str(out)]  # fmt: skip
+               "profile", "--demo", "--data-dir", str(demo_models.data_dir), "--tokens", "24", "--out", str(out)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "compute_graphs.md" in done.stdout

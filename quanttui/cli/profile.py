@@ -20,8 +20,9 @@ from pathlib import Path
 from quanttui.cli.common import EXIT_OK, UsageError, endpoint_pairs, pairs, positive, run_async, stderr
 from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.compute_words import ProfiledVariant, compute_markdown
+from quanttui.io.hardware import memory_bandwidth, weights_bytes
 from quanttui.io.openai_client import OpenAIStreamClient
-from quanttui.io.profile_capture import ProfileError, ProfileRequest, profile_variant, weights_bytes
+from quanttui.io.profile_capture import ProfileError, ProfileRequest, profile_variant
 
 
 def add_profile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -70,11 +71,12 @@ async def _profile_endpoints(
     models = pairs(args.model, "--model")
     weights = {}
     for name, folder in pairs(args.model_dir, "--model-dir").items():
-        found = weights_bytes(Path(folder))
+        found = weights_bytes(folder)
         if found is None:
-            raise UsageError(f"--model-dir {folder}: no *.safetensors there")
+            raise UsageError(f"--model-dir {folder}: no weight files (*.safetensors, *.bin, *.gguf) there")
         weights[name] = found
     precisions = pairs(args.precision, "--precision")
+    bound, _ = memory_bandwidth(None)  # the engines run here: this host's bound (NVML, else a measured copy)
     variants = []
     for name, url in endpoints.items():
         model = models.get(name)
@@ -83,7 +85,7 @@ async def _profile_endpoints(
                 model = (await client.list_models())[0]
         variant = await profile_variant(
             name, precisions.get(name, name), url, model, Path(dirs[name]), request, out / "traces",
-            weights.get(name), stderr,
+            weights.get(name), stderr, bound,
         )  # fmt: skip
         variants.append(variant)
     return variants

@@ -14,8 +14,9 @@ from quanttui.core.compute_words import ProfiledVariant
 from quanttui.core.events import Event, InstanceState
 from quanttui.demo.cpu import demo_variants
 from quanttui.demo.paths import DemoPaths
+from quanttui.io.hardware import memory_bandwidth, weights_bytes
 from quanttui.io.launcher import Launcher
-from quanttui.io.profile_capture import ProfileError, ProfileRequest, profile_variant, weights_bytes
+from quanttui.io.profile_capture import ProfileError, ProfileRequest, profile_variant
 
 
 def profiler_args(trace_dir: Path, cuda: bool = False) -> tuple[str, ...]:
@@ -45,6 +46,7 @@ async def profile_demo(
         if isinstance(event, InstanceState) and event.state in ("ready", "failed"):
             progress(f"profile: {event.variant}: {event.state}{' · ' + event.detail if event.detail else ''}")
 
+    bound, _ = memory_bandwidth(None)  # the roofline's bound: NVML, else a copy measured on this host
     launcher = Launcher(publish, SessionClock(), log_dir=out / "logs")
     results = []
     try:
@@ -62,8 +64,9 @@ async def profile_demo(
                     out / "profiler" / v.name,
                     request,
                     out / "traces",
-                    weights_bytes(Path(v.model)),
+                    weights_bytes(v.model),
                     progress,
+                    bound,
                 )  # fmt: skip
             )
     finally:

@@ -168,12 +168,6 @@ async def _find_trace(trace_dir: Path, prefix: str, since: float, deadline: floa
         await asyncio.sleep(0.5)
 
 
-def weights_bytes(model_dir: Path) -> int | None:
-    """The model's *.safetensors bytes: what a decode step reads (None when there are none)."""
-    files = list(model_dir.glob("*.safetensors")) if model_dir.is_dir() else []
-    return sum(f.stat().st_size for f in files) or None
-
-
 async def profile_variant(
     name: str,
     precision: str,
@@ -184,6 +178,7 @@ async def profile_variant(
     traces_out: Path,
     weights: int | None,
     progress: Callable[[str], None],
+    bandwidth_gbps: float | None = None,
 ) -> ProfiledVariant:
     """Capture, keep the trace as `traces_out/<name>-<UTC time>.pt.trace.json[.gz]`, analyse."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -199,12 +194,7 @@ async def profile_variant(
     shutil.copy2(capture.trace, kept)
     size = kept.stat().st_size
     progress(f"profile: {name}: trace {kept.name} ({size / 1e6:.1f} MB), captured in {capture.seconds:.0f} s")
+    profile = analyse(trace.ops, trace.steps, trace.nested)
     return ProfiledVariant(
-        name,
-        precision,
-        analyse(trace.ops, trace.steps, trace.nested),
-        kept.name,
-        capture.seconds,
-        size,
-        weights,
+        name, precision, profile, kept.name, capture.seconds, size, weights, bandwidth_gbps
     )

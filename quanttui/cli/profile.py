@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from quanttui.cli.common import EXIT_OK, UsageError, endpoint_pairs, pairs, positive, run_async, stderr
@@ -60,32 +60,45 @@ def _request(args: argparse.Namespace) -> ProfileRequest:
     return ProfileRequest(tokens=args.tokens, batch=args.batch, stop_timeout_s=args.stop_timeout, **extra)
 
 
-async def _profile_endpoints(
-    args: argparse.Namespace, out: Path, request: ProfileRequest
-) -> list[ProfiledVariant]:
+@dataclass(frozen=True)
+class _Targets:
+    """The --endpoint form's arguments, checked before any folder is made."""
+
+    endpoints: dict[str, str]
+    dirs: dict[str, str]
+    models: dict[str, str]
+    weights: dict[str, int]
+    precisions: dict[str, str]
+
+
+def _targets(args: argparse.Namespace) -> _Targets:
     endpoints = endpoint_pairs(args.endpoint)
     dirs = pairs(args.trace_dir, "--trace-dir")
     missing = sorted(set(endpoints) - set(dirs))
     if missing:
         raise UsageError(f"--trace-dir: none given for {', '.join(missing)}")
-    models = pairs(args.model, "--model")
     weights = {}
     for name, folder in pairs(args.model_dir, "--model-dir").items():
         found = weights_bytes(folder)
         if found is None:
             raise UsageError(f"--model-dir {folder}: no weight files (*.safetensors, *.bin, *.gguf) there")
         weights[name] = found
-    precisions = pairs(args.precision, "--precision")
+    return _Targets(
+        endpoints, dirs, pairs(args.model, "--model"), weights, pairs(args.precision, "--precision")
+    )
+
+
+async def _profile_endpoints(targets: _Targets, out: Path, request: ProfileRequest) -> list[ProfiledVariant]:
     bound, _ = memory_bandwidth(None)  # the engines run here: this host's bound (NVML, else a measured copy)
     variants = []
-    for name, url in endpoints.items():
-        model = models.get(name)
+    for name, url in targets.endpoints.items():
+        model = targets.models.get(name)
         if model is None:
             async with OpenAIStreamClient(url, "") as client:
                 model = (await client.list_models())[0]
         variant = await profile_variant(
-            name, precisions.get(name, name), url, model, Path(dirs[name]), request, out / "traces",
-            weights.get(name), stderr, bound,
+            name, targets.precisions.get(name, name), url, model, Path(targets.dirs[name]), request,
+            out / "traces", targets.weights.get(name), stderr, bound,
         )  # fmt: skip
         variants.append(variant)
     return variants
@@ -110,10 +123,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if args.demo == bool(args.endpoint):
         raise UsageError("give --demo or --endpoint NAME=URL (with --trace-dir NAME=DIR), one of the two")
     request = _request(args)
+    targets = None if args.demo else _targets(args)  # bad values: exit 2 before any folder exists
     out = run_folder(args)
-    run = _profile_demo if args.demo else _profile_endpoints
     try:
-        variants = run_async(run(args, out, request))
+        if targets is None:
+            variants = run_async(_profile_demo(args, out, request))
+        else:
+            variants = run_async(_profile_endpoints(targets, out, request))
     except ProfileError as exc:
         raise UsageError(str(exc)) from None
     described = (

@@ -184,11 +184,11 @@ async def profile_variant(
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     progress(f"profile: {name}: {request.batch} x {request.tokens} tokens on {url} ...")
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", name)
-    capture = await capture_profile(url, model, trace_dir, f"quanttui-{safe}-{stamp}", request)
     try:
+        capture = await capture_profile(url, model, trace_dir, f"quanttui-{safe}-{stamp}", request)
         trace = read_trace(capture.trace)
-    except TraceError as exc:
-        raise ProfileError(str(exc)) from None
+    except (ProfileError, TraceError) as exc:
+        raise ProfileError(f"{name}: {exc}") from None
     traces_out.mkdir(parents=True, exist_ok=True)
     kept = traces_out / f"{name}-{stamp}.pt.trace.json{'.gz' if capture.trace.suffix == '.gz' else ''}"
     shutil.copy2(capture.trace, kept)

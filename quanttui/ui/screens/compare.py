@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -145,7 +146,10 @@ class CompareScreen(FooterOrder, Screen[None]):
 
     def _show_load(self) -> None:
         load = self.load
-        knee = self.query_one("#cmp-knee", MetricPlot)
+        try:
+            knee = self.query_one("#cmp-knee", MetricPlot)
+        except NoMatches:
+            return  # being taken apart (see _drawable): nothing to draw on
         knee.display = load is not None and bool(load.step_rows)
         if load is not None and knee.display and load.version != self._load_shown:
             self._load_shown = load.version

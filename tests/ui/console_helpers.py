@@ -11,9 +11,10 @@ read what a session did from its own stream (`Seen`) or its recording file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ from quanttui.session.commands import Pause, Resume
 from quanttui.session.handle import DrivableSession, SessionHandle
 from quanttui.ui import app as app_module
 from quanttui.ui.app import QuanttuiApp
+from quanttui.ui.run import finish_session
 from quanttui.ui.screens.monitor import NARROW_BELOW, SHORT_BELOW, MonitorScreen
 
 UI_RECORDING = Path(__file__).parents[1] / "data" / "recordings" / "ui-sim.jsonl"
@@ -181,6 +183,17 @@ def console(
     session: DrivableSession, out_dir: Path, *, own_thread: bool = False, **options: Any
 ) -> ConsoleApp:
     return ConsoleApp(SessionHandle(session, own_thread=own_thread), out_dir, **options)
+
+
+@contextlib.asynccontextmanager
+async def running(app: QuanttuiApp, size: tuple[int, int]) -> AsyncIterator[Any]:
+    """The app under Pilot; afterwards its session is stopped and awaited (a replay held at its
+    end, or a live session, would otherwise outlive the test)."""
+    try:
+        async with app.run_test(size=size) as pilot:
+            yield pilot
+    finally:
+        await finish_session(app, grace_s=10)
 
 
 def replay_app(

@@ -7,14 +7,12 @@ and check what the session did on its own stream or in its recording.
 """
 
 import asyncio
-import contextlib
 import json
 import math
 import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 
 import polars as pl
 import psutil
@@ -32,11 +30,11 @@ from console_helpers import (
     redraw,
     replay_app,
     replay_session,
+    running,
     settle,
     wait_until,
 )
 from textual.command import CommandList, CommandPalette
-from textual.pilot import Pilot
 from textual.widgets import Input
 
 from quanttui.core.events import (
@@ -82,17 +80,6 @@ def column(app: QuanttuiApp, name: str) -> VariantColumn:
 
 def text(app: QuanttuiApp, selector: str, within=None) -> str:
     return (within or app.screen).query_one(selector, LiteralLine).value
-
-
-@contextlib.asynccontextmanager
-async def running(app: QuanttuiApp, size: tuple[int, int]) -> AsyncIterator[Pilot]:
-    """The app under Pilot; afterwards its session is stopped and awaited (a replay held at its
-    end, or a live session, would otherwise outlive the test)."""
-    try:
-        async with app.run_test(size=size) as pilot:
-            yield pilot
-    finally:
-        await finish_session(app, grace_s=10)
 
 
 def expected_capacities(events: list[Event], plan) -> dict[str, str]:

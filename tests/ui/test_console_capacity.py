@@ -7,8 +7,6 @@ engine. Expected words are derived from a fold of the same events (core/verdict.
 from the console.
 """
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from console_helpers import (
@@ -18,11 +16,11 @@ from console_helpers import (
     recording_copy,
     redraw,
     replay_app,
+    running,
     settle,
     wait_until,
 )
 from rich.cells import cell_len
-from textual.pilot import Pilot
 
 from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, Slo
@@ -54,15 +52,6 @@ def folded(path: Path) -> SessionFold:
     for event in events:
         fold.apply(event)
     return fold
-
-
-@contextlib.asynccontextmanager
-async def running(app: QuanttuiApp, size: tuple[int, int]) -> AsyncIterator[Pilot]:
-    try:
-        async with app.run_test(size=size) as pilot:
-            yield pilot
-    finally:
-        await finish_session(app, grace_s=10)
 
 
 async def test_a_decided_capacity_shows_holds_n_and_the_capacity_sentence(tmp_path):

@@ -4,28 +4,15 @@ cycles its metric; the Compare screen heads with it when the session ran steps."
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from console_helpers import decided_recording, redraw, replay_app, settle, wait_until
-from textual.pilot import Pilot
+from console_helpers import decided_recording, redraw, replay_app, running, settle, wait_until
 
 from quanttui.session.commands import Seek
 from quanttui.ui.app import QuanttuiApp
 from quanttui.ui.load_chart import TOK_S, LoadChart, load_chart
-from quanttui.ui.run import finish_session
 from quanttui.ui.screens.compare import CompareScreen
 from quanttui.ui.widgets.plots import MetricPlot
-
-
-@contextlib.asynccontextmanager
-async def running(app: QuanttuiApp, size: tuple[int, int]) -> AsyncIterator[Pilot]:
-    try:
-        async with app.run_test(size=size) as pilot:
-            yield pilot
-    finally:
-        await finish_session(app, grace_s=10)
 
 
 def shown(app: QuanttuiApp, plot_id: str) -> LoadChart | None:

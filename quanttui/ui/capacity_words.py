@@ -91,7 +91,7 @@ def capacity_texts(state: LiveState, name: str, bend: str = "") -> tuple[str, ..
     row = breach_step(state, name) or undecided_step(state, name)
     long = mid = medium
     if row is not None:
-        _, value, lo, hi = _pct(row, state.fold.slo_metric)
+        _, value, lo, hi = slo_percentile(row, state.fold.slo_metric)
         long = f"{medium}: {interval_text(row, state.fold.slo_metric)}"
         mid = f"{medium}: {ms(value)} {bounds(lo, hi)}"
     tail = f" · {bend}" if bend else ""
@@ -107,7 +107,9 @@ def _suspect(steps: int, word: str) -> str:
     return f" · {word} ({steps} step{'s' if steps > 1 else ''})" if steps else ""
 
 
-def _pct(stats: StepStats, metric: SloMetric) -> tuple[str, float | None, float | None, float | None]:
+def slo_percentile(
+    stats: StepStats, metric: SloMetric
+) -> tuple[str, float | None, float | None, float | None]:
     """(label, value, lo, hi) of the SLO's percentile on the step, else the p95 of the metric."""
     if stats.slo_pct_ms is not None or stats.slo_percentile is not None:
         label = f"p{stats.slo_percentile or 95:g} {stats.slo_metric or metric.value}"
@@ -128,7 +130,7 @@ def bounds(lo: float | None, hi: float | None) -> str:
 
 def interval_text(stats: StepStats, metric: SloMetric) -> str:
     """The step's SLO percentile so far, e.g. p95 e2e 1,234 ms [1,100–1,420] n=37."""
-    label, value, lo, hi = _pct(stats, metric)
+    label, value, lo, hi = slo_percentile(stats, metric)
     return f"{label} {ms(value)} ms {bounds(lo, hi)} n={num(stats.requests)}"
 
 
@@ -147,7 +149,7 @@ def step_texts(stats: StepStats | None, conc: int, metric: SloMetric, *, now: bo
     busy, busy_short = (" · busy host", " · busy") if stats.host_busy else ("", "")
     if stats.client_bound:
         busy, busy_short = busy + " · client-bound", busy_short + " · client"
-    _, value, lo, hi = _pct(stats, metric)
+    _, value, lo, hi = slo_percentile(stats, metric)
     numbers = f"{ms(value)} {bounds(lo, hi)}"
     if decision is None:  # no SLO: the reading, no decision
         return f"{head}: {interval_text(stats, metric)}{busy}", f"{head}: {numbers}{busy_short}"

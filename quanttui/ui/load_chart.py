@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from quanttui.core.live import LiveState
 from quanttui.core.loadplan import SloMetric
 from quanttui.core.stepstats import StepStats
-from quanttui.ui.capacity_words import capacity_parts
+from quanttui.ui.capacity_words import capacity_parts, slo_percentile
 from quanttui.ui.format import ms
 
 # No information by colour alone: each variant has its own shape; hollow = not decided.
@@ -73,18 +73,13 @@ def _bound(
         decision = b.get(f"{key}_decision")
         words = decision if isinstance(decision, str) else None
         return _ms(b.get(f"{key}_ms")), _ms(b.get(f"{key}_ms_lo")), _ms(b.get(f"{key}_ms_hi")), words
-    metric, _, _ = key.partition("_p")
+    metric, _, percentile = key.partition("_p")
     try:
-        value = stats.slo_value_ms(SloMetric(metric)) if key.endswith("_p95") else None
+        _, value, lo, hi = (
+            slo_percentile(stats, SloMetric(metric)) if percentile == "95" else ("", None, None, None)
+        )
     except ValueError:
-        value = None
-    lo, hi = stats.intervals.get(key, (None, None))
-    if key == "e2e_p95":
-        lo, hi = stats.p95_ms_lo, stats.p95_ms_hi
-    elif key == "ttft_p95":
-        lo, hi = stats.ttft_p95_ms_lo, stats.ttft_p95_ms_hi
-    elif key == "tpot_p95":
-        lo, hi = stats.tpot_p95_ms_lo, stats.tpot_p95_ms_hi
+        return None, None, None, None
     return value, lo, hi, stats.slo_decision if primary else None
 
 

@@ -98,6 +98,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         variants = demo_variants(paths, names)
     config = replace(config, plan=_plan_with_overrides(config.plan, args))
     if console_wanted(args):
+        if args.backend != "sim":  # the Compute screen (g) profiles the engines on request
+            from quanttui.demo.profile import with_profiler
+
+            variants = with_profiler(variants, out)
         from quanttui.session import LiveSession
 
         session = LiveSession(config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header)

@@ -7,7 +7,9 @@
 `--demo` launches the demo's BF16 and AWQ vLLM-CPU engines with the profiler on and stops them
 after. With --endpoint, each engine must run with vLLM's profiler on, writing into the folder
 given by --trace-dir (on this machine). Writes compute_graphs.md, compute.json and traces/<variant>-<UTC time>.pt.trace.json.gz
-into the run's folder; prints where.
+and recording.jsonl (the profiles as events: `quanttui replay` shows them on the Compute screen,
+`quanttui report` writes compute_graphs.md from it) into the run's folder; prints where. Exit 3 when
+a variant could not be profiled (the reason is in compute_graphs.md and on stderr).
 """
 
 from __future__ import annotations
@@ -17,12 +19,25 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from quanttui.cli.common import EXIT_OK, UsageError, endpoint_pairs, pairs, positive, run_async, stderr
+from quanttui.cli.common import (
+    EXIT_NO_COMPARISON,
+    EXIT_OK,
+    UsageError,
+    endpoint_pairs,
+    pairs,
+    positive,
+    run_async,
+    stderr,
+)
 from quanttui.cli.out_dir import add_out_options, run_folder
-from quanttui.core.compute_words import ProfiledVariant, compute_markdown
+from quanttui.core.events import EndpointInfo
+from quanttui.core.fold import SessionFold
 from quanttui.io.hardware import memory_bandwidth, weights_bytes
-from quanttui.io.openai_client import OpenAIStreamClient
-from quanttui.io.profile_capture import ProfileError, ProfileRequest, profile_variant
+from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
+from quanttui.io.profile_capture import ProfileError, ProfileRequest
+from quanttui.io.report_files import write_compute
+from quanttui.session.profiling import ProfileRecording, ProfileTarget, describe, run_profiles
+from quanttui.session.spec import read_api_key
 
 
 def add_profile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -50,6 +65,7 @@ def add_profile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument(
         "--stop-timeout", type=positive, default=600.0, help="s to wait for the trace to be written"
     )
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the engines' API key")
     add_out_options(p, "quanttui-profile")
 
 
@@ -88,25 +104,36 @@ def _targets(args: argparse.Namespace) -> _Targets:
     )
 
 
-async def _profile_endpoints(targets: _Targets, out: Path, request: ProfileRequest) -> list[ProfiledVariant]:
+async def _profile_endpoints(
+    targets: _Targets, out: Path, request: ProfileRequest, recording: ProfileRecording, api_key: str | None
+) -> int:
     bound, _ = memory_bandwidth(None)  # the engines run here: this host's bound (NVML, else a measured copy)
-    variants = []
+    profile_targets = []
     for name, url in targets.endpoints.items():
         model = targets.models.get(name)
         if model is None:
-            async with OpenAIStreamClient(url, "") as client:
-                model = (await client.list_models())[0]
-        variant = await profile_variant(
-            name, targets.precisions.get(name, name), url, model, Path(targets.dirs[name]), request,
-            out / "traces", targets.weights.get(name), stderr, bound,
-        )  # fmt: skip
-        variants.append(variant)
-    return variants
+            try:
+                async with OpenAIStreamClient(url, "", api_key) as client:
+                    model = (await client.list_models())[0]
+            except EndpointError as exc:
+                raise ProfileError(f"{name}: {exc}") from None
+        precision = targets.precisions.get(name, name)
+        recording.publish(
+            EndpointInfo(t=recording.clock.now(), variant=name, url=url, model=model, precision=precision)
+        )
+        profile_targets.append(
+            ProfileTarget(
+                name, precision, url, model, Path(targets.dirs[name]), None, targets.weights.get(name)
+            )
+        )
+    return await run_profiles(
+        profile_targets, request, out / "traces", recording.publish, recording.clock, stderr, bound, api_key
+    )
 
 
 async def _profile_demo(
-    args: argparse.Namespace, out: Path, request: ProfileRequest
-) -> list[ProfiledVariant]:
+    args: argparse.Namespace, out: Path, request: ProfileRequest, recording: ProfileRecording
+) -> int:
     from quanttui.demo.paths import demo_paths
     from quanttui.demo.prepare import PrepareError, prepare_demo_models
     from quanttui.demo.profile import profile_demo
@@ -116,7 +143,26 @@ async def _profile_demo(
         prepare_demo_models(paths.root, stderr)
     except PrepareError as exc:
         raise UsageError(str(exc)) from None
-    return await profile_demo(paths, out, request, stderr)
+    return await profile_demo(paths, out, request, stderr, recording)
+
+
+async def _profile(
+    args: argparse.Namespace,
+    targets: _Targets | None,
+    out: Path,
+    request: ProfileRequest,
+    api_key: str | None,
+) -> tuple[int, SessionFold]:
+    """The run on its recording; the recording is complete however the run ends."""
+    recording = ProfileRecording(out, {"command": "profile", "profile": describe(request)})
+    try:
+        if targets is None:
+            captured = await _profile_demo(args, out, request, recording)
+        else:
+            captured = await _profile_endpoints(targets, out, request, recording, api_key)
+    finally:
+        fold = await recording.close()
+    return captured, fold
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -124,21 +170,21 @@ def cmd_profile(args: argparse.Namespace) -> int:
         raise UsageError("give --demo or --endpoint NAME=URL (with --trace-dir NAME=DIR), one of the two")
     request = _request(args)
     targets = None if args.demo else _targets(args)  # bad values: exit 2 before any folder exists
+    try:
+        api_key = read_api_key(args.api_key_env)
+    except EndpointError as exc:
+        raise UsageError(str(exc)) from None
     out = run_folder(args)
     try:
-        if targets is None:
-            variants = run_async(_profile_demo(args, out, request))
-        else:
-            variants = run_async(_profile_endpoints(targets, out, request))
+        captured, fold = run_async(_profile(args, targets, out, request, api_key))
     except ProfileError as exc:
         raise UsageError(str(exc)) from None
-    described = (
-        f"{request.batch} x {request.tokens} output tokens (greedy, ignore_eos), prompt: {request.prompt!r}"
-    )
-    (out / "compute_graphs.md").write_text(compute_markdown(variants, described), encoding="utf-8")
-    data = [asdict(v) for v in variants]
+    written = write_compute(fold, out)
+    data = [asdict(v) for v in fold.compute.variants(tuple(fold.aggregator.variants))]
     (out / "compute.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    for name, reason in fold.compute.unavailable.items():
+        stderr(f"profile: {name}: no profile: {reason}")
     print(
-        f"wrote {out / 'compute_graphs.md'}, {out / 'compute.json'} and {len(variants)} traces in {out / 'traces'}"
+        f"wrote {written}, {out / 'compute.json'}, {out / 'recording.jsonl'} and {captured} traces in {out / 'traces'}"
     )
-    return EXIT_OK
+    return EXIT_OK if captured == len(fold.aggregator.variants) else EXIT_NO_COMPARISON

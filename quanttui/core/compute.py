@@ -96,6 +96,8 @@ class PhaseProfile:
     top_ops: tuple[OpTime, ...]  # by self time, at most TOP_OPS
     other_names: tuple[str, ...] = ()  # names no rule knows, by self time
     tokens: int = 0  # tokens processed: prompt tokens (prefill) or one per decoding request per step
+    step_ms: tuple[float, ...] = ()  # each step's duration, in time order (the timeline strip)
+    step_gap_ms: tuple[float, ...] = ()  # each step's gaps (no op running), same order
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,11 @@ def analyse(ops: Sequence[TraceOp], steps: Sequence[TraceOp], nested: bool = Tru
                 top_ops=top,
                 other_names=others,
                 tokens=sum(marks[k].tokens for k in members),
+                step_ms=tuple(round(d / 1000, 3) for d in durations),
+                step_gap_ms=tuple(
+                    round(max(0.0, marks[k].end - marks[k].start - per_step_busy[k]) / 1000, 3)
+                    for k in members
+                ),
             )
         )
     return ComputeProfile(tuple(phases))

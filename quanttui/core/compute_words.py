@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quanttui.core.catalog import escape_cell, escape_prose
 from quanttui.core.compute import GAPS, ComputeProfile, PhaseProfile
+from quanttui.core.literal import safe_text
 
 GEMMS = ("dense GEMM", "quantized GEMM")
 # A GEMM that only streams its weights takes time in proportion to the bytes: when INT4's GEMM time
@@ -158,24 +160,37 @@ def _table(variants: list[ProfiledVariant], phase_name: str) -> list[str]:
             "|---|---|---:|---:|---:|",
         ]
         rows += [
-            f"| `{o.name}` | {o.category} | {o.calls:,} | {o.total_ms:,.2f} | {o.mean_us:,.1f} |"
+            f"| {_name(o.name)} | {o.category} | {o.calls:,} | {o.total_ms:,.2f} | {o.mean_us:,.1f} |"
             for o in p.top_ops
         ]
         if p.other_names:
-            rows.append(f'\nNames no rule knows ("other"): {", ".join(f"`{n}`" for n in p.other_names)}')
+            rows.append(f'\nNames no rule knows ("other"): {", ".join(_name(n) for n in p.other_names)}')
         rows.append("")
     return rows
 
 
-def compute_markdown(variants: list[ProfiledVariant], request: str) -> str:
+def _name(text: str) -> str:
+    """An op's name from a trace file (foreign text): a code span when it can be one, else escaped."""
+    if any(c in text for c in "`|\n") or safe_text(text) != text:
+        return escape_cell(text)
+    return f"`{text}`"
+
+
+def compute_markdown(
+    variants: list[ProfiledVariant], request: str, unavailable: dict[str, str] | None = None
+) -> str:
+    """`unavailable`: variants without a profile and why (an engine with no profiler says so)."""
     lines = [
         "# Compute graphs",
         "",
-        f"One profiled generation per variant: {request}.",
-        "",
-        "## What it says",
+        f"One profiled generation per variant: {escape_prose(request) if request else '—'}.",
         "",
     ]
+    for name, reason in (unavailable or {}).items():
+        lines.append(f"- **{name}**: no profile: {escape_prose(reason)}")
+    if unavailable:
+        lines.append("")
+    lines += ["## What it says", ""]
     lines += [f"- {b}" for b in bullets(variants)]
     lines += ["", "## Where the time goes", "",
               "Self time of each op on the engine worker's main thread (an op's time less the ops nested in it; "

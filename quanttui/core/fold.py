@@ -9,7 +9,7 @@ they are read. It applies:
 - each finished step's decision (the stop rule it broke, or none), which the load runner reads
   instead of recomputing;
 - the ramp's state (`RampStatus`; unknown in schema-1 recordings), KV capacity from start-up
-  logs, the GPUs' memory, and the quality triage (`TriageState`);
+  logs, the GPUs' memory, the quality triage (`TriageState`) and the profiles (`ComputeFold`);
 - a `ReplayReset` (a replay seeking backwards): everything starts over.
 
 Pure: no clock, no files, no threads.
@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, replace
 
 from quanttui.core.aggregate import Aggregator
+from quanttui.core.compute_events import ComputeFold
 from quanttui.core.events import (
     EngineCapacity,
     Event,
@@ -65,6 +66,7 @@ class SessionFold:
     def reset(self) -> None:
         self.aggregator = Aggregator(self.initial_plan)
         self.triage = TriageState()
+        self.compute = ComputeFold()  # profiles (issue 18)
         self.ramp_state: str | None = None  # None: never said (a schema-1 recording, or a replay)
         self.kv_tokens: dict[str, int] = {}
         self.memory_total_mib: float | None = None
@@ -76,6 +78,7 @@ class SessionFold:
             case ReplayReset():
                 self.reset()
                 self.triage.apply(event)
+                self.compute.apply(event)
                 return
             case OperatorCommand(command="set_slo"):
                 self._set_slo(event.value)
@@ -89,6 +92,7 @@ class SessionFold:
                 pass
         self.aggregator.consume(event)
         self.triage.apply(event)
+        self.compute.apply(event)
 
     def _set_slo(self, value: float | None) -> None:
         plan = self.aggregator.plan

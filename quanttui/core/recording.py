@@ -1,6 +1,6 @@
 """The recording format: JSON Lines, one header line then one event per line. Never pickle.
 
-Header: {"format": "quanttui-recording", "schema": 4, "quanttui": "...", "started_utc": "...",
+Header: {"format": "quanttui-recording", "schema": 5, "quanttui": "...", "started_utc": "...",
 "config": {...}, "host": {...}}. Event line: {"type": "<EventClass>", "t": ..., <fields>}.
 Decoding checks every field against the event's type hints, so a damaged or foreign line is
 reported with its line number and field name instead of surfacing later as a crash.
@@ -16,8 +16,18 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from quanttui.core.events import EVENT_TYPES, VALUE_TYPES, Event
+from quanttui.core.compute_events import COMPUTE_EVENT_TYPES, COMPUTE_VALUE_TYPES
+from quanttui.core.events import EVENT_TYPES as _CORE_EVENT_TYPES
+from quanttui.core.events import VALUE_TYPES as _CORE_VALUE_TYPES
+from quanttui.core.events import Event
 from quanttui.core.loadplan import LoadPlan
+
+# Every event type a recording may hold, by class name, and the values nested in them.
+EVENT_TYPES: dict[str, type[Event]] = {
+    **_CORE_EVENT_TYPES,
+    **{cls.__name__: cls for cls in COMPUTE_EVENT_TYPES},
+}
+VALUE_TYPES: dict[str, type] = {**_CORE_VALUE_TYPES, **{cls.__name__: cls for cls in COMPUTE_VALUE_TYPES}}
 
 FORMAT_NAME = "quanttui-recording"
 # 1: the first format. 2: adds the RampStatus event (where the ramp stands); schema-1 files read
@@ -26,7 +36,9 @@ FORMAT_NAME = "quanttui-recording"
 # (noise); the plan has adaptive steps, a multi-bound SLO, schedule and trials. Older files decide
 # each step once at its end at 95 % one-sided, as they did, and show no noise ("—"). 4: ClientSample
 # (the load client's own lag, CPU and coalesced chunks); older files show the client check as "—".
-SCHEMA_VERSION = 4
+# 5: profiles (ProfileStarted, ProfileCaptured with its ComputeProfile, ProfileUnavailable,
+# ProfileFinished; core/compute_events.py); older files hold none, which the Compute screen says.
+SCHEMA_VERSION = 5
 
 
 class RecordingError(ValueError):
@@ -142,7 +154,7 @@ def _decode_value(value: Any, hint: Any, path: str) -> Any:
     if isinstance(hint, type) and hint.__name__ in VALUE_TYPES:
         if not isinstance(value, dict):
             raise _FieldError(path, "expected an object")
-        return _build(hint, value, path)
+        return _build(hint, value, f"{path}.")
     raise _FieldError(path, f"unsupported type {hint!r}")
 
 

@@ -11,6 +11,7 @@ greedy requests of `tokens` output tokens (ignore_eos), stops it and finds the f
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import time
@@ -104,7 +105,10 @@ async def capture_profile(
         except httpx.HTTPError as exc:
             raise ProfileError(f"{root}: start_profile failed ({type(exc).__name__}: {exc})") from None
         if reply.status_code == 404:
-            raise ProfileError(f"{root}: the engine's profiler is off (no /start_profile): {ENABLE_HINT}")
+            raise ProfileError(
+                f"{root}: no /start_profile: vLLM's profiler is off ({ENABLE_HINT}), or the engine is "
+                "not vLLM (llama.cpp's server has no profiler)"
+            )
         if reply.status_code != 200:
             raise ProfileError(f"{root}/start_profile: HTTP {reply.status_code}: {reply.text[:200]}")
         options = RequestOptions(max_tokens=request.tokens, temperature=0.0, seed=1234, ignore_eos=True)
@@ -168,6 +172,26 @@ async def _find_trace(trace_dir: Path, prefix: str, since: float, deadline: floa
         await asyncio.sleep(0.5)
 
 
+def profiler_dir(extra_args: tuple[str, ...]) -> Path | None:
+    """The torch_profiler_dir an engine's `--profiler-config JSON` (or `--profiler-config=JSON`)
+    writes to; None when its arguments turn no profiler on."""
+    for i, arg in enumerate(extra_args):
+        text = None
+        if arg == "--profiler-config" and i + 1 < len(extra_args):
+            text = extra_args[i + 1]
+        elif arg.startswith("--profiler-config="):
+            text = arg.partition("=")[2]
+        if text is None:
+            continue
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        folder = config.get("torch_profiler_dir") if isinstance(config, dict) else None
+        return Path(folder) if isinstance(folder, str) and folder else None
+    return None
+
+
 async def profile_variant(
     name: str,
     precision: str,
@@ -179,13 +203,14 @@ async def profile_variant(
     weights: int | None,
     progress: Callable[[str], None],
     bandwidth_gbps: float | None = None,
+    api_key: str | None = None,
 ) -> ProfiledVariant:
     """Capture, keep the trace as `traces_out/<name>-<UTC time>.pt.trace.json[.gz]`, analyse."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     progress(f"profile: {name}: {request.batch} x {request.tokens} tokens on {url} ...")
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", name)
     try:
-        capture = await capture_profile(url, model, trace_dir, f"quanttui-{safe}-{stamp}", request)
+        capture = await capture_profile(url, model, trace_dir, f"quanttui-{safe}-{stamp}", request, api_key)
         trace = read_trace(capture.trace)
     except (ProfileError, TraceError) as exc:
         raise ProfileError(f"{name}: {exc}") from None

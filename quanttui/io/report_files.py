@@ -7,6 +7,7 @@ on the GPU box can be reported anywhere. A console writes the same files from it
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from quanttui.core.capacity import VariantCapacity
+from quanttui.core.compute_words import compute_markdown
 from quanttui.core.cost import CostInputs
 from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
@@ -27,6 +29,7 @@ from quanttui.io.catalog_export import load_triage
 from quanttui.io.export import write_csv_export, write_sweep_csv, write_text_export
 from quanttui.io.recording_file import fold_recording, open_recording
 
+COMPUTE_FILE = "compute_graphs.md"  # written when the session profiled its variants
 REPORT_FILES = ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md", "business_case.md")
 
 
@@ -110,7 +113,10 @@ def build_report(
     pinned = pinned_slo(options, plan_from_header(opening.header, recording))
     folded = fold_recording(recording, pinned)
     triage_state, _ = load_triage(triage_recording or recording)  # with the tags of its journals
-    return write_report(folded.fold, folded.header.config, recording.name, out_dir, options, triage_state)
+    paths = write_report(folded.fold, folded.header.config, recording.name, out_dir, options, triage_state)
+    if folded.fold.compute.profiles:
+        copy_traces(recording, out_dir)
+    return paths
 
 
 def write_report(
@@ -158,4 +164,29 @@ def write_report(
     write_text_export(paths[2], capacity_md(inputs))
     write_text_export(paths[3], cost_md(inputs))
     write_text_export(paths[4], business_case_md(inputs))
-    return paths
+    compute = write_compute(fold, out_dir)
+    return [*paths, compute] if compute else paths
+
+
+def write_compute(fold: SessionFold, out_dir: Path) -> Path | None:
+    """compute_graphs.md from the profiles the fold holds (None when the session profiled nothing).
+    The variants keep the session's order (the first is the baseline the bullets compare against)."""
+    compute = fold.compute
+    if not compute.profiles and not compute.unavailable:
+        return None
+    order = tuple(fold.aggregator.variants)  # the EndpointInfo order
+    path = out_dir / COMPUTE_FILE
+    write_text_export(path, compute_markdown(compute.variants(order), compute.request, compute.unavailable))
+    return path
+
+
+def copy_traces(recording: Path, out_dir: Path) -> None:
+    """A report written away from the recording's folder takes the raw traces along (traces/)."""
+    source = recording.parent / "traces"
+    target = out_dir / "traces"
+    if not source.is_dir() or source.resolve() == target.resolve():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for trace in source.glob("*.pt.trace.json*"):
+        if not (target / trace.name).exists():
+            shutil.copy2(trace, target / trace.name)

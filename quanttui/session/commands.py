@@ -72,6 +72,11 @@ class StartTriage:
 
 
 @dataclass(frozen=True)
+class ProfileVariants:
+    """Profile one generation on each variant (the ramp pauses meanwhile; issue 18)."""
+
+
+@dataclass(frozen=True)
 class TagOutput:
     """The operator's verdict on one output: journaled (fsynced) before the send returns."""
 
@@ -113,7 +118,7 @@ REPLAY_SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 Command = (
     StartRamp | StepUp | StepDown | SetSlo | RestartFailed | Pause | Resume | TogglePause | Stop | StartTriage
-    | TagOutput | SetSpeed | StepOnce | Seek | SeekBy | SpeedStep
+    | ProfileVariants | TagOutput | SetSpeed | StepOnce | Seek | SeekBy | SpeedStep
 )  # fmt: skip
 
 

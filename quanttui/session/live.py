@@ -28,6 +28,7 @@ from quanttui.session.commands import (
     Command,
     Job,
     Pause,
+    ProfileVariants,
     RestartFailed,
     Resume,
     SetSlo,
@@ -42,6 +43,7 @@ from quanttui.session.commands import (
 from quanttui.session.jobs import run_job
 from quanttui.session.load_clients import start_load_clients
 from quanttui.session.load_runner import LoadRunner, Target
+from quanttui.session.profiling import ProfileDriver, session_targets
 from quanttui.session.ramp import RampControl
 from quanttui.session.restarts import EngineRestarts
 from quanttui.session.samplers import start_samplers
@@ -117,6 +119,9 @@ class LiveSession:
         self._runner: LoadRunner | None = None
         self._restarts = EngineRestarts(self.stream.publish, self.clock)
         self.tagging = TriageTagging(config.out_dir / JOURNAL_NAME, self.stream.publish, self.clock)
+        self._profiler = ProfileDriver(
+            self.stream.publish, self.clock, config.out_dir / "traces", self.progress
+        )
 
     @property
     def info(self) -> SessionInfo:
@@ -130,6 +135,7 @@ class LiveSession:
             can_triage=self._triage is not None,
             triage_only=self.triage_only,
             can_restart=self._launch is not None,
+            can_profile=True,
             clock=self.clock,
             load_tags=self.tagging.loaded,
             journal=self.tagging.journal_path,
@@ -145,6 +151,8 @@ class LiveSession:
         """Apply one command, on the session's loop; one that cannot apply changes nothing."""
         control = self.control
         match command:
+            case StartRamp() if self._profiler.running:
+                self._profiler.then(control.start)  # a profile is not measured under load
             case StartRamp():
                 control.start()
             case Pause():
@@ -165,6 +173,8 @@ class LiveSession:
                 self.restart_failed()
             case StartTriage():
                 self.start_triage()
+            case ProfileVariants():
+                self.start_profile()
             case TagOutput(tag=tag):
                 self.tagging.tag(tag.prompt_id, tag.variant, tag.verdict, tag.symptom, tag.notes)
             case _:
@@ -200,6 +210,15 @@ class LiveSession:
         self._triage_wanted = True
         if self._resolved:
             self._triage.start(self._resolved, self.config.timeouts, self._api_key)
+
+    def start_profile(self) -> None:
+        """Profile one generation on each ready variant (the ramp pauses meanwhile); a run in
+        progress, or no engine ready yet, changes nothing."""
+        if not self._resolved or self.control.stopped:
+            return
+        targets = session_targets(self._resolved, self._launch, self.header.config)
+        bandwidth = (self.header.config.get("hardware") or {}).get("memory_bandwidth_gbps")
+        self._profiler.start(targets, self.control, bandwidth, self._api_key)
 
     # -- the session -------------------------------------------------------------------------
     async def run(self) -> SessionResult:
@@ -381,6 +400,7 @@ class LiveSession:
             interrupted = True
             stream.publish(SweepFinished(t=clock.now(), reason="interrupted"))
         finally:
+            await self._profiler.stop()
             for task in [*background, *self._restarts.tasks]:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -104,6 +104,7 @@ class SessionInfo:
     can_triage: bool = False
     triage_only: bool = False
     can_restart: bool = False  # launched engines can be started again
+    can_profile: bool = False  # a live session profiles its variants on request (issue 18)
     duration: float = 0.0  # a replay's length (t of its last event)
     clock: SessionClock | None = None  # a live session's clock (reading it is thread-safe)
     # The operator's tags journaled in earlier sittings (reads the journal file; any thread).

@@ -64,7 +64,7 @@ class LiveStreams:
     published before `start()` is lost. The recording file is created by `start()` (an attached
     sweep writes nothing when an endpoint is unreachable)."""
 
-    def __init__(self, clock: SessionClock, out_dir: Path, plan: LoadPlan) -> None:
+    def __init__(self, clock: SessionClock, out_dir: Path, plan: LoadPlan | None) -> None:
         self.clock = clock
         self.out_dir = out_dir
         self.stream = SessionStream()

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from quanttui.core.compute import GAPS, CategoryTime, ComputeProfile, OpTime, PhaseProfile
+from quanttui.core.compute_events import ProfileCaptured, ProfileFinished, ProfileStarted, ProfileUnavailable
 from quanttui.core.events import (
     EndpointInfo,
     EngineSample,
@@ -74,6 +76,16 @@ SAMPLES = [
                      top1_agreement=None, detail="reference answer empty"),
     TriageTagged(t=4.4, prompt_id="math-1", variant="awq", verdict="wrong_answer", symptom="off by one"),
     TriageFinished(t=4.5, reason="completed"),
+    ProfileStarted(t=5.0, variants=("bf16", "awq", "gguf"), request="1 x 200 output tokens", paused_ramp=True),
+    ProfileCaptured(t=5.1, variant="awq", precision="awq", trace="awq-20261204-160000.pt.trace.json.gz",
+                    capture_s=31.5, trace_bytes=4_400_000, weights_bytes=None, bandwidth_gbps=16.0,
+                    profile=ComputeProfile((PhaseProfile(
+                        phase="decode", steps=2, traced_ms=76.7, step_ms_mean=38.3, step_ms_p50=38.3, gap_share=0.27,
+                        categories=(CategoryTime("quantized GEMM", 38.0, 0.5), CategoryTime(GAPS, 20.5, 0.27)),
+                        top_ops=(OpTime("_C::cpu_gemm_wna16 | `x`", "quantized GEMM", 240, 38.0, 158.3),),
+                        other_names=("weird\x1bop",), tokens=2, step_ms=(37.9, 38.7), step_gap_ms=(10.2, 10.3)),))),
+    ProfileUnavailable(t=5.2, variant="gguf", reason="not available for this engine"),
+    ProfileFinished(t=5.3, reason="completed"),
 ]  # fmt: skip
 
 
@@ -138,7 +150,13 @@ def test_newer_schema_is_refused_with_one_line(tmp_path):
         (
             '{"type": "GpuSample", "t": 1, "index": 0, "name": "g", "mem_total_mib": 1, "mem_used_mib": 1,'
             ' "util_pct": null, "power_w": null, "processes": [{"pid": "x", "used_mib": 1}]}',
-            "field 'processes[0]pid': expected an integer",
+            "field 'processes[0].pid': expected an integer",
+        ),
+        (
+            '{"type": "ProfileCaptured", "t": 1, "variant": "a", "precision": "a", "trace": "x", "profile":'
+            ' {"phases": [{"phase": "decode", "steps": "two", "traced_ms": 1, "step_ms_mean": 1, "step_ms_p50": 1,'
+            ' "gap_share": 0, "categories": [], "top_ops": []}]}}',
+            "ProfileCaptured field 'profile.phases[0].steps': expected an integer",
         ),
     ],
 )
@@ -190,3 +208,16 @@ async def test_replay_with_original_timing_is_scaled_by_speed(tmp_path):
     start = loop.time()
     await replayer.run(stream, it)
     assert 0.18 <= loop.time() - start < 0.5
+
+
+def test_recordings_before_schema_5_hold_no_profiles():
+    """The shipped recordings (schema 3 and 4) still fold; their Compute screen and report have
+    nothing to show, and say so (the fold's compute state is empty)."""
+    from quanttui.io.recording_file import fold_recording
+
+    shipped = sorted((Path(__file__).parents[2] / "recordings").glob("*.jsonl"))
+    assert shipped
+    for path in shipped:
+        folded = fold_recording(path)
+        assert folded.header.schema < 5
+        assert folded.fold.compute.empty

@@ -93,11 +93,15 @@ class ComputeFold:
         self.request = ""  # the generation the newest run profiled
         self.running: ProfileStarted | None = None  # a profile run in progress
         self.runs = 0  # profile runs finished
+        self.version = 0  # changes with every profile event (a screen redraws on it)
 
     def apply(self, event: Event) -> None:
+        if isinstance(event, (ReplayReset, *COMPUTE_EVENT_TYPES)):
+            self.version += 1
         match event:
             case ReplayReset():
                 self.profiles, self.unavailable, self.request, self.running, self.runs = {}, {}, "", None, 0
+                return
             case ProfileStarted():
                 self.running = event
                 self.request = event.request

@@ -32,6 +32,7 @@ from quanttui.session.commands import (
     ExportCatalog,
     ExportSummary,
     Job,
+    ProfileVariants,
     StartTriage,
     Stop,
     TagOutput,
@@ -43,6 +44,7 @@ from quanttui.ui.bridge import EventsPending, StreamBridge
 from quanttui.ui.keys import APP_BINDINGS, KeyActions
 from quanttui.ui.palette import palette_commands
 from quanttui.ui.screens.compare import CompareScreen
+from quanttui.ui.screens.compute import ComputeScreen
 from quanttui.ui.screens.dialog import KeyDialog
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.settings import ThemeMemory, settings_path
@@ -211,7 +213,7 @@ class QuanttuiApp(KeyActions, App[None]):
         self.fold_pending()
         self.refresh_view()
         top = self.screen_stack[-1] if self.screen_stack else None  # empty while shutting down
-        if isinstance(top, CompareScreen):
+        if isinstance(top, CompareScreen | ComputeScreen):
             top.show_state()
 
     # -- commands and jobs ---------------------------------------------------------------------
@@ -233,6 +235,17 @@ class QuanttuiApp(KeyActions, App[None]):
 
     def start_triage(self) -> None:
         self.send(StartTriage())
+
+    def profile_variants(self) -> None:
+        self.send(ProfileVariants())
+
+    def profile_from_palette(self) -> None:
+        """The palette's "Profile variants": the Compute screen, then its `r`."""
+        if not isinstance(self.screen, ComputeScreen):
+            self.action_compute()
+        self.call_after_refresh(
+            lambda: self.screen.action_profile() if isinstance(self.screen, ComputeScreen) else None
+        )
 
     def run_job(self, job: Job, what: str) -> None:
         future = self.handle.job(job)

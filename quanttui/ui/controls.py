@@ -64,6 +64,7 @@ KEY_HELP: dict[str, dict[str, str]] = {
     "scroll('home')": {ALL: "to the top"},
     "scroll('end')": {ALL: "to the bottom (logs: follow new lines again)"},
     "compare": {ALL: "Compare: answers side by side (its keys below)"},
+    "compute": {ALL: "Compute: where each variant's step time goes, op by op (its keys below)"},
     "command_palette": {
         ALL: "command palette: themes (remembered), export summary + sweep.csv, report, screenshot"
     },
@@ -85,6 +86,13 @@ COMPARE_HELP: dict[str, str] = {
     "back": "back to the monitor",
 }
 
+# The Compute screen's keys.
+COMPUTE_HELP: dict[str, str] = {
+    "profile": "profile one generation per variant (live; a running ramp pauses until it ends)",
+    "next_phase": "the next phase: decode, prefill",
+    "close_compute": "back to the screen beneath",
+}
+
 LIVE_COMMANDS = frozenset({"start_ramp", "pause_ramp", "stop_ramp", "step_up", "step_down"})
 FINISHED = ("stopping", "finished")
 
@@ -93,7 +101,7 @@ def help_text(action: str, mode: str) -> str | None:
     """What the help says `action` does in `mode`; None: the key does not apply there."""
     texts = KEY_HELP.get(action.removeprefix("app."))
     if texts is None:
-        return COMPARE_HELP.get(action)
+        return COMPARE_HELP.get(action, COMPUTE_HELP.get(action))
     return texts.get(mode, texts.get(ALL))
 
 

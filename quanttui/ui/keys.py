@@ -19,6 +19,7 @@ from quanttui.session.commands import Command, RestartFailed, SetSlo
 from quanttui.session.spec import SessionInfo
 from quanttui.ui import controls
 from quanttui.ui.screens.compare import CompareScreen
+from quanttui.ui.screens.compute import ComputeScreen
 from quanttui.ui.screens.help import HelpScreen, help_rows
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.screens.slo import SloScreen
@@ -42,11 +43,12 @@ APP_BINDINGS = [replace(b, priority=True) for b in [
     Binding("right_square_bracket", "speed(1)", "Fast", key_display="]"),
     Binding("R", "restart_engines", "Restart", show=False),
     Binding("c", "compare", "Compare"),
+    Binding("g", "compute", "Compute", show=False),  # in the help; the 80-column footer is full
 ]]  # fmt: skip
 # Textual's own palette key, listed by the help like the others.
 PALETTE = Binding("ctrl+p", "command_palette", "palette")
 APP_ACTIONS = frozenset(b.action.partition("(")[0] for b in APP_BINDINGS)
-MONITOR_ONLY = APP_ACTIONS - {"compare"}
+MONITOR_ONLY = APP_ACTIONS - {"compare", "compute"}
 
 
 def unique(bindings: Iterable[Binding]) -> list[Binding]:
@@ -74,6 +76,10 @@ def compare_bindings() -> list[Binding]:
     return unique(bindings_of(CompareScreen.BINDINGS))
 
 
+def compute_bindings() -> list[Binding]:
+    return unique(bindings_of(ComputeScreen.BINDINGS))
+
+
 class KeyActions:
     """The app's key actions (mixed into QuanttuiApp, which provides what is declared here)."""
 
@@ -91,7 +97,7 @@ class KeyActions:
         keys are off on the Compare screen, whose footer has its own."""
         app: Any = self
         shown = next((s for s in reversed(app.screen_stack) if not s.is_modal), None)  # under a modal
-        if action in MONITOR_ONLY and isinstance(shown, CompareScreen):
+        if action in MONITOR_ONLY and isinstance(shown, CompareScreen | ComputeScreen):
             return False
         if action in APP_ACTIONS and app.screen_stack and app.screen_stack[-1].is_modal:
             return False  # a priority key: a dialog on top gets it (as text, in the tag's or SLO's)
@@ -178,6 +184,16 @@ class KeyActions:
         elif stack:
             app.push_screen(CompareScreen(app.triage, app.state))
 
+    def action_compute(self) -> None:
+        """The Compute screen over the monitor (or Compare); `g` again goes back."""
+        app: Any = self
+        stack = app.screen_stack
+        if stack and isinstance(stack[-1], ComputeScreen):
+            if len(stack) > 1:
+                app.pop_screen()
+        elif stack:
+            app.push_screen(ComputeScreen(app.state))
+
     def action_help(self) -> None:
         app: Any = self
         if isinstance(app.screen, HelpScreen):
@@ -185,4 +201,5 @@ class KeyActions:
         mode = self.key_mode
         keys = help_rows(monitor_bindings(), mode, app.get_key_display)
         compare = help_rows(compare_bindings(), mode, app.get_key_display)
-        app.push_screen(HelpScreen(mode, keys, compare))
+        compute = help_rows(compute_bindings(), mode, app.get_key_display)
+        app.push_screen(HelpScreen(mode, keys, compare, compute))

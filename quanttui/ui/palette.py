@@ -21,6 +21,15 @@ def palette_commands(app: Any) -> Iterator[SystemCommand]:
         "Compare outputs", "Quality triage: answers side by side, flags, tags", app.action_compare
     )
     yield SystemCommand(
+        "Compute graphs", "Where each variant's step time goes, op by op (g)", app.action_compute
+    )
+    if app.info.can_profile and app.mode == "live":
+        yield SystemCommand(
+            "Profile variants",
+            "One profiled generation per variant; a running ramp pauses until it ends",
+            app.profile_from_palette,
+        )
+    yield SystemCommand(
         "Export failure catalog", f"Write failure_catalog.md/.csv/.json into {out}", app.export_catalog
     )
     yield SystemCommand("Screenshot", f"Save an SVG of the screen into {out}", app.action_screenshot)

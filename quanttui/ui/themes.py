@@ -5,7 +5,7 @@ own go in `$XDG_CONFIG_HOME/quanttui/themes/` (default `~/.config/quanttui/theme
 shipped one of the same name.
 
 Colours live in these files and nowhere else (the stylesheets use theme variables only). The
-console's own variables (`variant-1` .. `variant-4`, `slo-line`, `knee`, `bar-track`) get defaults from
+console's own variables (`variant-1` .. `variant-4`, `slo-line`, `knee`, `bar-track`, `compute-*`) get defaults from
 `THEME_VARIABLE_DEFAULTS`, so Textual's built-in themes work too.
 """
 
@@ -30,6 +30,18 @@ THEME_VARIABLE_DEFAULTS = {
     "slo-line": "ansi_red",
     "knee": "ansi_bright_red",
     "bar-track": "ansi_bright_black",
+    # the Compute screen's categories (ui/compute_view.py; each has a glyph too)
+    "compute-gemm": "ansi_bright_blue",
+    "compute-qgemm": "ansi_bright_magenta",
+    "compute-dequant": "ansi_magenta",
+    "compute-attention": "ansi_bright_green",
+    "compute-elementwise": "ansi_yellow",
+    "compute-sampling": "ansi_cyan",
+    "compute-copies": "ansi_bright_red",
+    "compute-comm": "ansi_red",
+    "compute-bookkeeping": "ansi_white",
+    "compute-other": "ansi_bright_white",
+    "compute-gaps": "ansi_bright_black",
 }
 
 _COLOURS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground", "background",

@@ -69,11 +69,18 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, mode: str, keys: list[tuple[str, str]], compare_keys: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        mode: str,
+        keys: list[tuple[str, str]],
+        compare_keys: list[tuple[str, str]],
+        compute_keys: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(id="help")
         self.mode = mode
         self.keys = keys
         self.compare_keys = compare_keys
+        self.compute_keys = compute_keys or []
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
@@ -81,6 +88,9 @@ class HelpScreen(ModalScreen[None]):
             yield from self._rows(self.keys)
             yield LiteralLine("Compare screen", classes="help-title")
             yield from self._rows(self.compare_keys)
+            if self.compute_keys:
+                yield LiteralLine("Compute screen", classes="help-title")
+                yield from self._rows(self.compute_keys)
             yield LiteralLine(PANELS, classes="help-panels")
             yield LiteralLine(DECISIONS, classes="help-panels")
 

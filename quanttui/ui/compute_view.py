@@ -1,0 +1,138 @@
+"""The Compute screen's content from the fold's profiles: pure words and segments (issue 18).
+
+Each variant's step is one stacked bar of its categories, every bar on one scale (the slowest
+variant's step fills the width), so the bars' lengths compare the steps and their parts compare
+where the time goes. Each category has a glyph as well as a theme colour, so the bars read on a
+monochrome terminal too. The top-ops table puts the variants' ms per step side by side and marks
+an op whose time differs by more than `DIFFERS` (or that one variant does not run at all: the dense
+matmul that INT4 replaces). The timeline strip is each step's duration, in order, on one scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quanttui.core.compute import CATEGORIES, GAPS, OTHER, PhaseProfile
+from quanttui.core.compute_events import ComputeFold
+from quanttui.core.compute_words import ProfiledVariant, per_step
+
+# category -> (theme variable, glyph). The variables have defaults in ui/themes.py.
+CATEGORY_LOOK: dict[str, tuple[str, str]] = {
+    "dense GEMM": ("compute-gemm", "█"),
+    "quantized GEMM": ("compute-qgemm", "▓"),
+    "dequantization": ("compute-dequant", "▒"),
+    "attention": ("compute-attention", "█"),
+    "norms / activations": ("compute-elementwise", "▓"),
+    "sampling / logits": ("compute-sampling", "▒"),
+    "memory copies": ("compute-copies", "▒"),
+    "communication": ("compute-comm", "░"),
+    "tensor bookkeeping": ("compute-bookkeeping", "░"),
+    OTHER: ("compute-other", "░"),
+    GAPS: ("compute-gaps", "·"),
+}
+assert set(CATEGORY_LOOK) == set(CATEGORIES)
+PHASES = ("decode", "prefill", "mixed", "step")
+DIFFERS = 0.25  # an op's time per step differs when the larger is over 1.25x the smaller
+TOP_ROWS = 10
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    category: str | None = None  # styled as the category (None: plain)
+
+
+@dataclass(frozen=True)
+class OpRow:
+    name: str
+    category: str
+    ms_per_step: tuple[float | None, ...]  # per variant; None: the op does not run there
+    differs: bool
+
+
+def phases_of(variants: list[ProfiledVariant]) -> list[str]:
+    """The phases any variant has, decode first (what the study asks about)."""
+    return [p for p in PHASES if any(v.profile.phase(p) is not None for v in variants)]
+
+
+def stacked_bar(phase: PhaseProfile, width: int, scale_ms: float) -> list[Segment]:
+    """One step's categories as a bar of `width * step / scale` cells, largest rounding kept
+    honest: cells go to categories by largest remainder, so the parts add up to the bar."""
+    if scale_ms <= 0 or phase.steps == 0:
+        return []
+    cells = round(width * phase.step_ms_mean / scale_ms)
+    parts = [(c.category, per_step(phase, c.category)) for c in phase.categories]
+    total = sum(ms for _, ms in parts) or 1.0
+    exact = [(name, cells * ms / total) for name, ms in parts]
+    given = {name: int(x) for name, x in exact}
+    left = cells - sum(given.values())
+    for name, _ in sorted(exact, key=lambda kv: -(kv[1] - int(kv[1])))[:left]:
+        given[name] += 1
+    order = [name for name in CATEGORIES if given.get(name)]
+    return [Segment(CATEGORY_LOOK[name][1] * given[name], name) for name in order]
+
+
+def legend(variants: list[ProfiledVariant], phase: str) -> list[Segment]:
+    """The categories these bars use, in bar order."""
+    used = set()
+    for v in variants:
+        p = v.profile.phase(phase)
+        if p is not None:
+            used |= {c.category for c in p.categories}
+    out: list[Segment] = []
+    for name in CATEGORIES:
+        if name in used:
+            out += [Segment(CATEGORY_LOOK[name][1] * 2, name), Segment(f" {name}  ")]
+    return out
+
+
+def top_rows(variants: list[ProfiledVariant], phase: str, limit: int = TOP_ROWS) -> list[OpRow]:
+    """The ops that take the most time per step in any variant, with each variant's time."""
+    tables = []
+    for v in variants:
+        p = v.profile.phase(phase)
+        tables.append(
+            {o.name: (o.category, o.total_ms / p.steps) for o in p.top_ops} if p and p.steps else {}
+        )
+    names: dict[str, float] = {}
+    for table in tables:
+        for name, (_, ms) in table.items():
+            names[name] = max(names.get(name, 0.0), ms)
+    rows = []
+    for name in sorted(names, key=lambda n: -names[n])[:limit]:
+        cells = tuple(table[name][1] if name in table else None for table in tables)
+        category = next(table[name][0] for table in tables if name in table)
+        present = [c for c in cells if c is not None]
+        differs = len(present) < len(cells) or (
+            len(present) > 1 and max(present) > (1 + DIFFERS) * max(min(present), 1e-9)
+        )
+        rows.append(OpRow(name, category, cells, differs))
+    return rows
+
+
+def spark(values: tuple[float, ...], width: int, top: float) -> str:
+    """Values in order as block heights on a 0..top scale, averaged into at most `width` cells."""
+    if not values or width <= 0 or top <= 0:
+        return ""
+    per = max(1, -(-len(values) // width))  # ceil
+    cells = [values[i : i + per] for i in range(0, len(values), per)]
+    means = [sum(c) / len(c) for c in cells]
+    levels = len(SPARK)  # a value of top fills the cell; top / 8 is the lowest block
+    return "".join(SPARK[max(0, min(levels, round(m / top * levels)) - 1)] for m in means)
+
+
+def status_line(compute: ComputeFold, can_profile: bool, variants: int) -> str:
+    """Where profiling stands, and what the operator can do."""
+    if compute.running is not None:
+        ramp = " · the ramp is paused until it ends" if compute.running.paused_ramp else ""
+        return f"profiling {', '.join(compute.running.variants)} ({compute.running.request}){ramp}"
+    if compute.empty:
+        if can_profile:
+            return (
+                "no profile yet · press r to profile one generation per variant (the ramp pauses meanwhile)"
+            )
+        return "no profile in this recording (profiles are recorded from schema 5 on: `quanttui profile`, or r in a live console)"
+    shown = f"{len(compute.profiles)} of {variants} variants profiled" if variants else ""
+    again = " · r profiles again" if can_profile else ""
+    return f"{shown} · {compute.request}{again}".strip(" ·")

@@ -41,10 +41,11 @@ from quanttui.io.quality_file import default_quality_set
 from quanttui.session import LiveSession
 from quanttui.session.commands import REPLAY_SPEEDS, TagOutput
 from quanttui.session.triage import TriageSpec
-from quanttui.ui.controls import COMPARE_HELP, KEY_HELP, MODES, action_allowed, help_text
-from quanttui.ui.keys import compare_bindings, monitor_bindings
+from quanttui.ui.controls import COMPARE_HELP, COMPUTE_HELP, KEY_HELP, MODES, action_allowed, help_text
+from quanttui.ui.keys import compare_bindings, compute_bindings, monitor_bindings
 from quanttui.ui.run import finish_session
 from quanttui.ui.screens.compare import CompareScreen
+from quanttui.ui.screens.compute import ComputeScreen
 from quanttui.ui.screens.help import HelpScreen, help_rows
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.screens.slo import SloScreen
@@ -115,7 +116,11 @@ async def everywhere_keys(app: ConsoleApp, pilot: Pilot, mode: str) -> None:
     """The keys every mode has: help (listing exactly this mode's keys), logs, Compare, palette."""
     await pilot.press("question_mark")
     await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
-    expected = help_rows(monitor_bindings(), mode, display) + help_rows(compare_bindings(), mode, display)
+    expected = [
+        *help_rows(monitor_bindings(), mode, display),
+        *help_rows(compare_bindings(), mode, display),
+        *help_rows(compute_bindings(), mode, display),
+    ]
     assert help_keys(app) == [keys for keys, _ in expected]
     await pilot.press("escape")
     await wait_until(pilot, lambda: isinstance(app.screen, MonitorScreen), what="the monitor again")
@@ -124,15 +129,17 @@ async def everywhere_keys(app: ConsoleApp, pilot: Pilot, mode: str) -> None:
     await pilot.press("L")
     assert not app.screen.has_class("-logs")
     await opens(app, pilot, "c", CompareScreen)
+    await opens(app, pilot, "g", ComputeScreen)
     await opens(app, pilot, "ctrl+p", CommandPalette)
 
 
 # -- the help and the bindings ------------------------------------------------------------------------
 def test_help_is_made_from_the_bindings_and_documents_each_of_them():
-    monitor, compare = monitor_bindings(), compare_bindings()
+    monitor, compare, compute = monitor_bindings(), compare_bindings(), compute_bindings()
     # Every described key is bound and every bound key is described (no drift either way).
     assert {b.action.removeprefix("app.") for b in monitor} == set(KEY_HELP)
     assert {b.action.removeprefix("app.") for b in compare} == set(COMPARE_HELP) | {"help", "quit"}
+    assert {b.action.removeprefix("app.") for b in compute} == set(COMPUTE_HELP) | {"help", "quit"}
     for mode in MODES:
         rows = help_rows(monitor, mode, display)
         listed = [b for b in monitor if help_text(b.action, mode) is not None]

@@ -189,7 +189,9 @@ class ProfileDriver:
         bandwidth_gbps: float | None,
         api_key: str | None,
     ) -> int:
-        pause = control.started and not control.paused and not control.stopped and not control.finished
+        profilable = any(t.trace_dir is not None and not t.unavailable for t in targets)
+        running = control.started and not control.paused and not control.stopped and not control.finished
+        pause = profilable and running
         if pause:
             control.pause()
             self._publish(

@@ -7,12 +7,27 @@ says it holds no profile. Snapshots at 100x32 and 80x24: accept changes after lo
 from pathlib import Path
 
 import pytest
-from console_helpers import UI_RECORDING, recording_copy, redraw, replay_app, running, settle, wait_until
+from console_helpers import (
+    UI_RECORDING,
+    Seen,
+    console,
+    live_config,
+    recorded_events,
+    recording_copy,
+    redraw,
+    replay_app,
+    running,
+    settle,
+    wait_until,
+)
 
 from quanttui.core.compute import analyse
 from quanttui.core.compute_events import ProfileCaptured, ProfileFinished, ProfileStarted, ProfileUnavailable
 from quanttui.core.compute_words import ProfiledVariant, bullets
+from quanttui.core.loadplan import LoadPlan, Slo
+from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.io.torch_trace import read_trace
+from quanttui.session import LiveSession
 from quanttui.ui.screens.compute import ComputeScreen
 from quanttui.ui.screens.monitor import MonitorScreen
 
@@ -108,3 +123,33 @@ def test_compute_screen_80x24(snap_compare, tmp_path):
     assert snap_compare(
         replay_app(tmp_path, profiled_recording(tmp_path)), terminal_size=(80, 24), run_before=_open
     )
+
+
+async def test_r_on_a_live_session_without_profilers_says_why_per_variant(tmp_path, sim_server):
+    """Attached simulated engines: `r` runs a profile that names, per variant, why it has none
+    (an attached engine's trace folder is unknown); nothing was profilable, so the ramp was not
+    paused. The events are in the recording."""
+    servers = {"bf16": sim_server(model="bf16"), "awq": sim_server(model="awq")}
+    plan = LoadPlan(concurrencies=(1,), requests_per_step=2, slo=Slo(2000.0))
+    session = LiveSession(live_config(tmp_path, servers, plan, max_tokens=4), list(DEFAULT_PROMPTS))
+    seen = Seen(session.stream)
+    app = console(session, tmp_path, own_thread=True)
+    async with running(app, (100, 30)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.fold.aggregator.variants) == 2, what="both endpoints")
+        await pilot.press("g")
+        await wait_until(pilot, lambda: isinstance(app.screen, ComputeScreen), what="the Compute screen")
+        await redraw(app, pilot)
+        assert "press r to profile" in compute_text(app)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: seen.of(ProfileFinished), what="the profile run's end")
+        await wait_until(pilot, lambda: "awq: no profile" in compute_text(app), what="the screen to show it")
+        text = compute_text(app)
+        assert "bf16: no profile: an attached engine's trace folder is not known" in text
+        assert "awq: no profile:" in text
+        assert [e.paused_ramp for e in seen.of(ProfileStarted)] == [False]
+        assert seen.of(ProfileFinished)[0].reason == "failed"
+        assert "pause" not in [c for c, _ in seen.commands()]
+        await pilot.press("q")
+        await wait_until(pilot, lambda: app.session_task.done(), 30, what="the session to stop")
+    recorded = [e for e in recorded_events(tmp_path / "recording.jsonl") if isinstance(e, ProfileUnavailable)]
+    assert [e.variant for e in recorded] == ["bf16", "awq"]

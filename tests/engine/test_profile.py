@@ -6,10 +6,17 @@ phase's category times add up to its traced time within 1 %."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
 import pytest
+from tmux_driver import TMUX, Tmux
+from waiting import wait_until
+
+from quanttui.core.compute_events import ProfileCaptured, ProfileFinished, ProfileStarted
+from quanttui.core.events import OperatorCommand, RequestResult
+from quanttui.io.recording_file import read_recording
 
 pytestmark = pytest.mark.engine
 
@@ -43,3 +50,42 @@ def test_profile_demo_writes_compute_graphs_for_both_variants(demo_models, tmp_p
         assert (top["name"], top["category"]) == expected
     # The engines were stopped: their profiler folders hold this run's traces only.
     assert sorted(p.name for p in (out / "profiler").iterdir()) == ["awq", "bf16"]
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install -y tmux)")
+def test_the_console_profiles_the_demo_engines_with_g_and_r(demo_models, tmp_path):
+    """`quanttui demo` in tmux at 80x24, as an operator runs it: once the ramp runs, `g` opens the
+    Compute screen and `r` profiles both engines; the screen says the ramp is paused while they are
+    profiled, then shows both variants' decode steps; the recording holds the two profiles, the
+    ramp's pause and its resumption, and no request started while the profiles ran."""
+    out = tmp_path / "demo"
+    tmux = Tmux()
+    command = (f"env LANG=C.UTF-8 {shlex.quote(sys.executable)} -m quanttui demo --data-dir "
+               f"{shlex.quote(str(demo_models.data_dir))} --out {shlex.quote(str(out))}")  # fmt: skip
+    try:
+        tmux.new_session((80, 24), command)
+        tmux.wait_for(lambda s: "step 1/" in s, "the ramp running", timeout=300)
+        tmux("send-keys", "-t", "qt", "g")
+        tmux.wait_for(lambda s: "COMPUTE" in s and "press r" in s, "the Compute screen")
+        tmux("send-keys", "-t", "qt", "r")
+        tmux.wait_for(lambda s: "ramp is paused" in s, "the profile running, the ramp paused", timeout=60)
+        screen = tmux.wait_for(lambda s: "2 of 2 variants profiled" in s, "both profiles", timeout=900)
+        assert "Decode step" in screen and "bf16" in screen and "awq" in screen
+        tmux("send-keys", "-t", "qt", "q")
+        wait_until(lambda: (out / "sweep.csv").exists(), 180, "the engines stopped, sweep.csv written")
+    finally:
+        subprocess.run([TMUX, "-L", tmux.socket, "kill-server"], capture_output=True, timeout=10)
+    header, events = read_recording(out / "recording.jsonl")
+    started = [e for e in events if isinstance(e, ProfileStarted)]
+    finished = [e for e in events if isinstance(e, ProfileFinished)]
+    assert len(started) == 1 and started[0].paused_ramp and finished[0].reason == "completed"
+    captured = {e.variant: e for e in events if isinstance(e, ProfileCaptured)}
+    assert set(captured) == {"bf16", "awq"}
+    for e in captured.values():
+        assert (out / "traces" / e.trace).exists() and e.profile.phase("decode").steps >= 150
+    window = (started[0].t, finished[0].t)
+    assert not [e for e in events if isinstance(e, RequestResult) and window[0] < e.start < window[1]]
+    commands = [(e.t, e.command) for e in events if isinstance(e, OperatorCommand)]
+    assert ("pause" in [c for t, c in commands if t <= window[0] + 1]) and (
+        "resume" in [c for t, c in commands if t >= window[1] - 1]
+    )

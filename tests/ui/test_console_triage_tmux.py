@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_console_tmux import TMUX, Tmux, wait_exit
+from test_console_tmux import wait_exit
+from tmux_driver import TMUX, Tmux
 
 from quanttui.io.tag_journal import load_journal
 

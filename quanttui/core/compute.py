@@ -13,6 +13,7 @@ and is listed by name, never hidden.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import statistics
 from collections import defaultdict
@@ -25,7 +26,7 @@ CATEGORY_RULES: tuple[tuple[str, str], ...] = (
     ("quantized GEMM", r"wna16|w4a16|w8a8|w4a8|marlin|machete|exllama|awq_gemm|gptq_gemm|gemm_w4|int4|int8_gemm"
                        r"|fp8_gemm|scaled_mm|cutlass_scaled|allspark|ggml_mul_mat|mul_mat_q"),
     ("dequantization", r"dequant|unpack_|awq_dequantize|gptq_shuffle"),
-    ("dense GEMM", r"onednn_mm|^aten::(mm|addmm|bmm|matmul|linear|baddbmm)$|cublas|cutlass|gemm|gemv|xmma"
+    ("dense GEMM", r"onednn_mm|weight_packed_linear|^aten::(mm|addmm|bmm|matmul|linear|baddbmm)$|cublas|cutlass|gemm|gemv|xmma"
                    r"|sm\d+_.*(gemm|hmma)|_mm$"),
     ("attention", r"attention|attn|flash|paged|rotary|rope|kv_cache|reshape_and_cache|fmha|sdpa"
                   r"|scaled_dot_product|scheduler_metadata|slot_mapping"),
@@ -49,6 +50,7 @@ _STEP = re.compile(r"execute_context_(\d+)\((\d+)\)_generation_(\d+)\((\d+)\)")
 TOP_OPS = 15
 
 
+@functools.lru_cache(maxsize=4096)  # a trace repeats a few hundred names ~1e6 times
 def categorise(name: str) -> str:
     for category, pattern in _COMPILED:
         if pattern.search(name):

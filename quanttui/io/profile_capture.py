@@ -211,7 +211,8 @@ async def profile_variant(
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", name)
     try:
         capture = await capture_profile(url, model, trace_dir, f"quanttui-{safe}-{stamp}", request, api_key)
-        trace = read_trace(capture.trace)
+        # A 200-token trace holds ~1e6 ops: ~20 s to read and analyse, off the session's loop.
+        trace = await asyncio.to_thread(read_trace, capture.trace)
     except (ProfileError, TraceError) as exc:
         raise ProfileError(f"{name}: {exc}") from None
     traces_out.mkdir(parents=True, exist_ok=True)
@@ -219,7 +220,8 @@ async def profile_variant(
     shutil.copy2(capture.trace, kept)
     size = kept.stat().st_size
     progress(f"profile: {name}: trace {kept.name} ({size / 1e6:.1f} MB), captured in {capture.seconds:.0f} s")
-    profile = analyse(trace.ops, trace.steps, trace.nested)
+    profile = await asyncio.to_thread(analyse, trace.ops, trace.steps, trace.nested)
+    del trace
     return ProfiledVariant(
         name, precision, profile, kept.name, capture.seconds, size, weights, bandwidth_gbps
     )

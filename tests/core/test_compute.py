@@ -62,6 +62,7 @@ def test_every_op_name_in_the_real_traces_has_a_category():
     [
         ("_C::cpu_gemm_wna16", "quantized GEMM"),
         ("_C::onednn_mm", "dense GEMM"),
+        ("_C::weight_packed_linear", "dense GEMM"),  # vLLM-CPU's packed BF16 linear (a 200-token trace)
         ("aten::mm", "dense GEMM"),
         ("marlin::Marlin<256, 1, 8, 8, 4, 8>", "quantized GEMM"),
         (

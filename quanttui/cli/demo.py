@@ -99,7 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = replace(config, plan=_plan_with_overrides(config.plan, args))
     if console_wanted(args):
         if args.backend != "sim":  # the Compute screen (g) profiles the engines on request
-            from quanttui.demo.profile import with_profiler
+            from quanttui.io.profile_capture import with_profiler
 
             variants = with_profiler(variants, out)
         from quanttui.session import LiveSession

@@ -1,6 +1,7 @@
 """`quanttui profile`: one profiled generation per variant, analysed side by side (issue 18).
 
     quanttui profile --demo
+    quanttui profile --config session.toml
     quanttui profile --endpoint bf16=http://127.0.0.1:8001 --endpoint awq=http://127.0.0.1:8002 \\
         --trace-dir bf16=/tmp/prof-bf16 --trace-dir awq=/tmp/prof-awq [--model-dir bf16=DIR ...]
 
@@ -32,11 +33,18 @@ from quanttui.cli.common import (
 from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.events import EndpointInfo
 from quanttui.core.fold import SessionFold
+from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.hardware import memory_bandwidth, weights_bytes
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
-from quanttui.io.profile_capture import ProfileError, ProfileRequest
+from quanttui.io.profile_capture import ProfileError, ProfileRequest, with_profiler
 from quanttui.io.report_files import write_compute
-from quanttui.session.profiling import ProfileRecording, ProfileTarget, describe, run_profiles
+from quanttui.session.profiling import (
+    ProfileRecording,
+    ProfileTarget,
+    describe,
+    profile_launched,
+    run_profiles,
+)
 from quanttui.session.spec import read_api_key
 
 
@@ -46,6 +54,8 @@ def add_profile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "--demo", action="store_true", help="launch the demo's BF16 and AWQ engines with the profiler"
     )
     p.add_argument("--data-dir", default=None, help="the demo's data directory (default ~/.cache/quanttui)")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="launch the session file's variants with the profiler on (as `quanttui run` does)")  # fmt: skip
     p.add_argument("--endpoint", action="append", metavar="NAME=URL", help="once per variant")
     p.add_argument("--trace-dir", action="append", metavar="NAME=DIR",
                    help="the engine's torch_profiler_dir (its --profiler-config), on this machine")  # fmt: skip
@@ -146,37 +156,54 @@ async def _profile_demo(
     return await profile_demo(paths, out, request, stderr, recording)
 
 
+def _config_variants(path: Path) -> list[VariantConfig]:
+    try:
+        return list(load_config(path).variants)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
 async def _profile(
     args: argparse.Namespace,
     targets: _Targets | None,
+    variants: list[VariantConfig] | None,
     out: Path,
     request: ProfileRequest,
     api_key: str | None,
 ) -> tuple[int, SessionFold]:
     """The run on its recording; the recording is complete however the run ends."""
-    recording = ProfileRecording(out, {"command": "profile", "profile": describe(request)})
+    header: dict[str, object] = {"command": "profile", "profile": describe(request)}
+    if variants is not None:
+        variants = with_profiler(variants, out)  # the header shows the command lines as launched
+        header["variants"] = [v.public() for v in variants]
+    recording = ProfileRecording(out, header)
     try:
-        if targets is None:
-            captured = await _profile_demo(args, out, request, recording)
-        else:
+        if targets is not None:
             captured = await _profile_endpoints(targets, out, request, recording, api_key)
+        elif variants is not None:
+            captured = await profile_launched(variants, out, request, stderr, recording)
+        else:
+            captured = await _profile_demo(args, out, request, recording)
     finally:
         fold = await recording.close()
     return captured, fold
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    if args.demo == bool(args.endpoint):
-        raise UsageError("give --demo or --endpoint NAME=URL (with --trace-dir NAME=DIR), one of the two")
+    if [bool(args.demo), bool(args.endpoint), args.config is not None].count(True) != 1:
+        raise UsageError(
+            "give --demo, --config FILE or --endpoint NAME=URL (with --trace-dir NAME=DIR), one of them"
+        )
     request = _request(args)
-    targets = None if args.demo else _targets(args)  # bad values: exit 2 before any folder exists
+    targets = _targets(args) if args.endpoint else None  # bad values: exit 2 before any folder exists
+    variants = _config_variants(args.config) if args.config is not None else None
     try:
         api_key = read_api_key(args.api_key_env)
     except EndpointError as exc:
         raise UsageError(str(exc)) from None
     out = run_folder(args)
     try:
-        captured, fold = run_async(_profile(args, targets, out, request, api_key))
+        captured, fold = run_async(_profile(args, targets, variants, out, request, api_key))
     except ProfileError as exc:
         raise UsageError(str(exc)) from None
     written = write_compute(fold, out)

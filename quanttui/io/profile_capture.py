@@ -16,7 +16,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from quanttui.core.compute import analyse
 from quanttui.core.compute_words import ProfiledVariant
+from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, Timeouts, split_base_url
 from quanttui.io.stream_outcome import StreamOutcome
 from quanttui.io.torch_trace import TraceError, read_trace
@@ -225,3 +226,30 @@ async def profile_variant(
     return ProfiledVariant(
         name, precision, profile, kept.name, capture.seconds, size, weights, bandwidth_gbps
     )
+
+
+def profiler_args(trace_dir: Path, cuda: bool = False) -> tuple[str, ...]:
+    """vLLM's flag for the torch profiler writing into `trace_dir` (absolute), without Python
+    stacks (they make traces several times larger) and without the front end's own trace."""
+    config = {
+        "profiler": "torch",
+        "torch_profiler_dir": str(trace_dir.resolve()),
+        "torch_profiler_with_stack": False,
+        "ignore_frontend": True,
+    }
+    if cuda:
+        config["torch_profiler_activities"] = ["CPU", "CUDA"]
+    return ("--profiler-config", json.dumps(config, separators=(",", ":")))
+
+
+def with_profiler(variants: list[VariantConfig], out: Path) -> list[VariantConfig]:
+    """The vLLM variants with the profiler on, each writing into out/profiler/<name>/ (it costs
+    nothing until /start_profile; the console's Compute screen profiles them on request)."""
+    changed = []
+    for v in variants:
+        if v.engine == "vllm" and profiler_dir(v.extra_args) is None:  # its own flag is kept
+            trace_dir = out / "profiler" / v.name
+            trace_dir.mkdir(parents=True, exist_ok=True)
+            v = replace(v, extra_args=(*v.extra_args, *profiler_args(trace_dir)))
+        changed.append(v)
+    return changed

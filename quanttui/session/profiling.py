@@ -18,15 +18,18 @@ from typing import Any
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.compute_events import ProfileCaptured, ProfileFinished, ProfileStarted, ProfileUnavailable
-from quanttui.core.events import EndpointInfo, Event, OperatorNote
+from quanttui.core.events import EndpointInfo, Event, InstanceState, OperatorNote
 from quanttui.core.fold import SessionFold
 from quanttui.io.config import VariantConfig
+from quanttui.io.hardware import memory_bandwidth
+from quanttui.io.launcher import Launcher
 from quanttui.io.profile_capture import (
     ENABLE_HINT,
     ProfileError,
     ProfileRequest,
     profile_variant,
     profiler_dir,
+    with_profiler,
 )
 from quanttui.session.ramp import RampControl
 from quanttui.session.wiring import LiveStreams, new_header
@@ -230,3 +233,41 @@ class ProfileRecording:
         """End the stream, let the recorder write it all; the session's fold."""
         await self._streams.drain()
         return self._streams.fold
+
+
+async def profile_launched(
+    variants: list[VariantConfig],
+    out: Path,
+    request: ProfileRequest,
+    progress: Callable[[str], None],
+    recording: ProfileRecording,
+) -> int:
+    """Launch `variants` (vLLM ones with the profiler on, tracing into out/profiler/<name>/), profile
+    each that can be, stop them all; the events (engine start-up included) go to `recording`. The
+    number of profiles captured."""
+    variants = with_profiler(variants, out)
+
+    def publish(event: Event) -> None:
+        recording.publish(event)
+        if isinstance(event, InstanceState) and event.state in ("ready", "failed"):
+            progress(f"profile: {event.variant}: {event.state}{' · ' + event.detail if event.detail else ''}")
+
+    bound, _ = memory_bandwidth(None)  # the roofline's bound: NVML, else a copy measured on this host
+    launcher = Launcher(publish, recording.clock, log_dir=out / "logs")
+    try:
+        engines = await launcher.start_all(variants)
+        resolved = []
+        for v in variants:
+            engine = engines.get(v.name)
+            if engine is None or str(engine.phase) != "ready":
+                raise ProfileError(f"{v.name}: the engine did not start (see {out / 'logs'})")
+            info = EndpointInfo(t=recording.clock.now(), variant=v.name, url=v.url, model=v.served_name,
+                                precision=v.precision, pids=tuple(engine.pids()))  # fmt: skip
+            recording.publish(info)
+            resolved.append(info)
+        header = {"variants": [v.public() for v in variants]}
+        targets = session_targets(resolved, variants, header)
+        return await run_profiles(targets, request, out / "traces", recording.publish, recording.clock,
+                                  progress, bound)  # fmt: skip
+    finally:
+        await launcher.stop_all()

@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--served-model-name", dest="model", help="alias of --model (as vLLM spells it)")
     parser.add_argument("--api-key-env", metavar="VAR", help="require the API key held in this env variable")
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when the parent closes stdin")
+    parser.add_argument(
+        "--profiler-config",
+        metavar="JSON",
+        help="accepted as vLLM spells it, and ignored: the simulator has no profiler (/start_profile is 404)",
+    )
     return parser
 
 

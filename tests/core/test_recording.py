@@ -211,13 +211,16 @@ async def test_replay_with_original_timing_is_scaled_by_speed(tmp_path):
 
 
 def test_recordings_before_schema_5_hold_no_profiles():
-    """The shipped recordings (schema 3 and 4) still fold; their Compute screen and report have
-    nothing to show, and say so (the fold's compute state is empty)."""
+    """The shipped recordings made before schema 5 still fold, with no profile (the Compute screen
+    and the report say so); the shipped profile recording folds both profiles."""
     from quanttui.io.recording_file import fold_recording
 
     shipped = sorted((Path(__file__).parents[2] / "recordings").glob("*.jsonl"))
-    assert shipped
-    for path in shipped:
+    older = [p for p in shipped if "profile" not in p.name]
+    assert older
+    for path in older:
         folded = fold_recording(path)
         assert folded.header.schema < 5
         assert folded.fold.compute.empty
+    profiled = fold_recording(Path(__file__).parents[2] / "recordings" / "demo-vllm-cpu-profile.jsonl")
+    assert profiled.header.schema == 5 and set(profiled.fold.compute.profiles) == {"bf16", "awq"}

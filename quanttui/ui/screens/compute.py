@@ -119,7 +119,8 @@ class ComputeScreen(FooterOrder, Screen[None]):
             return text
         phase = phases[self.phase_index % len(phases)]
         body = self.query_one("#cpu-body").scrollable_content_region.width or self.size.width - 4
-        width = max(10, body - NAME_CELLS - 15)  # " name  12345.6 ms " before the bar
+        # " name  12345.6 ms " before the bar, and room for the scrollbar the body may grow
+        width = max(10, body - NAME_CELLS - 17)
         shown = [(v, v.profile.phase(phase)) for v in variants]
         shown = [(v, p) for v, p in shown if p is not None]
         scale = max(p.step_ms_mean for _, p in shown)
@@ -149,7 +150,7 @@ class ComputeScreen(FooterOrder, Screen[None]):
         top = max(max(p.step_ms) for _, p in shown if p.step_ms) if any(p.step_ms for _, p in shown) else 0.0
         if top:
             text.append(f"Each {phase} step in order (0-{top:.0f} ms), and its gaps\n", heading)
-            strip = max(10, body - NAME_CELLS - 20)  # "  p50 1234.5 ms" after it
+            strip = max(10, body - NAME_CELLS - 22)  # "  p50 1234.5 ms" after it
             for v, p in shown:
                 text.append(f" {v.variant[:NAME_CELLS]:<{NAME_CELLS}} ")
                 text.append(spark(p.step_ms, strip, top))

@@ -132,6 +132,12 @@ async def run_profiles(
                 progress(f"profile: {exc}")
                 publish(ProfileUnavailable(t=clock.now(), variant=target.variant, reason=str(exc)))
                 continue
+            except Exception as exc:  # one variant's failure (a full disk, a bad trace) ends its
+                # capture, not the run: the run still ends with its events, and the error is said
+                reason = f"the capture failed ({type(exc).__name__}: {exc})"
+                progress(f"profile: {target.variant}: {reason}")
+                publish(ProfileUnavailable(t=clock.now(), variant=target.variant, reason=reason))
+                continue
             publish(ProfileCaptured.of(clock.now(), result))
             captured += 1
     except asyncio.CancelledError:

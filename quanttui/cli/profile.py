@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from quanttui.cli.common import (
 from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.events import EndpointInfo
 from quanttui.core.fold import SessionFold
+from quanttui.core.secrets import Secrets
 from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.hardware import memory_bandwidth, weights_bytes
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
@@ -115,7 +117,12 @@ def _targets(args: argparse.Namespace) -> _Targets:
 
 
 async def _profile_endpoints(
-    targets: _Targets, out: Path, request: ProfileRequest, recording: ProfileRecording, api_key: str | None
+    targets: _Targets,
+    out: Path,
+    request: ProfileRequest,
+    recording: ProfileRecording,
+    api_key: str | None,
+    progress: Callable[[str], None],
 ) -> int:
     bound, _ = memory_bandwidth(None)  # the engines run here: this host's bound (NVML, else a measured copy)
     profile_targets = []
@@ -137,12 +144,16 @@ async def _profile_endpoints(
             )
         )
     return await run_profiles(
-        profile_targets, request, out / "traces", recording.publish, recording.clock, stderr, bound, api_key
+        profile_targets, request, out / "traces", recording.publish, recording.clock, progress, bound, api_key
     )
 
 
 async def _profile_demo(
-    args: argparse.Namespace, out: Path, request: ProfileRequest, recording: ProfileRecording
+    args: argparse.Namespace,
+    out: Path,
+    request: ProfileRequest,
+    recording: ProfileRecording,
+    progress: Callable[[str], None],
 ) -> int:
     from quanttui.demo.paths import demo_paths
     from quanttui.demo.prepare import PrepareError, prepare_demo_models
@@ -153,7 +164,7 @@ async def _profile_demo(
         prepare_demo_models(paths.root, stderr)
     except PrepareError as exc:
         raise UsageError(str(exc)) from None
-    return await profile_demo(paths, out, request, stderr, recording)
+    return await profile_demo(paths, out, request, progress, recording)
 
 
 def _config_variants(path: Path) -> list[VariantConfig]:
@@ -176,14 +187,20 @@ async def _profile(
     if variants is not None:
         variants = with_profiler(variants, out)  # the header shows the command lines as launched
         header["variants"] = [v.public() for v in variants]
-    recording = ProfileRecording(out, header)
+    launched = variants or []
+    secrets = Secrets.collect(api_key, [v.argv() for v in launched], [v.env for v in launched])
+    recording = ProfileRecording(out, header, secrets)
+
+    def progress(line: str) -> None:
+        stderr(secrets.scrub(line))
+
     try:
         if targets is not None:
-            captured = await _profile_endpoints(targets, out, request, recording, api_key)
+            captured = await _profile_endpoints(targets, out, request, recording, api_key, progress)
         elif variants is not None:
-            captured = await profile_launched(variants, out, request, stderr, recording)
+            captured = await profile_launched(variants, out, request, progress, recording)
         else:
-            captured = await _profile_demo(args, out, request, recording)
+            captured = await _profile_demo(args, out, request, recording, progress)
     finally:
         fold = await recording.close()
     return captured, fold

@@ -20,6 +20,7 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.compute_events import ProfileCaptured, ProfileFinished, ProfileStarted, ProfileUnavailable
 from quanttui.core.events import EndpointInfo, Event, InstanceState, OperatorNote
 from quanttui.core.fold import SessionFold
+from quanttui.core.secrets import Secrets
 from quanttui.io.config import VariantConfig
 from quanttui.io.hardware import memory_bandwidth
 from quanttui.io.launcher import Launcher
@@ -228,9 +229,11 @@ class ProfileRecording:
     """`quanttui profile`'s session: a stream with the fold tapped and the recorder writing
     `out/recording.jsonl`, so a profile run is replayed and reported like any session."""
 
-    def __init__(self, out_dir: Path, header_config: dict[str, Any]) -> None:
+    def __init__(self, out_dir: Path, header_config: dict[str, Any], secrets: Secrets | None = None) -> None:
         self.clock = SessionClock()
         self._streams = LiveStreams(self.clock, out_dir, None)
+        if secrets:  # an error a server echoed back may quote the key: masked before it is recorded
+            self._streams.stream.scrub_with(secrets.scrub_event)
         self._streams.start(new_header(header_config))
         self.publish = self._streams.stream.publish
         self.path = out_dir / "recording.jsonl"

@@ -348,8 +348,13 @@ def status_view(
     pct = state.fold.slo.percentile if state.fold.slo else 95.0
     slo = f"SLO p{pct:g} {state.slo_metric} {ms(state.slo_ms)} ms" if state.slo_ms else "no SLO"
     flags = []
-    if paused:
+    profiling = state.fold.compute.running
+    if paused and profiling is not None and profiling.paused_ramp:
+        flags.append("PAUSED for profiling (g)")
+    elif paused:
         flags.append("PAUSED")
+    elif profiling is not None:
+        flags.append("profiling (g)")
     if mode == "live" and ramp_started is False and state.step is None:
         flags.append("press s to start the ramp")
     if state.sweep_end and not (triage_only and state.sweep_end == "completed"):  # said above

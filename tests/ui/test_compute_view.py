@@ -83,3 +83,18 @@ def test_status_says_what_is_there_and_what_to_do(pair):
     version = fold.version
     fold.apply(ReplayReset(t=0.0))
     assert fold.empty and fold.version > version
+
+
+def test_the_monitor_says_why_the_ramp_is_paused_while_profiling(pair):
+    from quanttui.core.live import LiveState
+    from quanttui.ui.views import status_view
+
+    state = LiveState(None)
+    state.apply(ProfileStarted(t=1.0, variants=("bf16", "awq"), request="1 x 200", paused_ramp=True))
+    assert status_view(state, "live", 1.0, paused=True).flags == "PAUSED for profiling (g)"
+    for v in pair:
+        state.apply(ProfileCaptured.of(2.0, v))
+    state.apply(ProfileFinished(t=3.0, reason="completed"))
+    assert status_view(state, "live", 3.0, paused=True).flags == "PAUSED"  # the operator's own pause
+    state.apply(ProfileStarted(t=4.0, variants=("bf16", "awq"), request="1 x 200"))
+    assert status_view(state, "live", 4.0, paused=False).flags == "profiling (g)"

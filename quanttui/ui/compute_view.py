@@ -125,8 +125,8 @@ def spark(values: tuple[float, ...], width: int, top: float) -> str:
 def status_line(compute: ComputeFold, can_profile: bool, variants: int) -> str:
     """Where profiling stands, and what the operator can do."""
     if compute.running is not None:
-        ramp = " · the ramp is paused until it ends" if compute.running.paused_ramp else ""
-        return f"profiling {', '.join(compute.running.variants)} ({compute.running.request}){ramp}"
+        ramp = " · ramp paused until it ends" if compute.running.paused_ramp else ""  # first: 80 columns
+        return f"profiling {', '.join(compute.running.variants)}{ramp} · {compute.running.request}"
     if compute.empty:
         if can_profile:
             return (

@@ -72,7 +72,10 @@ def test_the_console_profiles_the_demo_engines_with_g_and_r(demo_models, tmp_pat
         tmux("send-keys", "-t", "qt", "g")
         tmux.wait_for(lambda s: "COMPUTE" in s and "press r" in s, "the Compute screen")
         tmux("send-keys", "-t", "qt", "r")
-        tmux.wait_for(lambda s: "ramp is paused" in s, "the profile running, the ramp paused", timeout=60)
+        tmux.wait_for(lambda s: "ramp paused until it ends" in s, "the profile, the ramp paused", timeout=60)
+        tmux("send-keys", "-t", "qt", "escape")  # the monitor says why the ramp is paused
+        tmux.wait_for(lambda s: "PAUSED for profiling" in s, "the monitor's status")
+        tmux("send-keys", "-t", "qt", "g")
         screen = tmux.wait_for(lambda s: "2 of 2 variants profiled" in s, "both profiles", timeout=900)
         assert "Decode step" in screen and "bf16" in screen and "awq" in screen
         tmux("send-keys", "-t", "qt", "q")

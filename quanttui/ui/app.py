@@ -144,8 +144,6 @@ class QuanttuiApp(KeyActions, App[None]):
         self.bridge.connect(self.post_message)
         if self.info.triage_only:
             self.push_screen(CompareScreen(self.triage, self.state))
-        elif self.info.header.config.get("command") == "profile":  # `quanttui profile`'s recording
-            self.push_screen(ComputeScreen(self.state))
         if self.start_session:
             self.session_task = asyncio.create_task(self._run_session(), name="quanttui-session")
         self.set_interval(1.0 / self.refresh_hz, self._frame, name="frame")

@@ -355,6 +355,8 @@ def status_view(
         flags.append("PAUSED")
     elif profiling is not None:
         flags.append("profiling (g)")
+    if profiling is None and state.fold.compute.profiles:
+        flags.append(f"{len(state.fold.compute.profiles)} profiled (g)")
     if mode == "live" and ramp_started is False and state.step is None:
         flags.append("press s to start the ramp")
     if state.sweep_end and not (triage_only and state.sweep_end == "completed"):  # said above

@@ -93,6 +93,8 @@ def test_the_monitor_says_why_the_ramp_is_paused_while_profiling(pair):
     for v in pair:
         state.apply(ProfileCaptured.of(2.0, v))
     state.apply(ProfileFinished(t=3.0, reason="completed"))
-    assert status_view(state, "live", 3.0, paused=True).flags == "PAUSED"  # the operator's own pause
+    assert (
+        status_view(state, "live", 3.0, paused=True).flags == "PAUSED · 2 profiled (g)"
+    )  # the operator's own
     state.apply(ProfileStarted(t=4.0, variants=("bf16", "awq"), request="1 x 200"))
     assert status_view(state, "live", 4.0, paused=False).flags == "profiling (g)"

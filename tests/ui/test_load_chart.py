@@ -32,7 +32,11 @@ from quanttui.ui.load_layout import load_layout, log_axis, uses_log
 
 ROOT = Path(__file__).parents[2]
 RAMPS = [
-    *(p for p in sorted((ROOT / "recordings").glob("*.jsonl")) if "triage" not in p.name),
+    *(
+        p
+        for p in sorted((ROOT / "recordings").glob("*.jsonl"))
+        if "triage" not in p.name and "profile" not in p.name
+    ),
     ROOT / "tests/data/recordings/ui-sim.jsonl",
 ]
 

@@ -1,3 +1,4 @@
 from quanttui.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # a spawned helper process (trace analysis) imports this module too
+    raise SystemExit(main())

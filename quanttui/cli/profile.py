@@ -34,6 +34,7 @@ from quanttui.cli.common import (
 from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.core.events import EndpointInfo
 from quanttui.core.fold import SessionFold
+from quanttui.core.literal import safe_text
 from quanttui.core.secrets import Secrets
 from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.hardware import memory_bandwidth, weights_bytes
@@ -191,14 +192,14 @@ async def _profile(
     secrets = Secrets.collect(api_key, [v.argv() for v in launched], [v.env for v in launched])
     recording = ProfileRecording(out, header, secrets)
 
-    def progress(line: str) -> None:
-        stderr(secrets.scrub(line))
+    def progress(line: str) -> None:  # server text: secrets masked, escapes made visible
+        stderr(safe_text(secrets.scrub(line)))
 
     try:
         if targets is not None:
             captured = await _profile_endpoints(targets, out, request, recording, api_key, progress)
         elif variants is not None:
-            captured = await profile_launched(variants, out, request, progress, recording)
+            captured = await profile_launched(variants, out, request, progress, recording, api_key)
         else:
             captured = await _profile_demo(args, out, request, recording, progress)
     finally:
@@ -222,12 +223,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
     try:
         captured, fold = run_async(_profile(args, targets, variants, out, request, api_key))
     except ProfileError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(safe_text(str(exc))) from None
     written = write_compute(fold, out)
     data = [asdict(v) for v in fold.compute.variants(tuple(fold.aggregator.variants))]
     (out / "compute.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
-    for name, reason in fold.compute.unavailable.items():
-        stderr(f"profile: {name}: no profile: {reason}")
+    for name in fold.compute.unavailable:
+        stderr(safe_text(f"profile: {name}: {fold.compute.problem(name)}"))
     print(
         f"wrote {written}, {out / 'compute.json'}, {out / 'recording.jsonl'} and {captured} traces in {out / 'traces'}"
     )

@@ -110,9 +110,8 @@ class ComputeFold:
             case ProfileCaptured():
                 self.profiles[event.variant] = event
                 self.unavailable.pop(event.variant, None)
-            case ProfileUnavailable():
+            case ProfileUnavailable():  # an earlier capture of the variant is kept, and said to be older
                 self.unavailable[event.variant] = event.reason
-                self.profiles.pop(event.variant, None)
             case ProfileFinished():
                 self.running = None
                 self.runs += 1
@@ -123,6 +122,16 @@ class ComputeFold:
         """The captured profiles, in `order` first (the session's variants: the baseline leads)."""
         names = [n for n in order if n in self.profiles] + [n for n in self.profiles if n not in order]
         return [self.profiles[n].profiled for n in names]
+
+    def problem(self, variant: str) -> str | None:
+        """Why the variant's newest profile run gave no profile, in words that say whether an
+        earlier profile is what is shown; None when its newest run captured one."""
+        reason = self.unavailable.get(variant)
+        if reason is None:
+            return None
+        if variant in self.profiles:
+            return f"the newest capture failed ({reason}); the profile shown is an earlier one"
+        return f"no profile: {reason}"
 
     @property
     def empty(self) -> bool:

@@ -136,14 +136,14 @@ def _table(variants: list[ProfiledVariant], phase_name: str) -> list[str]:
     categories: list[str] = []
     for _, p in phases:
         categories += [c.category for c in p.categories if c.category not in categories]
-    head = "| category | " + " | ".join(f"{v.variant} ms/step | share" for v, _ in phases) + " |"
+    head = "| category | " + " | ".join(f"{escape_cell(v.variant)} ms/step | share" for v, _ in phases) + " |"
     rows = [f"### {phase_name.capitalize()}", "", head, "|---|" + "---:|---:|" * len(phases)]
     for category in sorted(categories, key=lambda c: (c == GAPS, c)):
         cells = []
         for _, p in phases:
             share = next((c.share for c in p.categories if c.category == category), 0.0)
             cells.append(f"{per_step(p, category):.2f} | {share:.1%}")
-        rows.append(f"| {category} | " + " | ".join(cells) + " |")
+        rows.append(f"| {escape_cell(category)} | " + " | ".join(cells) + " |")
     rows.append(
         "| **step** | "
         + " | ".join(
@@ -154,13 +154,13 @@ def _table(variants: list[ProfiledVariant], phase_name: str) -> list[str]:
     rows.append("")
     for v, p in phases:
         rows += [
-            f"Top ops, {v.variant} ({phase_name}):",
+            f"Top ops, {escape_prose(v.variant)} ({phase_name}):",
             "",
             "| op | category | calls | total ms | mean µs |",
             "|---|---|---:|---:|---:|",
         ]
         rows += [
-            f"| {_name(o.name)} | {o.category} | {o.calls:,} | {o.total_ms:,.2f} | {o.mean_us:,.1f} |"
+            f"| {_name(o.name)} | {escape_cell(o.category)} | {o.calls:,} | {o.total_ms:,.2f} | {o.mean_us:,.1f} |"
             for o in p.top_ops
         ]
         if p.other_names:
@@ -177,9 +177,13 @@ def _name(text: str) -> str:
 
 
 def compute_markdown(
-    variants: list[ProfiledVariant], request: str, unavailable: dict[str, str] | None = None
+    variants: list[ProfiledVariant],
+    request: str,
+    unavailable: dict[str, str] | None = None,
+    traces_dir: str = "traces",
 ) -> str:
-    """`unavailable`: variants without a profile and why (an engine with no profiler says so)."""
+    """`unavailable`: why a variant's newest run gave no profile (words from ComputeFold.problem:
+    "no profile: ..." or "the newest capture failed ...")."""
     lines = [
         "# Compute graphs",
         "",
@@ -187,11 +191,11 @@ def compute_markdown(
         "",
     ]
     for name, reason in (unavailable or {}).items():
-        lines.append(f"- **{name}**: no profile: {escape_prose(reason)}")
+        lines.append(f"- **{escape_prose(name)}**: {escape_prose(reason)}")
     if unavailable:
         lines.append("")
     lines += ["## What it says", ""]
-    lines += [f"- {b}" for b in bullets(variants)]
+    lines += [f"- {escape_prose(b)}" for b in bullets(variants)]  # names from a recording: foreign text
     lines += ["", "## Where the time goes", "",
               "Self time of each op on the engine worker's main thread (an op's time less the ops nested in it; "
               "on a GPU trace, each kernel's time); "
@@ -202,7 +206,9 @@ def compute_markdown(
     for v in variants:
         size = f", {v.trace_bytes / 1e6:.1f} MB" if v.trace_bytes else ""
         took = f", captured in {v.capture_s:.0f} s" if v.capture_s is not None else ""
-        lines.append(f"- {v.variant} ({v.precision}): `traces/{v.trace}`{size}{took}")
+        lines.append(
+            f"- {escape_prose(v.variant)} ({escape_prose(v.precision)}): {_name(f'{traces_dir}/{v.trace}')}{size}{took}"
+        )
     lines += ["", "Open a trace at https://ui.perfetto.dev (Open trace file; gzipped files open as they are) "
               "or in chrome://tracing.", ""]  # fmt: skip
     return "\n".join(lines)

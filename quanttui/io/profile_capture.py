@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import re
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from quanttui.core.compute import analyse
+from quanttui.core.compute import ComputeProfile, analyse
 from quanttui.core.compute_words import ProfiledVariant
 from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, Timeouts, split_base_url
@@ -193,6 +195,20 @@ def profiler_dir(extra_args: tuple[str, ...]) -> Path | None:
     return None
 
 
+def _analyse_file(path: str) -> ComputeProfile:
+    trace = read_trace(Path(path))
+    return analyse(trace.ops, trace.steps, trace.nested)
+
+
+async def analyse_trace(path: Path) -> ComputeProfile:
+    """The trace's profile, computed in a spawned process: a 200-token trace holds ~1e6 ops, and
+    parsing its JSON (~10 s, ~1.2 GB) holds the GIL, which in a thread would stall the console,
+    the samplers and the session's loop for seconds. TraceError comes back as raised."""
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return await loop.run_in_executor(pool, _analyse_file, str(path))
+
+
 async def profile_variant(
     name: str,
     precision: str,
@@ -212,8 +228,7 @@ async def profile_variant(
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", name)
     try:
         capture = await capture_profile(url, model, trace_dir, f"quanttui-{safe}-{stamp}", request, api_key)
-        # A 200-token trace holds ~1e6 ops: ~20 s to read and analyse, off the session's loop.
-        trace = await asyncio.to_thread(read_trace, capture.trace)
+        profile = await analyse_trace(capture.trace)
     except (ProfileError, TraceError) as exc:
         raise ProfileError(f"{name}: {exc}") from None
     traces_out.mkdir(parents=True, exist_ok=True)
@@ -221,8 +236,6 @@ async def profile_variant(
     shutil.copy2(capture.trace, kept)
     size = kept.stat().st_size
     progress(f"profile: {name}: trace {kept.name} ({size / 1e6:.1f} MB), captured in {capture.seconds:.0f} s")
-    profile = await asyncio.to_thread(analyse, trace.ops, trace.steps, trace.nested)
-    del trace
     return ProfiledVariant(
         name, precision, profile, kept.name, capture.seconds, size, weights, bandwidth_gbps
     )

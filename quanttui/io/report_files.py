@@ -114,8 +114,8 @@ def build_report(
     folded = fold_recording(recording, pinned)
     triage_state, _ = load_triage(triage_recording or recording)  # with the tags of its journals
     paths = write_report(folded.fold, folded.header.config, recording.name, out_dir, options, triage_state)
-    if folded.fold.compute.profiles:
-        copy_traces(recording, out_dir)
+    profiles = folded.fold.compute.profiles.values()
+    copy_traces(recording, out_dir, [Path(p.trace).name for p in profiles])  # only the ones it names
     return paths
 
 
@@ -126,6 +126,7 @@ def write_report(
     out_dir: Path,
     options: ReportOptions,
     triage_state: TriageState,
+    traces_dir: str = "traces",
 ) -> list[Path]:
     """The report files from a session's fold: the same for a live session's "Write report", a
     replay's and `quanttui report`'s."""
@@ -164,29 +165,33 @@ def write_report(
     write_text_export(paths[2], capacity_md(inputs))
     write_text_export(paths[3], cost_md(inputs))
     write_text_export(paths[4], business_case_md(inputs))
-    compute = write_compute(fold, out_dir)
+    compute = write_compute(fold, out_dir, traces_dir)
     return [*paths, compute] if compute else paths
 
 
-def write_compute(fold: SessionFold, out_dir: Path) -> Path | None:
+def write_compute(fold: SessionFold, out_dir: Path, traces_dir: str = "traces") -> Path | None:
     """compute_graphs.md from the profiles the fold holds (None when the session profiled nothing).
-    The variants keep the session's order (the first is the baseline the bullets compare against)."""
+    The variants keep the session's order (the first is the baseline the bullets compare against);
+    `traces_dir`: where the traces are, relative to `out_dir` (the console's report/ folder: ../traces)."""
     compute = fold.compute
     if not compute.profiles and not compute.unavailable:
         return None
     order = tuple(fold.aggregator.variants)  # the EndpointInfo order
     path = out_dir / COMPUTE_FILE
-    write_text_export(path, compute_markdown(compute.variants(order), compute.request, compute.unavailable))
+    problems = {name: compute.problem(name) or "" for name in compute.unavailable}
+    markdown = compute_markdown(compute.variants(order), compute.request, problems, traces_dir)
+    write_text_export(path, markdown)
     return path
 
 
-def copy_traces(recording: Path, out_dir: Path) -> None:
+def copy_traces(recording: Path, out_dir: Path, names: Sequence[str]) -> None:
     """A report written away from the recording's folder takes the raw traces along (traces/)."""
     source = recording.parent / "traces"
     target = out_dir / "traces"
     if not source.is_dir() or source.resolve() == target.resolve():
         return
-    target.mkdir(parents=True, exist_ok=True)
-    for trace in source.glob("*.pt.trace.json*"):
-        if not (target / trace.name).exists():
+    for name in names:
+        trace = source / name
+        if trace.is_file() and not (target / trace.name).exists():
+            target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(trace, target / trace.name)

@@ -43,7 +43,15 @@ def run_job(
         case WriteReport(out_dir=out_dir):
             triage = fold.triage
             triage.load_tags(tagging.loaded())  # a tag of an earlier sitting counts too
-            return write_report(fold, header.config, title, out_dir / "report", ReportOptions(), triage)
+            return write_report(
+                fold,
+                header.config,
+                title,
+                out_dir / "report",
+                ReportOptions(),
+                triage,
+                traces_dir="../traces",
+            )
         case ExportCatalog(out_dir=out_dir):
             triage = fold.triage
             triage.load_tags(tagging.loaded())

@@ -122,6 +122,7 @@ class LiveSession:
         self._profiler = ProfileDriver(
             self.stream.publish, self.clock, config.out_dir / "traces", self.progress
         )
+        self._closed = False  # the load has ended: no profile can start
 
     @property
     def info(self) -> SessionInfo:
@@ -160,7 +161,7 @@ class LiveSession:
             case Resume():
                 control.resume()
             case TogglePause():
-                control.resume() if control.paused else control.pause()
+                control.resume() if control.operator_paused else control.pause()  # a hold stays
             case Stop(engine_grace_s=grace):
                 self.stop(grace)
             case StepUp():
@@ -212,10 +213,10 @@ class LiveSession:
             self._triage.start(self._resolved, self.config.timeouts, self._api_key)
 
     def start_profile(self) -> None:
-        """Profile one generation on each ready variant (the ramp pauses meanwhile); a run in
-        progress, or no engine ready yet, changes nothing."""
-        if not self._resolved or self.control.stopped:
-            return
+        """Profile one generation on each ready variant (the ramp is held meanwhile); a run in
+        progress, no engine ready yet, or a session whose load has ended changes nothing."""
+        if not self._resolved or self.control.stopped or self.control.finished or self._closed:
+            return  # nothing serves any more: the engines are stopped, the stream closed
         targets = session_targets(self._resolved, self._launch, self.header.config)
         bandwidth = (self.header.config.get("hardware") or {}).get("memory_bandwidth_gbps")
         self._profiler.start(targets, self.control, bandwidth, self._api_key)
@@ -400,6 +401,7 @@ class LiveSession:
             interrupted = True
             stream.publish(SweepFinished(t=clock.now(), reason="interrupted"))
         finally:
+            self._closed = True
             await self._profiler.stop()
             for task in [*background, *self._restarts.tasks]:
                 task.cancel()

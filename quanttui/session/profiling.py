@@ -3,9 +3,10 @@
 `run_profiles` is shared by `quanttui profile` and a live session: it publishes `ProfileStarted`,
 then per variant `ProfileCaptured` or `ProfileUnavailable` (an engine without a profiler, one whose
 profiler is off, a capture that failed: said in one line), then `ProfileFinished`. One variant's
-failure does not stop the others. `ProfileDriver` runs it inside a live session: the ramp pauses
-while the engines are profiled (a profile of a loaded engine would measure the load, not the
-generation) and resumes after, and the events say so.
+failure does not stop the others. `ProfileDriver` runs it inside a live session: the ramp is held
+(`RampControl.hold`, not the operator's pause, which stays theirs) while the engines are
+profiled (a profile of a loaded engine would measure the load, not the generation) and released
+after, and the events say so.
 """
 
 from __future__ import annotations
@@ -190,7 +191,18 @@ class ProfileDriver:
         if self.running or not targets:
             return False
         self.task = asyncio.create_task(self._run(list(targets), control, bandwidth_gbps, api_key))
+        self.task.add_done_callback(self._ended)
         return True
+
+    def _ended(self, task: asyncio.Task[int]) -> None:
+        """A run that raised outside a variant's capture still ends, and says why."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        self._publish(
+            OperatorNote(t=self._clock.now(), text=f"profiling failed: {type(exc).__name__}: {exc}")
+        )
+        self._publish(ProfileFinished(t=self._clock.now(), reason="failed"))
 
     async def _run(
         self,
@@ -199,22 +211,20 @@ class ProfileDriver:
         bandwidth_gbps: float | None,
         api_key: str | None,
     ) -> int:
+        """The ramp is held (not paused: the operator's pause stays theirs) while anything is
+        profiled; a ramp that was not running is left alone."""
         profilable = any(t.trace_dir is not None and not t.unavailable for t in targets)
-        running = control.started and not control.paused and not control.stopped and not control.finished
-        pause = profilable and running
-        if pause:
-            control.pause()
-            self._publish(
-                OperatorNote(t=self._clock.now(), text="ramp paused while the variants are profiled")
-            )
+        held = profilable and not control.paused and control.hold()
+        if held:
+            self._publish(OperatorNote(t=self._clock.now(), text="ramp held while the variants are profiled"))
         try:
             return await run_profiles(
                 targets, self.request, self._traces_out, self._publish, self._clock, self._progress,
-                bandwidth_gbps, api_key, paused_ramp=pause,
+                bandwidth_gbps, api_key, paused_ramp=held,
             )  # fmt: skip
         finally:
-            if pause and control.paused and not control.stopped:
-                control.resume()
+            if held:
+                control.release()
             after, self._after = self._after, []
             for action in after:
                 action()
@@ -231,6 +241,7 @@ class ProfileRecording:
 
     def __init__(self, out_dir: Path, header_config: dict[str, Any], secrets: Secrets | None = None) -> None:
         self.clock = SessionClock()
+        self.secrets = secrets or Secrets()
         self._streams = LiveStreams(self.clock, out_dir, None)
         if secrets:  # an error a server echoed back may quote the key: masked before it is recorded
             self._streams.stream.scrub_with(secrets.scrub_event)
@@ -250,9 +261,11 @@ async def profile_launched(
     request: ProfileRequest,
     progress: Callable[[str], None],
     recording: ProfileRecording,
+    api_key: str | None = None,
 ) -> int:
     """Launch `variants` (vLLM ones with the profiler on, tracing into out/profiler/<name>/), profile
-    each that can be, stop them all; the events (engine start-up included) go to `recording`. The
+    each that can be, stop them all; the events (engine start-up included) go to `recording`. An
+    engine that did not start is one variant without a profile, not the end of the run. The
     number of profiles captured."""
     variants = with_profiler(variants, out)
 
@@ -262,21 +275,29 @@ async def profile_launched(
             progress(f"profile: {event.variant}: {event.state}{' · ' + event.detail if event.detail else ''}")
 
     bound, _ = memory_bandwidth(None)  # the roofline's bound: NVML, else a copy measured on this host
-    launcher = Launcher(publish, recording.clock, log_dir=out / "logs")
+    launcher = Launcher(publish, recording.clock, log_dir=out / "logs", secrets=recording.secrets)
     try:
         engines = await launcher.start_all(variants)
-        resolved = []
+        resolved, failed = [], {}
         for v in variants:
             engine = engines.get(v.name)
             if engine is None or str(engine.phase) != "ready":
-                raise ProfileError(f"{v.name}: the engine did not start (see {out / 'logs'})")
+                failed[v.name] = f"the engine did not start (its log: {out / 'logs'})"
+                continue
             info = EndpointInfo(t=recording.clock.now(), variant=v.name, url=v.url, model=v.served_name,
                                 precision=v.precision, pids=tuple(engine.pids()))  # fmt: skip
             recording.publish(info)
             resolved.append(info)
-        header = {"variants": [v.public() for v in variants]}
-        targets = session_targets(resolved, variants, header)
+        ready = {
+            t.variant: t
+            for t in session_targets(resolved, variants, {"variants": [v.public() for v in variants]})
+        }
+        targets = [
+            ready.get(v.name)
+            or ProfileTarget(v.name, v.precision or v.name, v.url, v.served_name, None, failed[v.name])
+            for v in variants
+        ]
         return await run_profiles(targets, request, out / "traces", recording.publish, recording.clock,
-                                  progress, bound)  # fmt: skip
+                                  progress, bound, api_key)  # fmt: skip
     finally:
         await launcher.stop_all()

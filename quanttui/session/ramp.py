@@ -42,7 +42,8 @@ class RampControl:
         self._publish = publish
         self._clock = clock
         self._started = started
-        self._paused = False
+        self._paused = False  # the operator's pause
+        self._held = False  # a hold that is not the operator's (a profile run: session/profiling.py)
         self._stopped = False
         self._finished = False
         self._index: int | None = None  # plan index of the running step
@@ -59,7 +60,16 @@ class RampControl:
 
     @property
     def paused(self) -> bool:
+        """The ramp waits: the operator paused it, or something holds it."""
+        return self._paused or self._held
+
+    @property
+    def operator_paused(self) -> bool:
         return self._paused
+
+    @property
+    def held(self) -> bool:
+        return self._held
 
     @property
     def stopped(self) -> bool:
@@ -123,21 +133,52 @@ class RampControl:
         self._started = True
         self._record("start")
 
+    def _halt(self) -> None:
+        if self._paused_since is None:
+            self._paused_since = time.monotonic()
+
+    def _unhalt(self) -> None:
+        if not self.paused and self._paused_since is not None:
+            self._paused_total += time.monotonic() - self._paused_since
+            self._paused_since = None
+
     def pause(self) -> None:
         if self._paused or self._finished or self._stopped:
             return
         self._paused = True
-        self._paused_since = time.monotonic()
+        self._halt()
         self._record("pause")
 
     def resume(self) -> None:
+        """Ends the operator's pause (a hold, if any, still keeps the ramp waiting)."""
         if not self._paused or self._finished:
             return
         self._paused = False
-        if self._paused_since is not None:
-            self._paused_total += time.monotonic() - self._paused_since
-            self._paused_since = None
+        self._unhalt()
         self._record("resume")
+
+    def hold(self) -> bool:
+        """Keep the ramp waiting without the operator's pause (which stays theirs to give and take
+        back); False when there is nothing to hold (not started, already held, ended)."""
+        if self._held or not self._started or self._finished or self._stopped:
+            return False
+        self._held = True
+        self._halt()
+        self._announce()
+        self._wake()
+        return True
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        self._unhalt()
+        self._announce()
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def stop(self) -> None:
         if self._stopped or self._finished:
@@ -176,8 +217,8 @@ class RampControl:
             await self._changed.wait()
 
     async def wait_running(self) -> None:
-        """Until not paused, or the step must end."""
-        while self._paused and not self.interrupting:
+        """Until not paused (nor held), or the step must end."""
+        while self.paused and not self.interrupting:
             await self._changed.wait()
 
     async def wait_stopped(self) -> None:
@@ -197,7 +238,7 @@ class RampControl:
     def finish(self) -> None:
         """The sweep has ended: nothing is held any more and further commands are ignored."""
         self._finished = True
-        self._paused, self._paused_since = False, None
+        self._paused, self._held, self._paused_since = False, False, None
         self._announce()
         self._changed.set()
         self._changed = asyncio.Event()

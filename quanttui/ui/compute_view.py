@@ -4,15 +4,15 @@ Each variant's step is one stacked bar of its categories, every bar on one scale
 variant's step fills the width), so the bars' lengths compare the steps and their parts compare
 where the time goes. Each category has a glyph as well as a theme colour, so the bars read on a
 monochrome terminal too. The top-ops table puts the variants' ms per step side by side and marks
-an op whose time differs by more than `DIFFERS` (or that one variant does not run at all: the dense
-matmul that INT4 replaces). The timeline strip is each step's duration, in order, on one scale.
+an op whose time certainly differs by more than `DIFFERS` and by a material part of the step (or
+that one variant does not run at all: the dense matmul that INT4 replaces). The timeline strip is each step's duration, in order, on one scale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quanttui.core.compute import CATEGORIES, GAPS, OTHER, PhaseProfile
+from quanttui.core.compute import CATEGORIES, GAPS, OTHER, TOP_OPS, PhaseProfile
 from quanttui.core.compute_events import ComputeFold
 from quanttui.core.compute_words import ProfiledVariant, per_step
 
@@ -21,18 +21,22 @@ CATEGORY_LOOK: dict[str, tuple[str, str]] = {
     "dense GEMM": ("compute-gemm", "█"),
     "quantized GEMM": ("compute-qgemm", "▓"),
     "dequantization": ("compute-dequant", "▒"),
-    "attention": ("compute-attention", "█"),
-    "norms / activations": ("compute-elementwise", "▓"),
-    "sampling / logits": ("compute-sampling", "▒"),
-    "memory copies": ("compute-copies", "▒"),
-    "communication": ("compute-comm", "░"),
+    "attention": ("compute-attention", "▚"),
+    "norms / activations": ("compute-elementwise", "▞"),
+    "sampling / logits": ("compute-sampling", "▙"),
+    "memory copies": ("compute-copies", "▄"),
+    "communication": ("compute-comm", "▀"),
     "tensor bookkeeping": ("compute-bookkeeping", "░"),
-    OTHER: ("compute-other", "░"),
+    OTHER: ("compute-other", "▟"),
     GAPS: ("compute-gaps", "·"),
 }
 assert set(CATEGORY_LOOK) == set(CATEGORIES)
+assert len({glyph for _, glyph in CATEGORY_LOOK.values()}) == len(CATEGORY_LOOK)  # monochrome terminals
 PHASES = ("decode", "prefill", "mixed", "step")
-DIFFERS = 0.25  # an op's time per step differs when the larger is over 1.25x the smaller
+# An op's time per step differs when the larger is over 1.25x the smaller and the difference is at
+# least 2 % of the longer step (smaller differences are noise, not what quantization changed).
+DIFFERS = 0.25
+MATERIAL = 0.02
 TOP_ROWS = 10
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -47,8 +51,17 @@ class Segment:
 class OpRow:
     name: str
     category: str
-    ms_per_step: tuple[float | None, ...]  # per variant; None: the op does not run there
+    # per variant: its ms per step; None: not among that variant's top ops, whose smallest is
+    # `below` (None when the list is complete: the op does not run there at all)
+    ms_per_step: tuple[float | None, ...]
+    below: tuple[float | None, ...]
     differs: bool
+
+    def cell(self, i: int) -> str:
+        ms = self.ms_per_step[i]
+        if ms is not None:
+            return f"{ms:.2f}"
+        return "—" if self.below[i] is None else f"<{self.below[i]:.2f}"
 
 
 def phases_of(variants: list[ProfiledVariant]) -> list[str]:
@@ -88,13 +101,18 @@ def legend(variants: list[ProfiledVariant], phase: str) -> list[Segment]:
 
 
 def top_rows(variants: list[ProfiledVariant], phase: str, limit: int = TOP_ROWS) -> list[OpRow]:
-    """The ops that take the most time per step in any variant, with each variant's time."""
-    tables = []
+    """The ops that take the most time per step in any variant, with each variant's time. An op
+    missing from a variant's top list is "<x" (x: the smallest time on that list) when the list
+    was cut at TOP_OPS, "—" only when the list is complete (the op does not run there)."""
+    tables: list[dict[str, tuple[str, float]]] = []
+    floors: list[float | None] = []
+    step_ms = 0.0
     for v in variants:
         p = v.profile.phase(phase)
-        tables.append(
-            {o.name: (o.category, o.total_ms / p.steps) for o in p.top_ops} if p and p.steps else {}
-        )
+        table = {o.name: (o.category, o.total_ms / p.steps) for o in p.top_ops} if p and p.steps else {}
+        tables.append(table)
+        floors.append(min((ms for _, ms in table.values()), default=0.0) if len(table) >= TOP_OPS else None)
+        step_ms = max(step_ms, p.step_ms_mean if p else 0.0)
     names: dict[str, float] = {}
     for table in tables:
         for name, (_, ms) in table.items():
@@ -102,12 +120,18 @@ def top_rows(variants: list[ProfiledVariant], phase: str, limit: int = TOP_ROWS)
     rows = []
     for name in sorted(names, key=lambda n: -names[n])[:limit]:
         cells = tuple(table[name][1] if name in table else None for table in tables)
+        below = tuple(None if cell is not None else floor for cell, floor in zip(cells, floors, strict=True))
         category = next(table[name][0] for table in tables if name in table)
-        present = [c for c in cells if c is not None]
-        differs = len(present) < len(cells) or (
-            len(present) > 1 and max(present) > (1 + DIFFERS) * max(min(present), 1e-9)
+        # what each variant spends at least and at most on it (an op off a cut list: 0 up to its floor)
+        low = [c if c is not None else 0.0 for c in cells]
+        high = [c if c is not None else (f or 0.0) for c, f in zip(cells, floors, strict=True)]
+        differs = any(
+            low[i] - high[j] >= MATERIAL * step_ms and low[i] > (1 + DIFFERS) * high[j]
+            for i in range(len(cells))
+            for j in range(len(cells))
+            if i != j
         )
-        rows.append(OpRow(name, category, cells, differs))
+        rows.append(OpRow(name, category, cells, below, differs))
     return rows
 
 

@@ -156,6 +156,9 @@ def _ramp_refusal(action: str, state: LiveState, can_restart: bool, what_runs: s
         return None
     if ramp in (None, "waiting"):
         return None if action == "start_ramp" else "the ramp has not started: s starts it"
+    profiling = state.fold.compute.running
+    if profiling is not None and profiling.paused_ramp and action in ("start_ramp", "pause_ramp"):
+        return "a profile holds the ramp: it goes on by itself when the profile ends (g shows it)"
     if action == "start_ramp":
         return "the ramp is paused: p resumes it" if ramp == "paused" else "the ramp is already running"
     # Started, first step not yet begun: the session takes a step up from the plan's first level

@@ -58,6 +58,17 @@ def test_the_top_ops_mark_the_matmul_int4_replaced(pair):
     assert "quantized GEMM" in legend_names and GAPS in legend_names
 
 
+def test_an_op_off_a_cut_top_list_is_below_its_floor_not_absent(pair):
+    rows = {r.name: r for r in top_rows(pair, "prefill", limit=40)}
+    bf16_prefill = pair[0].profile.phase("prefill")
+    assert len(bf16_prefill.top_ops) == 15  # the list was cut: an op missing from it may still run
+    floor = min(o.total_ms for o in bf16_prefill.top_ops) / bf16_prefill.steps
+    wna16 = rows["_C::cpu_gemm_wna16"]
+    assert wna16.cell(0) == f"<{floor:.2f}" and wna16.differs  # 100+ ms in awq against under 1 ms
+    small = [r for r in rows.values() if r.ms_per_step[0] is None and r.ms_per_step[1] is not None]
+    assert any(not r.differs for r in small)  # an op just under the other's list is not "one only"
+
+
 def test_phases_put_decode_first(pair):
     assert phases_of(pair) == ["decode", "prefill"]
 

@@ -39,7 +39,11 @@ from quanttui.ui.screens.help import HELP_AND_QUIT
 from quanttui.ui.widgets.footer import FooterOrder, KeyFooter
 from quanttui.ui.widgets.text import LiteralLine
 
-NAME_CELLS = 8  # a variant's name column
+NAME_CELLS = 8  # a variant's name column at least; up to 20 when a name is longer
+
+
+def name_cells(names: list[str]) -> int:
+    return min(20, max([NAME_CELLS, *(len(n) for n in names)]))
 
 
 class ComputeScreen(FooterOrder, Screen[None]):
@@ -88,8 +92,8 @@ class ComputeScreen(FooterOrder, Screen[None]):
             return
         self._shown = key
         order = self._variant_order()
-        asked = len(set(compute.profiles) | set(compute.unavailable)) or len(order)
-        header = f" COMPUTE  {status_line(compute, self._can_profile(), asked)}"
+        asked = len(set(order) | set(compute.profiles) | set(compute.unavailable))
+        header = f" COMPUTE  {safe_text(status_line(compute, self._can_profile(), asked))}"
         self.query_one("#cpu-header", LiteralLine).show(header)
         self.query_one("#cpu-text", Static).update(self._body())
 
@@ -111,51 +115,59 @@ class ComputeScreen(FooterOrder, Screen[None]):
         heading = self.get_component_rich_style("compute--heading", partial=True)
         muted = self.get_component_rich_style("compute--muted", partial=True)
         text = Text()
-        for name, reason in compute.unavailable.items():
-            text.append(f"{name}: no profile: ", heading)
-            text.append(safe_text(reason) + "\n")
+        for name in compute.unavailable:
+            text.append(f"{safe_text(name)}: ", heading)
+            text.append(safe_text(compute.problem(name) or "") + "\n")
         phases = phases_of(variants)
         if not phases:
             return text
         phase = phases[self.phase_index % len(phases)]
         body = self.query_one("#cpu-body").scrollable_content_region.width or self.size.width - 4
+        cells = name_cells([v.variant for v in variants])
         # " name  12345.6 ms " before the bar, and room for the scrollbar the body may grow
-        width = max(10, body - NAME_CELLS - 17)
+        width = max(10, body - cells - 17)
         shown = [(v, v.profile.phase(phase)) for v in variants]
         shown = [(v, p) for v, p in shown if p is not None]
         scale = max(p.step_ms_mean for _, p in shown)
         others = f"  (tab: {', '.join(p for p in phases if p != phase)})" if len(phases) > 1 else ""
         text.append(f"{phase.capitalize()} step: where the time goes (bars on one scale){others}\n", heading)
         for v, p in shown:
-            text.append(f" {v.variant[:NAME_CELLS]:<{NAME_CELLS}} {p.step_ms_mean:8.1f} ms ")
+            text.append(f" {safe_text(v.variant)[:cells]:<{cells}} {p.step_ms_mean:8.1f} ms ")
             self._segments(text, stacked_bar(p, width, scale))
             text.append("\n")
         text.append(" ")
         self._segments(text, legend(variants, phase))
         text.append("\n\n")
-        names = [v.variant for v, _ in shown]
-        name_w = max(16, min(39, body - 10 * len(names) - 4))
+        names = [safe_text(v.variant) for v, _ in shown]
+        col = min(16, max(10, *(len(n) + 1 for n in names)))
+        name_w = max(16, min(39, body - col * len(names) - 4))
         text.append(
-            f"{'Top ops, ms per step':<{name_w + 1}}" + "".join(f"{n[:9]:>10}" for n in names) + "\n", heading
+            f"{'Top ops, ms per step':<{name_w + 1}}"
+            + "".join(f"{n[: col - 1]:>{col}}" for n in names)
+            + "\n",
+            heading,
         )
         for row in top_rows([v for v, _ in shown], phase):
             line = f" {safe_text(row.name)[: name_w - 1]:<{name_w}}" + "".join(
-                f"{'—' if ms is None else f'{ms:.2f}':>10}" for ms in row.ms_per_step
+                f"{row.cell(i):>{col}}" for i in range(len(row.ms_per_step))
             )
             if row.differs:
                 text.append(line + "  ◆\n", self.get_component_rich_style("compute--differs", partial=True))
             else:
                 text.append(line + "\n")
-        text.append(" ◆ differs by more than 25 %, or runs in one variant only\n\n", muted)
+        text.append(
+            " ◆ differs by over 25 % and 2 % of the step, or runs in one only · <x: under its top 15\n\n",
+            muted,
+        )
         top = max(max(p.step_ms) for _, p in shown if p.step_ms) if any(p.step_ms for _, p in shown) else 0.0
         if top:
             text.append(f"Each {phase} step in order (0-{top:.0f} ms), and its gaps\n", heading)
-            strip = max(10, body - NAME_CELLS - 22)  # "  p50 1234.5 ms" after it
+            strip = max(10, body - cells - 22)  # "  p50 1234.5 ms" after it
             for v, p in shown:
-                text.append(f" {v.variant[:NAME_CELLS]:<{NAME_CELLS}} ")
+                text.append(f" {safe_text(v.variant)[:cells]:<{cells}} ")
                 text.append(spark(p.step_ms, strip, top))
                 text.append(f"  p50 {p.step_ms_p50:.1f} ms\n")
-                text.append(f" {'gaps':<{NAME_CELLS}} ", muted)
+                text.append(f" {'gaps':<{cells}} ", muted)
                 text.append(
                     spark(p.step_gap_ms, strip, top), self._colour(CATEGORY_LOOK["gaps (no op running)"][0])
                 )

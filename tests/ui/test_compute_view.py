@@ -109,3 +109,20 @@ def test_the_monitor_says_why_the_ramp_is_paused_while_profiling(pair):
     )  # the operator's own
     state.apply(ProfileStarted(t=4.0, variants=("bf16", "awq"), request="1 x 200"))
     assert status_view(state, "live", 4.0, paused=False).flags == "profiling (g)"
+
+
+def test_p_and_s_say_why_while_a_profile_holds_the_ramp():
+    from quanttui.core.events import RampStatus
+    from quanttui.core.live import LiveState
+    from quanttui.ui.controls import refusal
+
+    state = LiveState(None)
+    state.apply(RampStatus(t=0.5, state="running"))
+    state.apply(ProfileStarted(t=1.0, variants=("bf16", "awq"), request="1 x 200", paused_ramp=True))
+    state.apply(RampStatus(t=1.0, state="paused"))
+    for action in ("pause_ramp", "start_ramp"):
+        assert refusal(action, state).startswith("a profile holds the ramp")
+    assert refusal("stop_ramp", state) is None  # x still stops everything
+    state.apply(ProfileFinished(t=2.0, reason="completed"))
+    state.apply(RampStatus(t=2.0, state="running"))
+    assert refusal("pause_ramp", state) is None

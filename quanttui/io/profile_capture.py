@@ -233,7 +233,10 @@ async def profile_variant(
         raise ProfileError(f"{name}: {exc}") from None
     traces_out.mkdir(parents=True, exist_ok=True)
     kept = traces_out / f"{name}-{stamp}.pt.trace.json{'.gz' if capture.trace.suffix == '.gz' else ''}"
-    shutil.copy2(capture.trace, kept)
+    if capture.trace.resolve().is_relative_to(traces_out.resolve().parent):
+        shutil.move(capture.trace, kept)  # our own engine's folder in the run: one copy is enough
+    else:
+        shutil.copy2(capture.trace, kept)  # an attached engine's folder is not ours to empty
     size = kept.stat().st_size
     progress(f"profile: {name}: trace {kept.name} ({size / 1e6:.1f} MB), captured in {capture.seconds:.0f} s")
     return ProfiledVariant(

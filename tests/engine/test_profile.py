@@ -54,6 +54,7 @@ def test_profile_demo_writes_compute_graphs_for_both_variants(demo_models, tmp_p
             assert set(int4) & {"_C::cpu_gemm_wna16", "_C::int4_scaled_mm_cpu"}, int4
     # The engines were stopped: their profiler folders hold this run's traces only.
     assert sorted(p.name for p in (out / "profiler").iterdir()) == ["awq", "bf16"]
+    assert not list((out / "profiler").glob("*/*.pt.trace.json*"))  # moved to traces/, not kept twice
 
 
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install -y tmux)")

@@ -39,7 +39,7 @@ from quanttui.core.secrets import Secrets
 from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.hardware import memory_bandwidth, weights_bytes
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
-from quanttui.io.profile_capture import ProfileError, ProfileRequest, with_profiler
+from quanttui.io.profile_capture import PROMPT, ProfileError, ProfileRequest, with_profiler
 from quanttui.io.report_files import write_compute
 from quanttui.session.profiling import (
     ProfileRecording,
@@ -75,6 +75,8 @@ def add_profile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     )
     p.add_argument("--batch", type=int, default=1, help="concurrent identical requests (decode under load)")
     p.add_argument("--prompt", default=None, help="the prompt (default: a short question)")
+    p.add_argument("--prompt-tokens", type=int, default=None, metavar="N",
+                   help="grow the prompt to exactly N tokens (the engine's count, chat template included)")  # fmt: skip
     p.add_argument(
         "--stop-timeout", type=positive, default=600.0, help="s to wait for the trace to be written"
     )
@@ -85,8 +87,12 @@ def add_profile(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 def _request(args: argparse.Namespace) -> ProfileRequest:
     if args.tokens < 1 or args.batch < 1:
         raise UsageError("--tokens and --batch must be at least 1")
-    extra = {"prompt": args.prompt} if args.prompt else {}
-    return ProfileRequest(tokens=args.tokens, batch=args.batch, stop_timeout_s=args.stop_timeout, **extra)
+    if args.prompt_tokens is not None and args.prompt_tokens < 1:
+        raise UsageError("--prompt-tokens must be at least 1")
+    return ProfileRequest(
+        tokens=args.tokens, batch=args.batch, prompt=args.prompt or PROMPT, prompt_tokens=args.prompt_tokens,
+        stop_timeout_s=args.stop_timeout,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

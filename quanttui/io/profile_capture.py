@@ -27,10 +27,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from quanttui.core.compute import ComputeProfile, analyse
 from quanttui.core.compute_words import ProfiledVariant
+from quanttui.core.prompt_length import PromptLengthError, prompt_of_tokens
 from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, Timeouts, split_base_url
 from quanttui.io.stream_outcome import StreamOutcome
 from quanttui.io.torch_trace import TraceError, read_trace
+from quanttui.io.triage_client import TriageClient, TriageRequestError
 
 ENABLE_HINT = (
     "start the engine with --profiler-config "
@@ -50,6 +52,7 @@ class ProfileRequest:
     tokens: int = 200
     batch: int = 1  # concurrent requests: decode under load
     prompt: str = PROMPT
+    prompt_tokens: int | None = None  # filler before `prompt` up to this many tokens, templated
     idle_timeout_s: float = 120.0  # waiting for the engine to run no request
     stop_timeout_s: float = 600.0  # the worker writes the trace before /stop_profile answers
 
@@ -98,9 +101,10 @@ async def capture_profile(
         raise ProfileError(f"{trace_dir}: the engine's torch_profiler_dir is not a folder on this machine")
     root = split_base_url(url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    prompt = await _prompt(root, model, api_key, request)
     async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30.0), trust_env=False) as http:
         await wait_idle(http, root, request.idle_timeout_s)
-        await _warm_up(root, model, api_key, request.prompt)
+        await _warm_up(root, model, api_key, prompt)
         started = time.time()
         clock = time.monotonic()
         try:
@@ -115,7 +119,7 @@ async def capture_profile(
         if reply.status_code != 200:
             raise ProfileError(f"{root}/start_profile: HTTP {reply.status_code}: {reply.text[:200]}")
         options = RequestOptions(max_tokens=request.tokens, temperature=0.0, seed=1234, ignore_eos=True)
-        messages = [{"role": "user", "content": request.prompt}]
+        messages = [{"role": "user", "content": prompt}]
         async with OpenAIStreamClient(
             root, model, api_key, request.batch, Timeouts(first_token_s=600.0)
         ) as client:
@@ -134,6 +138,28 @@ async def capture_profile(
             raise ProfileError(f"{root}: the profiled request failed: {failed[0].error_detail}")
         trace = await _find_trace(trace_dir, prefix, started, deadline=time.monotonic() + 60.0)
         return Capture(trace, prefix, round(time.monotonic() - clock, 1), tuple(outcomes))
+
+
+async def _prompt(root: str, model: str, api_key: str | None, request: ProfileRequest) -> str:
+    """The request's prompt, grown to `prompt_tokens` in the engine's own count (its /tokenize)."""
+    if request.prompt_tokens is None:
+        return request.prompt
+    client = TriageClient(root, model, api_key, Timeouts())
+
+    async def count(text: str) -> int:
+        return len(await client.tokenize_chat([{"role": "user", "content": text}]))
+
+    try:
+        prompt, got = await prompt_of_tokens(count, request.prompt_tokens, request.prompt)
+    except (TriageRequestError, PromptLengthError) as exc:
+        raise ProfileError(f"{root}: a {request.prompt_tokens}-token prompt: {exc}") from None
+    finally:
+        await client.aclose()
+    if got != request.prompt_tokens:
+        raise ProfileError(
+            f"{root}: a prompt of exactly {request.prompt_tokens} tokens cannot be made ({got} is the closest)"
+        )
+    return prompt
 
 
 async def _warm_up(root: str, model: str, api_key: str | None, prompt: str) -> None:

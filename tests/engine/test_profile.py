@@ -24,7 +24,8 @@ pytestmark = pytest.mark.engine
 def test_profile_demo_writes_compute_graphs_for_both_variants(demo_models, tmp_path):
     out = tmp_path / "profile"
     command = [sys.executable, "-c", "import sys; from quanttui.cli import main; sys.exit(main())",
-               "profile", "--demo", "--data-dir", str(demo_models.data_dir), "--tokens", "24", "--out", str(out)]  # fmt: skip
+               "profile", "--demo", "--data-dir", str(demo_models.data_dir), "--tokens", "24", "--prompt-tokens", "100",
+               "--out", str(out)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "compute_graphs.md" in done.stdout
@@ -43,6 +44,9 @@ def test_profile_demo_writes_compute_graphs_for_both_variants(demo_models, tmp_p
         for phase in phases.values():
             total = sum(c["ms"] for c in phase["categories"])
             assert total == pytest.approx(phase["traced_ms"], rel=0.01)
+        # the prompt was grown to exactly 100 tokens by the engine's own /tokenize count: the engine's
+        # step annotations (what it actually prefilled) say the same
+        assert sum(p["tokens"] for p in variant["profile"]["phases"] if p["phase"] == "prefill") == 100, name
         decode = phases["decode"]
         assert decode["steps"] >= 20  # one step per generated token after the first
         categories = {o["name"]: o["category"] for o in decode["top_ops"]}

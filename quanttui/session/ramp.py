@@ -107,7 +107,7 @@ class RampControl:
             return "stopping"
         if not self._started:
             return "waiting"
-        return "paused" if self._paused else "running"
+        return "paused" if self.paused else "running"  # held or paused by the operator
 
     def announce(self) -> None:
         """Publish where the ramp stands if that changed (the session calls it once it runs, so

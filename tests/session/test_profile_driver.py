@@ -32,6 +32,7 @@ async def test_the_ramp_is_held_then_released_and_the_operator_s_pause_survives(
     assert driver.start([target(server, tmp_path)], control, None, None)
     await asyncio.sleep(0.05)
     assert control.held and control.paused and not control.operator_paused
+    assert [e.state for e in events if isinstance(e, RampStatus)][-1] == "paused"  # the hold is said
     control.pause()  # the operator presses p during the profile: their pause, recorded
     assert control.operator_paused
     control.resume()  # and again: their pause is lifted, the hold is not
@@ -39,6 +40,7 @@ async def test_the_ramp_is_held_then_released_and_the_operator_s_pause_survives(
     control.pause()
     await driver.task
     assert not control.held and control.operator_paused and control.paused  # still the operator's
+    assert [e.state for e in events if isinstance(e, RampStatus)][-1] == "paused"
     started = [e for e in events if isinstance(e, ProfileStarted)]
     assert [s.paused_ramp for s in started] == [True]
     (unavailable,) = [e for e in events if isinstance(e, ProfileUnavailable)]
@@ -71,3 +73,12 @@ async def test_nothing_profilable_holds_nothing_and_one_run_at_a_time(sim_server
     assert [e.reason for e in events if isinstance(e, ProfileUnavailable)] == [
         "not available for this engine"
     ]
+
+
+def test_a_hold_is_said_as_paused_and_its_release_as_running(tmp_path):
+    events, control, _ = setup(tmp_path, started=True)
+    control.announce()
+    assert control.hold() and not control.hold()  # one hold at a time
+    control.release()
+    assert [e.state for e in events if isinstance(e, RampStatus)] == ["running", "paused", "running"]
+    assert "pause" not in [getattr(e, "command", None) for e in events]  # not an operator command

@@ -92,15 +92,25 @@ LLMC_VENV = VenvSpec(
 )
 
 # llama.cpp's OpenAI-compatible server for the GGUF variant. PyPI has only the source of
-# llama-cpp-python: pip compiles llama.cpp (CPU, this machine's instruction set) with cmake.
+# llama-cpp-python: pip compiles llama.cpp with cmake. A native build (the default: this machine's
+# whole instruction set) segfaulted on its first generation on a Xeon with AMX here (2026-12-04;
+# exit 139, in a VM), so the build is portable: AVX2/FMA/F16C, no AVX-512, no AMX. --no-cache-dir:
+# a native wheel left in pip's cache would otherwise be reused.
+LLAMA_CPP_CMAKE_ARGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
+    "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF"
+)
 LLAMACPP_VENV = VenvSpec(
     name="llama-cpp",
     steps=(
-        ("pip install llama-cpp-python[server]", (*_PIP, "llama-cpp-python[server]==0.3.36")),
+        (
+            "pip install llama-cpp-python[server] (portable AVX2 build)",
+            (*_PIP, "--no-cache-dir", "llama-cpp-python[server]==0.3.36"),
+        ),
         ("check imports", ("-c", "import llama_cpp, llama_cpp.server.app")),
     ),
     estimate="compiles llama.cpp: ~5.5 min on 2 cores",
-    env=(("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1)),),
+    env=(("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1)), ("CMAKE_ARGS", LLAMA_CPP_CMAKE_ARGS)),
 )
 
 

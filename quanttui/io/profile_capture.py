@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
+import pickle
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,13 +25,13 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from quanttui.core.compute import ComputeProfile, analyse
+from quanttui.core.compute import ComputeProfile
 from quanttui.core.compute_words import ProfiledVariant
 from quanttui.core.prompt_length import PromptLengthError, prompt_of_tokens
 from quanttui.io.config import VariantConfig
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, Timeouts, split_base_url
 from quanttui.io.stream_outcome import StreamOutcome
-from quanttui.io.torch_trace import TraceError, read_trace
+from quanttui.io.torch_trace import TraceError
 from quanttui.io.triage_client import TriageClient, TriageRequestError
 
 ENABLE_HINT = (
@@ -221,18 +221,28 @@ def profiler_dir(extra_args: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _analyse_file(path: str) -> ComputeProfile:
-    trace = read_trace(Path(path))
-    return analyse(trace.ops, trace.steps, trace.nested)
-
-
 async def analyse_trace(path: Path) -> ComputeProfile:
-    """The trace's profile, computed in a spawned process: a 200-token trace holds ~1e6 ops, and
-    parsing its JSON (~10 s, ~1.2 GB) holds the GIL, which in a thread would stall the console,
-    the samplers and the session's loop for seconds. TraceError comes back as raised."""
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return await loop.run_in_executor(pool, _analyse_file, str(path))
+    """The trace's profile, computed in a child process (io/trace_worker.py): a 200-token trace
+    holds ~1e6 ops, and parsing its JSON holds the GIL, which in a thread would stall the console,
+    the samplers and the session's loop for seconds. A trace it cannot read is a TraceError."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "quanttui.io.trace_worker", str(path),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await process.communicate()
+    except BaseException:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    if process.returncode != 0:
+        why = err.decode("utf-8", "replace").strip().splitlines()
+        raise TraceError(why[-1] if why else f"{path}: the trace analysis exited with {process.returncode}")
+    profile = pickle.loads(out)  # our own child's reply on a pipe (as the load workers' frames)
+    if not isinstance(profile, ComputeProfile):
+        raise TraceError(f"{path}: the trace analysis returned no profile")
+    return profile
 
 
 async def profile_variant(

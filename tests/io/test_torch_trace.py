@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 
-async def test_a_trace_is_analysed_in_a_spawned_process_and_errors_come_back(tmp_path):
+async def test_a_trace_is_analysed_in_a_child_process_and_errors_come_back(tmp_path):
     """analyse_trace (what a capture uses) gives the same profile as analysing in this process,
     and a damaged trace is the same one-line TraceError."""
     from quanttui.core.compute import analyse

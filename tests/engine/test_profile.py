@@ -15,7 +15,7 @@ from tmux_driver import TMUX, Tmux
 from waiting import wait_until
 
 from quanttui.core.compute_events import ProfileCaptured, ProfileFinished, ProfileStarted
-from quanttui.core.events import OperatorCommand, RequestResult
+from quanttui.core.events import OperatorCommand, RampStatus, RequestResult
 from quanttui.io.recording_file import read_recording
 
 pytestmark = pytest.mark.engine
@@ -97,7 +97,8 @@ def test_the_console_profiles_the_demo_engines_with_g_and_r(demo_models, tmp_pat
         assert (out / "traces" / e.trace).exists() and e.profile.phase("decode").steps >= 150
     window = (started[0].t, finished[0].t)
     assert not [e for e in events if isinstance(e, RequestResult) and window[0] < e.start < window[1]]
-    commands = [(e.t, e.command) for e in events if isinstance(e, OperatorCommand)]
-    assert ("pause" in [c for t, c in commands if t <= window[0] + 1]) and (
-        "resume" in [c for t, c in commands if t >= window[1] - 1]
-    )
+    # the ramp was held (not an operator command): said as "paused" when it began, "running" after
+    statuses = [(e.t, e.state) for e in events if isinstance(e, RampStatus)]
+    assert any(state == "paused" and window[0] - 1 <= t <= window[0] + 1 for t, state in statuses), statuses
+    assert any(state == "running" and t >= window[1] - 1 for t, state in statuses), statuses
+    assert "pause" not in [e.command for e in events if isinstance(e, OperatorCommand)]

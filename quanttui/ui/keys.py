@@ -8,7 +8,7 @@ state where the help lists it; the help itself is made from these bindings (scre
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -173,26 +173,23 @@ class KeyActions:
         app: Any = self
         app.push_screen(SloScreen(self.state.slo_ms, self.state.slo_metric), apply)
 
-    def action_compare(self) -> None:
-        """Compare over the monitor; `c` again goes back (this priority binding is met before
-        Compare's own), so a burst of presses ends where its count says."""
+    def _toggle(self, screen: type, make: Callable[[], Any]) -> None:
+        """`screen` over the one shown, or back if it is on top: its key is a priority binding met
+        before the screen's own, so a burst of presses ends where its count says."""
         app: Any = self
         stack = app.screen_stack
-        if stack and isinstance(stack[-1], CompareScreen):
+        if stack and isinstance(stack[-1], screen):
             if len(stack) > 1:
                 app.pop_screen()
         elif stack:
-            app.push_screen(CompareScreen(app.triage, app.state))
+            app.push_screen(make())
+
+    def action_compare(self) -> None:
+        app: Any = self
+        self._toggle(CompareScreen, lambda: CompareScreen(app.triage, app.state))
 
     def action_compute(self) -> None:
-        """The Compute screen over the monitor (or Compare); `g` again goes back."""
-        app: Any = self
-        stack = app.screen_stack
-        if stack and isinstance(stack[-1], ComputeScreen):
-            if len(stack) > 1:
-                app.pop_screen()
-        elif stack:
-            app.push_screen(ComputeScreen(app.state))
+        self._toggle(ComputeScreen, lambda: ComputeScreen(self.state))
 
     def action_help(self) -> None:
         app: Any = self

@@ -61,12 +61,14 @@ class SessionFold:
         change nothing."""
         self.initial_plan = plan if pinned_slo is None or plan is None else replace(plan, slo=pinned_slo)
         self.pinned_slo = pinned_slo
+        # Profiles (issue 18): kept across resets and cleared by the ReplayReset itself, so their
+        # version only grows and a screen keyed on it never mistakes a refold for what it showed.
+        self.compute = ComputeFold()
         self.reset()
 
     def reset(self) -> None:
         self.aggregator = Aggregator(self.initial_plan)
         self.triage = TriageState()
-        self.compute = ComputeFold()  # profiles (issue 18)
         self.ramp_state: str | None = None  # None: never said (a schema-1 recording, or a replay)
         self.kv_tokens: dict[str, int] = {}
         self.memory_total_mib: float | None = None

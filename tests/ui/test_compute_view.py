@@ -126,3 +126,14 @@ def test_p_and_s_say_why_while_a_profile_holds_the_ramp():
     state.apply(ProfileFinished(t=2.0, reason="completed"))
     state.apply(RampStatus(t=2.0, state="running"))
     assert refusal("pause_ramp", state) is None
+
+
+def test_a_backward_seek_clears_the_profiles_and_the_version_only_grows(pair):
+    from quanttui.core.fold import SessionFold
+
+    fold = SessionFold(None)
+    fold.apply(ProfileStarted(t=1.0, variants=("bf16",), request="1 x 200"))
+    fold.apply(ProfileCaptured.of(2.0, pair[0]))
+    shown = fold.compute.version
+    fold.apply(ReplayReset(t=0.0))
+    assert fold.compute.empty and fold.compute.version > shown  # a screen keyed on it redraws

@@ -41,7 +41,12 @@ class Tmux:
         last = [""]
 
         def shown() -> str | None:
-            last[0] = self.screen()
+            try:
+                last[0] = self.screen()
+            except subprocess.TimeoutExpired:
+                # tmux itself may not answer within 10 s while engines saturate both cores (seen in
+                # CI during a profile): a slow poll is "not yet", the deadline still decides.
+                return None
             return last[0] if check(last[0]) else None
 
         return wait_until(shown, timeout, what, poll=0.05, detail=lambda: f"screen:\n{last[0]}")

@@ -73,7 +73,7 @@ async def quanttui_run(url: str, rate: float, count: int) -> dict[str, Any]:
     options = RequestOptions(max_tokens=1)
     messages = [{"role": "user", "content": PROMPT}]
     async with OpenAIStreamClient(url, "sim", None, 512) as client:
-        sent = await send_open_loop(offsets, lambda i: client.stream_chat(messages, options), clock)
+        sent = await send_open_loop(offsets, lambda i, at: client.stream_chat(messages, options), clock)
     lags = [s.lag_s * 1000 for s in sent]
     return {
         "self_lag_p50_ms": round(percentile(lags, 50), 2),

@@ -51,12 +51,12 @@ class LookPlan:
     alpha_breach: float
 
 
-def look_plan(plan: LoadPlan, concurrency: int, variants: int) -> LookPlan:
+def look_plan(plan: LoadPlan, concurrency: int, variants: int, rate: float | None = None) -> LookPlan:
     claim = (1.0 - plan.confidence) / (2 * max(1, variants))
-    steps = len(plan.concurrencies)
+    steps = len(plan.levels)
     looks: tuple[int, ...] = ()
     if plan.adaptive:
-        first = plan.min_measured(concurrency)
+        first = plan.min_measured(concurrency, rate)
         cap = max(first, plan.max_step_requests)
         points = []
         n = first

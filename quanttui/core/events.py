@@ -148,6 +148,11 @@ class StepStarted(Event):
     alpha_breach: float = 0.05
     confidence: float = 0.95  # of the intervals shown
     trial: int = 0  # which repetition of the ramp (--trials)
+    # Schema >= 6. An open-loop step: its rate (requests/s; `concurrency` is then the cap on requests
+    # in flight), sent on the plan's seeded arrivals (the recorded plan rebuilds the schedule). A
+    # prompt-length step (long-prefill): the prompts' length in the model's tokens.
+    rate: float | None = None
+    input_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,12 @@ class RequestResult(Event):
     output_tokens: int | None = None
     output_tokens_estimated: bool = False  # True when usage was missing and chunks were counted
     finish_reason: str | None = None
+    intended: float | None = None  # open loop (schema >= 6): when the schedule meant it to be sent
+
+    @property
+    def lag_s(self) -> float | None:
+        """How late an open-loop request was sent (its start is stamped where it was sent)."""
+        return None if self.intended is None else max(0.0, self.start - self.intended)
 
     @property
     def tpot(self) -> float | None:

@@ -1,10 +1,14 @@
-"""The load plan: a closed-loop concurrency ramp, how long each step runs, and the SLO that judges it."""
+"""The load plan: a ramp of steps (closed-loop concurrency, open-loop request rates, or prompt lengths
+at one concurrency), how long each step runs, and the SLO that judges it."""
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from quanttui.core.arrivals import Arrivals
 
 
 class SloMetric(StrEnum):
@@ -24,6 +28,30 @@ class Schedule(StrEnum):
 
     SIMULTANEOUS = "simultaneous"
     ALTERNATE = "alternate"
+
+
+class LevelKind(StrEnum):
+    """What a ramp's steps vary: closed-loop users, open-loop requests/s, or the prompt's length in
+    the model's tokens at one concurrency (the long-prefill workload)."""
+
+    CONCURRENCY = "concurrency"
+    RATE = "rate"
+    INPUT_TOKENS = "input_tokens"
+
+    @property
+    def unit(self) -> str:
+        return {"concurrency": "users", "rate": "req/s", "input_tokens": "prompt tokens"}[self.value]
+
+
+def level_text(kind: LevelKind, value: float | None) -> str:
+    """ "c=8", "4 req/s", "2,048 tok" (the x axis of every table and chart)."""
+    if value is None:
+        return "—"
+    if kind is LevelKind.RATE:
+        return f"{value:g} req/s"
+    if kind is LevelKind.INPUT_TOKENS:
+        return f"{value:,.0f} tok"
+    return f"c={value:.0f}"
 
 
 @dataclass(frozen=True)
@@ -126,11 +154,20 @@ def slo_from_dict(data: object) -> Slo | None:
 DEFAULT_MAX_STEP_REQUESTS = 512
 DEFAULT_MAX_STEP_SECONDS = 300.0
 MIN_REQUESTS_PER_USER = 4  # a step never ends with fewer measured requests than 4 x concurrency
+# Open loop: a rate step measures at least 4 s of its arrivals and never fewer than 20 requests.
+MIN_RATE_SECONDS = 4.0
+MIN_RATE_REQUESTS = 20
+# Open loop without --max-concurrency: requests outstanding per variant are still capped (a send
+# that waits for the cap is late, and the step says it fell behind), so a saturated step's queue
+# and its drain stay bounded.
+DEFAULT_RATE_IN_FLIGHT = 256
 
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """Steps of fixed concurrency.
+    """Steps of fixed concurrency, of open-loop request rates (`rates`, sent on `arrivals`' seeded
+    schedule, at most `max_in_flight` outstanding), or of prompt lengths (`input_lengths`, in the
+    model's tokens, at the one concurrency given).
 
     Step length: adaptive by default (neither `requests_per_step` nor `step_seconds`): the step
     runs until its SLO decision is made at the plan's `confidence`, or until `max_step_requests`
@@ -145,7 +182,7 @@ class LoadPlan:
     variants' order alternated.
     """
 
-    concurrencies: tuple[int, ...]
+    concurrencies: tuple[int, ...] = ()
     requests_per_step: int | None = None
     step_seconds: float | None = None
     warmup_requests: int = 0
@@ -156,10 +193,32 @@ class LoadPlan:
     max_step_seconds: float = DEFAULT_MAX_STEP_SECONDS
     schedule: Schedule = Schedule.SIMULTANEOUS
     trials: int = 1
+    rates: tuple[float, ...] = ()
+    arrivals: Arrivals = field(default_factory=Arrivals)
+    max_in_flight: int | None = None
+    input_lengths: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.concurrencies:
+        if self.rates and self.input_lengths:
+            raise ValueError("give at most one of rate and input-length steps")
+        if self.rates:
+            if self.concurrencies:
+                raise ValueError("rate steps: give --max-concurrency to cap them, not --concurrency")
+            if any(not (math.isfinite(r) and r > 0) for r in self.rates):
+                raise ValueError(f"rate: every step must be > 0 requests/s, got {list(self.rates)}")
+        elif not self.concurrencies:
             raise ValueError("concurrency: at least one step is needed")
+        if self.input_lengths:
+            if len(self.concurrencies) != 1:
+                raise ValueError(
+                    "input-length steps run at one concurrency, got " + str(list(self.concurrencies))
+                )
+            if any(n < 1 for n in self.input_lengths):
+                raise ValueError(
+                    f"input length: every step must be >= 1 token, got {list(self.input_lengths)}"
+                )
+        if self.max_in_flight is not None and self.max_in_flight < 1:
+            raise ValueError(f"max-concurrency must be >= 1, got {self.max_in_flight}")
         if any(c < 1 for c in self.concurrencies):
             raise ValueError(f"concurrency: every step must be >= 1, got {list(self.concurrencies)}")
         if self.requests_per_step is not None and self.step_seconds is not None:
@@ -186,11 +245,51 @@ class LoadPlan:
         return self.requests_per_step is None and self.step_seconds is None
 
     @property
+    def kind(self) -> LevelKind:
+        if self.rates:
+            return LevelKind.RATE
+        if self.input_lengths:
+            return LevelKind.INPUT_TOKENS
+        return LevelKind.CONCURRENCY
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The ramp's steps in its own unit (users, requests/s or prompt tokens)."""
+        if self.rates:
+            return self.rates
+        if self.input_lengths:
+            return tuple(float(n) for n in self.input_lengths)
+        return tuple(float(c) for c in self.concurrencies)
+
+    @property
+    def in_flight_cap(self) -> int:
+        """Requests outstanding per variant in a rate step."""
+        return self.max_in_flight or DEFAULT_RATE_IN_FLIGHT
+
+    @property
     def max_concurrency(self) -> int:
+        """The most streams one variant may have open (sizes the client pools)."""
+        if self.rates:
+            return self.in_flight_cap
         return max(self.concurrencies)
 
-    def min_measured(self, concurrency: int) -> int:
+    def min_measured(self, concurrency: int, rate: float | None = None) -> int:
+        if rate is not None:
+            return max(MIN_RATE_REQUESTS, math.ceil(MIN_RATE_SECONDS * rate))
         return MIN_REQUESTS_PER_USER * concurrency
+
+    def describe_levels(self) -> str:
+        values = ", ".join(level_text(self.kind, v) for v in self.levels)
+        if self.rates:
+            cap = (
+                f"at most {self.max_in_flight} in flight"
+                if self.max_in_flight
+                else (f"at most {DEFAULT_RATE_IN_FLIGHT} in flight (default)")
+            )
+            return f"open-loop rates {values}, {self.arrivals.describe()}, {cap}"
+        if self.input_lengths:
+            return f"prompt lengths {values} at concurrency {self.concurrencies[0]}"
+        return f"concurrency {values}"
 
     def describe_length(self) -> str:
         if self.requests_per_step is not None:
@@ -217,6 +316,10 @@ class LoadPlan:
             "max_step_seconds": self.max_step_seconds,
             "schedule": self.schedule.value,
             "trials": self.trials,
+            "rates": list(self.rates),
+            "arrivals": self.arrivals.to_dict(),
+            "max_in_flight": self.max_in_flight,
+            "input_lengths": list(self.input_lengths),
         }
 
     @classmethod
@@ -227,8 +330,10 @@ class LoadPlan:
             slo = Slo(float(slo_ms), SloMetric(str(data.get("slo_metric") or "e2e")))  # type: ignore[arg-type]
         requests = data.get("requests_per_step")
         seconds = data.get("step_seconds")
+        arrivals = data.get("arrivals")
+        in_flight = data.get("max_in_flight")
         return cls(
-            concurrencies=tuple(int(c) for c in data["concurrencies"]),  # type: ignore[union-attr]
+            concurrencies=tuple(int(c) for c in data.get("concurrencies") or ()),  # type: ignore[union-attr]
             requests_per_step=requests,  # type: ignore[arg-type]
             step_seconds=seconds,  # type: ignore[arg-type]
             warmup_requests=int(data.get("warmup_requests") or 0),  # type: ignore[arg-type]
@@ -239,4 +344,50 @@ class LoadPlan:
             max_step_seconds=float(data.get("max_step_seconds", DEFAULT_MAX_STEP_SECONDS)),  # type: ignore[arg-type]
             schedule=Schedule(str(data.get("schedule") or "simultaneous")),
             trials=int(data.get("trials", 1)),  # type: ignore[arg-type]
+            rates=tuple(float(r) for r in data.get("rates") or ()),  # type: ignore[union-attr]
+            arrivals=Arrivals.from_dict(arrivals) if isinstance(arrivals, dict) else Arrivals(),
+            max_in_flight=int(in_flight) if in_flight is not None else None,  # type: ignore[call-overload]
+            input_lengths=tuple(int(n) for n in data.get("input_lengths") or ()),  # type: ignore[union-attr]
         )
+
+
+@dataclass(frozen=True)
+class StepLevel:
+    """One step's place on its ramp: its level in the plan's unit and the concurrency it runs at
+    (a rate step's: its cap on requests in flight)."""
+
+    kind: LevelKind
+    value: float
+    concurrency: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.value if self.kind is LevelKind.RATE else None
+
+    @property
+    def input_tokens(self) -> int | None:
+        return int(self.value) if self.kind is LevelKind.INPUT_TOKENS else None
+
+    def describe(self) -> str:
+        if self.kind is LevelKind.RATE:
+            return f"{self.value:g} requests/s"
+        if self.kind is LevelKind.INPUT_TOKENS:
+            return f"prompts of {self.value:,.0f} tokens at concurrency {self.concurrency}"
+        return f"concurrency {self.concurrency}"
+
+
+def rate_fill(rate: float) -> int:
+    """An open-loop step's warm-up: its first second of arrivals (sent on schedule, not measured)."""
+    return math.ceil(rate)
+
+
+def step_request_cap(plan: LoadPlan, level: StepLevel) -> int:
+    """The most measured requests a step may send (a time cap may end it sooner)."""
+    minimum = plan.min_measured(level.concurrency, level.rate)
+    if plan.requests_per_step is not None:
+        return max(plan.requests_per_step, minimum)
+    if plan.step_seconds is not None:
+        if level.rate is not None:
+            return max(minimum, math.ceil(level.rate * plan.step_seconds))
+        return max(minimum, plan.max_step_requests)  # closed loop: the time ends it
+    return max(minimum, plan.max_step_requests)

@@ -1,6 +1,6 @@
 """The recording format: JSON Lines, one header line then one event per line. Never pickle.
 
-Header: {"format": "quanttui-recording", "schema": 5, "quanttui": "...", "started_utc": "...",
+Header: {"format": "quanttui-recording", "schema": 6, "quanttui": "...", "started_utc": "...",
 "config": {...}, "host": {...}}. Event line: {"type": "<EventClass>", "t": ..., <fields>}.
 Decoding checks every field against the event's type hints, so a damaged or foreign line is
 reported with its line number and field name instead of surfacing later as a crash.
@@ -38,7 +38,11 @@ FORMAT_NAME = "quanttui-recording"
 # (the load client's own lag, CPU and coalesced chunks); older files show the client check as "—".
 # 5: profiles (ProfileStarted, ProfileCaptured with its ComputeProfile, ProfileUnavailable,
 # ProfileFinished; core/compute_events.py); older files hold none, which the Compute screen says.
-SCHEMA_VERSION = 5
+# 6: workloads (issue 19): StepStarted.rate (open-loop steps) and .input_tokens (prompt-length
+# steps), RequestResult.intended (its scheduled send time); the plan's rates, arrivals (kind,
+# burstiness, seed), max_in_flight and input_lengths, and the header's workload. Older files are
+# closed-loop concurrency ramps and read as such (no lag, no queue check: "—").
+SCHEMA_VERSION = 6
 
 
 class RecordingError(ValueError):

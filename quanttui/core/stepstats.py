@@ -14,7 +14,8 @@ from quanttui.core.client_check import check_client, usage_chunk_mismatches
 from quanttui.core.decisions import LookPlan, metric_samples, step_verdict
 from quanttui.core.events import ClientSample, RequestResult, StepStarted
 from quanttui.core.intervals import quantile_interval
-from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.loadplan import LevelKind, LoadPlan, Slo, SloMetric, level_text
+from quanttui.core.open_loop_check import OpenLoopCheck, check_open_loop
 from quanttui.core.stats import percentile, to_ms
 
 
@@ -100,6 +101,41 @@ class StepStats:
     usage_chunk_mismatch: int = 0  # requests whose usage tokens differ from the chunks counted
     intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     bounds: dict[str, object] = field(default_factory=dict)  # further SLO bounds: value, interval, decision
+    # Workloads (schema >= 6; None before). An open-loop step: its offered rate, what was sent and
+    # completed, how late the sends were, and whether the queue was still growing at its end
+    # (core/open_loop_check.py). A prompt-length step: the prompts' length in tokens.
+    rate: float | None = None
+    input_tokens: int | None = None
+    sent_req_s: float | None = None
+    completed_req_s: float | None = None
+    lag_p50_ms: float | None = None
+    lag_p99_ms: float | None = None
+    behind: bool | None = None
+    queue_growing: bool | None = None
+    queue_detail: str = ""
+    prompt_tokens: int = 0  # over the measured successful requests, as the engine counted them
+    input_tok_s: float | None = None  # prefill throughput: prompt tokens / the step's busy time
+
+    @property
+    def level_kind(self) -> LevelKind:
+        if self.rate is not None:
+            return LevelKind.RATE
+        if self.input_tokens is not None:
+            return LevelKind.INPUT_TOKENS
+        return LevelKind.CONCURRENCY
+
+    @property
+    def level(self) -> float:
+        """Where this step sits on its ramp: users, requests/s or prompt tokens."""
+        if self.rate is not None:
+            return self.rate
+        if self.input_tokens is not None:
+            return float(self.input_tokens)
+        return float(self.conc)
+
+    @property
+    def level_text(self) -> str:
+        return level_text(self.level_kind, self.level)
 
     def slo_value_ms(self, metric: SloMetric) -> float | None:
         return {
@@ -155,9 +191,10 @@ def compute_step_stats(
     slo = plan.slo if plan else None
     confidence = plan.confidence if plan else started.confidence
     looks = LookPlan(started.looks, started.alpha_meets, started.alpha_breach)
-    verdict = step_verdict(
-        everything, started.warmup_requests, looks, slo, started.concurrency, confidence, finished
-    )
+    # Requests in flight together correlate; open loop has no fixed number of them, so the mean
+    # number in flight (Little's law: their summed latency over the busy time) stands for it.
+    together = started.concurrency if started.rate is None else _mean_in_flight(everything)
+    verdict = step_verdict(everything, started.warmup_requests, looks, slo, together, confidence, finished)
     measured = sorted(everything, key=lambda r: r.index)[: verdict.measured]
     good = [r for r in measured if r.ok]
     errors = [r for r in measured if not r.ok]
@@ -172,6 +209,13 @@ def compute_step_stats(
         # less any gap in which none of them was in flight: an operator's pause is not throughput.
         duration = busy_time([(r.start, r.t) for r in measured])
     tok_s = out_tokens / duration if duration and duration > 0 else None
+    prompt_tokens = sum(r.prompt_tokens or 0 for r in good)
+    input_tok_s = prompt_tokens / duration if duration and duration > 0 and prompt_tokens else None
+    open_loop = (
+        check_open_loop(started.rate, results, finished)
+        if started.rate is not None
+        else OpenLoopCheck(None, None, None, None, None, None)
+    )
     req_s = len(good) / duration if duration and duration > 0 else None
     goodput = None
     if slo is not None and duration and duration > 0:
@@ -258,7 +302,19 @@ def compute_step_stats(
         usage_chunk_mismatch=usage_chunk_mismatches(good),
         intervals={k: v for k, v in intervals.items() if k not in _EXPLICIT_INTERVALS},
         bounds=bounds,
+        rate=started.rate, input_tokens=started.input_tokens,
+        sent_req_s=open_loop.sent_req_s, completed_req_s=open_loop.completed_req_s,
+        lag_p50_ms=open_loop.lag_p50_ms, lag_p99_ms=open_loop.lag_p99_ms, behind=open_loop.behind,
+        queue_growing=open_loop.queue_growing, queue_detail=open_loop.queue_detail,
+        prompt_tokens=prompt_tokens, input_tok_s=_round(input_tok_s),
     )  # fmt: skip
+
+
+def _mean_in_flight(results: Sequence[RequestResult]) -> int:
+    busy = busy_time([(r.start, r.t) for r in results])
+    if busy <= 0:
+        return 1
+    return max(1, round(sum(r.t - r.start for r in results) / busy))
 
 
 _EXPLICIT_INTERVALS = {"e2e_p95", "ttft_p95", "tpot_p95"}
@@ -282,18 +338,26 @@ def stop_rule(stats: StepStats, plan: LoadPlan) -> tuple[str, str] | None:
     if stats.requests and stats.error_rate > plan.max_error_rate:
         return (
             "error_rate",
-            f"error rate {stats.error_rate:.1%} > {plan.max_error_rate:.1%} at concurrency {stats.conc}",
+            f"error rate {stats.error_rate:.1%} > {plan.max_error_rate:.1%} at {_at(stats)}",
         )
+    if stats.queue_growing:
+        return "saturated", f"saturated at {stats.level_text}: {stats.queue_detail}"
     if plan.slo and stats.slo_decision == "breaches":
         value = stats.slo_pct_ms_lo
         shown = "no successful request" if stats.slo_pct_ms is None else f"{stats.slo_pct_ms:.1f} ms"
         low = "" if value is None else f" (95 % lower bound {value:.1f} ms)"
         return (
             "slo",
-            f"{_bound_name(plan)} {shown}{low} > SLO {plan.slo.p95_ms:g} ms at concurrency {stats.conc}"
+            f"{_bound_name(plan)} {shown}{low} > SLO {plan.slo.p95_ms:g} ms at {_at(stats)}"
             + _other_breaches(stats),
         )
     return None
+
+
+def _at(stats: StepStats) -> str:
+    if stats.level_kind is LevelKind.CONCURRENCY:
+        return f"concurrency {stats.conc}"
+    return stats.level_text
 
 
 def _bound_name(plan: LoadPlan) -> str:

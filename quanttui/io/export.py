@@ -15,7 +15,8 @@ from quanttui.core.stepstats import StepStats
 
 # Columns every sweep.csv has, in this order; error classes follow as err_<class>.
 SWEEP_COLUMNS = (
-    "variant", "precision", "conc", "requests", "errors", "tok_s", "ttft_p50_ms", "ttft_p95_ms",
+    "variant", "precision", "conc", "rate", "input_tokens", "requests", "errors", "tok_s", "input_tok_s",
+    "ttft_p50_ms", "ttft_p95_ms",
     "itl_p95_ms", "tpot_p50_ms", "p50_ms", "p95_ms", "p99_ms", "kv_cache_peak", "gpu_mem_peak_mib",
 )  # fmt: skip
 
@@ -31,7 +32,7 @@ def sweep_frame(rows: list[StepStats]) -> pl.DataFrame:
 
 
 def _dtype(column: str) -> pl.DataType:
-    if column in {"variant", "precision", "slo_metric", "slo_decision"}:
+    if column in {"variant", "precision", "slo_metric", "slo_decision", "queue_detail"}:
         return pl.String()
     if column in {
         "conc",
@@ -42,11 +43,13 @@ def _dtype(column: str) -> pl.DataType:
         "output_tokens",
         "tokens_estimated",
         "usage_chunk_mismatch",
+        "input_tokens",
+        "prompt_tokens",
     }:
         return pl.Int64()
     if column.startswith("err_"):
         return pl.Int64()
-    if column in {"slo_met", "client_bound"}:
+    if column in {"slo_met", "client_bound", "behind", "queue_growing"}:
         return pl.Boolean()
     return pl.Float64()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.decisions import LookPlan, complete_prefix, look_plan
@@ -30,44 +29,14 @@ from quanttui.core.events import (
     VariantRetired,
 )
 from quanttui.core.fold import SessionFold
-from quanttui.core.loadplan import LoadPlan, Schedule
+from quanttui.core.loadplan import LoadPlan, Schedule, StepLevel, rate_fill, step_request_cap
 from quanttui.core.prompts import Prompt
 from quanttui.core.stepstats import StepStats
 from quanttui.io.openai_client import RequestOptions, StreamOutcome
 from quanttui.session.derived_slo import derive_slo
-from quanttui.session.load_clients import LoadClient
+from quanttui.session.load_target import Target, result_event
 from quanttui.session.ramp import RampControl
-
-
-@dataclass
-class Target:
-    variant: str
-    precision: str
-    client: LoadClient
-
-
-def result_event(
-    clock: SessionClock, variant: str, step: int, index: int, warmup: bool, outcome: StreamOutcome
-) -> RequestResult:
-    return RequestResult(
-        t=clock.at(outcome.end_ns),
-        variant=variant,
-        step=step,
-        index=index,
-        warmup=warmup,
-        start=clock.at(outcome.start_ns),
-        ok=outcome.ok,
-        error=str(outcome.error) if outcome.error else None,
-        http_status=outcome.http_status,
-        error_detail=outcome.error_detail,
-        ttft=outcome.ttft_s,
-        e2e=outcome.e2e_s,
-        itl_us=tuple(outcome.itl_us),
-        prompt_tokens=outcome.prompt_tokens,
-        output_tokens=outcome.output_tokens,
-        output_tokens_estimated=outcome.output_tokens_estimated,
-        finish_reason=outcome.finish_reason,
-    )
+from quanttui.session.rate_step import RateStep
 
 
 class LoadRunner:
@@ -84,10 +53,13 @@ class LoadRunner:
         control: RampControl | None = None,
         before_step: Callable[[int], Awaitable[None]] | None = None,
         derive_slo_factor: float | None = None,
+        prompts_of_length: Callable[[int, int], Awaitable[Sequence[Prompt]]] | None = None,
     ) -> None:
         """`publish` must feed `fold` before it returns (the session's stream taps it).
         `before_step(concurrency)` runs before each step (the session grows its client pools when
-        the operator steps beyond the plan's highest concurrency)."""
+        the operator steps beyond the plan's highest concurrency). `prompts_of_length(tokens, n)`
+        makes a prompt-length step's n prompts, each exactly that long in the model's tokens and
+        different from the start (so no prefix cache serves one from another)."""
         if not prompts:
             raise ValueError("the load runner needs at least one prompt")
         self.targets = list(targets)
@@ -101,6 +73,7 @@ class LoadRunner:
         self.control = control or RampControl(plan, publish, clock, started=True)
         self.before_step = before_step
         self.derive_slo_factor = derive_slo_factor  # no SLO given: derive one first (session/derived_slo.py)
+        self.prompts_of_length = prompts_of_length
         self._rejoining: list[Target] = []
         self._next_step = 0  # the next step's number (steps are numbered across trials)
         self._retired_now: set[str] = set()
@@ -141,7 +114,7 @@ class LoadRunner:
 
     async def _ramp(self, trial: int) -> str:
         control = self.control
-        levels = len(self.plan.concurrencies)
+        levels = len(self.plan.levels)
         active = list(self.targets)
         index, trigger = 0, "plan"
         while True:
@@ -153,8 +126,10 @@ class LoadRunner:
                 return "all_retired"
             control.enter_step(index)
             concurrency = control.concurrency_at(index)
+            level = StepLevel(self.plan.kind, control.level_at(index), concurrency)
             if self.before_step:
                 await self.before_step(concurrency)
+            prompts = await self._prompts_for(level)
             moved = control.take_target()
             if moved is not None:  # the operator moved while the step was being prepared
                 index, trigger = moved, "operator"
@@ -164,12 +139,12 @@ class LoadRunner:
                 if trigger == "plan"
                 else f"step {self._next_step + 1} (operator)"
             )
-            self.progress(f"{shown}: concurrency {concurrency}")
+            self.progress(f"{shown}: {level.describe()}")
             ordered = self._order(active, trial, index)
             groups = [[t] for t in ordered] if self.plan.schedule is Schedule.ALTERNATE else [ordered]
             cut = False
             for group in groups:
-                cut = await self._step(group, concurrency, trigger, trial) or cut
+                cut = await self._step(group, level, prompts, trigger, trial) or cut
                 if control.stopped or control.interrupting:
                     break
             target = control.take_target()
@@ -185,13 +160,25 @@ class LoadRunner:
                 if index >= levels:
                     return "completed"
 
-    async def _step(self, group: list[Target], concurrency: int, trigger: str, trial: int) -> bool:
+    async def _prompts_for(self, level: StepLevel) -> list[Prompt]:
+        if level.input_tokens is None:
+            return self.prompts
+        if self.prompts_of_length is None:
+            raise ValueError("prompt-length steps need the engine's tokenizer (prompts_of_length)")
+        count = self.plan.warmup_requests + level.concurrency + step_request_cap(self.plan, level)
+        return list(await self.prompts_of_length(level.input_tokens, count))
+
+    async def _step(
+        self, group: list[Target], level: StepLevel, prompts: list[Prompt], trigger: str, trial: int
+    ) -> bool:
         """One step for these variants (all of them, or one in the alternate schedule); True when an
         operator command cut it short."""
         control = self.control
         step = self._next_step
         self._next_step += 1
-        looks = look_plan(self.plan, concurrency, len(self.targets))
+        concurrency = level.concurrency
+        looks = look_plan(self.plan, concurrency, len(self.targets), level.rate)
+        fill = self.plan.warmup_requests + (rate_fill(level.rate) if level.rate else concurrency)
         self.publish(
             StepStarted(
                 t=self.clock.now(),
@@ -199,7 +186,7 @@ class LoadRunner:
                 concurrency=concurrency,
                 requests=self.plan.requests_per_step,
                 seconds=self.plan.step_seconds,
-                warmup_requests=self.plan.warmup_requests + concurrency,
+                warmup_requests=fill,
                 variants=tuple(t.variant for t in group),
                 trigger=trigger,
                 looks=looks.looks,
@@ -207,11 +194,17 @@ class LoadRunner:
                 alpha_breach=looks.alpha_breach,
                 confidence=self.plan.confidence,
                 trial=trial,
+                rate=level.rate,
+                input_tokens=level.input_tokens,
             )
         )
         if len(group) < len(self.targets) and self.plan.schedule is Schedule.ALTERNATE:
             self.progress(f"  {group[0].variant} alone (alternate schedule)")
-        driven = await asyncio.gather(*(self._drive(t, step, concurrency, looks) for t in group))
+        if level.rate is not None:
+            sender = RateStep(self, step, level.rate, looks, prompts)
+            driven = await asyncio.gather(*(sender.drive(t) for t in group))
+        else:
+            driven = await asyncio.gather(*(self._drive(t, step, concurrency, looks, prompts) for t in group))
         cut = any(was_cut for _, was_cut in driven)
         ended = "completed"
         if cut:
@@ -242,7 +235,7 @@ class LoadRunner:
         return retired
 
     async def _drive(
-        self, target: Target, step: int, concurrency: int, looks: LookPlan
+        self, target: Target, step: int, concurrency: int, looks: LookPlan, prompts: list[Prompt]
     ) -> tuple[list[RequestResult], bool]:
         """One variant's step: its results, and whether an operator command cut it short.
 
@@ -317,7 +310,7 @@ class LoadRunner:
                     if not stop:
                         index = next_index
                         next_index += 1
-                        prompt = self.prompts[index % len(self.prompts)]
+                        prompt = prompts[index % len(prompts)]
                         request = asyncio.ensure_future(
                             target.client.stream_chat(prompt.as_messages(), self.options)
                         )

@@ -38,17 +38,25 @@ class Sent(Generic[T]):
         return max(0.0, self.started - self.intended)
 
 
+# A long wait is cut into slices this long, so a stop or a pause is noticed at low rates too.
+WAKE_S = 0.25
+
+
 async def send_open_loop(
     offsets: Sequence[float],
-    send: Callable[[int], Awaitable[T]],
+    send: Callable[[int, float], Awaitable[T]],
     clock: SessionClock,
     max_in_flight: int | None = None,
     stop: Callable[[], bool] = lambda: False,
+    paused: Callable[[], bool] = lambda: False,
+    resumed: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Sent[T]]:
-    """Send request i at `start + offsets[i]` (start: now) through `send(i)`, never waiting for an
-    answer (only for a slot when `max_in_flight` requests are out); returns every request's send
-    record once all have ended, in send order. `stop()` is asked before each send: True ends the
-    schedule there (the requests in flight still finish)."""
+    """Send request i at `start + offsets[i]` (start: now) through `send(i, intended)`, never
+    waiting for an answer (only for a slot when `max_in_flight` requests are out); returns every
+    request's send record once all have ended, in send order. `stop()` is asked before each send
+    (and while waiting for it): True ends the schedule there (the requests in flight still finish).
+    While `paused()`, nothing is sent; `resumed()` waits for the end of the pause, and the rest of
+    the schedule moves later by the pause's length (a pause is not lateness)."""
     start = clock.now()
     slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
     tasks: list[asyncio.Task[Sent[T]]] = []
@@ -56,21 +64,36 @@ async def send_open_loop(
     async def one(index: int, intended: float, capped: bool) -> Sent[T]:
         started = clock.now()
         try:
-            result = await send(index)
+            result = await send(index, intended)
         finally:
             if slots is not None:
                 slots.release()
         return Sent(index, intended, started, capped, result)
 
-    try:
-        for index, offset in enumerate(offsets):
+    async def until(offset: float) -> float | None:
+        """Wait for the offset's time; the intended time, or None when the schedule must stop."""
+        nonlocal start
+        while True:
+            if stop():
+                return None
+            if paused() and resumed is not None:
+                since = clock.now()
+                await resumed()
+                start += clock.now() - since
+                continue
             intended = start + offset
             wait = intended - clock.now()
             if wait > SPIN_S:
-                await asyncio.sleep(wait - SPIN_S)
+                await asyncio.sleep(min(wait - SPIN_S, WAKE_S))
+                continue
             while clock.now() < intended:
                 await asyncio.sleep(0)
-            if stop():
+            return intended
+
+    try:
+        for index, offset in enumerate(offsets):
+            intended = await until(offset)
+            if intended is None:
                 break
             capped = False
             if slots is not None:

@@ -15,14 +15,15 @@ from collections.abc import Callable
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import Event, OperatorCommand, RampStatus
 from quanttui.core.fold import valid_slo_ms
-from quanttui.core.loadplan import LoadPlan
+from quanttui.core.loadplan import LevelKind, LoadPlan
 
 
 class RampControl:
     """The operator's handle on a ramp; the runner reads it between requests.
 
-    The plan position of a step is an index into `plan.concurrencies`; past the plan's ends it goes
-    on by doubling (index >= len) or halving, never below 1 (index < 0). `step_up`/`step_down` move
+    The plan position of a step is an index into `plan.levels` (concurrencies, rates or prompt
+    lengths); past the plan's ends it goes on by doubling (index >= len) or halving (index < 0; a
+    concurrency or a prompt length never below 1). `step_up`/`step_down` move
     the running step's index by one: the step ends once its requests in flight have finished and a
     step at the new index starts. After a step that ran to its end the ramp goes on at index + 1 and
     ends after the plan's last index.
@@ -85,9 +86,24 @@ class RampControl:
         return self._stopped or self._target is not None
 
     def concurrency_at(self, index: int) -> int:
-        levels = self.plan.concurrencies
+        """The step's concurrency (a rate step's: its cap on requests in flight)."""
+        if self.plan.kind is LevelKind.CONCURRENCY:
+            return int(self.level_at(index))
+        if self.plan.kind is LevelKind.RATE:
+            return self.plan.in_flight_cap
+        return self.plan.concurrencies[0]
+
+    def level_at(self, index: int) -> float:
+        """The step's level in the plan's unit: users, requests/s or prompt tokens."""
+        levels = self.plan.levels
+        if self.plan.kind is LevelKind.RATE:
+            if index < 0:
+                return levels[0] / 2**-index
+            if index >= len(levels):
+                return levels[-1] * 2 ** (index - len(levels) + 1)
+            return levels[index]
         if index < 0:
-            return max(1, levels[0] // 2**-index)
+            return max(1, int(levels[0]) // 2**-index)
         if index >= len(levels):
             return levels[-1] * 2 ** (index - len(levels) + 1)
         return levels[index]
@@ -198,10 +214,10 @@ class RampControl:
         # Typed right after `s`, before the first step began: counted from the plan's first level.
         current = self._target if self._target is not None else (self._index or 0)
         target = current + by
-        if self.concurrency_at(target) == self.concurrency_at(current):
+        if self.level_at(target) == self.level_at(current):
             return  # already at concurrency 1
         self._target = target
-        self._record("step_up" if by > 0 else "step_down", float(self.concurrency_at(target)))
+        self._record("step_up" if by > 0 else "step_down", float(self.level_at(target)))
 
     def set_slo(self, p95_ms: float) -> None:
         """Published for the fold to apply (the stop rules read their decisions from it)."""

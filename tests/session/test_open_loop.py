@@ -19,7 +19,7 @@ async def test_sends_follow_the_schedule_not_the_answers(sim_server):
     offsets = Arrivals(ArrivalKind.POISSON, seed=3).offsets(40.0, 40)
     async with OpenAIStreamClient(server.url, "sim", None, 64) as client:
         sent = await send_open_loop(
-            offsets, lambda i: client.stream_chat(MESSAGES, RequestOptions(max_tokens=2)), clock
+            offsets, lambda i, at: client.stream_chat(MESSAGES, RequestOptions(max_tokens=2)), clock
         )
     assert [s.index for s in sent] == list(range(40))
     assert all(s.result.ok for s in sent)
@@ -40,7 +40,7 @@ async def test_a_cap_on_requests_in_flight_makes_sends_late_and_says_so(sim_serv
     async with OpenAIStreamClient(server.url, "sim", None, 4) as client:
         sent = await send_open_loop(
             offsets,
-            lambda i: client.stream_chat(MESSAGES, RequestOptions(max_tokens=2)),
+            lambda i, at: client.stream_chat(MESSAGES, RequestOptions(max_tokens=2)),
             clock,
             max_in_flight=2,
         )
@@ -56,7 +56,7 @@ async def test_a_stop_ends_the_schedule_and_lets_the_requests_in_flight_finish(s
     offsets = Arrivals(ArrivalKind.CONSTANT).offsets(100.0, 100)  # a 1 s schedule
     async with OpenAIStreamClient(server.url, "sim", None, 16) as client:
         sent = await send_open_loop(
-            offsets, lambda i: client.stream_chat(MESSAGES, RequestOptions(max_tokens=2)), clock,
+            offsets, lambda i, at: client.stream_chat(MESSAGES, RequestOptions(max_tokens=2)), clock,
             stop=lambda: clock.now() > deadline,
         )  # fmt: skip
     assert 5 <= len(sent) < 100 and all(s.result.ok for s in sent)

@@ -37,7 +37,7 @@ class CostInputs:
 @dataclass(frozen=True)
 class StepCost:
     variant: str
-    conc: int
+    level: str  # the step on its ramp: "8" users, "4 req/s", "2,048 tok"
     tok_s: float | None
     usd_per_million: float | None
     decision: str | None  # the step's SLO decision: meets, breaches, undecided
@@ -46,7 +46,7 @@ class StepCost:
 @dataclass(frozen=True)
 class OperatingCost:
     variant: str
-    conc: int | None  # the largest concurrency meeting the SLO
+    level: str  # the highest level held within the SLO, in the ramp's unit ("none" when none)
     tok_s: float | None
     usd_per_million: float | None
     gpus_needed: int | None
@@ -63,7 +63,11 @@ def usd_per_million(usd_per_hour: float, tok_s: float | None) -> float | None:
 def step_costs(rows: Sequence[StepStats], inputs: CostInputs) -> list[StepCost]:
     return [
         StepCost(
-            r.variant, r.conc, r.tok_s, usd_per_million(inputs.gpu_usd_per_hour, r.tok_s), r.slo_decision
+            r.variant,
+            str(r.conc) if r.rate is None and r.input_tokens is None else r.level_text,
+            r.tok_s,
+            usd_per_million(inputs.gpu_usd_per_hour, r.tok_s),
+            r.slo_decision,
         )
         for r in rows
     ]
@@ -79,5 +83,5 @@ def operating_cost(capacity: VariantCapacity, inputs: CostInputs) -> OperatingCo
         day = gpus * inputs.gpu_usd_per_hour * 24.0
         month = day * DAYS_PER_MONTH
     return OperatingCost(
-        capacity.variant, capacity.max_conc_meeting_slo, tok_s, per_million, gpus, day, month
+        capacity.variant, capacity.at(capacity.max_conc_meeting_slo), tok_s, per_million, gpus, day, month
     )

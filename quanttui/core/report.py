@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from quanttui.core.capacity import VariantCapacity, capacity_sentence
 from quanttui.core.client_check import ADVICE
 from quanttui.core.cost import CostInputs, operating_cost, step_costs
-from quanttui.core.loadplan import SloMetric
+from quanttui.core.loadplan import LevelKind, SloMetric
 from quanttui.core.roofline import Roofline, gauge
 from quanttui.core.stepstats import StepStats
 from quanttui.core.verdict import Verdict
@@ -104,13 +104,17 @@ def capacity_md(r: ReportInputs) -> str:
     slo = caps[0].slo_ms if caps else None
     pct = f"p{caps[0].percentile:g}" if caps else "p95"
     confidence = caps[0].confidence if caps else 0.95
+    kind = caps[0].kind if caps else LevelKind.CONCURRENCY
+    unit = {LevelKind.CONCURRENCY: "conc", LevelKind.RATE: "req/s", LevelKind.INPUT_TOKENS: "prompt tokens"}[
+        kind
+    ]
     out += _method(r, confidence) + [""]
     out += [f"SLO: {pct} {metric} <= {_n(slo, 0, ' ms') if slo else 'not set'}. Capacity per variant:", ""]
     out += _table(
-        ["variant", "precision", "capacity", "status", "holds (conc)", "breaches at", "breach", "p95 bends at",
-         "why", "peak tok/s", "tok/s at the conc it holds"],
-        [[c.variant, c.precision or "—", c.holds_text(), c.status, _n(c.max_conc_meeting_slo, 0),
-          _n(c.first_conc_over_slo, 0), c.breach or "—", _n(c.blowup_conc, 0), c.blowup_detail, _n(c.peak_tok_s),
+        ["variant", "precision", "capacity", "status", f"holds ({unit})", "breaches at", "breach", "p95 bends at",
+         "why", "peak tok/s", "tok/s where it holds"],
+        [[c.variant, c.precision or "—", c.holds_text(), c.status, _at(c, c.max_conc_meeting_slo),
+          _at(c, c.first_conc_over_slo), c.breach or "—", _at(c, c.blowup_conc), c.blowup_detail, _n(c.peak_tok_s),
           _n(c.tok_s_at_max_safe)] for c in caps],
     )  # fmt: skip
     if r.verdict is not None and len(r.verdict.per_trial) > 1:
@@ -123,14 +127,22 @@ def capacity_md(r: ReportInputs) -> str:
             f"Decision: meets / breaches / undecided at the confidence above; interval: two-sided {confidence:.0%} "
             "for the SLO percentile. Requests: measured (warm-up and fill wave, then the tail that finished after "
             "the decision, not measured).", ""]  # fmt: skip
+    open_loop = any(s.rate is not None for s in r.rows)
+    if open_loop:
+        out += ["Open loop: requests are sent on the arrival schedule whatever the server does. \"sent\" is the "
+                "rate actually sent, \"lag p99\" how late the sends were (BEHIND: late by more than 5 ms or a "
+                "tenth of the mean gap, so the step offered less than its rate), \"queue\" whether the server "
+                "completed what arrived (GROWING: it did not, so there is no steady state at that rate).", ""]  # fmt: skip
     out += _table(
-        ["trial", "variant", "conc", "tok/s", "goodput req/s", "p50 e2e ms", f"{pct} {metric} ms", "interval ms",
-         "TTFT p95 ms", "TPOT p50 ms", "KV peak", "requests", "errors", "decision", "host", "client"],
-        [[str(s.trial + 1), s.variant, str(s.conc), _n(s.tok_s), _n(s.goodput_req_s, 2), _n(s.p50_ms, 0),
-          _n(_pct(s, metric), 0), _interval(s), _n(s.ttft_p95_ms, 0), _n(s.tpot_p50_ms, 1),
+        ["trial", "variant", unit, "tok/s", "input tok/s", "goodput req/s", "p50 e2e ms", f"{pct} {metric} ms",
+         "interval ms", "TTFT p95 ms", "TPOT p50 ms", "KV peak", "requests", "errors", "decision", "host", "client",
+         *(["sent req/s", "lag p99 ms", "queue"] if open_loop else [])],
+        [[str(s.trial + 1), s.variant, _step_level(s), _n(s.tok_s), _n(s.input_tok_s), _n(s.goodput_req_s, 2),
+          _n(s.p50_ms, 0), _n(_pct(s, metric), 0), _interval(s), _n(s.ttft_p95_ms, 0), _n(s.tpot_p50_ms, 1),
           _n(s.kv_cache_peak * 100 if s.kv_cache_peak is not None else None, 0, " %"),
           f"{s.requests} (+{s.warmup}, +{s.tail})", str(s.errors), s.slo_decision or "—",
-          {True: "busy", False: "quiet", None: "—"}[s.host_busy], _client(s)] for s in r.rows],
+          {True: "busy", False: "quiet", None: "—"}[s.host_busy], _client(s),
+          *(_open_loop_cells(s) if open_loop else [])] for s in r.rows],
     )  # fmt: skip
     out += ["", "## Roofline: batch-1 decode against the memory-bandwidth bound", ""]
     out += _table(
@@ -141,6 +153,24 @@ def capacity_md(r: ReportInputs) -> str:
     out += ["", "Bound = bandwidth / bytes of weights (each decoded token reads every weight once); "
             "measured = 1000 / TPOT p50 at concurrency 1."]  # fmt: skip
     return "\n".join(out) + "\n"
+
+
+def _at(cap: VariantCapacity, value: float | None) -> str:
+    return "—" if value is None else cap.at(value)
+
+
+def _step_level(s: StepStats) -> str:
+    if s.level_kind is LevelKind.CONCURRENCY:
+        return str(s.conc)
+    return f"{s.level:g}" if s.level_kind is LevelKind.RATE else f"{s.level:,.0f}"
+
+
+def _open_loop_cells(s: StepStats) -> list[str]:
+    if s.rate is None:
+        return ["—", "—", "—"]
+    lag = _n(s.lag_p99_ms, 1) + (" BEHIND" if s.behind else "")
+    queue = {True: "GROWING", False: "steady", None: "—"}[s.queue_growing]
+    return [_n(s.sent_req_s, 2), lag, queue]
 
 
 def _pct(s: StepStats, metric: str) -> float | None:
@@ -168,8 +198,8 @@ def cost_md(r: ReportInputs) -> str:
     out += [f"GPU at ${c.gpu_usd_per_hour:,.2f}/hour, paid whether busy or not. $/1M output tokens = "
             "$/hour / (output tok/s x 3600) x 1e6.", ""]  # fmt: skip
     out += ["## Per step", ""]
-    out += _table(["variant", "conc", "tok/s", "$/1M output tokens", "SLO decision"],
-                  [[s.variant, str(s.conc), _n(s.tok_s), _n(s.usd_per_million, 2, ""),
+    out += _table(["variant", "step", "tok/s", "$/1M output tokens", "SLO decision"],
+                  [[s.variant, s.level, _n(s.tok_s), _n(s.usd_per_million, 2, ""),
                     s.decision or "—"] for s in step_costs(r.rows, c)])  # fmt: skip
     out += ["", "## At equal p95 (each variant at the largest concurrency it holds within the SLO)", ""]
     undecided = [cap for cap in r.capacities if not cap.decided]
@@ -182,9 +212,9 @@ def cost_md(r: ReportInputs) -> str:
         f"{c.tokens_per_day:,.0f} output tokens/day" if c.tokens_per_day else "no expected traffic given"
     )
     out += _table(
-        ["variant", "conc", "tok/s", "$/1M output tokens", f"GPUs for {traffic} at {c.utilization:.0%}",
+        ["variant", "holds", "tok/s", "$/1M output tokens", f"GPUs for {traffic} at {c.utilization:.0%}",
          "$/day", "$/month (30 d)"],
-        [[o.variant, _n(o.conc, 0), _n(o.tok_s), _n(o.usd_per_million, 2), _n(o.gpus_needed, 0),
+        [[o.variant, o.level, _n(o.tok_s), _n(o.usd_per_million, 2), _n(o.gpus_needed, 0),
           _n(o.usd_per_day, 0), _n(o.usd_per_month, 0)] for o in ops],
     )  # fmt: skip
     if not c.tokens_per_day:

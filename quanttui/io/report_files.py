@@ -19,7 +19,7 @@ from quanttui.core.capacity import VariantCapacity
 from quanttui.core.compute_words import compute_markdown
 from quanttui.core.cost import CostInputs
 from quanttui.core.fold import SessionFold
-from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
+from quanttui.core.loadplan import LevelKind, LoadPlan, Slo, SloMetric
 from quanttui.core.recording import plan_from_header
 from quanttui.core.report import ReportInputs, TriageFacts, business_case_md, capacity_md, cost_md
 from quanttui.core.roofline import roofline
@@ -89,17 +89,31 @@ def _triage_facts(state: TriageState) -> TriageFacts | None:
 
 
 def concurrency_frame(rows: Sequence[Any], capacities: Sequence[VariantCapacity]) -> pl.DataFrame:
-    """One row per concurrency, columns per variant: tok/s and p95 side by side."""
+    """One row per level of the ramp (concurrency, rate or prompt length; the first column says
+    which), columns per variant: tok/s, input tok/s and the SLO percentile side by side; a rate
+    ramp adds each variant's send lag p99 and whether its queue was still growing."""
     metric = SloMetric(capacities[0].metric) if capacities else SloMetric.E2E
-    concs = sorted({r.conc for r in rows})
+    kind = rows[0].level_kind if rows else LevelKind.CONCURRENCY
+    column = {
+        LevelKind.CONCURRENCY: "conc",
+        LevelKind.RATE: "rate_req_s",
+        LevelKind.INPUT_TOKENS: "input_tokens",
+    }[kind]
+    levels = sorted({r.level for r in rows})
     records = []
-    for conc in concs:
-        record: dict[str, Any] = {"conc": conc}
+    for level in levels:
+        record: dict[str, Any] = {column: int(level) if kind is not LevelKind.RATE else level}
         for cap in capacities:
-            row = next((r for r in rows if r.variant == cap.variant and r.conc == conc), None)
+            row = next((r for r in rows if r.variant == cap.variant and r.level == level), None)
             record[f"{cap.variant}_tok_s"] = row.tok_s if row else None
+            record[f"{cap.variant}_input_tok_s"] = row.input_tok_s if row else None
             record[f"{cap.variant}_p95_{metric.value}_ms"] = row.slo_value_ms(metric) if row else None
+            if kind is LevelKind.INPUT_TOKENS:
+                record[f"{cap.variant}_ttft_p50_ms"] = row.ttft_p50_ms if row else None
             record[f"{cap.variant}_slo_decision"] = row.slo_decision if row else None
+            if kind is LevelKind.RATE:
+                record[f"{cap.variant}_lag_p99_ms"] = row.lag_p99_ms if row else None
+                record[f"{cap.variant}_queue_growing"] = row.queue_growing if row else None
         records.append(record)
     return pl.DataFrame(records, infer_schema_length=None)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
-from quanttui.cli.common import positive
+from quanttui.cli.common import UsageError, positive
+from quanttui.core.arrivals import ArrivalKind, Arrivals, parse_rates
 from quanttui.core.loadplan import (
     DEFAULT_MAX_STEP_REQUESTS,
     DEFAULT_MAX_STEP_SECONDS,
@@ -60,6 +62,97 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+# --workload long-prefill without --input-lengths: prompt lengths where prefill starts to dominate.
+DEFAULT_INPUT_LENGTHS = (256, 512, 1024, 2048)
+WORKLOADS = ("chat", "long-prefill")
+
+
+def add_workload_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("workload (default: closed-loop concurrency steps of chat prompts)")
+    g.add_argument(
+        "--rate", metavar="LIST",
+        help="open-loop steps in requests/s instead of concurrency steps, e.g. 0.5,1,2,4",
+    )  # fmt: skip
+    g.add_argument(
+        "--arrivals", choices=[k.value for k in ArrivalKind],
+        help="rate steps: when requests arrive (default poisson; constant: evenly spaced)",
+    )  # fmt: skip
+    g.add_argument(
+        "--burstiness", type=positive, metavar="F",
+        help="gamma arrivals' shape (1: Poisson, below 1 burstier, above 1 more even; implies --arrivals gamma)",
+    )  # fmt: skip
+    g.add_argument("--arrival-seed", type=int, default=0, metavar="N", help="the schedule's seed (recorded)")
+    g.add_argument(
+        "--max-concurrency", type=int, metavar="N",
+        help="rate steps: at most N requests in flight per variant (default 256; a send that waits is late)",
+    )  # fmt: skip
+    g.add_argument(
+        "--workload", choices=WORKLOADS, default="chat",
+        help="long-prefill: steps of prompt length (--input-lengths) at one concurrency, TTFT vs length",
+    )  # fmt: skip
+    g.add_argument(
+        "--input-lengths", metavar="LIST",
+        help="long-prefill: prompt lengths in the model's tokens (default "
+        + ",".join(map(str, DEFAULT_INPUT_LENGTHS)) + ")",
+    )  # fmt: skip
+
+
+def _ints(flag: str, text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: expected whole numbers separated by commas") from None
+    if any(v < 1 for v in values):
+        raise UsageError(f"{flag} {text!r}: every value must be >= 1")
+    return values
+
+
+def workload_fields(args: argparse.Namespace, concurrency: str | None) -> dict[str, object]:
+    """The LoadPlan fields of the workload flags (`concurrency`: --concurrency's text if given);
+    UsageError naming the flag when they do not fit together."""
+    rate = getattr(args, "rate", None)
+    long_prefill = getattr(args, "workload", "chat") == "long-prefill" or getattr(args, "input_lengths", None)
+    open_loop_only = [f for f, v in (("--arrivals", getattr(args, "arrivals", None)),
+                                     ("--burstiness", getattr(args, "burstiness", None)),
+                                     ("--max-concurrency", getattr(args, "max_concurrency", None))) if v]  # fmt: skip
+    if rate and long_prefill:
+        raise UsageError("--rate and --workload long-prefill: give one of them")
+    if rate:
+        if concurrency:
+            raise UsageError(
+                "--rate and --concurrency: rate steps are open loop; cap them with --max-concurrency"
+            )
+        try:
+            rates = parse_rates(rate)
+        except ValueError as exc:
+            raise UsageError(f"--rate: {exc}") from None
+        kind = ArrivalKind(args.arrivals) if args.arrivals else (
+            ArrivalKind.GAMMA if args.burstiness else ArrivalKind.POISSON)  # fmt: skip
+        try:
+            arrivals = Arrivals(kind, args.burstiness or 1.0, args.arrival_seed)
+        except ValueError as exc:
+            raise UsageError(f"--burstiness: {exc}") from None
+        if args.max_concurrency is not None and args.max_concurrency < 1:
+            raise UsageError(f"--max-concurrency must be >= 1, got {args.max_concurrency}")
+        return {
+            "concurrencies": (),
+            "rates": rates,
+            "arrivals": arrivals,
+            "max_in_flight": args.max_concurrency,
+        }
+    if open_loop_only:
+        raise UsageError(f"{open_loop_only[0]} applies to open-loop steps: give --rate")
+    if long_prefill:
+        lengths = (
+            _ints("--input-lengths", args.input_lengths) if args.input_lengths else DEFAULT_INPUT_LENGTHS
+        )
+        at = _ints("--concurrency", concurrency) if concurrency else (1,)
+        if len(at) != 1:
+            raise UsageError("--workload long-prefill runs at one --concurrency (e.g. 1), got " + concurrency)
+        return {"concurrencies": at, "input_lengths": lengths}
+    return {"concurrencies": _ints("--concurrency", concurrency or "1,2,4,8")}
+
+
 def load_workers(text: str) -> int:
     """argparse type for --load-workers: 0 to MAX_LOAD_WORKERS."""
     try:
@@ -95,10 +188,10 @@ def slo_from_args(args: argparse.Namespace) -> Slo | None:
 
 
 def plan_from_args(
-    args: argparse.Namespace, concurrencies: tuple[int, ...], slo: Slo | None, default_schedule: Schedule
+    args: argparse.Namespace, workload: dict[str, object], slo: Slo | None, default_schedule: Schedule
 ) -> LoadPlan:
     return LoadPlan(
-        concurrencies=concurrencies,
+        **workload,  # type: ignore[arg-type]
         requests_per_step=args.requests_per_step,
         step_seconds=args.step_seconds,
         warmup_requests=args.warmup_requests,
@@ -112,13 +205,37 @@ def plan_from_args(
     )
 
 
+def _load_workload(load: dict[str, Any]) -> dict[str, object]:
+    """The workload keys of a [load] table, checked by the same rules as the flags; ValueError
+    naming the key."""
+
+    def listed(key: str) -> str | None:
+        values = load.get(key)
+        return None if values is None else ",".join(str(v) for v in values)
+
+    workload = load.get("workload", "chat")
+    if workload not in WORKLOADS:
+        raise ValueError(f"workload: expected one of {', '.join(WORKLOADS)}, got {workload!r}")
+    args = argparse.Namespace(
+        rate=listed("rate"), arrivals=load.get("arrivals"), burstiness=load.get("burstiness"),
+        arrival_seed=load.get("arrival_seed", 0), max_concurrency=load.get("max_concurrency"),
+        workload=workload, input_lengths=listed("input_lengths"),
+    )  # fmt: skip
+    if args.arrivals is not None and args.arrivals not in {k.value for k in ArrivalKind}:
+        raise ValueError(f"arrivals: expected constant, poisson or gamma, got {args.arrivals!r}")
+    try:
+        return workload_fields(args, listed("concurrency"))
+    except UsageError as exc:  # the flags' words, as the file's keys
+        raise ValueError(re.sub(r"--([a-z-]+)", lambda m: m[1].replace("-", "_"), str(exc))) from None
+
+
 def plan_from_load(load: dict[str, Any], default_schedule: Schedule) -> LoadPlan:
     """A session file's [load] table (already type-checked by io/config.py)."""
     slo = parse_slo(load["slo"]) if load.get("slo") else None
     if slo is None and load.get("slo_p95_ms"):
         slo = Slo(float(load["slo_p95_ms"]), SloMetric(load.get("slo_metric", "e2e")))
     return LoadPlan(
-        concurrencies=tuple(int(c) for c in load.get("concurrency", [1, 2, 4, 8])),
+        **_load_workload(load),  # type: ignore[arg-type]
         requests_per_step=load.get("requests_per_step"),
         step_seconds=load.get("step_seconds"),
         warmup_requests=load.get("warmup_requests", 0),

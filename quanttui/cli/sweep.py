@@ -26,8 +26,10 @@ from quanttui.cli.plan_options import (
     DEFAULT_ATTACHED_SCHEDULE,
     add_slo_options,
     add_step_options,
+    add_workload_options,
     plan_from_args,
     slo_from_args,
+    workload_fields,
 )
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.io.limits import load_problem
@@ -39,18 +41,6 @@ from quanttui.session import (
     SweepConfig,
     run_sweep,
 )
-
-
-def concurrencies(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise UsageError(
-            f"--concurrency {text!r}: expected integers separated by commas, e.g. 1,2,4,8"
-        ) from None
-    if not values:
-        raise UsageError("--concurrency: at least one value is needed")
-    return values
 
 
 def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
@@ -70,10 +60,11 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         except ValueError as exc:
             raise UsageError(f"--endpoint {name}: {exc}") from None
         specs.append(EndpointSpec(name, url, models.get(name), precisions.get(name)))
+    if args.concurrency is None and not args.console and not args.rate and args.workload == "chat":
+        raise UsageError("give the ramp: --concurrency LIST, --rate LIST or --workload long-prefill")
+    workload = workload_fields(args, args.concurrency)
     try:
-        plan = plan_from_args(
-            args, concurrencies(args.concurrency), slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE
-        )
+        plan = plan_from_args(args, workload, slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE)
         timeouts = Timeouts(
             connect_s=args.connect_timeout,
             first_token_s=args.first_token_timeout,
@@ -84,7 +75,7 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         raise UsageError(str(exc)) from None
     problem = load_problem(plan.max_concurrency, len(specs))
     if problem is not None:
-        raise UsageError(f"--concurrency: {problem}")
+        raise UsageError(f"{'--max-concurrency' if plan.rates else '--concurrency'}: {problem}")
     if args.max_tokens < 1:
         raise UsageError(f"--max-tokens must be >= 1, got {args.max_tokens}")
     options = RequestOptions(
@@ -123,12 +114,11 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
     p.add_argument("--precision", action="append", metavar="NAME=P", help="label, e.g. bf16 or awq")
     p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
     p.add_argument(
-        "--concurrency",
-        required=not console,
-        default="1,2,4,8",
-        metavar="LIST",
-        help="ramp steps, e.g. 1,2,4,8",
-    )
+        "--concurrency", metavar="LIST",
+        help="closed-loop ramp steps, e.g. 1,2,4,8" + (" (default)" if console else ""),
+    )  # fmt: skip
+    p.set_defaults(console=console)
+    add_workload_options(p)
     add_step_options(p)
     p.add_argument("--max-tokens", type=int, required=not console, default=128, metavar="N")
     p.add_argument("--ignore-eos", action="store_true", help="fixed output length (vLLM extension)")

@@ -94,14 +94,19 @@ class PromptLengthError(ValueError):
 
 
 async def prompt_of_tokens(
-    count: Callable[[str], Awaitable[int]], tokens: int, question: str, max_words: int = 200_000
+    count: Callable[[str], Awaitable[int]],
+    tokens: int,
+    question: str,
+    max_words: int = 200_000,
+    head: str = "",
 ) -> tuple[str, int]:
-    """(prompt, its templated token count): filler words, then `question`, counting exactly
+    """(prompt, its templated token count): `head`, filler words, then `question`, counting exactly
     `tokens` when padding can reach it (else the closest count below, said by the second value)."""
 
     def text(words: int, pads: int = 0) -> str:
         filler = " ".join(FILLER[i % len(FILLER)] for i in range(words))
-        return f"{filler}{PAD * pads}\n\n{question}" if words or pads else question
+        body = f"{filler}{PAD * pads}\n\n{question}" if words or pads else question
+        return f"{head} {body}" if head else body
 
     bare = await count(text(0))
     if bare > tokens:

@@ -298,6 +298,13 @@ _LOAD_KEYS = {
     "max_error_rate": (int, float),
     "prompts": str,
     "load_workers": int,
+    "rate": list,
+    "arrivals": str,
+    "burstiness": (int, float),
+    "arrival_seed": int,
+    "max_concurrency": int,
+    "workload": str,
+    "input_lengths": list,
 }
 
 

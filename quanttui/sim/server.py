@@ -5,7 +5,8 @@ Tests, benchmarks and the no-engine demo run it as a child process
 Bytes follow the captures in /work/shared/fixtures (vllm-sse, vllm-http, vllm-metrics).
 
 Routes: `GET /health` (200, empty), `GET /version`, `GET /v1/models`, `GET /metrics` (prometheus_client
-exposition of vLLM's names), `POST /v1/chat/completions` (stream or not). Unknown path: 404
+exposition of vLLM's names), `POST /v1/chat/completions` (stream or not), `POST /tokenize`
+(the simulator's word count as token ids). Unknown path: 404
 `{"detail":"Not Found"}`; unknown model: vLLM's 404 NotFoundError. With an API key, paths under
 /v1 (also /v2, /inference, /cohere, like vLLM) need `Authorization: Bearer KEY`, else 401
 `{"error":"Unauthorized"}`; /health, /metrics and /version stay open.
@@ -48,6 +49,7 @@ faults need at least 3 tokens (stall_between_chunks: 4).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import secrets
@@ -97,6 +99,7 @@ class SimHTTPServer:
             "/metrics": ("GET", self._metrics),
             "/v1/models": ("GET", self._models),
             "/v1/chat/completions": ("POST", self._chat),
+            "/tokenize": ("POST", self._tokenize),
         }
         if config.metrics == "none":
             del self._routes["/metrics"]
@@ -182,6 +185,28 @@ class SimHTTPServer:
     async def _models(self, conn: Connection, request: Request) -> None:
         body = shapes.models_body(self.config.model, self.config.max_model_len, self.started_at)
         await conn.respond_json(200, body)
+
+    async def _tokenize(self, conn: Connection, request: Request) -> None:
+        """vLLM's /tokenize with `messages` (or `prompt`): the simulator's own count (one token per
+        whitespace-separated word of the messages' text, as its usage counts), ids 0..n-1."""
+        try:
+            body = json.loads(request.body)
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            if "messages" in body:
+                messages = body["messages"]
+                if not isinstance(messages, list):
+                    raise ValueError("messages must be a list")
+                text = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
+            else:
+                text = str(body.get("prompt", ""))
+        except (ValueError, UnicodeDecodeError) as exc:
+            await conn.respond_json(400, shapes.error_body(str(exc), "BadRequestError", 400))
+            return
+        count = max(1, len(text.split()))
+        await conn.respond_json(
+            200, {"count": count, "max_model_len": self.config.max_model_len, "tokens": list(range(count))}
+        )
 
     async def _metrics(self, conn: Connection, request: Request) -> None:
         await conn.respond(200, self.engine.metrics.exposition(), CONTENT_TYPE_LATEST)

@@ -113,6 +113,20 @@ def run_console(session: Any, out_dir: Path) -> int:
     return run_console(session, out_dir)
 
 
+def _bend(variant: dict[str, Any]) -> str:
+    if variant.get("p95_bends_at"):  # in the ramp's own unit
+        return str(variant["p95_bends_at"])
+    return f"c={variant['p95_bends_at_conc']}"
+
+
+def _step_level(row: dict[str, Any]) -> str:
+    if row.get("rate") is not None:
+        return f"rate {row['rate']:>6g} req/s"
+    if row.get("input_tokens") is not None:
+        return f"prompt {row['input_tokens']:>6} tok"
+    return f"conc {row['conc']:>4}"
+
+
 def print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, sort_keys=True))
@@ -125,7 +139,7 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
             f"{v['name']} ({v['precision'] or '?'}, {v['model']}): {v['requests']} requests, {v['errors']} errors, "
             f"peak {v['peak_tok_s'] or 0:.1f} tok/s"
             + (f", {capacity}" if capacity and capacity != "no SLO" else "")
-            + (f", p95 bends at c={v['p95_bends_at_conc']}" if v.get("p95_bends_at_conc") else "")
+            + (f", p95 bends at {_bend(v)}" if v.get("p95_bends_at_conc") else "")
         )
     for row in summary["steps"]:
         decision = f"  {row['slo_decision']}" if row.get("slo_decision") else ""
@@ -133,11 +147,14 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
         if row.get("p95_ms_lo") is not None or row.get("p95_ms_hi") is not None:
             interval = f" [{_num(row.get('p95_ms_lo'))}, {_num(row.get('p95_ms_hi'))}]"
         print(
-            f"  {row['variant']:<12} conc {row['conc']:>4}  tok/s {row['tok_s'] or 0:>8.1f}  "
+            f"  {row['variant']:<12} {_step_level(row)}  tok/s {row['tok_s'] or 0:>8.1f}  "
             f"p50 {row['p50_ms'] or 0:>8.1f} ms  p95 {row['p95_ms'] or 0:>8.1f}{interval} ms  "
             f"errors {row['errors']}{decision}"
             + ("  busy host" if row.get("host_busy") else "")
             + ("  client-bound" if row.get("client_bound") else "")
+            + (f"  lag p99 {row['lag_p99_ms']:.1f} ms" if row.get("lag_p99_ms") is not None else "")
+            + ("  BEHIND" if row.get("behind") else "")
+            + ("  QUEUE GROWING" if row.get("queue_growing") else "")
         )
     verdict = summary.get("verdict") or {}
     for sentence in verdict.get("sentences", []):

@@ -18,6 +18,7 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.out_dir import add_out_options, run_folder
+from quanttui.cli.plan_options import add_workload_options, workload_fields
 from quanttui.core.loadplan import LoadPlan, Schedule, parse_slo
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.session import (
@@ -58,6 +59,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--confidence", type=float, metavar="C", help="family-wise confidence of the verdict (0.95)"
     )
+    add_workload_options(p)
     p.add_argument("--max-step-requests", type=int, metavar="N", help="adaptive step cap in requests")
     p.add_argument("--max-step-seconds", type=float, metavar="S", help="adaptive step cap in seconds")
     add_out_options(p, "quanttui-demo")
@@ -127,6 +129,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return launched_exit(result.summary, result.interrupted)
 
 
+# The demo engines' context is 512 tokens (demo/cpu.py): long-prefill steps that fit with the answer.
+DEMO_INPUT_LENGTHS = (64, 128, 256, 448)
+
+
 def _plan_with_overrides(plan: LoadPlan, args: argparse.Namespace) -> LoadPlan:
     """The demo's plan with what the operator gave on the command line; one line, exit 2, if bad."""
     changes: dict[str, object] = {}
@@ -141,6 +147,16 @@ def _plan_with_overrides(plan: LoadPlan, args: argparse.Namespace) -> LoadPlan:
         for name in ("trials", "confidence", "max_step_requests", "max_step_seconds"):
             if getattr(args, name) is not None:
                 changes[name] = getattr(args, name)
+        if (
+            args.rate
+            or args.workload != "chat"
+            or args.input_lengths
+            or args.arrivals
+            or args.max_concurrency
+        ):
+            if args.workload != "chat" and not args.input_lengths and args.backend == "vllm-cpu":
+                args.input_lengths = ",".join(map(str, DEMO_INPUT_LENGTHS))  # within its 512-token window
+            changes |= workload_fields(args, None)
         return replace(plan, **changes)  # type: ignore[arg-type]
     except ValueError as exc:
         raise UsageError(str(exc)) from None

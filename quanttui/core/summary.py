@@ -29,7 +29,9 @@ def _capacity_fields(cap: VariantCapacity | None) -> dict[str, Any]:
         "capacity_why": cap.why or None,
         "slo_metric": cap.metric if cap.slo_ms is not None else None,
         "slo_breach": cap.breach or None,
-        "p95_bends_at_conc": cap.blowup_conc,
+        "p95_bends_at_conc": cap.blowup_conc,  # in the ramp's unit ("ramp"), despite its name
+        "p95_bends_at": cap.at(cap.blowup_conc) if cap.blowup_conc is not None else None,
+        "ramp": cap.kind.value,
         "p95_bend_detail": cap.blowup_detail,
     }
 

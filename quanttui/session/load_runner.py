@@ -342,6 +342,14 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:.1f}{unit}"
 
 
+def _level(stats: StepStats) -> str:
+    if stats.rate is not None:
+        return f"rate {stats.rate:>6g}/s"
+    if stats.input_tokens is not None:
+        return f"prompt {stats.input_tokens:>5} tok"
+    return f"conc {stats.conc:>4}"
+
+
 def _progress_line(stats: StepStats) -> str:
     slo = ""
     if stats.slo_decision is not None:  # the SLO percentile, its interval, and what it decides
@@ -352,7 +360,11 @@ def _progress_line(stats: StepStats) -> str:
     busy = "  BUSY HOST" if stats.host_busy else ""
     if stats.client_bound:
         busy += f"  CLIENT-BOUND (lag p99 {stats.client_lag_p99_ms:.1f} ms, CPU {stats.client_cpu_pct:.0f} %)"
+    if stats.rate is not None and stats.lag_p99_ms is not None:
+        busy += f"  lag p99 {stats.lag_p99_ms:.1f} ms" + ("  BEHIND" if stats.behind else "")
+    if stats.queue_growing:
+        busy += "  QUEUE GROWING"
     return (
-        f"  {stats.variant:<12} conc {stats.conc:>4}  req {stats.requests:>5} (+{stats.warmup} warm-up)  err {stats.errors:>4}  "
+        f"  {stats.variant:<12} {_level(stats)}  req {stats.requests:>5} (+{stats.warmup} warm-up)  err {stats.errors:>4}  "
         f"tok/s {_fmt(stats.tok_s):>8}{slo}{busy}"
     )

@@ -60,7 +60,13 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         except ValueError as exc:
             raise UsageError(f"--endpoint {name}: {exc}") from None
         specs.append(EndpointSpec(name, url, models.get(name), precisions.get(name)))
-    if args.concurrency is None and not args.console and not args.rate and args.workload == "chat":
+    if (
+        args.concurrency is None
+        and not args.console
+        and not args.rate
+        and args.workload == "chat"
+        and not args.input_lengths
+    ):
         raise UsageError("give the ramp: --concurrency LIST, --rate LIST or --workload long-prefill")
     workload = workload_fields(args, args.concurrency)
     try:

@@ -8,10 +8,12 @@ Two checks on a rate step's requests, from the recording alone (a replay re-deri
   marked, never reported as if the rate had been met.
 - *Queue growing*: past its saturation a server completes fewer requests per second than arrive,
   so the queue, and every latency, grows for as long as the step runs: there is no steady state to
-  report. The check compares the requests completed in the second half of the sending window with
-  those sent one median latency earlier (in a steady state, what went in comes out one latency
-  later); fewer completed than sent, by more than 10 % and more than two Poisson standard
-  deviations, means the queue was still growing when the step ended.
+  report. The check counts, over the second half of the sending window (and at least two of the
+  step's first latencies after its start, past the fill), the requests sent and those completed:
+  in a steady state both run at the arrival rate; fewer completed than sent, by more than 10 % and
+  more than two Poisson standard deviations, means the queue was still growing when the step
+  ended. A step capped by --max-concurrency sends only as fast as requests complete: it shows as
+  behind (its sends waited), not as a growing queue.
 """
 
 from __future__ import annotations
@@ -67,13 +69,15 @@ def _queue(
     rate: float, results: Sequence[RequestResult], starts: list[float]
 ) -> tuple[bool | None, float | None, str]:
     first, last = starts[0], starts[-1]
-    latency = statistics.median(r.t - r.start for r in results)
-    begin = max(first + (last - first) / 2, first + latency)
+    by_start = sorted(results, key=lambda r: r.start)
+    early = by_start[: max(5, len(by_start) // 10)]
+    settle = statistics.median(r.t - r.start for r in early)  # before any queue could build up
+    begin = max(first + (last - first) / 2, first + 2 * settle)
     if last - begin < 2.0 / rate:
-        return None, None, "too short to tell: the step sent for less than twice its median latency"
+        return None, None, "too short to tell: the step sent for less than four of its first latencies"
     ends = sorted(r.t for r in results)
     completed = bisect.bisect_right(ends, last) - bisect.bisect_left(ends, begin)
-    sent = bisect.bisect_right(starts, last - latency) - bisect.bisect_left(starts, begin - latency)
+    sent = bisect.bisect_right(starts, last) - bisect.bisect_left(starts, begin)
     if sent < MIN_QUEUE_SENDS:
         return None, None, f"too few requests to tell ({sent} in the window)"
     per_s = completed / (last - begin)

@@ -1,0 +1,107 @@
+"""Workloads end to end on simulated engines, as a script runs them (issue 19): open-loop rate
+steps with a saturated variant, and prompt-length steps of exact lengths."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from quanttui.core.arrivals import Arrivals
+from quanttui.core.loadplan import LoadPlan
+
+
+def quanttui(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "quanttui", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def events(path: Path, kind: str) -> list[dict]:
+    lines = path.read_text().splitlines()
+    return [e for e in map(json.loads, lines[1:]) if e["type"] == kind]
+
+
+def test_a_rate_ramp_finds_where_a_variant_saturates_and_replay_knows_the_schedule(tmp_path, sim_server):
+    # ~0.1 s per request with 2 slots (~20 req/s) against ~0.04 s with 16 (~400 req/s): at 80 req/s
+    # only the first keeps a queue that grows for as long as the step sends.
+    slow = sim_server(model="qwen-bf16", ttft_ms=20, itl_ms=5, max_num_seqs=2)
+    fast = sim_server(model="qwen-awq", ttft_ms=10, itl_ms=2, max_num_seqs=16)
+    out = tmp_path / "out"
+    done = quanttui(
+        "sweep", "--endpoint", f"bf16={slow.url}", "--endpoint", f"awq={fast.url}",
+        "--rate", "8,80", "--arrivals", "poisson", "--arrival-seed", "7", "--requests-per-step", "64",
+        "--max-tokens", "16", "--ignore-eos", "--slo", "e2e_p95<=20000", "--confidence", "0.8", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "step 1/2: 8 requests/s" in done.stderr and "QUEUE GROWING" in done.stderr
+    summary = json.loads(done.stdout)
+    bf16, awq = summary["variants"]
+    assert bf16["retired"]["rule"] == "saturated" and "at 80 req/s" in bf16["retired"]["detail"]
+    assert bf16["capacity"] == "holds 8 req/s, saturates at 80 req/s" and bf16["ramp"] == "rate"
+    assert awq["capacity"] == "holds >= 80 req/s (limit not reached)"
+
+    csv = pl.read_csv(out / "sweep.csv")
+    assert sorted(csv["rate"].to_list()) == [8.0, 8.0, 80.0, 80.0]
+    growing = {(r["variant"], r["rate"]): r["queue_growing"] for r in csv.iter_rows(named=True)}
+    assert growing == {("bf16", 8.0): False, ("awq", 8.0): False, ("bf16", 80.0): True, ("awq", 80.0): False}
+    assert csv["lag_p99_ms"].is_not_null().all() and (csv["input_tok_s"] > 0).all()
+    assert (csv["sent_req_s"].filter(csv["rate"] == 8.0) < 12).all()  # sent at the rate, not faster
+
+    recording = out / "recording.jsonl"
+    header = json.loads(recording.read_text().splitlines()[0])
+    plan = LoadPlan.from_dict(header["config"]["plan"])
+    assert plan.rates == (8.0, 80.0) and plan.arrivals == Arrivals(seed=7)
+    steps = {e["step"]: e for e in events(recording, "StepStarted")}
+    assert [steps[s]["rate"] for s in sorted(steps)] == [8.0, 80.0]
+    results = events(recording, "RequestResult")
+    assert all(r["intended"] is not None for r in results)
+    for step, started in steps.items():  # the recorded plan rebuilds every send time of the step
+        offsets = plan.arrivals.offsets(started["rate"], 1000, step)
+        for variant in ("bf16", "awq"):
+            mine = sorted(
+                (r for r in results if r["step"] == step and r["variant"] == variant),
+                key=lambda r: r["index"],
+            )
+            first = mine[0]["intended"] - offsets[mine[0]["index"]]
+            assert all(abs(r["intended"] - first - offsets[r["index"]]) < 1e-6 for r in mine)
+
+    report = quanttui("report", str(recording), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    capacity = (tmp_path / "report" / "capacity.md").read_text()
+    assert "saturated at 80 req/s" in capacity and "GROWING" in capacity and "holds (req/s)" in capacity
+    per_level = pl.read_csv(tmp_path / "report" / "concurrency_sweep.csv")
+    assert per_level.columns[0] == "rate_req_s" and per_level["bf16_queue_growing"].to_list() == [False, True]
+
+
+def test_prompt_length_steps_send_prompts_of_exactly_that_many_tokens(tmp_path, sim_server):
+    slow = sim_server(model="qwen-bf16", ttft_ms=20, itl_ms=2)
+    fast = sim_server(model="qwen-awq", ttft_ms=10, itl_ms=1)
+    out = tmp_path / "out"
+    done = quanttui(
+        "sweep", "--endpoint", f"bf16={slow.url}", "--endpoint", f"awq={fast.url}",
+        "--workload", "long-prefill", "--input-lengths", "50,400", "--concurrency", "2",
+        "--requests-per-step", "8", "--max-tokens", "4", "--ignore-eos", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "prompts of 400 tokens at concurrency 2" in done.stderr
+    steps = {e["step"]: e["input_tokens"] for e in events(out / "recording.jsonl", "StepStarted")}
+    assert sorted(steps.values()) == [50, 400]
+    results = events(out / "recording.jsonl", "RequestResult")
+    assert len(results) == 2 * 2 * (8 + 2)  # variants x steps x (measured + fill wave)
+    for r in results:  # counted by the engine that served it, as the client counted it before sending
+        assert r["ok"] and r["prompt_tokens"] == steps[r["step"]]
+    csv = pl.read_csv(out / "sweep.csv")
+    assert sorted(csv["input_tokens"].to_list()) == [50, 50, 400, 400]
+    assert (csv["prompt_tokens"] == csv["input_tokens"] * csv["requests"]).all()
+
+
+def test_a_prompt_longer_than_the_context_window_is_one_line(tmp_path, sim_server):
+    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1, max_model_len=256)
+    done = quanttui(
+        "sweep", "--endpoint", f"bf16={server.url}", "--workload", "long-prefill", "--input-lengths", "300",
+        "--requests-per-step", "4", "--max-tokens", "4", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "exceed the model's context window (256)" in done.stderr and "Traceback" not in done.stderr

@@ -44,7 +44,7 @@ from quanttui.core.fold import SessionFold
 from quanttui.core.literal import safe_text
 from quanttui.core.live_compare import Delta, deltas
 from quanttui.core.live_variant import LatencyView, VariantLive
-from quanttui.core.loadplan import LoadPlan
+from quanttui.core.loadplan import LevelKind, LoadPlan, level_text
 from quanttui.core.roofline import Roofline, roofline
 from quanttui.core.stepstats import StepStats
 from quanttui.core.verdict import Verdict, run_verdict, where_measured
@@ -87,6 +87,8 @@ class LiveState:
         self._second: int | None = None
         self.step: int | None = None
         self.step_concurrency: int | None = None
+        self.step_rate: float | None = None  # an open-loop step's requests/s (schema >= 6)
+        self.step_input_tokens: int | None = None  # a prompt-length step's tokens (schema >= 6)
         self.step_started_t: float | None = None
         self.step_requests: int | None = None  # measured requests per variant in the step
         self.step_seconds: float | None = None
@@ -216,6 +218,7 @@ class LiveState:
 
     def _on_step_started(self, event: StepStarted) -> None:
         self.step, self.step_concurrency, self.step_started_t = event.step, event.concurrency, event.t
+        self.step_rate, self.step_input_tokens = event.rate, event.input_tokens
         self.step_requests, self.step_seconds = event.requests, event.seconds
         self.step_variants = event.variants
         plan = self.plan
@@ -352,7 +355,25 @@ class LiveState:
 
     @property
     def steps_total(self) -> int | None:
-        return len(self.plan.concurrencies) if self.plan else None
+        return len(self.plan.levels) if self.plan else None
+
+    @property
+    def step_level(self) -> float | None:
+        """The open step's level in its ramp's unit (users, requests/s, prompt tokens)."""
+        if self.step_rate is not None:
+            return self.step_rate
+        if self.step_input_tokens is not None:
+            return float(self.step_input_tokens)
+        return None if self.step_concurrency is None else float(self.step_concurrency)
+
+    @property
+    def step_level_text(self) -> str:
+        """ "c=8", "4 req/s" or "448 tok": the open step as every line of the console names it."""
+        if self.step_rate is not None:
+            return level_text(LevelKind.RATE, self.step_rate)
+        if self.step_input_tokens is not None:
+            return level_text(LevelKind.INPUT_TOKENS, self.step_input_tokens)
+        return f"c={self.step_concurrency or 0}"
 
     def names(self) -> list[str]:
         return list(self.variants)

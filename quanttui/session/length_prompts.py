@@ -3,8 +3,8 @@
 The engine counts: vLLM's /tokenize with the chat template applied, as it will template the
 request, on the first variant that has it (a model and its quantized copies share a tokenizer;
 the recorded usage of every request says what each engine counted). Each prompt opens with its
-own number, so no two share a first block and vLLM's prefix cache cannot serve one from another:
-what a step measures is prefill. The first prompt of a length is found by search
+own number right after the chat template's fixed opening, so vLLM's prefix cache can serve no
+more than that opening from an earlier request: what a step measures is prefill. The first prompt of a length is found by search
 (core/prompt_length.py); the others differ only in their number and are counted once each.
 """
 
@@ -47,6 +47,8 @@ def length_prompts(
                     f"model's context window ({window}): give shorter --input-lengths or fewer --max-tokens"
                 )
             have = have + await _more(client, tokens, len(have), n)
+        except EndpointError as exc:
+            raise EndpointError(f"{info.variant}: {exc}") if not str(exc).startswith(info.variant) else exc
         except TriageRequestError as exc:
             raise EndpointError(f"{info.variant}: prompts of {tokens} tokens need /tokenize: {exc}") from None
         finally:

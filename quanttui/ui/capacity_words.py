@@ -20,7 +20,7 @@ from quanttui.ui.format import DASH, ms, num
 def _rows(state: LiveState, name: str) -> list[StepStats]:
     """The variant's finished steps in ramp order (as core/capacity.py walks them)."""
     rows = (r for (n, _), r in state.step_rows.items() if n == name)
-    return sorted(rows, key=lambda r: (r.trial, r.conc, r.step))
+    return sorted(rows, key=lambda r: (r.trial, r.level, r.step))
 
 
 def undecided_step(state: LiveState, name: str) -> StepStats | None:
@@ -38,7 +38,14 @@ def breach_step(state: LiveState, name: str) -> StepStats | None:
     if cap is None or cap.first_conc_over_slo is None:
         return None
     rows = _rows(state, name)
-    return next((r for r in rows if r.conc == cap.first_conc_over_slo and r.slo_decision == "breaches"), None)
+    return next(
+        (
+            r
+            for r in rows
+            if r.level == cap.first_conc_over_slo and (r.slo_decision == "breaches" or r.queue_growing)
+        ),
+        None,
+    )
 
 
 def capacity_parts(state: LiveState, name: str) -> tuple[str, str] | None:
@@ -48,15 +55,18 @@ def capacity_parts(state: LiveState, name: str) -> tuple[str, str] | None:
     if cap is None or cap.status == "no slo":
         return None
     top = cap.max_conc_meeting_slo
-    holds = "holds none" if top is None else f"holds {top}"
+    holds = "holds none" if top is None else f"holds {cap.at(top)}"
     match cap.status:
         case "decided" | "never met":
-            return holds, f"breaches at {cap.first_conc_over_slo}"
+            return (
+                holds,
+                f"{'saturates' if cap.saturated else 'breaches'} at {cap.at(cap.first_conc_over_slo)}",
+            )
         case "not reached":
-            return f"holds ≥ {top}", "limit not reached"
+            return f"holds ≥ {cap.at(top)}", "limit not reached"
     row = undecided_step(state, name)
     if row is not None:
-        return holds, f"undecided at {row.conc}"
+        return holds, f"undecided at {cap.at(row.level)}"
     return holds, "undecided (trials disagree)" if cap.why.startswith("the trials") else "undecided"
 
 
@@ -134,11 +144,11 @@ def interval_text(stats: StepStats, metric: SloMetric) -> str:
     return f"{label} {ms(value)} ms {bounds(lo, hi)} n={num(stats.requests)}"
 
 
-def step_texts(stats: StepStats | None, conc: int, metric: SloMetric, *, now: bool) -> tuple[str, ...]:
+def step_texts(stats: StepStats | None, level: str, metric: SloMetric, *, now: bool) -> tuple[str, ...]:
     """One step's line, longest first: "c=8 now: p95 e2e 1,234 ms [1,100–1,420] n=37 · undecided ·
     goodput 3.10 req/s", down to "c=8 now: undecided"; "· busy host" when the step ran on a busy host,
     "· client-bound" when the load client could have stamped its chunks late."""
-    head = f"c={conc} now" if now else f"c={conc}"
+    head = f"{level} now" if now else level
     if stats is None or not stats.requests:
         if not now:
             word = stats.slo_decision if stats is not None and stats.slo_decision else ""
@@ -149,6 +159,14 @@ def step_texts(stats: StepStats | None, conc: int, metric: SloMetric, *, now: bo
     busy, busy_short = (" · busy host", " · busy") if stats.host_busy else ("", "")
     if stats.client_bound:
         busy, busy_short = busy + " · client-bound", busy_short + " · client"
+    if stats.rate is not None and stats.lag_p99_ms is not None:  # the scheduler's own lateness
+        late = " BEHIND" if stats.behind else ""
+        busy, busy_short = (
+            busy + f" · lag p99 {num(stats.lag_p99_ms)} ms{late}",
+            busy_short + (" · behind" if late else ""),
+        )
+    if stats.queue_growing:
+        busy, busy_short = busy + " · queue growing", busy_short + " · queue growing"
     _, value, lo, hi = slo_percentile(stats, metric)
     numbers = f"{ms(value)} {bounds(lo, hi)}"
     if decision is None:  # no SLO: the reading, no decision
@@ -174,9 +192,13 @@ def current_step_texts(state: LiveState, name: str) -> tuple[str, ...]:
     """The step in progress for this variant, else its last finished step."""
     metric = state.fold.slo_metric
     if name in state.step_variants and state.step is not None and state.step not in state.steps_done:
-        return step_texts(state.running.get(name), state.step_concurrency or 0, metric, now=True)
+        return step_texts(state.running.get(name), state.step_level_text, metric, now=True)
     last = max((r for (n, _), r in state.step_rows.items() if n == name), key=lambda r: r.step, default=None)
-    return () if last is None else step_texts(last, last.conc, metric, now=False)
+    return () if last is None else step_texts(last, _named(last), metric, now=False)
+
+
+def _named(stats: StepStats) -> str:
+    return f"c={stats.conc}" if stats.rate is None and stats.input_tokens is None else stats.level_text
 
 
 def decision_class(state: LiveState, name: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quanttui.core.live import LiveState
-from quanttui.core.loadplan import SloMetric
+from quanttui.core.loadplan import LevelKind, SloMetric
 from quanttui.core.stepstats import StepStats
 from quanttui.ui.capacity_words import capacity_parts, slo_percentile
 from quanttui.ui.format import ms
@@ -25,7 +25,7 @@ TOK_S = "tok/s"  # the y choice that plots throughput instead of a latency bound
 
 @dataclass(frozen=True)
 class LoadPoint:
-    load: int  # the step's concurrency
+    load: float  # the step's level: users, requests/s or prompt tokens
     value: float
     lo: float | None = None  # the value's interval; None where the samples are too few
     hi: float | None = None
@@ -52,6 +52,7 @@ class LoadChart:
     lines: tuple[LoadLine, ...]
     slo: float | None = None  # the bound's limit, drawn as a line
     log_ok: bool = True  # a latency may go log when it spans decades; tok/s stays linear
+    x_unit: str = "users"  # the ramp's unit: users, req/s or tok (prompt tokens)
 
 
 def y_choices(state: LiveState) -> list[str]:
@@ -91,13 +92,13 @@ def _point(stats: StepStats, y: str, primary: bool, running: bool, has_slo: bool
     if y == TOK_S:
         if stats.tok_s is None:
             return None
-        return LoadPoint(stats.conc, stats.tok_s, decided=not running, running=running)
+        return LoadPoint(stats.level, stats.tok_s, decided=not running, running=running)
     value, lo, hi, decision = _bound(stats, y, primary)
     if value is None:
         return None
     # Without an SLO there is nothing to decide: a finished step is as final as it gets.
     decided = not running and (decision in ("meets", "breaches") or not has_slo)
-    return LoadPoint(stats.conc, value, lo, hi, decided=decided, running=running)
+    return LoadPoint(stats.level, value, lo, hi, decided=decided, running=running)
 
 
 def load_chart(state: LiveState, y: str | None = None) -> LoadChart:
@@ -124,16 +125,27 @@ def load_chart(state: LiveState, y: str | None = None) -> LoadChart:
             LoadLine(name, f"variant-{i % 4 + 1}", MARKERS[i % 4], HOLLOW[i % 4], tuple(points), holds,
                      _note(state, name))
         )  # fmt: skip
+    kind = state.plan.kind if state.plan else LevelKind.CONCURRENCY
+    x_unit = {LevelKind.CONCURRENCY: "users", LevelKind.RATE: "req/s", LevelKind.INPUT_TOKENS: "tok"}[kind]
+    against = {LevelKind.CONCURRENCY: "users", LevelKind.RATE: "requests/s",
+               LevelKind.INPUT_TOKENS: "prompt tokens"}[state.plan.kind if state.plan else LevelKind.CONCURRENCY]  # fmt: skip
     if y == TOK_S:
         return LoadChart(
-            "output tok/s per step vs users", "tok/s per step", "tok/s", tuple(lines), log_ok=False
+            f"output tok/s per step vs {against}",
+            "tok/s per step",
+            "tok/s",
+            tuple(lines),
+            log_ok=False,
+            x_unit=x_unit,
         )
     slo = state.fold.slo
     bound = next((b for b in slo.bounds if b.key == y), None) if slo is not None else None
     limit = f" · SLO {ms(bound.ms)}" if bound else ""
     metric, _, pct = y.partition("_p")
-    title = f"p{pct} {metric} per step vs users{limit}"
-    return LoadChart(title, f"p{pct} {metric}{limit}", "ms", tuple(lines), bound.ms if bound else None)
+    title = f"p{pct} {metric} per step vs {against}{limit}"
+    return LoadChart(
+        title, f"p{pct} {metric}{limit}", "ms", tuple(lines), bound.ms if bound else None, x_unit=x_unit
+    )
 
 
 def _note(state: LiveState, name: str) -> str:

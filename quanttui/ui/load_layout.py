@@ -100,12 +100,12 @@ def _zoom(values: list[float]) -> tuple[float, float] | None:
     return (lo, high + (high - lo) * 0.1)
 
 
-def load_axis(levels: list[int], columns: int) -> Axis:
+def load_axis(levels: list[float], columns: int, unit: str = X_UNIT) -> Axis:
     """One tick per load, labels thinned to every k-th (first and last kept) when they crowd."""
     positions = list(range(len(levels)))
-    labels = [str(level) for level in levels]
+    labels = [f"{level:g}" for level in levels]
     if labels:
-        labels[-1] = f"{labels[-1]} {X_UNIT}"
+        labels[-1] = f"{labels[-1]} {unit}"
     keep = list(positions)
     for every in range(1, len(levels) + 1):
         keep = sorted({*positions[::every], positions[-1]}) if positions else []
@@ -163,7 +163,7 @@ def load_layout(chart: LoadChart, width: int, height: int) -> Layout:
                 chart.title, chart.short_title, chart.unit, short, width - 1, y.label_width, 3
             )
         y = y_axis(height - len(header) - 3)
-    x = load_axis(levels, width - y.label_width - 2)
+    x = load_axis(levels, width - y.label_width - 2, chart.x_unit)
     position = {level: i for i, level in enumerate(levels)}
     to_y = (lambda v: math.log10(v) if v > 0 else y.lo) if log else (lambda v: v)  # <= 0: the floor
     series: list[Series] = []

@@ -129,7 +129,7 @@ def _step_texts(state: LiveState, name: str) -> tuple[str, ...]:
     step result (the CSV's requests, warmup, tail, errors): measured and warm-up said apart."""
     v = state.variants[name]
     if name in state.step_variants and state.step is not None and state.step not in state.steps_done:
-        head = f"c={state.step_concurrency} now"
+        head = f"{state.step_level_text} now"
         measured, warmup, errors, tail = v.step_done, state.step_warmup.get(name, 0), v.step_errors, 0
     else:
         last = max(
@@ -138,7 +138,7 @@ def _step_texts(state: LiveState, name: str) -> tuple[str, ...]:
         if last is None:
             return ("no load step yet",)
         head, measured, warmup, errors, tail = (
-            f"c={last.conc}",
+            f"c={last.conc}" if last.rate is None and last.input_tokens is None else last.level_text,
             last.requests,
             last.warmup,
             last.errors,
@@ -331,15 +331,15 @@ def status_view(
         step = triage_progress(state)
     elif state.step is None:
         step = "no step yet"
-    elif plan is not None and state.step_concurrency in plan.concurrencies:
+    elif plan is not None and state.step_level in plan.levels:
         # the ramp's level, not the step's number: alternate schedules and trials run several steps per level
-        level = plan.concurrencies.index(state.step_concurrency) + 1
-        step = f"step {level}/{len(plan.concurrencies)} c={state.step_concurrency}"
+        level = plan.levels.index(state.step_level) + 1
+        step = f"step {level}/{len(plan.levels)} {state.step_level_text}"
         if len(state.step_variants) == 1 and len(state.variants) > 1:
             step += f" {state.step_variants[0]}"
     else:
         step = f"step {state.step + 1}/{total}" if total else f"step {state.step + 1}"
-        step += f" c={state.step_concurrency}"
+        step += f" {state.step_level_text}"
     if position is not None:
         at, duration, speed = position
         head = f"{clock(at)}/{clock(duration)} {f'{speed:g}x' if speed > 0 else 'max'}"

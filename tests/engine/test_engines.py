@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
+import polars as pl
 import psutil
 import pytest
 from waiting import wait_until, wait_until_async
@@ -134,6 +137,69 @@ def test_sweep_tokens_match_the_engines_counters(engines, tmp_path):
         # KV in use under load. Which step's scrapes land depends on scheduling: with two engines
         # on two cores the client can be starved for seconds (seen in CI), so any step will do.
         assert max(rows[(name, c)]["kv_cache_peak"] or 0 for c in (2, 4)) > 0
+
+
+LENGTHS = (64, 192, 448)  # the chat template alone is ~47 tokens; the context 512, 4 for the answer
+
+
+def test_long_prefill_sends_exact_prompt_lengths_and_ttft_grows_with_them(engines, tmp_path):
+    """Prompt-length steps on the real engines: every prompt is exactly its step's length in the
+    engine's own count, the tokens counted before sending add up to the engine's prompt-token
+    counter exactly, and TTFT grows with the length on both variants."""
+    _, started, _, loop = engines
+    before = {name: metrics(e.config.url).prompt_tokens_total for name, e in started.items()}
+    config = SweepConfig(
+        endpoints=tuple(EndpointSpec(n, e.config.url, None, e.config.precision) for n, e in started.items()),
+        plan=LoadPlan(concurrencies=(1,), input_lengths=LENGTHS, requests_per_step=6),
+        options=RequestOptions(max_tokens=4, ignore_eos=True, seed=7),
+        timeouts=Timeouts(first_token_s=120),
+        out_dir=tmp_path,
+        scrape_interval_s=0.5,
+    )
+    result = loop.run_until_complete(run_sweep(config, list(DEFAULT_PROMPTS)))
+    rows = {(r["variant"], r["input_tokens"]): r for r in result.summary["steps"]}
+    sent = {n: sum(rows[(n, k)]["requests"] + rows[(n, k)]["warmup"] for k in LENGTHS) for n in started}
+    counted = {
+        n: sum((rows[(n, k)]["requests"] + rows[(n, k)]["warmup"]) * k for k in LENGTHS) for n in started
+    }
+    for name, engine in started.items():
+        assert sent[name] == len(LENGTHS) * (6 + 1)  # measured and the fill wave, all sent
+        wait_until(
+            lambda n=name, e=engine: metrics(e.config.url).prompt_tokens_total - before[n] >= counted[n],
+            timeout=90, what=f"{name}'s prompt token counter", poll=0.5,
+        )  # fmt: skip
+        assert metrics(engine.config.url).prompt_tokens_total - before[name] == counted[name]
+        for k in LENGTHS:
+            assert rows[(name, k)]["prompt_tokens"] == k * rows[(name, k)]["requests"]  # usage agrees
+        ttft = [rows[(name, k)]["ttft_p50_ms"] for k in LENGTHS]
+        print(f"{name}: TTFT p50 by prompt length {dict(zip(LENGTHS, ttft, strict=True))}")
+        assert ttft[-1] > ttft[0], f"{name}: TTFT p50 {ttft} ms does not grow with prompt length {LENGTHS}"
+
+
+def test_an_open_loop_poisson_sweep_from_the_command_line(engines, tmp_path):
+    """`quanttui sweep --rate ... --arrivals poisson` against the demo engines: rate steps in the
+    CSV with their send lag, and the capacity in requests/s in the report."""
+    _, started, _, _ = engines
+    endpoints = [arg for n, e in started.items() for arg in ("--endpoint", f"{n}={e.config.url}")]
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "quanttui", "sweep", *endpoints, "--rate", "1,2", "--arrivals", "poisson",
+         "--requests-per-step", "20", "--max-tokens", "8", "--ignore-eos", "--slo", "e2e_p95<=30000",
+         "--confidence", "0.5", "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    csv = pl.read_csv(out / "sweep.csv")
+    assert sorted(csv["rate"].to_list()) == [1.0, 1.0, 2.0, 2.0]
+    assert csv["errors"].sum() == 0 and csv["lag_p99_ms"].is_not_null().all()
+    print(csv.select("variant", "rate", "sent_req_s", "completed_req_s", "lag_p99_ms", "queue_growing",
+                     "ttft_p50_ms", "p95_ms", "slo_decision"))  # fmt: skip
+    report = subprocess.run(
+        [sys.executable, "-m", "quanttui", "report", str(out / "recording.jsonl"), "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert "holds (req/s)" in (tmp_path / "r" / "capacity.md").read_text()
 
 
 def test_triage_on_the_real_engines_measures_divergence_and_flags(engines):

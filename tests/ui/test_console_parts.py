@@ -191,13 +191,13 @@ def test_step_lines_word_the_decision_interval_and_a_busy_host():
     state = LiveState(PLAN)
     state.apply_all(session_events())
     row = replace(state.step_rows[("awq", 2)], host_busy=True)
-    texts = step_texts(row, 2, SloMetric.E2E, now=True)
+    texts = step_texts(row, "c=2", SloMetric.E2E, now=True)
     assert texts[0] == "c=2 now: p95 e2e 300 ms [300–—] n=4 · undecided · busy host"
     assert texts[-1] == "c=2 now: undecided" and all("undecided" in t for t in texts)
     assert "c=2 now: undecided · busy host" in texts and "c=2 now: undecided · busy" in texts
     no_slo = replace(row, slo_decision=None, slo_percentile=None, slo_pct_ms=None, host_busy=None)
-    assert step_texts(no_slo, 2, SloMetric.E2E, now=False)[0] == "c=2: p95 e2e 300 ms [300–—] n=4"
-    assert step_texts(None, 8, SloMetric.E2E, now=True) == (
+    assert step_texts(no_slo, "c=2", SloMetric.E2E, now=False)[0] == "c=2: p95 e2e 300 ms [300–—] n=4"
+    assert step_texts(None, "c=8", SloMetric.E2E, now=True) == (
         "c=8 now: undecided · measuring",
         "c=8 now: undecided",
     )
@@ -268,6 +268,6 @@ def test_a_step_line_shows_goodput_when_the_slo_has_several_bounds():
         slo_met=True, slo_decision="meets", slo_percentile=95.0, slo_pct_ms=900.0, slo_pct_ms_lo=880.0,
         slo_pct_ms_hi=950.0, goodput_req_s=5.5,
     )  # fmt: skip
-    assert "goodput" not in step_texts(base, 4, SloMetric.E2E, now=False)[0]  # one bound: the p95 says it
+    assert "goodput" not in step_texts(base, "c=4", SloMetric.E2E, now=False)[0]  # one bound: the p95 says it
     several = replace(base, bounds={"ttft_p95_decision": "meets"})
-    assert step_texts(several, 4, SloMetric.E2E, now=False)[0].endswith("· meets · goodput 5.50 req/s")
+    assert step_texts(several, "c=4", SloMetric.E2E, now=False)[0].endswith("· meets · goodput 5.50 req/s")

@@ -48,7 +48,9 @@ def length_prompts(
                 )
             have = have + await _more(client, tokens, len(have), n)
         except EndpointError as exc:
-            raise EndpointError(f"{info.variant}: {exc}") if not str(exc).startswith(info.variant) else exc
+            if str(exc).startswith(f"{info.variant}:"):
+                raise
+            raise EndpointError(f"{info.variant}: {exc}") from None
         except TriageRequestError as exc:
             raise EndpointError(f"{info.variant}: prompts of {tokens} tokens need /tokenize: {exc}") from None
         finally:

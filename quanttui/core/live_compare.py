@@ -38,7 +38,7 @@ class Delta:
     variant: str
     baseline: str
     source: str  # LIVE, STEPS, or "" (nothing comparable yet: every ratio is None)
-    conc: int | None  # STEPS: the concurrency whose step results are compared
+    conc: str | None  # STEPS: the level whose step results are compared ("c=8", "4 req/s", "448 tok")
     tok_s_ratio: float | None  # client tok/s, B / A
     server_tok_s_ratio: float | None
     p95_ratio: float | None  # p95 of the SLO metric, B / A
@@ -72,7 +72,8 @@ def _delta(state: LiveState, name: str, base: str) -> Delta:
             p95 = ratio(state.latency(name).slo_p95_ms, state.latency(base).slo_p95_ms)
     elif (pair := common_steps(state, base, name)) is not None:
         mine, theirs = pair[1], pair[0]
-        source, conc = STEPS, mine.conc
+        source = STEPS
+        conc = f"c={mine.conc}" if mine.rate is None and mine.input_tokens is None else mine.level_text
         metric = state.fold.slo_metric
         tok = ratio(mine.tok_s, theirs.tok_s)
         srv = ratio(mine.server_tok_s, theirs.server_tok_s)
@@ -112,11 +113,12 @@ def live_window_inside(state: LiveState, window_s: float) -> bool:
 
 
 def common_steps(state: LiveState, a: str, b: str) -> tuple[StepStats, StepStats] | None:
-    """(A's, B's) finished step results at the latest concurrency both reached in one trial."""
-    latest: dict[str, dict[tuple[int, int], StepStats]] = {a: {}, b: {}}
+    """(A's, B's) finished step results at the latest level both reached in one trial (a rate
+    step's concurrency is only its cap: the level is what the steps share)."""
+    latest: dict[str, dict[tuple[int, float], StepStats]] = {a: {}, b: {}}
     for (name, _), row in sorted(state.step_rows.items(), key=lambda item: item[0][1]):
         if name in latest:
-            latest[name][(row.trial, row.conc)] = row  # a later step at the same level wins
+            latest[name][(row.trial, row.level)] = row  # a later step at the same level wins
     common = set(latest[a]) & set(latest[b])
     if not common:
         return None

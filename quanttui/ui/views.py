@@ -146,13 +146,32 @@ def _step_texts(state: LiveState, name: str) -> tuple[str, ...]:
         )
     counts = f"{head}: {measured} measured · {warmup} warm-up"
     tail_text = f" · {tail} tail" if tail else ""
+    lag = _lag_text(state, name)
     forms = [
+        *(
+            [
+                f"{head} · lag {lag}: {measured} measured",
+                f"{head.removesuffix(' now')} · lag {lag} · n={measured}",
+            ]
+            if lag
+            else []
+        ),  # fmt: skip
         f"{counts} · {errors} err{tail_text}",
         f"{counts} · {errors} err",
         counts,
         f"{head}: {measured} measured",
     ]
     return tuple(dict.fromkeys(forms))
+
+
+def _lag_text(state: LiveState, name: str) -> str:
+    """An open-loop step's send lag p99 (the scheduler's own lateness), "BEHIND" when it fell behind."""
+    open_step = name in state.step_variants and state.step is not None and state.step not in state.steps_done
+    stats = state.running.get(name) if open_step else max(
+        (r for (n, _), r in state.step_rows.items() if n == name), key=lambda r: r.step, default=None)  # fmt: skip
+    if stats is None or stats.rate is None or stats.lag_p99_ms is None:
+        return ""
+    return f"{num(stats.lag_p99_ms)} ms" + (" BEHIND" if stats.behind else "")
 
 
 def variant_view(state: LiveState, name: str) -> VariantView:
@@ -237,7 +256,7 @@ def ratio_source(d: Delta) -> str:
     if d.source == LIVE:
         return "live"
     if d.source == STEPS:
-        return f"steps at c={d.conc}"
+        return f"steps at {d.conc}"
     return "no common step"
 
 

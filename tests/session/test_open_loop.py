@@ -61,3 +61,31 @@ async def test_a_stop_ends_the_schedule_and_lets_the_requests_in_flight_finish(s
         )  # fmt: skip
     assert 5 <= len(sent) < 100 and all(s.result.ok for s in sent)
     assert max(s.started for s in sent) <= deadline + 0.1
+
+
+async def test_a_pause_moves_the_rest_of_the_schedule_instead_of_making_it_late(sim_server):
+    import asyncio
+
+    server = sim_server(ttft_ms=5, itl_ms=1)
+    clock = SessionClock()
+    offsets = Arrivals(ArrivalKind.CONSTANT).offsets(20.0, 10)  # 50 ms apart
+    resume = asyncio.Event()
+    paused = {"on": False}
+
+    async def send(index: int, intended: float):
+        if index == 3:  # the operator pauses after the fourth send, for 0.5 s
+            paused["on"] = True
+            asyncio.get_running_loop().call_later(0.5, resume.set)
+        return await client.stream_chat(MESSAGES, RequestOptions(max_tokens=2))
+
+    async def resumed() -> None:
+        await resume.wait()
+        paused["on"] = False
+
+    async with OpenAIStreamClient(server.url, "sim", None, 8) as client:
+        sent = await send_open_loop(offsets, send, clock, paused=lambda: paused["on"], resumed=resumed)
+    assert len(sent) == 10 and all(s.result.ok for s in sent)
+    gap = sent[4].intended - sent[3].intended
+    assert gap >= 0.05 + 0.45  # the schedule moved by the pause
+    assert all(abs((b.intended - a.intended) - 0.05) < 1e-6 for a, b in zip(sent[4:], sent[5:], strict=False))
+    assert statistics.median(s.lag_s for s in sent) < 0.05  # not late: moved

@@ -131,6 +131,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # The demo engines' context is 512 tokens (demo/cpu.py): long-prefill steps that fit with the answer.
 DEMO_INPUT_LENGTHS = (64, 128, 256, 448)
+DEMO_PREFIX_TOKENS = 256
 
 
 def _plan_with_overrides(plan: LoadPlan, args: argparse.Namespace) -> LoadPlan:
@@ -154,8 +155,10 @@ def _plan_with_overrides(plan: LoadPlan, args: argparse.Namespace) -> LoadPlan:
             or args.arrivals
             or args.max_concurrency
         ):
-            if args.workload != "chat" and not args.input_lengths and args.backend == "vllm-cpu":
+            if args.workload == "long-prefill" and not args.input_lengths and args.backend == "vllm-cpu":
                 args.input_lengths = ",".join(map(str, DEMO_INPUT_LENGTHS))  # within its 512-token window
+            if args.workload == "shared-prefix" and not args.prefix_tokens and args.backend == "vllm-cpu":
+                args.prefix_tokens = DEMO_PREFIX_TOKENS
             changes |= workload_fields(args, None)
         return replace(plan, **changes)  # type: ignore[arg-type]
     except ValueError as exc:

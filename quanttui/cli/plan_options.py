@@ -64,7 +64,8 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
 
 # --workload long-prefill without --input-lengths: prompt lengths where prefill starts to dominate.
 DEFAULT_INPUT_LENGTHS = (256, 512, 1024, 2048)
-WORKLOADS = ("chat", "long-prefill")
+WORKLOADS = ("chat", "long-prefill", "shared-prefix")
+DEFAULT_PREFIX_TOKENS = 1024
 
 
 def add_workload_options(p: argparse.ArgumentParser) -> None:
@@ -88,7 +89,12 @@ def add_workload_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument(
         "--workload", choices=WORKLOADS, default="chat",
-        help="long-prefill: steps of prompt length (--input-lengths) at one concurrency, TTFT vs length",
+        help="long-prefill: steps of prompt length (--input-lengths) at one concurrency, TTFT vs length; "
+        "shared-prefix: every prompt after one shared system prompt (--prefix-tokens), prefix-cache hits shown",
+    )  # fmt: skip
+    g.add_argument(
+        "--prefix-tokens", type=int, metavar="N",
+        help=f"shared-prefix: the shared system prompt's length in the model's tokens (default {DEFAULT_PREFIX_TOKENS})",
     )  # fmt: skip
     g.add_argument(
         "--input-lengths", metavar="LIST",
@@ -110,6 +116,18 @@ def _ints(flag: str, text: str) -> tuple[int, ...]:
 def workload_fields(args: argparse.Namespace, concurrency: str | None) -> dict[str, object]:
     """The LoadPlan fields of the workload flags (`concurrency`: --concurrency's text if given);
     UsageError naming the flag when they do not fit together."""
+    prefix = getattr(args, "prefix_tokens", None)
+    if getattr(args, "workload", "chat") == "shared-prefix":
+        if prefix is not None and prefix < 1:
+            raise UsageError(f"--prefix-tokens must be >= 1, got {prefix}")
+        ramp = _ramp_fields(args, concurrency)
+        return {**ramp, "prefix_tokens": prefix or DEFAULT_PREFIX_TOKENS}
+    if prefix is not None:
+        raise UsageError("--prefix-tokens applies to --workload shared-prefix")
+    return _ramp_fields(args, concurrency)
+
+
+def _ramp_fields(args: argparse.Namespace, concurrency: str | None) -> dict[str, object]:
     rate = getattr(args, "rate", None)
     long_prefill = getattr(args, "workload", "chat") == "long-prefill" or getattr(args, "input_lengths", None)
     open_loop_only = [f for f, v in (("--arrivals", getattr(args, "arrivals", None)),
@@ -219,7 +237,7 @@ def _load_workload(load: dict[str, Any]) -> dict[str, object]:
     args = argparse.Namespace(
         rate=listed("rate"), arrivals=load.get("arrivals"), burstiness=load.get("burstiness"),
         arrival_seed=load.get("arrival_seed", 0), max_concurrency=load.get("max_concurrency"),
-        workload=workload, input_lengths=listed("input_lengths"),
+        workload=workload, input_lengths=listed("input_lengths"), prefix_tokens=load.get("prefix_tokens"),
     )  # fmt: skip
     if args.arrivals is not None and args.arrivals not in {k.value for k in ArrivalKind}:
         raise ValueError(f"arrivals: expected constant, poisson or gamma, got {args.arrivals!r}")

@@ -35,6 +35,7 @@ class _WindowAccumulator:
     """Engine and GPU samples seen while a step was open, for one variant."""
 
     preempt_before: float | None = None  # counter value when the step started
+    prefix_before: tuple[float, float] | None = None  # prefix-cache (queries, hits) when it started
     samples: list[EngineSample] = field(default_factory=list)
     gpu_mib: list[tuple[float, float]] = field(default_factory=list)  # (t, MiB used by the variant's pids)
     host: list[HostSample] = field(default_factory=list)
@@ -62,6 +63,13 @@ class _WindowAccumulator:
         if counters:
             base = self.preempt_before if self.preempt_before is not None else counters[0]
             preemptions = max(0.0, counters[-1] - base)
+        prefix_hit_rate = None
+        pairs = [(s.prefix_cache_queries_total, s.prefix_cache_hits_total) for s in active
+                 if s.prefix_cache_queries_total is not None and s.prefix_cache_hits_total is not None]  # fmt: skip
+        if pairs:
+            q0, h0 = self.prefix_before if self.prefix_before is not None else pairs[0]
+            queried, hit = pairs[-1][0] - q0, pairs[-1][1] - h0  # type: ignore[operator]
+            prefix_hit_rate = hit / queried if queried > 0 and hit >= 0 else None
         server_tok_s = None
         if measured:
             gen = [(s.t, s.generation_tokens_total) for s in active if s.generation_tokens_total is not None]
@@ -79,6 +87,7 @@ class _WindowAccumulator:
             waiting_peak=waiting,
             preemptions=preemptions,
             server_tok_s=server_tok_s,
+            prefix_cache_hit_rate=prefix_hit_rate,
             gpu_mem_peak_mib=gpu,
             client_samples=_client_samples(self.client, (active_from, active_to), measured),
         )
@@ -162,6 +171,15 @@ class Aggregator:
                     acc = self.windows[(name, event.step)]
                     if state and state.last_sample:
                         acc.preempt_before = state.last_sample.preemptions_total
+                        last = state.last_sample
+                        if (
+                            last.prefix_cache_queries_total is not None
+                            and last.prefix_cache_hits_total is not None
+                        ):
+                            acc.prefix_before = (
+                                last.prefix_cache_queries_total,
+                                last.prefix_cache_hits_total,
+                            )
             case StepFinished():
                 if event.step in self.steps:
                     self.steps[event.step].finished = event.t

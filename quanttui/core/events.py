@@ -116,6 +116,9 @@ class EngineSample(Event):
     num_gpu_blocks: int | None = None
     block_size: int | None = None
     kv_cache_size_tokens: int | None = None
+    # Prompt tokens looked up in vLLM's prefix cache and found there (schema >= 6).
+    prefix_cache_queries_total: float | None = None
+    prefix_cache_hits_total: float | None = None
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,7 @@ class LoadPlan:
     arrivals: Arrivals = field(default_factory=Arrivals)
     max_in_flight: int | None = None
     input_lengths: tuple[int, ...] = ()
+    prefix_tokens: int | None = None  # shared-prefix workload: one system prompt of this many tokens
 
     def __post_init__(self) -> None:
         if self.rates and self.input_lengths:
@@ -217,6 +218,8 @@ class LoadPlan:
                 raise ValueError(
                     f"input length: every step must be >= 1 token, got {list(self.input_lengths)}"
                 )
+        if self.prefix_tokens is not None and (self.prefix_tokens < 1 or self.input_lengths):
+            raise ValueError("prefix-tokens must be >= 1 and goes with concurrency or rate steps")
         if self.max_in_flight is not None and self.max_in_flight < 1:
             raise ValueError(f"max-concurrency must be >= 1, got {self.max_in_flight}")
         if any(c < 1 for c in self.concurrencies):
@@ -320,6 +323,7 @@ class LoadPlan:
             "arrivals": self.arrivals.to_dict(),
             "max_in_flight": self.max_in_flight,
             "input_lengths": list(self.input_lengths),
+            "prefix_tokens": self.prefix_tokens,
         }
 
     @classmethod
@@ -348,6 +352,7 @@ class LoadPlan:
             arrivals=Arrivals.from_dict(arrivals) if isinstance(arrivals, dict) else Arrivals(),
             max_in_flight=int(in_flight) if in_flight is not None else None,  # type: ignore[call-overload]
             input_lengths=tuple(int(n) for n in data.get("input_lengths") or ()),  # type: ignore[union-attr]
+            prefix_tokens=int(data["prefix_tokens"]) if data.get("prefix_tokens") else None,  # type: ignore[call-overload]
         )
 
 

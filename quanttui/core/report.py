@@ -128,6 +128,7 @@ def capacity_md(r: ReportInputs) -> str:
             "for the SLO percentile. Requests: measured (warm-up and fill wave, then the tail that finished after "
             "the decision, not measured).", ""]  # fmt: skip
     open_loop = any(s.rate is not None for s in r.rows)
+    prefix = any(s.prefix_cache_hit_rate is not None for s in r.rows)
     if open_loop:
         out += ["Open loop: requests are sent on the arrival schedule whatever the server does. \"sent\" is the "
                 "rate actually sent, \"lag p99\" how late the sends were (BEHIND: late by more than 5 ms or a "
@@ -136,13 +137,15 @@ def capacity_md(r: ReportInputs) -> str:
     out += _table(
         ["trial", "variant", unit, "tok/s", "input tok/s", "goodput req/s", "p50 e2e ms", f"{pct} {metric} ms",
          "interval ms", "TTFT p95 ms", "TPOT p50 ms", "KV peak", "requests", "errors", "decision", "host", "client",
-         *(["sent req/s", "lag p99 ms", "queue"] if open_loop else [])],
+         *(["sent req/s", "lag p99 ms", "queue"] if open_loop else []), *(["prefix hits"] if prefix else [])],
         [[str(s.trial + 1), s.variant, _step_level(s), _n(s.tok_s), _n(s.input_tok_s), _n(s.goodput_req_s, 2),
           _n(s.p50_ms, 0), _n(_pct(s, metric), 0), _interval(s), _n(s.ttft_p95_ms, 0), _n(s.tpot_p50_ms, 1),
           _n(s.kv_cache_peak * 100 if s.kv_cache_peak is not None else None, 0, " %"),
           f"{s.requests} (+{s.warmup}, +{s.tail})", str(s.errors), s.slo_decision or "—",
           {True: "busy", False: "quiet", None: "—"}[s.host_busy], _client(s),
-          *(_open_loop_cells(s) if open_loop else [])] for s in r.rows],
+          *(_open_loop_cells(s) if open_loop else []),
+          *([_n(s.prefix_cache_hit_rate * 100 if s.prefix_cache_hit_rate is not None else None, 0, " %")]
+            if prefix else [])] for s in r.rows],
     )  # fmt: skip
     out += ["", "## Roofline: batch-1 decode against the memory-bandwidth bound", ""]
     out += _table(

@@ -28,6 +28,7 @@ class EngineWindow:
     waiting_peak: float | None = None
     preemptions: float | None = None
     server_tok_s: float | None = None
+    prefix_cache_hit_rate: float | None = None  # the engine's own: prompt tokens found / looked up
     gpu_mem_peak_mib: float | None = None
     host_others_cpu_pct: float | None = None
     host_busy: bool | None = None
@@ -115,6 +116,7 @@ class StepStats:
     queue_detail: str = ""
     prompt_tokens: int = 0  # over the measured successful requests, as the engine counted them
     input_tok_s: float | None = None  # prefill throughput: prompt tokens / the step's busy time
+    prefix_cache_hit_rate: float | None = None  # vLLM's prefix cache over the step: tokens hit / looked up
 
     @property
     def level_kind(self) -> LevelKind:
@@ -307,6 +309,7 @@ def compute_step_stats(
         lag_p50_ms=open_loop.lag_p50_ms, lag_p99_ms=open_loop.lag_p99_ms, behind=open_loop.behind,
         queue_growing=open_loop.queue_growing, queue_detail=open_loop.queue_detail,
         prompt_tokens=prompt_tokens, input_tok_s=_round(input_tok_s),
+        prefix_cache_hit_rate=_round(engine.prefix_cache_hit_rate, 4),
     )  # fmt: skip
 
 

@@ -305,6 +305,7 @@ _LOAD_KEYS = {
     "max_concurrency": int,
     "workload": str,
     "input_lengths": list,
+    "prefix_tokens": int,
 }
 
 

@@ -37,6 +37,8 @@ WAITING = "vllm:num_requests_waiting"
 GENERATION_TOKENS = "vllm:generation_tokens_total"
 PROMPT_TOKENS = "vllm:prompt_tokens_total"
 PREEMPTIONS = "vllm:num_preemptions_total"
+PREFIX_QUERIES = "vllm:prefix_cache_queries_total"  # prompt tokens looked up in the prefix cache
+PREFIX_HITS = "vllm:prefix_cache_hits_total"  # of which found there
 CACHE_CONFIG = "vllm:cache_config_info"
 # llama.cpp's server (tools/server), when started with --metrics
 LLAMACPP_RUNNING = "llamacpp:requests_processing"
@@ -63,6 +65,8 @@ class VllmMetrics:
     block_size: int | None
     kv_cache_size_tokens: int | None
     model_names: tuple[str, ...] = ()
+    prefix_cache_queries_total: float | None = None
+    prefix_cache_hits_total: float | None = None
 
     @property
     def empty(self) -> bool:
@@ -143,7 +147,8 @@ def parse_vllm_metrics(text: str) -> VllmMetrics:
     `vllm:cache_config_info` the block counts and token capacities are summed over engines and
     `block_size` (the same for every engine) is taken from the first one.
     """
-    wanted = {KV_USAGE, KV_USAGE_LEGACY, RUNNING, WAITING, GENERATION_TOKENS, PROMPT_TOKENS, PREEMPTIONS}
+    wanted = {KV_USAGE, KV_USAGE_LEGACY, RUNNING, WAITING, GENERATION_TOKENS, PROMPT_TOKENS, PREEMPTIONS,
+              PREFIX_QUERIES, PREFIX_HITS}  # fmt: skip
     llamacpp = {LLAMACPP_RUNNING, LLAMACPP_WAITING, LLAMACPP_GENERATION_TOKENS, LLAMACPP_PROMPT_TOKENS}
     wanted |= llamacpp
     by_name: dict[str, list[Sample]] = {name: [] for name in wanted | {CACHE_CONFIG}}
@@ -193,6 +198,8 @@ def parse_vllm_metrics(text: str) -> VllmMetrics:
         block_size=_label_int(first_config.get("block_size")),
         kv_cache_size_tokens=_sum_ints(_label_int(c.get("kv_cache_size_tokens")) for c in configs.values()),
         model_names=tuple(sorted(models)),
+        prefix_cache_queries_total=_sum(by_name[PREFIX_QUERIES]),
+        prefix_cache_hits_total=_sum(by_name[PREFIX_HITS]),
     )
 
 
@@ -306,6 +313,8 @@ class MetricsScraper:
             num_gpu_blocks=metrics.num_gpu_blocks,
             block_size=metrics.block_size,
             kv_cache_size_tokens=metrics.kv_cache_size_tokens,
+            prefix_cache_queries_total=metrics.prefix_cache_queries_total,
+            prefix_cache_hits_total=metrics.prefix_cache_hits_total,
         )
 
     async def scrape_once(self) -> EngineSample | None:

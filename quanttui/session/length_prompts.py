@@ -1,4 +1,5 @@
-"""Prompts of an exact length in the model's own tokens for prompt-length steps (issue 19).
+"""Prompts of an exact length in the model's own tokens: prompt-length steps and the shared-prefix
+workload (issue 19).
 
 The engine counts: vLLM's /tokenize with the chat template applied, as it will template the
 request, on the first variant that has it (a model and its quantized copies share a tokenizer;
@@ -19,34 +20,37 @@ from quanttui.io.openai_client import EndpointError, Timeouts
 from quanttui.io.triage_client import TriageClient, TriageRequestError
 
 QUESTION = "Summarize the text above in one sentence."
+SHARED_INSTRUCTION = "Use the text above when it helps to answer the user."
 
 
 def _head(number: int) -> str:
     return f"Document {number:05d}."
 
 
-def length_prompts(
-    endpoints: Sequence[EndpointInfo], api_key: str | None, timeouts: Timeouts, max_tokens: int
-) -> Callable[[int, int], Awaitable[list[Prompt]]]:
-    """`make(tokens, n)`: n distinct prompts of exactly `tokens` tokens each, or EndpointError with
-    one line (no /tokenize, a length the context window cannot hold with the answer, or a count
-    that cannot be hit exactly)."""
-    made: dict[int, list[Prompt]] = {}
+class WorkloadPrompts:
+    """The prompts a workload makes with the engine's tokenizer, on the first variant (a model and
+    its quantized copies share one); every failure is an EndpointError with one line naming it."""
 
-    async def make(tokens: int, n: int) -> list[Prompt]:
-        have = made.get(tokens, [])
-        if len(have) >= n:
-            return have[:n]
-        info = endpoints[0]
-        client = TriageClient(info.url, info.model, api_key, timeouts)
+    def __init__(
+        self, endpoints: Sequence[EndpointInfo], api_key: str | None, timeouts: Timeouts, max_tokens: int
+    ) -> None:
+        self.info = endpoints[0]
+        self.api_key, self.timeouts, self.max_tokens = api_key, timeouts, max_tokens
+        self._made: dict[int, list[Prompt]] = {}
+
+    async def _with_client(
+        self, tokens: int, work: Callable[[TriageClient], Awaitable[list[Prompt]]]
+    ) -> list[Prompt]:
+        info = self.info
+        client = TriageClient(info.url, info.model, self.api_key, self.timeouts)
         try:
             window = await client.max_model_len()
-            if window is not None and tokens + max_tokens > window:
+            if window is not None and tokens + self.max_tokens > window:
                 raise EndpointError(
-                    f"{info.variant}: a {tokens}-token prompt and {max_tokens} answer tokens exceed the "
-                    f"model's context window ({window}): give shorter --input-lengths or fewer --max-tokens"
+                    f"{info.variant}: a {tokens}-token prompt and {self.max_tokens} answer tokens exceed the "
+                    f"model's context window ({window}): give shorter prompts or fewer --max-tokens"
                 )
-            have = have + await _more(client, tokens, len(have), n)
+            return await work(client)
         except EndpointError as exc:
             if str(exc).startswith(f"{info.variant}:"):
                 raise
@@ -55,10 +59,35 @@ def length_prompts(
             raise EndpointError(f"{info.variant}: prompts of {tokens} tokens need /tokenize: {exc}") from None
         finally:
             await client.aclose()
-        made[tokens] = have
+
+    async def of_length(self, tokens: int, n: int) -> list[Prompt]:
+        """n distinct prompts of exactly `tokens` tokens each (a prompt-length step's)."""
+        have = self._made.get(tokens, [])
+        if len(have) < n:
+            start = len(have)
+            have = have + await self._with_client(tokens, lambda c: _more(c, tokens, start, n))
+            self._made[tokens] = have
         return have[:n]
 
-    return make
+    async def with_prefix(self, tokens: int, prompts: Sequence[Prompt]) -> list[Prompt]:
+        """`prompts`, each after one shared system prompt of exactly `tokens` tokens (templated on
+        its own): the shared-prefix workload, whose prefix vLLM's prefix cache can serve."""
+
+        async def make(client: TriageClient) -> list[Prompt]:
+            async def count(text: str) -> int:
+                return len(await client.tokenize_chat([{"role": "system", "content": text}]))
+
+            try:
+                shared, got = await prompt_of_tokens(count, tokens, SHARED_INSTRUCTION)
+            except PromptLengthError as exc:
+                raise EndpointError(f"a shared prefix of {tokens} tokens: {exc}") from None
+            if got != tokens:
+                raise EndpointError(
+                    f"a shared prefix of exactly {tokens} tokens cannot be made ({got} is the closest)"
+                )
+            return [Prompt(f"prefix-{p.id}", (("system", shared), *p.messages)) for p in prompts]
+
+        return await self._with_client(tokens, make)
 
 
 async def _more(client: TriageClient, tokens: int, start: int, stop: int) -> list[Prompt]:

@@ -41,7 +41,7 @@ from quanttui.session.commands import (
     TogglePause,
 )
 from quanttui.session.jobs import run_job
-from quanttui.session.length_prompts import length_prompts
+from quanttui.session.length_prompts import WorkloadPrompts
 from quanttui.session.load_clients import start_load_clients
 from quanttui.session.load_runner import LoadRunner, Target
 from quanttui.session.profiling import ProfileDriver, session_targets
@@ -386,7 +386,7 @@ class LiveSession:
             control=self.control,
             before_step=grow_pools,
             derive_slo_factor=config.derive_slo_factor,
-            prompts_of_length=length_prompts(resolved, api_key, config.timeouts, config.options.max_tokens),
+            workload_prompts=WorkloadPrompts(resolved, api_key, config.timeouts, config.options.max_tokens),
         )
         self._runner = runner
         interrupted = False

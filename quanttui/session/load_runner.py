@@ -34,6 +34,7 @@ from quanttui.core.prompts import Prompt
 from quanttui.core.stepstats import StepStats
 from quanttui.io.openai_client import RequestOptions, StreamOutcome
 from quanttui.session.derived_slo import derive_slo
+from quanttui.session.length_prompts import WorkloadPrompts
 from quanttui.session.load_target import Target, result_event
 from quanttui.session.ramp import RampControl
 from quanttui.session.rate_step import RateStep
@@ -53,13 +54,12 @@ class LoadRunner:
         control: RampControl | None = None,
         before_step: Callable[[int], Awaitable[None]] | None = None,
         derive_slo_factor: float | None = None,
-        prompts_of_length: Callable[[int, int], Awaitable[Sequence[Prompt]]] | None = None,
+        workload_prompts: WorkloadPrompts | None = None,
     ) -> None:
         """`publish` must feed `fold` before it returns (the session's stream taps it).
         `before_step(concurrency)` runs before each step (the session grows its client pools when
-        the operator steps beyond the plan's highest concurrency). `prompts_of_length(tokens, n)`
-        makes a prompt-length step's n prompts, each exactly that long in the model's tokens and
-        different from the start (so no prefix cache serves one from another)."""
+        the operator steps beyond the plan's highest concurrency). `workload_prompts` makes the
+        prompts of prompt-length steps and of the shared-prefix workload with the engine's tokenizer."""
         if not prompts:
             raise ValueError("the load runner needs at least one prompt")
         self.targets = list(targets)
@@ -73,7 +73,8 @@ class LoadRunner:
         self.control = control or RampControl(plan, publish, clock, started=True)
         self.before_step = before_step
         self.derive_slo_factor = derive_slo_factor  # no SLO given: derive one first (session/derived_slo.py)
-        self.prompts_of_length = prompts_of_length
+        self.workload_prompts = workload_prompts
+        self._prefixed: list[Prompt] | None = None
         self._rejoining: list[Target] = []
         self._next_step = 0  # the next step's number (steps are numbered across trials)
         self._retired_now: set[str] = set()
@@ -161,12 +162,19 @@ class LoadRunner:
                     return "completed"
 
     async def _prompts_for(self, level: StepLevel) -> list[Prompt]:
-        if level.input_tokens is None:
-            return self.prompts
-        if self.prompts_of_length is None:
-            raise ValueError("prompt-length steps need the engine's tokenizer (prompts_of_length)")
-        count = self.plan.warmup_requests + level.concurrency + step_request_cap(self.plan, level)
-        return list(await self.prompts_of_length(level.input_tokens, count))
+        made = self.workload_prompts
+        if level.input_tokens is not None:
+            if made is None:
+                raise ValueError("prompt-length steps need the engine's tokenizer (workload_prompts)")
+            count = self.plan.warmup_requests + level.concurrency + step_request_cap(self.plan, level)
+            return await made.of_length(level.input_tokens, count)
+        if self.plan.prefix_tokens:
+            if made is None:
+                raise ValueError("the shared-prefix workload needs the engine's tokenizer (workload_prompts)")
+            if self._prefixed is None:
+                self._prefixed = await made.with_prefix(self.plan.prefix_tokens, self.prompts)
+            return self._prefixed
+        return self.prompts
 
     async def _step(
         self, group: list[Target], level: StepLevel, prompts: list[Prompt], trigger: str, trial: int
@@ -364,6 +372,8 @@ def _progress_line(stats: StepStats) -> str:
         busy += f"  lag p99 {stats.lag_p99_ms:.1f} ms" + ("  BEHIND" if stats.behind else "")
     if stats.queue_growing:
         busy += "  QUEUE GROWING"
+    if stats.prefix_cache_hit_rate:
+        busy += f"  prefix hits {stats.prefix_cache_hit_rate:.0%}"
     return (
         f"  {stats.variant:<12} {_level(stats)}  req {stats.requests:>5} (+{stats.warmup} warm-up)  err {stats.errors:>4}  "
         f"tok/s {_fmt(stats.tok_s):>8}{slo}{busy}"

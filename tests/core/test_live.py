@@ -125,7 +125,7 @@ def test_rolling_latency_throughput_and_deltas():
     # The sweep is over: the comparison is of the last level both finished, from its step results.
     (delta,) = state.deltas()
     assert delta.variant == "awq" and delta.baseline == "bf16"
-    assert (delta.source, delta.conc) == ("steps", 2)
+    assert (delta.source, delta.conc) == ("steps", "c=2")
     bf16, awq = state.step_rows[("bf16", 2)], state.step_rows[("awq", 2)]
     assert delta.tok_s_ratio == pytest.approx(awq.tok_s / bf16.tok_s)
     assert delta.p95_ratio == pytest.approx(awq.p95_ms / bf16.p95_ms) and delta.kv_headroom_tokens == 3072
@@ -178,7 +178,7 @@ def test_a_ratio_is_live_only_while_both_variants_are_loaded_then_of_the_step_re
     state.apply(StepFinished(t=21.0, step=0))
     (done,) = state.deltas()
     bf16, awq = state.step_rows[("bf16", 0)], state.step_rows[("awq", 0)]
-    assert (done.source, done.conc) == ("steps", 1)
+    assert (done.source, done.conc) == ("steps", "c=1")
     assert done.tok_s_ratio == pytest.approx(awq.tok_s / bf16.tok_s)
     # A paused ramp is not a live window either.
     state.apply(StepStarted(t=21.0, step=1, concurrency=2, requests=40, seconds=None, warmup_requests=0,
@@ -197,7 +197,7 @@ def test_a_ratio_is_live_only_while_both_variants_are_loaded_then_of_the_step_re
     state.apply(StepStarted(t=35.0, step=2, concurrency=4, requests=40, seconds=None, warmup_requests=0,
                             variants=("awq",)))  # fmt: skip
     state.apply_all([result("awq", 2, 40.0 + i, 1.0) for i in range(5)])
-    assert (state.deltas()[0].source, state.deltas()[0].conc) == ("steps", 2)
+    assert (state.deltas()[0].source, state.deltas()[0].conc) == ("steps", "c=2")
 
 
 def test_gpu_memory_by_pid_process_memory_and_no_gpu():

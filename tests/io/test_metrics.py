@@ -26,21 +26,39 @@ def capture(variant: str, moment: str) -> str:
 BF16_CONFIG = {"num_gpu_blocks": 8192, "block_size": 128, "kv_cache_size_tokens": 1048576}
 AWQ_CONFIG = {"num_gpu_blocks": 12, "block_size": 128, "kv_cache_size_tokens": 1536}
 
+
+def prefix(queries: float) -> dict[str, float]:
+    """vLLM's prefix cache counters in these captures: every prompt token looked up, none found."""
+    return {"prefix_cache_queries_total": queries, "prefix_cache_hits_total": 0.0}
+
+
 # Values read from the files by hand (grep '^vllm:<name>' <file>).
 EXPECTED = {
-    ("bf16", "idle"): VllmMetrics(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, **BF16_CONFIG, model_names=("tiny-bf16",)),
+    ("bf16", "idle"): VllmMetrics(
+        0.0, 0.0, 0.0, 0.0, 0.0, 0.0, **BF16_CONFIG, model_names=("tiny-bf16",), **prefix(0.0)
+    ),
     ("bf16", "under-load"): VllmMetrics(
-        0.0014650225857648635, 4.0, 12.0, 1093.0, 176.0, 0.0, **BF16_CONFIG, model_names=("tiny-bf16",)
+        0.0014650225857648635,
+        4.0,
+        12.0,
+        1093.0,
+        176.0,
+        0.0,
+        **BF16_CONFIG,
+        model_names=("tiny-bf16",),
+        **prefix(176.0),
     ),
     ("bf16", "after-load"): VllmMetrics(
-        0.0, 0.0, 0.0, 4832.0, 916.0, 0.0, **BF16_CONFIG, model_names=("tiny-bf16",)
+        0.0, 0.0, 0.0, 4832.0, 916.0, 0.0, **BF16_CONFIG, model_names=("tiny-bf16",), **prefix(916.0)
     ),
-    ("awq", "idle"): VllmMetrics(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, **AWQ_CONFIG, model_names=("tiny-awq",)),
+    ("awq", "idle"): VllmMetrics(
+        0.0, 0.0, 0.0, 0.0, 0.0, 0.0, **AWQ_CONFIG, model_names=("tiny-awq",), **prefix(0.0)
+    ),
     ("awq", "under-load"): VllmMetrics(
-        1.0, 5.0, 11.0, 1378.0, 312.0, 0.0, **AWQ_CONFIG, model_names=("tiny-awq",)
+        1.0, 5.0, 11.0, 1378.0, 312.0, 0.0, **AWQ_CONFIG, model_names=("tiny-awq",), **prefix(312.0)
     ),
     ("awq", "after-load"): VllmMetrics(
-        0.0, 0.0, 0.0, 4800.0, 880.0, 15.0, **AWQ_CONFIG, model_names=("tiny-awq",)
+        0.0, 0.0, 0.0, 4800.0, 880.0, 15.0, **AWQ_CONFIG, model_names=("tiny-awq",), **prefix(880.0)
     ),
 }
 

@@ -10,6 +10,7 @@ import polars as pl
 
 from quanttui.core.arrivals import Arrivals
 from quanttui.core.loadplan import LoadPlan
+from quanttui.core.prompts import DEFAULT_PROMPTS
 
 
 def quanttui(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -105,3 +106,22 @@ def test_a_prompt_longer_than_the_context_window_is_one_line(tmp_path, sim_serve
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "exceed the model's context window (256)" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_shared_prefix_workload_puts_one_system_prompt_before_every_prompt(tmp_path, sim_server):
+    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1)
+    out = tmp_path / "out"
+    done = quanttui(
+        "sweep", "--endpoint", f"bf16={server.url}", "--workload", "shared-prefix", "--prefix-tokens", "120",
+        "--concurrency", "2", "--requests-per-step", "8", "--max-tokens", "4", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    header = json.loads((out / "recording.jsonl").read_text().splitlines()[0])
+    assert header["config"]["plan"]["prefix_tokens"] == 120
+    results = events(out / "recording.jsonl", "RequestResult")
+    texts = {p.id: p for p in DEFAULT_PROMPTS}
+    assert len(results) == 8 + 2
+    for r in results:  # the simulator counts words: the 120-token prefix, then the prompt's own words
+        question = texts[f"default-{r['index'] % 16 + 1:02d}"].messages[0][1]
+        assert r["prompt_tokens"] == 120 + len(question.split())
+    assert json.loads(done.stdout)["steps"][0]["prefix_cache_hit_rate"] is None  # the simulator has no cache

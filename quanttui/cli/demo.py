@@ -18,9 +18,8 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.out_dir import add_out_options, run_folder
-from quanttui.cli.plan_options import add_workload_options, workload_fields
+from quanttui.cli.plan_options import add_workload_options, default_prompts, workload_fields
 from quanttui.core.loadplan import LoadPlan, Schedule, parse_slo
-from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.session import (
     SessionResult,
 )
@@ -98,7 +97,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         config, header = demo_config(out, names), demo_header(paths)
         variants = demo_variants(paths, names)
-    config = replace(config, plan=_plan_with_overrides(config.plan, args))
+    prompts, source = default_prompts(args.workload)
+    config = replace(config, plan=_plan_with_overrides(config.plan, args), prompts_source=source)
     if console_wanted(args):
         if args.backend != "sim":  # the Compute screen (g) profiles the engines on request
             from quanttui.io.profile_capture import with_profiler
@@ -106,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             variants = with_profiler(variants, out)
         from quanttui.session import LiveSession
 
-        session = LiveSession(config, list(DEFAULT_PROMPTS), variants, autostart=True, extra_header=header)
+        session = LiveSession(config, prompts, variants, autostart=True, extra_header=header)
         return run_console(session, out)
     from quanttui.session import run_launched_sweep
 
@@ -122,7 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         stderr("quanttui demo: vLLM-CPU engines, SmolLM2-135M-Instruct in BF16 and AWQ (4-bit, group 64)")
     stderr(f"quanttui demo: {config.plan.schedule.value} schedule, {config.plan.describe_length()}")
     result: SessionResult = run_async(
-        run_launched_sweep(variants, config, list(DEFAULT_PROMPTS), stderr, extra_header=header)
+        run_launched_sweep(variants, config, prompts, stderr, extra_header=header)
     )
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)

@@ -17,7 +17,9 @@ from quanttui.core.loadplan import (
     SloMetric,
     parse_slo,
 )
+from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
 from quanttui.io.config import MAX_LOAD_WORKERS
+from quanttui.io.prompt_file import shipped_conversations
 
 # Engines quanttui launches share one machine, so by default their steps alternate (each measured
 # alone); attached endpoints may be anywhere, so they are loaded at once. README "Schedules" has
@@ -64,7 +66,7 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
 
 # --workload long-prefill without --input-lengths: prompt lengths where prefill starts to dominate.
 DEFAULT_INPUT_LENGTHS = (256, 512, 1024, 2048)
-WORKLOADS = ("chat", "long-prefill", "shared-prefix")
+WORKLOADS = ("chat", "long-prefill", "shared-prefix", "multi-turn")
 DEFAULT_PREFIX_TOKENS = 1024
 
 
@@ -90,7 +92,8 @@ def add_workload_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--workload", choices=WORKLOADS, default="chat",
         help="long-prefill: steps of prompt length (--input-lengths) at one concurrency, TTFT vs length; "
-        "shared-prefix: every prompt after one shared system prompt (--prefix-tokens), prefix-cache hits shown",
+        "shared-prefix: every prompt after one shared system prompt (--prefix-tokens), prefix-cache hits shown; "
+        "multi-turn: the shipped conversations (or --prompts FILE) turn by turn, recorded answers as history",
     )  # fmt: skip
     g.add_argument(
         "--prefix-tokens", type=int, metavar="N",
@@ -169,6 +172,18 @@ def _ramp_fields(args: argparse.Namespace, concurrency: str | None) -> dict[str,
             raise UsageError("--workload long-prefill runs at one --concurrency (e.g. 1), got " + concurrency)
         return {"concurrencies": at, "input_lengths": lengths}
     return {"concurrencies": _ints("--concurrency", concurrency or "1,2,4,8")}
+
+
+def default_prompts(workload: str) -> tuple[list[Prompt], str]:
+    """(prompts, where they come from) when no prompt file is given."""
+    if workload == "multi-turn":
+        turns = shipped_conversations()
+        conversations = len({p.id.partition("#")[0] for p in turns})
+        return (
+            turns,
+            f"shipped conversations, turn by turn ({conversations} conversations, {len(turns)} turns)",
+        )
+    return list(DEFAULT_PROMPTS), "embedded default"
 
 
 def load_workers(text: str) -> int:

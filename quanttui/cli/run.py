@@ -15,8 +15,8 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.out_dir import add_out_options, run_folder
-from quanttui.cli.plan_options import DEFAULT_LAUNCHED_SCHEDULE, plan_from_load
-from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
+from quanttui.cli.plan_options import DEFAULT_LAUNCHED_SCHEDULE, default_prompts, plan_from_load
+from quanttui.core.prompts import Prompt
 from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts
@@ -46,14 +46,16 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
     if problem is not None:
         raise ConfigError(f"{path}: field 'load.concurrency': {problem}")
     prompts_file = load.get("prompts")
-    prompts = load_prompts(path.parent / prompts_file) if prompts_file else list(DEFAULT_PROMPTS)
+    prompts, source = default_prompts(load.get("workload", "chat"))
+    if prompts_file:
+        prompts, source = load_prompts(path.parent / prompts_file), prompts_file
     config = SweepConfig(
         endpoints=(),
         plan=plan,
         options=options,
         timeouts=Timeouts(),
         out_dir=out_dir,
-        prompts_source=prompts_file or "embedded default",
+        prompts_source=source,
         cost=session.cost,
         hardware=session.hardware,
         load_workers=load.get("load_workers"),

@@ -27,11 +27,11 @@ from quanttui.cli.plan_options import (
     add_slo_options,
     add_step_options,
     add_workload_options,
+    default_prompts,
     plan_from_args,
     slo_from_args,
     workload_fields,
 )
-from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
 from quanttui.io.prompt_file import load_prompts
@@ -93,7 +93,7 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         options=options,
         timeouts=timeouts,
         out_dir=run_folder(args),  # last: bad input above writes nothing
-        prompts_source=str(args.prompts) if args.prompts else "embedded default",
+        prompts_source=str(args.prompts) if args.prompts else default_prompts(args.workload)[1],
         api_key_env=args.api_key_env,
         scrape_interval_s=args.scrape_interval,
         load_workers=args.load_workers,
@@ -147,7 +147,7 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+    prompts = load_prompts(args.prompts) if args.prompts else default_prompts(args.workload)[0]
     config = build_sweep_config(args)
     result: SessionResult = run_async(run_sweep(config, prompts, stderr))
     stderr(f"wrote {result.csv} and {result.recording}")
@@ -158,7 +158,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_attach(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the console needs a terminal; `quanttui sweep` is the headless form")
-    prompts = load_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+    prompts = load_prompts(args.prompts) if args.prompts else default_prompts(args.workload)[0]
     config = build_sweep_config(args)
     from quanttui.session import LiveSession
 

@@ -125,3 +125,18 @@ def test_the_shared_prefix_workload_puts_one_system_prompt_before_every_prompt(t
         question = texts[f"default-{r['index'] % 16 + 1:02d}"].messages[0][1]
         assert r["prompt_tokens"] == 120 + len(question.split())
     assert json.loads(done.stdout)["steps"][0]["prefix_cache_hit_rate"] is None  # the simulator has no cache
+
+
+def test_the_multi_turn_workload_replays_the_shipped_conversations(tmp_path, sim_server):
+    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1)
+    out = tmp_path / "out"
+    done = quanttui(
+        "sweep", "--endpoint", f"bf16={server.url}", "--workload", "multi-turn", "--concurrency", "2",
+        "--requests-per-step", "27", "--max-tokens", "4", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    header = json.loads((out / "recording.jsonl").read_text().splitlines()[0])
+    assert header["config"]["prompts"] == "shipped conversations, turn by turn (12 conversations, 27 turns)"
+    results = events(out / "recording.jsonl", "RequestResult")
+    later_turns = [r for r in results if r["index"] % 27 in (1, 2)]  # support-vpn's 2nd and 3rd turns
+    assert later_turns and all(r["prompt_tokens"] > 60 for r in later_turns)  # they carry the history

@@ -8,6 +8,7 @@ from typing import Any
 
 from quanttui.cli.common import UsageError, positive
 from quanttui.core.arrivals import ArrivalKind, Arrivals, parse_rates
+from quanttui.core.lengths import parse_lengths
 from quanttui.core.loadplan import (
     DEFAULT_MAX_STEP_REQUESTS,
     DEFAULT_MAX_STEP_SECONDS,
@@ -100,6 +101,14 @@ def add_workload_options(p: argparse.ArgumentParser) -> None:
         help=f"shared-prefix: the shared system prompt's length in the model's tokens (default {DEFAULT_PREFIX_TOKENS})",
     )  # fmt: skip
     g.add_argument(
+        "--output-tokens", metavar="DIST",
+        help="each answer's length, drawn per request and sent with ignore_eos: N, uniform:LO-HI, "
+        "normal:MEAN,SD or hist:N=W,N=W,... (default: --max-tokens for every answer)",
+    )  # fmt: skip
+    g.add_argument(
+        "--length-seed", type=int, default=0, metavar="N", help="the answer lengths' seed (recorded)"
+    )
+    g.add_argument(
         "--input-lengths", metavar="LIST",
         help="long-prefill: prompt lengths in the model's tokens (default "
         + ",".join(map(str, DEFAULT_INPUT_LENGTHS)) + ")",
@@ -119,6 +128,18 @@ def _ints(flag: str, text: str) -> tuple[int, ...]:
 def workload_fields(args: argparse.Namespace, concurrency: str | None) -> dict[str, object]:
     """The LoadPlan fields of the workload flags (`concurrency`: --concurrency's text if given);
     UsageError naming the flag when they do not fit together."""
+    lengths: dict[str, object] = {}
+    if getattr(args, "output_tokens", None):
+        try:
+            lengths["output_lengths"] = parse_lengths(
+                args.output_tokens, getattr(args, "length_seed", 0) or 0
+            )
+        except ValueError as exc:
+            raise UsageError(f"--output-tokens: {exc}") from None
+    return {**_workload_fields(args, concurrency), **lengths}
+
+
+def _workload_fields(args: argparse.Namespace, concurrency: str | None) -> dict[str, object]:
     prefix = getattr(args, "prefix_tokens", None)
     if getattr(args, "workload", "chat") == "shared-prefix":
         if prefix is not None and prefix < 1:
@@ -253,6 +274,8 @@ def _load_workload(load: dict[str, Any]) -> dict[str, object]:
         rate=listed("rate"), arrivals=load.get("arrivals"), burstiness=load.get("burstiness"),
         arrival_seed=load.get("arrival_seed", 0), max_concurrency=load.get("max_concurrency"),
         workload=workload, input_lengths=listed("input_lengths"), prefix_tokens=load.get("prefix_tokens"),
+        output_tokens=str(load["output_tokens"]) if "output_tokens" in load else None,
+        length_seed=load.get("length_seed", 0),
     )  # fmt: skip
     if args.arrivals is not None and args.arrivals not in {k.value for k in ArrivalKind}:
         raise ValueError(f"arrivals: expected constant, poisson or gamma, got {args.arrivals!r}")

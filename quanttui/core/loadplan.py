@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from quanttui.core.arrivals import Arrivals
+from quanttui.core.lengths import LengthDist
 
 
 class SloMetric(StrEnum):
@@ -198,6 +199,7 @@ class LoadPlan:
     max_in_flight: int | None = None
     input_lengths: tuple[int, ...] = ()
     prefix_tokens: int | None = None  # shared-prefix workload: one system prompt of this many tokens
+    output_lengths: LengthDist | None = None  # each answer's length drawn from it (else max_tokens)
 
     def __post_init__(self) -> None:
         if self.rates and self.input_lengths:
@@ -324,6 +326,7 @@ class LoadPlan:
             "max_in_flight": self.max_in_flight,
             "input_lengths": list(self.input_lengths),
             "prefix_tokens": self.prefix_tokens,
+            "output_lengths": self.output_lengths.to_dict() if self.output_lengths else None,
         }
 
     @classmethod
@@ -335,6 +338,7 @@ class LoadPlan:
         requests = data.get("requests_per_step")
         seconds = data.get("step_seconds")
         arrivals = data.get("arrivals")
+        lengths = data.get("output_lengths")
         in_flight = data.get("max_in_flight")
         return cls(
             concurrencies=tuple(int(c) for c in data.get("concurrencies") or ()),  # type: ignore[union-attr]
@@ -353,6 +357,7 @@ class LoadPlan:
             max_in_flight=int(in_flight) if in_flight is not None else None,  # type: ignore[call-overload]
             input_lengths=tuple(int(n) for n in data.get("input_lengths") or ()),  # type: ignore[union-attr]
             prefix_tokens=int(data["prefix_tokens"]) if data.get("prefix_tokens") else None,  # type: ignore[call-overload]
+            output_lengths=LengthDist.from_dict(lengths) if isinstance(lengths, dict) else None,
         )
 
 

@@ -306,6 +306,8 @@ _LOAD_KEYS = {
     "workload": str,
     "input_lengths": list,
     "prefix_tokens": int,
+    "output_tokens": (str, int),
+    "length_seed": int,
 }
 
 

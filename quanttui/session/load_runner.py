@@ -35,7 +35,7 @@ from quanttui.core.stepstats import StepStats
 from quanttui.io.openai_client import RequestOptions, StreamOutcome
 from quanttui.session.derived_slo import derive_slo
 from quanttui.session.length_prompts import WorkloadPrompts
-from quanttui.session.load_target import Target, result_event
+from quanttui.session.load_target import Target, request_options, result_event
 from quanttui.session.ramp import RampControl
 from quanttui.session.rate_step import RateStep
 
@@ -320,7 +320,9 @@ class LoadRunner:
                         next_index += 1
                         prompt = prompts[index % len(prompts)]
                         request = asyncio.ensure_future(
-                            target.client.stream_chat(prompt.as_messages(), self.options)
+                            target.client.stream_chat(
+                                prompt.as_messages(), request_options(plan, self.options, step, index)
+                            )
                         )
                         await asyncio.sleep(
                             0

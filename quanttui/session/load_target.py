@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import RequestResult
-from quanttui.io.openai_client import StreamOutcome
+from quanttui.core.loadplan import LoadPlan
+from quanttui.io.openai_client import RequestOptions, StreamOutcome
 from quanttui.session.load_clients import LoadClient
 
 
@@ -46,3 +47,11 @@ def result_event(
         finish_reason=outcome.finish_reason,
         intended=intended,
     )
+
+
+def request_options(plan: LoadPlan, options: RequestOptions, step: int, index: int) -> RequestOptions:
+    """One request's options: its answer length drawn from the plan's distribution (sent with
+    ignore_eos, so it is exactly that long), else the session's options as they are."""
+    if plan.output_lengths is None:
+        return options
+    return replace(options, max_tokens=plan.output_lengths.draw(step, index), ignore_eos=True)

@@ -17,7 +17,7 @@ from quanttui.core.events import RequestResult
 from quanttui.core.loadplan import LevelKind, StepLevel, rate_fill, step_request_cap
 from quanttui.core.prompts import Prompt
 from quanttui.io.openai_client import StreamOutcome
-from quanttui.session.load_target import Target, result_event
+from quanttui.session.load_target import Target, request_options, result_event
 from quanttui.session.open_loop import send_open_loop
 
 if TYPE_CHECKING:
@@ -65,7 +65,8 @@ class RateStep:
 
         async def send(index: int, intended: float) -> None:
             prompt = self.prompts[index % len(self.prompts)]
-            outcome: StreamOutcome = await target.client.stream_chat(prompt.as_messages(), runner.options)
+            options = request_options(runner.plan, runner.options, self.step, index)
+            outcome: StreamOutcome = await target.client.stream_chat(prompt.as_messages(), options)
             event = result_event(
                 runner.clock, target.variant, self.step, index, index < fill, outcome, intended
             )

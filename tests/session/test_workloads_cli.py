@@ -140,3 +140,20 @@ def test_the_multi_turn_workload_replays_the_shipped_conversations(tmp_path, sim
     results = events(out / "recording.jsonl", "RequestResult")
     later_turns = [r for r in results if r["index"] % 27 in (1, 2)]  # support-vpn's 2nd and 3rd turns
     assert later_turns and all(r["prompt_tokens"] > 60 for r in later_turns)  # they carry the history
+
+
+def test_answer_lengths_drawn_from_a_distribution_are_exactly_that_long(tmp_path, sim_server):
+    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1)
+    out = tmp_path / "out"
+    done = quanttui(
+        "sweep", "--endpoint", f"bf16={server.url}", "--concurrency", "2", "--requests-per-step", "12",
+        "--max-tokens", "64", "--output-tokens", "uniform:2-30", "--length-seed", "5", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    header = json.loads((out / "recording.jsonl").read_text().splitlines()[0])
+    plan = LoadPlan.from_dict(header["config"]["plan"])
+    assert plan.output_lengths is not None and plan.output_lengths.seed == 5
+    results = events(out / "recording.jsonl", "RequestResult")
+    assert len({r["output_tokens"] for r in results}) > 3
+    for r in results:  # the recorded plan says each request's length; the engine generated exactly that
+        assert r["output_tokens"] == plan.output_lengths.draw(r["step"], r["index"])

@@ -283,6 +283,16 @@ class LoadPlan:
             return max(MIN_RATE_REQUESTS, math.ceil(MIN_RATE_SECONDS * rate))
         return MIN_REQUESTS_PER_USER * concurrency
 
+    def describe_traffic(self, prompts: str) -> str:
+        """What traffic the plan sent, for a report: its steps, arrivals, seeds, lengths, prompts."""
+        parts = [self.describe_levels()]
+        if self.prefix_tokens:
+            parts.append(f"a shared system prompt of {self.prefix_tokens:,} tokens before every prompt")
+        if self.output_lengths is not None:
+            parts.append(f"answers of {self.output_lengths.describe()} (seed {self.output_lengths.seed})")
+        parts.append(f"prompts: {prompts}")
+        return "; ".join(parts)
+
     def describe_levels(self) -> str:
         values = ", ".join(level_text(self.kind, v) for v in self.levels)
         if self.rates:

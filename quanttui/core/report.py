@@ -42,6 +42,7 @@ class ReportInputs:
     kv_tokens: dict[str, int] = field(default_factory=dict)  # variant -> KV capacity in tokens
     memory_total_mib: float | None = None  # GPU memory (or host RAM on the CPU demo)
     verdict: Verdict | None = None  # the sentences, trials, schedule and noise (core/verdict.py)
+    traffic: str = ""  # what the plan sent (LoadPlan.describe_traffic), from the recording's header
 
 
 def _n(value: float | None, digits: int = 1, unit: str = "") -> str:
@@ -77,6 +78,8 @@ def _method(r: ReportInputs, confidence: float) -> list[str]:
         "adaptive step's error split over its looks (docs/STATISTICS.md). A ratio is stated only when both "
         "capacities are decided."
     ]
+    if r.traffic:
+        lines.append(f"Traffic: {r.traffic}.")
     if r.verdict is not None:
         schedule = {
             "simultaneous": "simultaneous: all variants were loaded at once on the same hardware, so each was "

@@ -171,6 +171,7 @@ def write_report(
         rooflines=rooflines, cost=cost, verdict=verdict,
         triage=_triage_facts(triage_state), kv_tokens=dict(fold.kv_tokens),
         memory_total_mib=fold.memory_total_mib,
+        traffic=fold.plan.describe_traffic(str(header.get("prompts") or "—")) if fold.plan else "",
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / name for name in REPORT_FILES]

@@ -105,9 +105,12 @@ def add_workload_options(p: argparse.ArgumentParser) -> None:
         help="each answer's length, drawn per request and sent with ignore_eos: N, uniform:LO-HI, "
         "normal:MEAN,SD or hist:N=W,N=W,... (default: --max-tokens for every answer)",
     )  # fmt: skip
+    g.add_argument("--length-seed", type=int, default=0, metavar="N", help="the lengths' seed (recorded)")
     g.add_argument(
-        "--length-seed", type=int, default=0, metavar="N", help="the answer lengths' seed (recorded)"
-    )
+        "--input-tokens", metavar="DIST",
+        help="synthetic prompts instead of chat prompts, each exactly a length drawn from DIST (same forms) "
+        "in the model's tokens",
+    )  # fmt: skip
     g.add_argument(
         "--input-lengths", metavar="LIST",
         help="long-prefill: prompt lengths in the model's tokens (default "
@@ -129,13 +132,14 @@ def workload_fields(args: argparse.Namespace, concurrency: str | None) -> dict[s
     """The LoadPlan fields of the workload flags (`concurrency`: --concurrency's text if given);
     UsageError naming the flag when they do not fit together."""
     lengths: dict[str, object] = {}
-    if getattr(args, "output_tokens", None):
-        try:
-            lengths["output_lengths"] = parse_lengths(
-                args.output_tokens, getattr(args, "length_seed", 0) or 0
-            )
-        except ValueError as exc:
-            raise UsageError(f"--output-tokens: {exc}") from None
+    seed = getattr(args, "length_seed", 0) or 0
+    for flag, field_name, text in (("--output-tokens", "output_lengths", getattr(args, "output_tokens", None)),
+                                   ("--input-tokens", "prompt_lengths", getattr(args, "input_tokens", None))):  # fmt: skip
+        if text:
+            try:
+                lengths[field_name] = parse_lengths(text, seed)
+            except ValueError as exc:
+                raise UsageError(f"{flag}: {exc}") from None
     return {**_workload_fields(args, concurrency), **lengths}
 
 
@@ -275,6 +279,7 @@ def _load_workload(load: dict[str, Any]) -> dict[str, object]:
         arrival_seed=load.get("arrival_seed", 0), max_concurrency=load.get("max_concurrency"),
         workload=workload, input_lengths=listed("input_lengths"), prefix_tokens=load.get("prefix_tokens"),
         output_tokens=str(load["output_tokens"]) if "output_tokens" in load else None,
+        input_tokens=str(load["input_tokens"]) if "input_tokens" in load else None,
         length_seed=load.get("length_seed", 0),
     )  # fmt: skip
     if args.arrivals is not None and args.arrivals not in {k.value for k in ArrivalKind}:

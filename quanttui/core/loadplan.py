@@ -200,6 +200,7 @@ class LoadPlan:
     input_lengths: tuple[int, ...] = ()
     prefix_tokens: int | None = None  # shared-prefix workload: one system prompt of this many tokens
     output_lengths: LengthDist | None = None  # each answer's length drawn from it (else max_tokens)
+    prompt_lengths: LengthDist | None = None  # synthetic prompts, each of a length drawn from it
 
     def __post_init__(self) -> None:
         if self.rates and self.input_lengths:
@@ -220,6 +221,8 @@ class LoadPlan:
                 raise ValueError(
                     f"input length: every step must be >= 1 token, got {list(self.input_lengths)}"
                 )
+        if self.prompt_lengths is not None and (self.input_lengths or self.prefix_tokens):
+            raise ValueError("input-tokens (synthetic prompts) goes with concurrency or rate steps, alone")
         if self.prefix_tokens is not None and (self.prefix_tokens < 1 or self.input_lengths):
             raise ValueError("prefix-tokens must be >= 1 and goes with concurrency or rate steps")
         if self.max_in_flight is not None and self.max_in_flight < 1:
@@ -288,6 +291,10 @@ class LoadPlan:
         parts = [self.describe_levels()]
         if self.prefix_tokens:
             parts.append(f"a shared system prompt of {self.prefix_tokens:,} tokens before every prompt")
+        if self.prompt_lengths is not None:
+            parts.append(
+                f"synthetic prompts of {self.prompt_lengths.describe()} (seed {self.prompt_lengths.seed})"
+            )
         if self.output_lengths is not None:
             parts.append(f"answers of {self.output_lengths.describe()} (seed {self.output_lengths.seed})")
         parts.append(f"prompts: {prompts}")
@@ -337,6 +344,7 @@ class LoadPlan:
             "input_lengths": list(self.input_lengths),
             "prefix_tokens": self.prefix_tokens,
             "output_lengths": self.output_lengths.to_dict() if self.output_lengths else None,
+            "prompt_lengths": self.prompt_lengths.to_dict() if self.prompt_lengths else None,
         }
 
     @classmethod
@@ -349,6 +357,7 @@ class LoadPlan:
         seconds = data.get("step_seconds")
         arrivals = data.get("arrivals")
         lengths = data.get("output_lengths")
+        prompt_lengths = data.get("prompt_lengths")
         in_flight = data.get("max_in_flight")
         return cls(
             concurrencies=tuple(int(c) for c in data.get("concurrencies") or ()),  # type: ignore[union-attr]
@@ -368,6 +377,7 @@ class LoadPlan:
             input_lengths=tuple(int(n) for n in data.get("input_lengths") or ()),  # type: ignore[union-attr]
             prefix_tokens=int(data["prefix_tokens"]) if data.get("prefix_tokens") else None,  # type: ignore[call-overload]
             output_lengths=LengthDist.from_dict(lengths) if isinstance(lengths, dict) else None,
+            prompt_lengths=LengthDist.from_dict(prompt_lengths) if isinstance(prompt_lengths, dict) else None,
         )
 
 

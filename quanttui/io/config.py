@@ -307,6 +307,7 @@ _LOAD_KEYS = {
     "input_lengths": list,
     "prefix_tokens": int,
     "output_tokens": (str, int),
+    "input_tokens": (str, int),
     "length_seed": int,
 }
 

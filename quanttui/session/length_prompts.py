@@ -69,6 +69,15 @@ class WorkloadPrompts:
             self._made[tokens] = have
         return have[:n]
 
+    async def of_lengths(self, lengths: Sequence[int]) -> list[Prompt]:
+        """One prompt per length, in order, each exactly that long and distinct from the others
+        (synthetic prompts whose lengths follow a distribution)."""
+        wanted: dict[int, int] = {}
+        for n in lengths:
+            wanted[n] = wanted.get(n, 0) + 1
+        made = {n: list(await self.of_length(n, count)) for n, count in sorted(wanted.items())}
+        return [made[n].pop(0) for n in lengths]
+
     async def with_prefix(self, tokens: int, prompts: Sequence[Prompt]) -> list[Prompt]:
         """`prompts`, each after one shared system prompt of exactly `tokens` tokens (templated on
         its own): the shared-prefix workload, whose prefix vLLM's prefix cache can serve."""

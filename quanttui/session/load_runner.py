@@ -168,6 +168,12 @@ class LoadRunner:
                 raise ValueError("prompt-length steps need the engine's tokenizer (workload_prompts)")
             count = self.plan.warmup_requests + level.concurrency + step_request_cap(self.plan, level)
             return await made.of_length(level.input_tokens, count)
+        if self.plan.prompt_lengths is not None:
+            if made is None:
+                raise ValueError("synthetic prompts need the engine's tokenizer (workload_prompts)")
+            fill = rate_fill(level.rate) if level.rate else level.concurrency
+            count = self.plan.warmup_requests + fill + step_request_cap(self.plan, level)
+            return await made.of_lengths([self.plan.prompt_lengths.draw(-1, i) for i in range(count)])
         if self.plan.prefix_tokens:
             if made is None:
                 raise ValueError("the shared-prefix workload needs the engine's tokenizer (workload_prompts)")

@@ -157,3 +157,21 @@ def test_answer_lengths_drawn_from_a_distribution_are_exactly_that_long(tmp_path
     assert len({r["output_tokens"] for r in results}) > 3
     for r in results:  # the recorded plan says each request's length; the engine generated exactly that
         assert r["output_tokens"] == plan.output_lengths.draw(r["step"], r["index"])
+
+
+def test_synthetic_prompts_follow_an_input_length_distribution_exactly(tmp_path, sim_server):
+    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1)
+    out = tmp_path / "out"
+    done = quanttui(
+        "sweep", "--endpoint", f"bf16={server.url}", "--rate", "20", "--requests-per-step", "30",
+        "--input-tokens", "uniform:20-60", "--output-tokens", "3", "--length-seed", "9", "--max-tokens", "8",
+        "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    plan = LoadPlan.from_dict(
+        json.loads((out / "recording.jsonl").read_text().splitlines()[0])["config"]["plan"]
+    )
+    results = events(out / "recording.jsonl", "RequestResult")
+    assert len({r["prompt_tokens"] for r in results}) > 10
+    for r in results:  # the length drawn for its place in the step, as the engine counted it
+        assert r["prompt_tokens"] == plan.prompt_lengths.draw(-1, r["index"]) and r["output_tokens"] == 3

@@ -57,9 +57,12 @@ class LoadChart:
 
 def y_choices(state: LiveState) -> list[str]:
     """What the chart's y can show: the SLO's bounds by key (primary first), then throughput.
-    Without an SLO: the p95 of end-to-end latency."""
+    Without an SLO: the p95 of end-to-end latency. A prompt-length ramp can always show TTFT p95
+    against the length (prefill is what it measures)."""
     slo = state.fold.slo
     keys = [b.key for b in slo.bounds] if slo is not None else [f"{state.slo_metric}_p95"]
+    if state.plan is not None and state.plan.kind is LevelKind.INPUT_TOKENS and "ttft_p95" not in keys:
+        keys.append("ttft_p95")
     return [*keys, TOK_S]
 
 

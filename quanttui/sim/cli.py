@@ -34,6 +34,8 @@ _HELP = {
     "metrics": "vllm (default), or none: no /metrics route (404), like llama-cpp-python's server",
     "answers": "words (default: a word cycle), or book: answers to the quality prompts (sim/answers.py)",
     "drift": "with --answers book: share of prompts answered as a quantized model might (0..1)",
+    "tokenize": "none (default: no /tokenize route, like llama-cpp-python's server), or words: vLLM's "
+    "/tokenize counting words as the usage does (exact-length workloads)",
     "send_log": "append each streamed request's receive and token-write times (perf_counter_ns) to this "
     "file at shutdown, JSON lines (sim/sendlog.py)",
 }

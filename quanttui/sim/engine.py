@@ -66,6 +66,7 @@ class SimConfig:
     answers: str = "words"  # "book": answers to the quality prompts (sim/answers.py), else a word cycle
     drift: float = 0.0  # with answers "book": the share of prompts answered differently (as quantized)
     send_log: str | None = None  # file for each streamed request's receive and chunk-write times (sendlog.py)
+    tokenize: str = "none"  # "words": a vLLM /tokenize route counting words as usage does; "none": 404
 
     def __post_init__(self) -> None:
         for name in ("output_tokens", "max_num_seqs", "kv_cache_tokens", "block_size", "max_model_len"):

@@ -6,7 +6,7 @@ Bytes follow the captures in /work/shared/fixtures (vllm-sse, vllm-http, vllm-me
 
 Routes: `GET /health` (200, empty), `GET /version`, `GET /v1/models`, `GET /metrics` (prometheus_client
 exposition of vLLM's names), `POST /v1/chat/completions` (stream or not), `POST /tokenize`
-(the simulator's word count as token ids). Unknown path: 404
+(with `--tokenize words`: the simulator's word count as token ids). Unknown path: 404
 `{"detail":"Not Found"}`; unknown model: vLLM's 404 NotFoundError. With an API key, paths under
 /v1 (also /v2, /inference, /cohere, like vLLM) need `Authorization: Bearer KEY`, else 401
 `{"error":"Unauthorized"}`; /health, /metrics and /version stay open.
@@ -101,6 +101,8 @@ class SimHTTPServer:
             "/v1/chat/completions": ("POST", self._chat),
             "/tokenize": ("POST", self._tokenize),
         }
+        if config.tokenize != "words":  # without it the triage knows the engine cannot be scored
+            del self._routes["/tokenize"]
         if config.metrics == "none":
             del self._routes["/metrics"]
         self.send_log = SendLog(config.send_log) if config.send_log else None

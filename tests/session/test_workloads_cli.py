@@ -77,8 +77,8 @@ def test_a_rate_ramp_finds_where_a_variant_saturates_and_replay_knows_the_schedu
 
 
 def test_prompt_length_steps_send_prompts_of_exactly_that_many_tokens(tmp_path, sim_server):
-    slow = sim_server(model="qwen-bf16", ttft_ms=20, itl_ms=2)
-    fast = sim_server(model="qwen-awq", ttft_ms=10, itl_ms=1)
+    slow = sim_server(model="qwen-bf16", ttft_ms=20, itl_ms=2, tokenize="words")
+    fast = sim_server(model="qwen-awq", ttft_ms=10, itl_ms=1, tokenize="words")
     out = tmp_path / "out"
     done = quanttui(
         "sweep", "--endpoint", f"bf16={slow.url}", "--endpoint", f"awq={fast.url}",
@@ -99,7 +99,7 @@ def test_prompt_length_steps_send_prompts_of_exactly_that_many_tokens(tmp_path, 
 
 
 def test_a_prompt_longer_than_the_context_window_is_one_line(tmp_path, sim_server):
-    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1, max_model_len=256)
+    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1, max_model_len=256, tokenize="words")
     done = quanttui(
         "sweep", "--endpoint", f"bf16={server.url}", "--workload", "long-prefill", "--input-lengths", "300",
         "--requests-per-step", "4", "--max-tokens", "4", "--out", str(tmp_path / "out"),
@@ -109,7 +109,7 @@ def test_a_prompt_longer_than_the_context_window_is_one_line(tmp_path, sim_serve
 
 
 def test_the_shared_prefix_workload_puts_one_system_prompt_before_every_prompt(tmp_path, sim_server):
-    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1)
+    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1, tokenize="words")
     out = tmp_path / "out"
     done = quanttui(
         "sweep", "--endpoint", f"bf16={server.url}", "--workload", "shared-prefix", "--prefix-tokens", "120",
@@ -160,7 +160,7 @@ def test_answer_lengths_drawn_from_a_distribution_are_exactly_that_long(tmp_path
 
 
 def test_synthetic_prompts_follow_an_input_length_distribution_exactly(tmp_path, sim_server):
-    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1)
+    server = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1, tokenize="words")
     out = tmp_path / "out"
     done = quanttui(
         "sweep", "--endpoint", f"bf16={server.url}", "--rate", "20", "--requests-per-step", "30",

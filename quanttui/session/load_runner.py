@@ -34,6 +34,7 @@ from quanttui.core.prompts import Prompt
 from quanttui.core.stepstats import StepStats
 from quanttui.io.openai_client import RequestOptions, StreamOutcome
 from quanttui.session.derived_slo import derive_slo
+from quanttui.session.gc_policy import collect_between_steps, full_collections_between_steps
 from quanttui.session.length_prompts import WorkloadPrompts
 from quanttui.session.load_target import Target, request_options, result_event
 from quanttui.session.ramp import RampControl
@@ -97,12 +98,13 @@ class LoadRunner:
                     self.targets, self.prompts, self.options, control, self.publish, self.clock, self.progress,
                     self.derive_slo_factor,
                 )  # fmt: skip
-            for trial in range(self.plan.trials):
-                if self.plan.trials > 1:
-                    self.progress(f"trial {trial + 1}/{self.plan.trials}")
-                reason = await self._ramp(trial)
-                if reason == "stopped":
-                    break
+            with full_collections_between_steps():
+                for trial in range(self.plan.trials):
+                    if self.plan.trials > 1:
+                        self.progress(f"trial {trial + 1}/{self.plan.trials}")
+                    reason = await self._ramp(trial)
+                    if reason == "stopped":
+                        break
         finally:
             control.finish()
         self.publish(SweepFinished(t=self.clock.now(), reason=reason))
@@ -145,6 +147,7 @@ class LoadRunner:
             groups = [[t] for t in ordered] if self.plan.schedule is Schedule.ALTERNATE else [ordered]
             cut = False
             for group in groups:
+                collect_between_steps()
                 cut = await self._step(group, level, prompts, trigger, trial) or cut
                 if control.stopped or control.interrupting:
                     break

@@ -28,20 +28,22 @@ def _head(number: int) -> str:
 
 
 class WorkloadPrompts:
-    """The prompts a workload makes with the engine's tokenizer, on the first variant (a model and
-    its quantized copies share one); every failure is an EndpointError with one line naming it."""
+    """The prompts a workload makes with the engine's tokenizer, on the first variant that has
+    vLLM's /tokenize (a model and its quantized copies share one; a llama.cpp variant has none);
+    every failure is an EndpointError with one line naming it."""
 
     def __init__(
         self, endpoints: Sequence[EndpointInfo], api_key: str | None, timeouts: Timeouts, max_tokens: int
     ) -> None:
-        self.info = endpoints[0]
+        self.endpoints = list(endpoints)
+        self.info: EndpointInfo | None = None  # the variant that counts, once one answered
         self.api_key, self.timeouts, self.max_tokens = api_key, timeouts, max_tokens
         self._made: dict[int, list[Prompt]] = {}
 
     async def _with_client(
         self, tokens: int, work: Callable[[TriageClient], Awaitable[list[Prompt]]]
     ) -> list[Prompt]:
-        info = self.info
+        info = self.info or await self._counter()
         client = TriageClient(info.url, info.model, self.api_key, self.timeouts)
         try:
             window = await client.max_model_len()
@@ -59,6 +61,20 @@ class WorkloadPrompts:
             raise EndpointError(f"{info.variant}: prompts of {tokens} tokens need /tokenize: {exc}") from None
         finally:
             await client.aclose()
+
+    async def _counter(self) -> EndpointInfo:
+        for info in self.endpoints:
+            client = TriageClient(info.url, info.model, self.api_key, self.timeouts)
+            try:
+                if await client.speaks_vllm():
+                    self.info = info
+                    return info
+            finally:
+                await client.aclose()
+        names = ", ".join(i.variant for i in self.endpoints)
+        raise EndpointError(
+            f"{names}: no variant answers vLLM's /tokenize, which exact prompt lengths are counted with"
+        )
 
     async def of_length(self, tokens: int, n: int) -> list[Prompt]:
         """n distinct prompts of exactly `tokens` tokens each (a prompt-length step's)."""

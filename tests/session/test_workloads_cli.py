@@ -175,3 +175,25 @@ def test_synthetic_prompts_follow_an_input_length_distribution_exactly(tmp_path,
     assert len({r["prompt_tokens"] for r in results}) > 10
     for r in results:  # the length drawn for its place in the step, as the engine counted it
         assert r["prompt_tokens"] == plan.prompt_lengths.draw(-1, r["index"]) and r["output_tokens"] == 3
+
+
+def test_exact_lengths_are_counted_on_a_variant_that_has_tokenize(tmp_path, sim_server):
+    without = sim_server(model="gguf", ttft_ms=5, itl_ms=1)  # no /tokenize, as llama.cpp's servers
+    with_it = sim_server(model="qwen-bf16", ttft_ms=5, itl_ms=1, tokenize="words")
+    out = tmp_path / "out"
+    done = quanttui(
+        "sweep", "--endpoint", f"gguf={without.url}", "--endpoint", f"bf16={with_it.url}",
+        "--workload", "long-prefill", "--input-lengths", "40", "--requests-per-step", "4",
+        "--max-tokens", "2", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = events(out / "recording.jsonl", "RequestResult")
+    assert {r["variant"] for r in results} == {"gguf", "bf16"} and all(
+        r["prompt_tokens"] == 40 for r in results
+    )
+    alone = quanttui(
+        "sweep", "--endpoint", f"gguf={without.url}", "--workload", "long-prefill", "--input-lengths", "40",
+        "--requests-per-step", "4", "--max-tokens", "2", "--out", str(tmp_path / "alone"),
+    )  # fmt: skip
+    assert alone.returncode == 2 and "no variant answers vLLM's /tokenize" in alone.stderr
+    assert "Traceback" not in alone.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from quanttui.cli.common import UsageError, positive
@@ -20,7 +21,7 @@ from quanttui.core.loadplan import (
 )
 from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
 from quanttui.io.config import MAX_LOAD_WORKERS
-from quanttui.io.prompt_file import shipped_conversations
+from quanttui.io.prompt_file import CONVERSATION_TURN, shipped_conversations
 
 # Engines quanttui launches share one machine, so by default their steps alternate (each measured
 # alone); attached endpoints may be anywhere, so they are loaded at once. README "Schedules" has
@@ -206,9 +207,19 @@ def default_prompts(workload: str) -> tuple[list[Prompt], str]:
         conversations = len({p.id.partition("#")[0] for p in turns})
         return (
             turns,
-            f"shipped conversations, turn by turn ({conversations} conversations, {len(turns)} turns)",
+            f"shipped conversations, turn by turn, the recorded answers as history "
+            f"({conversations} conversations, {len(turns)} turns)",
         )
     return list(DEFAULT_PROMPTS), "embedded default"
+
+
+def file_prompts_source(path: object, prompts: Sequence[Prompt]) -> str:
+    """Where a prompt file's prompts come from, and whether conversations in it are replayed turn
+    by turn (so a report says what the earlier turns were)."""
+    turns = [p for p in prompts if CONVERSATION_TURN.search(p.id)]
+    if not turns:
+        return str(path)
+    return f"{path}, conversations turn by turn, the recorded answers as history ({len(turns)} turns)"
 
 
 def load_workers(text: str) -> int:

@@ -15,7 +15,12 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.out_dir import add_out_options, run_folder
-from quanttui.cli.plan_options import DEFAULT_LAUNCHED_SCHEDULE, default_prompts, plan_from_load
+from quanttui.cli.plan_options import (
+    DEFAULT_LAUNCHED_SCHEDULE,
+    default_prompts,
+    file_prompts_source,
+    plan_from_load,
+)
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import ConfigError, VariantConfig, load_config
 from quanttui.io.limits import load_problem
@@ -48,7 +53,8 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
     prompts_file = load.get("prompts")
     prompts, source = default_prompts(load.get("workload", "chat"))
     if prompts_file:
-        prompts, source = load_prompts(path.parent / prompts_file), prompts_file
+        prompts = load_prompts(path.parent / prompts_file)
+        source = file_prompts_source(prompts_file, prompts)
     config = SweepConfig(
         endpoints=(),
         plan=plan,

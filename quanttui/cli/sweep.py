@@ -28,6 +28,7 @@ from quanttui.cli.plan_options import (
     add_step_options,
     add_workload_options,
     default_prompts,
+    file_prompts_source,
     plan_from_args,
     slo_from_args,
     workload_fields,
@@ -93,7 +94,11 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         options=options,
         timeouts=timeouts,
         out_dir=run_folder(args),  # last: bad input above writes nothing
-        prompts_source=str(args.prompts) if args.prompts else default_prompts(args.workload)[1],
+        prompts_source=(
+            file_prompts_source(args.prompts, load_prompts(args.prompts))
+            if args.prompts
+            else default_prompts(args.workload)[1]
+        ),
         api_key_env=args.api_key_env,
         scrape_interval_s=args.scrape_interval,
         load_workers=args.load_workers,

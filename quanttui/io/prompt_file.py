@@ -11,6 +11,7 @@ recorded answers as the earlier assistant turns, so every variant gets exactly t
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +21,7 @@ _ROLES = {"system", "user", "assistant"}
 _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                    "system": "system"}  # fmt: skip
 SHIPPED_CONVERSATIONS = "quanttui/data/conversations/default.json"
+CONVERSATION_TURN = re.compile(r"#\d+$")  # the id of one turn of a replayed conversation: "support-vpn#2"
 
 
 class PromptFileError(ValueError):

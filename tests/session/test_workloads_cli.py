@@ -136,7 +136,9 @@ def test_the_multi_turn_workload_replays_the_shipped_conversations(tmp_path, sim
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     header = json.loads((out / "recording.jsonl").read_text().splitlines()[0])
-    assert header["config"]["prompts"] == "shipped conversations, turn by turn (12 conversations, 27 turns)"
+    assert header["config"]["prompts"] == (
+        "shipped conversations, turn by turn, the recorded answers as history (12 conversations, 27 turns)"
+    )
     results = events(out / "recording.jsonl", "RequestResult")
     later_turns = [r for r in results if r["index"] % 27 in (1, 2)]  # support-vpn's 2nd and 3rd turns
     assert later_turns and all(r["prompt_tokens"] > 60 for r in later_turns)  # they carry the history

@@ -152,7 +152,7 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
             f"errors {row['errors']}{decision}"
             + ("  busy host" if row.get("host_busy") else "")
             + ("  client-bound" if row.get("client_bound") else "")
-            + (f"  lag p99 {row['lag_p99_ms']:.1f} ms" if row.get("lag_p99_ms") is not None else "")
+            + (f"  send lag p99 {row['lag_p99_ms']:.1f} ms" if row.get("lag_p99_ms") is not None else "")
             + ("  BEHIND" if row.get("behind") else "")
             + ("  QUEUE GROWING" if row.get("queue_growing") else "")
         )

@@ -380,7 +380,7 @@ def _progress_line(stats: StepStats) -> str:
     if stats.client_bound:
         busy += f"  CLIENT-BOUND (lag p99 {stats.client_lag_p99_ms:.1f} ms, CPU {stats.client_cpu_pct:.0f} %)"
     if stats.rate is not None and stats.lag_p99_ms is not None:
-        busy += f"  lag p99 {stats.lag_p99_ms:.1f} ms" + ("  BEHIND" if stats.behind else "")
+        busy += f"  send lag p99 {stats.lag_p99_ms:.1f} ms" + ("  BEHIND" if stats.behind else "")
     if stats.queue_growing:
         busy += "  QUEUE GROWING"
     if stats.prefix_cache_hit_rate:

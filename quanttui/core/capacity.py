@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quanttui.core.client_check import ADVICE
-from quanttui.core.loadplan import LevelKind, SloMetric, level_text
+from quanttui.core.levels import LevelKind, level_text
+from quanttui.core.loadplan import SloMetric
 from quanttui.core.stepstats import StepStats
 
 BLOWUP_SLOPE_RATIO = 2.0

@@ -41,10 +41,11 @@ from quanttui.core.events import (
     VariantRetired,
 )
 from quanttui.core.fold import SessionFold
+from quanttui.core.levels import LevelKind, level_text
 from quanttui.core.literal import safe_text
 from quanttui.core.live_compare import Delta, deltas
 from quanttui.core.live_variant import LatencyView, VariantLive
-from quanttui.core.loadplan import LevelKind, LoadPlan, level_text
+from quanttui.core.loadplan import LoadPlan
 from quanttui.core.roofline import Roofline, roofline
 from quanttui.core.stepstats import StepStats
 from quanttui.core.verdict import Verdict, run_verdict, where_measured

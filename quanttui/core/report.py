@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from quanttui.core.capacity import VariantCapacity, capacity_sentence
 from quanttui.core.client_check import ADVICE
 from quanttui.core.cost import CostInputs, operating_cost, step_costs
-from quanttui.core.loadplan import LevelKind, SloMetric
+from quanttui.core.levels import LevelKind
+from quanttui.core.loadplan import SloMetric
 from quanttui.core.roofline import Roofline, gauge
 from quanttui.core.stepstats import StepStats
 from quanttui.core.verdict import Verdict

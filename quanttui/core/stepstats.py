@@ -14,7 +14,8 @@ from quanttui.core.client_check import check_client, usage_chunk_mismatches
 from quanttui.core.decisions import LookPlan, metric_samples, step_verdict
 from quanttui.core.events import ClientSample, RequestResult, StepStarted
 from quanttui.core.intervals import quantile_interval
-from quanttui.core.loadplan import LevelKind, LoadPlan, Slo, SloMetric, level_text
+from quanttui.core.levels import LevelKind, level_text
+from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.open_loop_check import OpenLoopCheck, check_open_loop
 from quanttui.core.stats import percentile, to_ms
 

@@ -19,7 +19,8 @@ from quanttui.core.capacity import VariantCapacity
 from quanttui.core.compute_words import compute_markdown
 from quanttui.core.cost import CostInputs
 from quanttui.core.fold import SessionFold
-from quanttui.core.loadplan import LevelKind, LoadPlan, Slo, SloMetric
+from quanttui.core.levels import LevelKind
+from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.recording import plan_from_header
 from quanttui.core.report import ReportInputs, TriageFacts, business_case_md, capacity_md, cost_md
 from quanttui.core.roofline import roofline

@@ -29,7 +29,8 @@ from quanttui.core.events import (
     VariantRetired,
 )
 from quanttui.core.fold import SessionFold
-from quanttui.core.loadplan import LoadPlan, Schedule, StepLevel, rate_fill, step_request_cap
+from quanttui.core.levels import StepLevel, rate_fill, step_request_cap
+from quanttui.core.loadplan import LoadPlan, Schedule
 from quanttui.core.prompts import Prompt
 from quanttui.core.stepstats import StepStats
 from quanttui.io.openai_client import RequestOptions, StreamOutcome

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import Event, OperatorCommand, RampStatus
 from quanttui.core.fold import valid_slo_ms
-from quanttui.core.loadplan import LevelKind, LoadPlan
+from quanttui.core.levels import LevelKind
+from quanttui.core.loadplan import LoadPlan
 
 
 class RampControl:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from quanttui.core.decisions import LookPlan, complete_prefix
 from quanttui.core.events import RequestResult
-from quanttui.core.loadplan import LevelKind, StepLevel, rate_fill, step_request_cap
+from quanttui.core.levels import LevelKind, StepLevel, rate_fill, step_request_cap
 from quanttui.core.prompts import Prompt
 from quanttui.io.openai_client import StreamOutcome
 from quanttui.session.load_target import Target, request_options, result_event

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quanttui.core.levels import LevelKind
 from quanttui.core.live import LiveState
-from quanttui.core.loadplan import LevelKind, SloMetric
+from quanttui.core.loadplan import SloMetric
 from quanttui.core.stepstats import StepStats
 from quanttui.ui.capacity_words import capacity_parts, slo_percentile
 from quanttui.ui.format import ms

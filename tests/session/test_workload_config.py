@@ -4,7 +4,7 @@ import pytest
 
 from quanttui.cli.plan_options import DEFAULT_LAUNCHED_SCHEDULE, plan_from_load
 from quanttui.core.arrivals import ArrivalKind
-from quanttui.core.loadplan import LevelKind
+from quanttui.core.levels import LevelKind
 
 
 def test_a_rate_ramp_with_bursty_arrivals_and_drawn_lengths():

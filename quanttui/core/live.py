@@ -370,11 +370,9 @@ class LiveState:
     @property
     def step_level_text(self) -> str:
         """ "c=8", "4 req/s" or "448 tok": the open step as every line of the console names it."""
-        if self.step_rate is not None:
-            return level_text(LevelKind.RATE, self.step_rate)
-        if self.step_input_tokens is not None:
-            return level_text(LevelKind.INPUT_TOKENS, self.step_input_tokens)
-        return f"c={self.step_concurrency or 0}"
+        kind = LevelKind.RATE if self.step_rate is not None else (
+            LevelKind.INPUT_TOKENS if self.step_input_tokens is not None else LevelKind.CONCURRENCY)  # fmt: skip
+        return level_text(kind, self.step_level or 0)
 
     def names(self) -> list[str]:
         return list(self.variants)

@@ -72,8 +72,7 @@ def _delta(state: LiveState, name: str, base: str) -> Delta:
             p95 = ratio(state.latency(name).slo_p95_ms, state.latency(base).slo_p95_ms)
     elif (pair := common_steps(state, base, name)) is not None:
         mine, theirs = pair[1], pair[0]
-        source = STEPS
-        conc = f"c={mine.conc}" if mine.rate is None and mine.input_tokens is None else mine.level_text
+        source, conc = STEPS, mine.level_text
         metric = state.fold.slo_metric
         tok = ratio(mine.tok_s, theirs.tok_s)
         srv = ratio(mine.server_tok_s, theirs.server_tok_s)

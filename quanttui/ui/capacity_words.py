@@ -194,11 +194,7 @@ def current_step_texts(state: LiveState, name: str) -> tuple[str, ...]:
     if name in state.step_variants and state.step is not None and state.step not in state.steps_done:
         return step_texts(state.running.get(name), state.step_level_text, metric, now=True)
     last = max((r for (n, _), r in state.step_rows.items() if n == name), key=lambda r: r.step, default=None)
-    return () if last is None else step_texts(last, _named(last), metric, now=False)
-
-
-def _named(stats: StepStats) -> str:
-    return f"c={stats.conc}" if stats.rate is None and stats.input_tokens is None else stats.level_text
+    return () if last is None else step_texts(last, last.level_text, metric, now=False)
 
 
 def decision_class(state: LiveState, name: str) -> str:

@@ -138,7 +138,7 @@ def _step_texts(state: LiveState, name: str) -> tuple[str, ...]:
         if last is None:
             return ("no load step yet",)
         head, measured, warmup, errors, tail = (
-            f"c={last.conc}" if last.rate is None and last.input_tokens is None else last.level_text,
+            last.level_text,
             last.requests,
             last.warmup,
             last.errors,

@@ -33,6 +33,7 @@ from quanttui.cli.plan_options import (
     slo_from_args,
     workload_fields,
 )
+from quanttui.core.prompts import Prompt
 from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
 from quanttui.io.prompt_file import load_prompts
@@ -44,7 +45,8 @@ from quanttui.session import (
 )
 
 
-def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
+def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = None) -> SweepConfig:
+    """`prompts`: those the run sends, when already read (its source is worded from them)."""
     endpoints = endpoint_pairs(args.endpoint)
     if not endpoints:
         raise UsageError("--endpoint NAME=URL is required (give it once per variant)")
@@ -95,7 +97,7 @@ def build_sweep_config(args: argparse.Namespace) -> SweepConfig:
         timeouts=timeouts,
         out_dir=run_folder(args),  # last: bad input above writes nothing
         prompts_source=(
-            file_prompts_source(args.prompts, load_prompts(args.prompts))
+            file_prompts_source(args.prompts, prompts if prompts is not None else load_prompts(args.prompts))
             if args.prompts
             else default_prompts(args.workload)[1]
         ),
@@ -153,7 +155,7 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     prompts = load_prompts(args.prompts) if args.prompts else default_prompts(args.workload)[0]
-    config = build_sweep_config(args)
+    config = build_sweep_config(args, prompts)
     result: SessionResult = run_async(run_sweep(config, prompts, stderr))
     stderr(f"wrote {result.csv} and {result.recording}")
     print_summary(result.summary, args.json)
@@ -164,7 +166,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the console needs a terminal; `quanttui sweep` is the headless form")
     prompts = load_prompts(args.prompts) if args.prompts else default_prompts(args.workload)[0]
-    config = build_sweep_config(args)
+    config = build_sweep_config(args, prompts)
     from quanttui.session import LiveSession
 
     return run_console(LiveSession(config, prompts, None, autostart=False), config.out_dir)

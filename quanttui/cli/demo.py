@@ -18,7 +18,13 @@ from quanttui.cli.common import (
     stderr,
 )
 from quanttui.cli.out_dir import add_out_options, run_folder
-from quanttui.cli.plan_options import add_workload_options, default_prompts, workload_fields
+from quanttui.cli.plan_options import (
+    add_workload_options,
+    check_history,
+    default_prompts,
+    tokenizer_folder,
+    workload_fields,
+)
 from quanttui.core.loadplan import LoadPlan, Schedule, parse_slo
 from quanttui.session import (
     SessionResult,
@@ -97,8 +103,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         config, header = demo_config(out, names), demo_header(paths)
         variants = demo_variants(paths, names)
-    prompts, source = default_prompts(args.workload)
-    config = replace(config, plan=_plan_with_overrides(config.plan, args), prompts_source=source)
+    plan = _plan_with_overrides(config.plan, args)
+    prompts, source = default_prompts(args.workload, plan.own_history)
+    check_history(plan, prompts)
+    tokenizer = tokenizer_folder("--tokenizer", args.tokenizer)
+    config = replace(config, plan=plan, prompts_source=source, tokenizer=tokenizer)
     if console_wanted(args):
         if args.backend != "sim":  # the Compute screen (g) profiles the engines on request
             from quanttui.io.profile_capture import with_profiler
@@ -148,18 +157,18 @@ def _plan_with_overrides(plan: LoadPlan, args: argparse.Namespace) -> LoadPlan:
         for name in ("trials", "confidence", "max_step_requests", "max_step_seconds"):
             if getattr(args, name) is not None:
                 changes[name] = getattr(args, name)
-        if (
-            args.rate
-            or args.workload != "chat"
-            or args.input_lengths
-            or args.arrivals
-            or args.max_concurrency
-        ):
+        workload_flags = (
+            args.rate, args.workload != "chat", args.input_lengths, args.arrivals, args.max_concurrency,
+            args.output_tokens, args.input_tokens, args.history, args.prefix_tokens, args.burstiness,
+        )  # fmt: skip
+        if any(workload_flags):
             if args.workload == "long-prefill" and not args.input_lengths and args.backend == "vllm-cpu":
                 args.input_lengths = ",".join(map(str, DEMO_INPUT_LENGTHS))  # within its 512-token window
             if args.workload == "shared-prefix" and not args.prefix_tokens and args.backend == "vllm-cpu":
                 args.prefix_tokens = DEMO_PREFIX_TOKENS
-            changes |= workload_fields(args, None)
+            steps = args.rate or args.input_lengths or args.workload == "long-prefill"
+            concurrency = None if steps else ",".join(map(str, plan.concurrencies))  # the demo's own ramp
+            changes |= workload_fields(args, concurrency)
         return replace(plan, **changes)  # type: ignore[arg-type]
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from quanttui.cli.common import UsageError, positive
@@ -22,6 +23,7 @@ from quanttui.core.loadplan import (
 from quanttui.core.prompts import DEFAULT_PROMPTS, Prompt
 from quanttui.io.config import MAX_LOAD_WORKERS
 from quanttui.io.prompt_file import CONVERSATION_TURN, shipped_conversations
+from quanttui.io.tokenizer_files import TokenizerFiles, TokenizerFilesError
 
 # Engines quanttui launches share one machine, so by default their steps alternate (each measured
 # alone); attached endpoints may be anywhere, so they are loaded at once. README "Schedules" has
@@ -70,6 +72,7 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
 DEFAULT_INPUT_LENGTHS = (256, 512, 1024, 2048)
 WORKLOADS = ("chat", "long-prefill", "shared-prefix", "multi-turn")
 DEFAULT_PREFIX_TOKENS = 1024
+HISTORIES = ("recorded", "own")
 
 
 def add_workload_options(p: argparse.ArgumentParser) -> None:
@@ -96,6 +99,16 @@ def add_workload_options(p: argparse.ArgumentParser) -> None:
         help="long-prefill: steps of prompt length (--input-lengths) at one concurrency, TTFT vs length; "
         "shared-prefix: every prompt after one shared system prompt (--prefix-tokens), prefix-cache hits shown; "
         "multi-turn: the shipped conversations (or --prompts FILE) turn by turn, recorded answers as history",
+    )  # fmt: skip
+    g.add_argument(
+        "--history", choices=HISTORIES,
+        help="conversations: the earlier turns' answers are the recorded ones (default: identical load "
+        "for every variant) or each variant's own",
+    )  # fmt: skip
+    g.add_argument(
+        "--tokenizer", metavar="DIR",
+        help="the model's tokenizer files (tokenizer.json and its chat template) to count exact prompt "
+        "lengths with (default: vLLM's /tokenize, else a launched variant's model folder)",
     )  # fmt: skip
     g.add_argument(
         "--prefix-tokens", type=int, metavar="N",
@@ -141,7 +154,32 @@ def workload_fields(args: argparse.Namespace, concurrency: str | None) -> dict[s
                 lengths[field_name] = parse_lengths(text, seed)
             except ValueError as exc:
                 raise UsageError(f"{flag}: {exc}") from None
-    return {**_workload_fields(args, concurrency), **lengths}
+    history = getattr(args, "history", None)
+    if history is not None and history not in HISTORIES:
+        raise UsageError(f"--history: expected recorded or own, got {history!r}")
+    return {**_workload_fields(args, concurrency), **lengths, "own_history": history == "own"}
+
+
+def check_history(plan: LoadPlan, prompts: Sequence[Prompt]) -> None:
+    """Own answers as history need conversations to replay; UsageError if there are none."""
+    if plan.own_history and not any(CONVERSATION_TURN.search(p.id) for p in prompts):
+        raise UsageError(
+            "--history own applies to conversations: --workload multi-turn, or --prompts with conversations"
+        )
+
+
+def tokenizer_folder(where: str, folder: str | Path | None) -> Path | None:
+    """A tokenizer folder, loaded once now so a bad one is one line before anything runs."""
+    if folder is None:
+        return None
+    try:
+        return TokenizerFiles.load(Path(folder)).folder
+    except TokenizerFilesError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def history_words(own_history: bool) -> str:
+    return "each variant's own answers as history" if own_history else "the recorded answers as history"
 
 
 def _workload_fields(args: argparse.Namespace, concurrency: str | None) -> dict[str, object]:
@@ -200,26 +238,26 @@ def _ramp_fields(args: argparse.Namespace, concurrency: str | None) -> dict[str,
     return {"concurrencies": _ints("--concurrency", concurrency or "1,2,4,8")}
 
 
-def default_prompts(workload: str) -> tuple[list[Prompt], str]:
+def default_prompts(workload: str, own_history: bool = False) -> tuple[list[Prompt], str]:
     """(prompts, where they come from) when no prompt file is given."""
     if workload == "multi-turn":
         turns = shipped_conversations()
         conversations = len({p.id.partition("#")[0] for p in turns})
         return (
             turns,
-            f"shipped conversations, turn by turn, the recorded answers as history "
+            f"shipped conversations, turn by turn, {history_words(own_history)} "
             f"({conversations} conversations, {len(turns)} turns)",
         )
     return list(DEFAULT_PROMPTS), "embedded default"
 
 
-def file_prompts_source(path: object, prompts: Sequence[Prompt]) -> str:
+def file_prompts_source(path: object, prompts: Sequence[Prompt], own_history: bool = False) -> str:
     """Where a prompt file's prompts come from, and whether conversations in it are replayed turn
     by turn (so a report says what the earlier turns were)."""
     turns = [p for p in prompts if CONVERSATION_TURN.search(p.id)]
     if not turns:
         return str(path)
-    return f"{path}, conversations turn by turn, the recorded answers as history ({len(turns)} turns)"
+    return f"{path}, conversations turn by turn, {history_words(own_history)} ({len(turns)} turns)"
 
 
 def load_workers(text: str) -> int:
@@ -291,7 +329,7 @@ def _load_workload(load: dict[str, Any]) -> dict[str, object]:
         workload=workload, input_lengths=listed("input_lengths"), prefix_tokens=load.get("prefix_tokens"),
         output_tokens=str(load["output_tokens"]) if "output_tokens" in load else None,
         input_tokens=str(load["input_tokens"]) if "input_tokens" in load else None,
-        length_seed=load.get("length_seed", 0),
+        length_seed=load.get("length_seed", 0), history=load.get("history"),
     )  # fmt: skip
     if args.arrivals is not None and args.arrivals not in {k.value for k in ArrivalKind}:
         raise ValueError(f"arrivals: expected constant, poisson or gamma, got {args.arrivals!r}")

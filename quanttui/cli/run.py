@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from quanttui.cli.common import (
+    UsageError,
     console_wanted,
     launched_exit,
     print_summary,
@@ -17,9 +18,11 @@ from quanttui.cli.common import (
 from quanttui.cli.out_dir import add_out_options, run_folder
 from quanttui.cli.plan_options import (
     DEFAULT_LAUNCHED_SCHEDULE,
+    check_history,
     default_prompts,
     file_prompts_source,
     plan_from_load,
+    tokenizer_folder,
 )
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import ConfigError, VariantConfig, load_config
@@ -51,10 +54,23 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
     if problem is not None:
         raise ConfigError(f"{path}: field 'load.concurrency': {problem}")
     prompts_file = load.get("prompts")
-    prompts, source = default_prompts(load.get("workload", "chat"))
+    prompts, source = default_prompts(load.get("workload", "chat"), plan.own_history)
     if prompts_file:
         prompts = load_prompts(path.parent / prompts_file)
-        source = file_prompts_source(prompts_file, prompts)
+        source = file_prompts_source(prompts_file, prompts, plan.own_history)
+    try:
+        check_history(plan, prompts)
+    except UsageError:
+        raise ConfigError(
+            f"{path}: field 'load.history': own answers need conversations: workload = \"multi-turn\", "
+            "or prompts with conversations"
+        ) from None
+    try:
+        tokenizer = tokenizer_folder(
+            "tokenizer", path.parent / load["tokenizer"] if "tokenizer" in load else None
+        )
+    except UsageError as exc:
+        raise ConfigError(f"{path}: field 'load.tokenizer': {str(exc).removeprefix('tokenizer: ')}") from None
     config = SweepConfig(
         endpoints=(),
         plan=plan,
@@ -65,6 +81,7 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
         cost=session.cost,
         hardware=session.hardware,
         load_workers=load.get("load_workers"),
+        tokenizer=tokenizer,
     )
     return list(session.variants), config, prompts
 

@@ -27,10 +27,12 @@ from quanttui.cli.plan_options import (
     add_slo_options,
     add_step_options,
     add_workload_options,
+    check_history,
     default_prompts,
     file_prompts_source,
     plan_from_args,
     slo_from_args,
+    tokenizer_folder,
     workload_fields,
 )
 from quanttui.core.prompts import Prompt
@@ -72,6 +74,7 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
     ):
         raise UsageError("give the ramp: --concurrency LIST, --rate LIST or --workload long-prefill")
     workload = workload_fields(args, args.concurrency)
+    tokenizer = tokenizer_folder("--tokenizer", args.tokenizer)
     try:
         plan = plan_from_args(args, workload, slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE)
         timeouts = Timeouts(
@@ -90,6 +93,9 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
     options = RequestOptions(
         max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed, ignore_eos=args.ignore_eos
     )
+    if prompts is None:
+        prompts = load_prompts(args.prompts) if args.prompts else default_prompts(args.workload)[0]
+    check_history(plan, prompts)
     return SweepConfig(
         endpoints=tuple(specs),
         plan=plan,
@@ -97,13 +103,14 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         timeouts=timeouts,
         out_dir=run_folder(args),  # last: bad input above writes nothing
         prompts_source=(
-            file_prompts_source(args.prompts, prompts if prompts is not None else load_prompts(args.prompts))
+            file_prompts_source(args.prompts, prompts, plan.own_history)
             if args.prompts
-            else default_prompts(args.workload)[1]
+            else default_prompts(args.workload, plan.own_history)[1]
         ),
         api_key_env=args.api_key_env,
         scrape_interval_s=args.scrape_interval,
         load_workers=args.load_workers,
+        tokenizer=tokenizer,
     )
 
 

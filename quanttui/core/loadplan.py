@@ -178,6 +178,7 @@ class LoadPlan:
     prefix_tokens: int | None = None  # shared-prefix workload: one system prompt of this many tokens
     output_lengths: LengthDist | None = None  # each answer's length drawn from it (else max_tokens)
     prompt_lengths: LengthDist | None = None  # synthetic prompts, each of a length drawn from it
+    own_history: bool = False  # conversations: each variant's own earlier answers, not the recorded ones
 
     def __post_init__(self) -> None:
         if self.rates and self.input_lengths:
@@ -275,6 +276,8 @@ class LoadPlan:
         if self.output_lengths is not None:
             parts.append(f"answers of {self.output_lengths.describe()} (seed {self.output_lengths.seed})")
         parts.append(f"prompts: {prompts}")
+        if self.own_history:
+            parts.append("the variants' requests differ after a conversation's first turn (own answers)")
         return "; ".join(parts)
 
     def describe_levels(self) -> str:
@@ -322,6 +325,7 @@ class LoadPlan:
             "prefix_tokens": self.prefix_tokens,
             "output_lengths": self.output_lengths.to_dict() if self.output_lengths else None,
             "prompt_lengths": self.prompt_lengths.to_dict() if self.prompt_lengths else None,
+            "own_history": self.own_history,
         }
 
     @classmethod
@@ -355,4 +359,5 @@ class LoadPlan:
             prefix_tokens=int(data["prefix_tokens"]) if data.get("prefix_tokens") else None,  # type: ignore[call-overload]
             output_lengths=LengthDist.from_dict(lengths) if isinstance(lengths, dict) else None,
             prompt_lengths=LengthDist.from_dict(prompt_lengths) if isinstance(prompt_lengths, dict) else None,
+            own_history=data.get("own_history") is True,
         )

@@ -309,6 +309,8 @@ _LOAD_KEYS = {
     "output_tokens": (str, int),
     "input_tokens": (str, int),
     "length_seed": int,
+    "history": str,
+    "tokenizer": str,
 }
 
 

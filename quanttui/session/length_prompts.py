@@ -3,20 +3,26 @@ workload (issue 19).
 
 The engine counts: vLLM's /tokenize with the chat template applied, as it will template the
 request, on the first variant that has it (a model and its quantized copies share a tokenizer;
-the recorded usage of every request says what each engine counted). Each prompt opens with its
-own number right after the chat template's fixed opening, so vLLM's prefix cache can serve no
-more than that opening from an earlier request: what a step measures is prefill. The first prompt of a length is found by search
-(core/prompt_length.py); the others differ only in their number and are counted once each.
+the recorded usage of every request says what each engine counted). Where none has it (llama.cpp's
+server), or the operator names them (`--tokenizer DIR`), the model's tokenizer files count
+(io/tokenizer_files.py): a launched variant's model folder when it holds them. Each prompt opens
+with its own number right after the chat template's fixed opening, so vLLM's prefix cache can
+serve no more than that opening from an earlier request: what a step measures is prefill. The
+first prompt of a length is found by search (core/prompt_length.py); the others differ only in
+their number and are counted once each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from quanttui.core.events import EndpointInfo
 from quanttui.core.prompt_length import PromptLengthError, prompt_of_tokens
 from quanttui.core.prompts import Prompt
 from quanttui.io.openai_client import EndpointError, Timeouts
+from quanttui.io.tokenizer_files import TokenizerFiles, TokenizerFilesError, has_tokenizer_files
 from quanttui.io.triage_client import TriageClient, TriageRequestError
 
 QUESTION = "Summarize the text above in one sentence."
@@ -27,61 +33,118 @@ def _head(number: int) -> str:
     return f"Document {number:05d}."
 
 
+ChatCounter = Callable[[list[dict[str, str]]], Awaitable[int]]
+
+
+@dataclass
+class _Counter:
+    """What counts a chat prompt's tokens, and the context window it must fit in (if known)."""
+
+    name: str  # says in an error which tokenizer counted
+    count: ChatCounter
+    window: int | None
+
+
 class WorkloadPrompts:
-    """The prompts a workload makes with the engine's tokenizer, on the first variant that has
-    vLLM's /tokenize (a model and its quantized copies share one; a llama.cpp variant has none);
-    every failure is an EndpointError with one line naming it."""
+    """The prompts a workload makes with the model's tokenizer: `tokenizer` (a folder of tokenizer
+    files the operator named), else vLLM's /tokenize on the first variant that has it, else the
+    tokenizer files in a variant's model folder; every failure is an EndpointError with one line
+    naming it."""
 
     def __init__(
-        self, endpoints: Sequence[EndpointInfo], api_key: str | None, timeouts: Timeouts, max_tokens: int
+        self,
+        endpoints: Sequence[EndpointInfo],
+        api_key: str | None,
+        timeouts: Timeouts,
+        max_tokens: int,
+        tokenizer: Path | None = None,
     ) -> None:
         self.endpoints = list(endpoints)
-        self.info: EndpointInfo | None = None  # the variant that counts, once one answered
         self.api_key, self.timeouts, self.max_tokens = api_key, timeouts, max_tokens
+        self.tokenizer = tokenizer
+        self.counted_by = ""  # which tokenizer counted, once one did
         self._made: dict[int, list[Prompt]] = {}
 
-    async def _with_client(
-        self, tokens: int, work: Callable[[TriageClient], Awaitable[list[Prompt]]]
+    async def _with_counter(
+        self, tokens: int, work: Callable[[ChatCounter], Awaitable[list[Prompt]]]
     ) -> list[Prompt]:
-        info = self.info or await self._counter()
-        client = TriageClient(info.url, info.model, self.api_key, self.timeouts)
+        clients: list[TriageClient] = []
         try:
-            window = await client.max_model_len()
-            if window is not None and tokens + self.max_tokens > window:
+            counter = await self._counter(clients)
+            self.counted_by = counter.name
+            if counter.window is not None and tokens + self.max_tokens > counter.window:
                 raise EndpointError(
-                    f"{info.variant}: a {tokens}-token prompt and {self.max_tokens} answer tokens exceed the "
-                    f"model's context window ({window}): give shorter prompts or fewer --max-tokens"
+                    f"{counter.name}: a {tokens}-token prompt and {self.max_tokens} answer tokens exceed the "
+                    f"model's context window ({counter.window}): give shorter prompts or fewer --max-tokens"
                 )
-            return await work(client)
-        except EndpointError as exc:
-            if str(exc).startswith(f"{info.variant}:"):
-                raise
-            raise EndpointError(f"{info.variant}: {exc}") from None
-        except TriageRequestError as exc:
-            raise EndpointError(f"{info.variant}: prompts of {tokens} tokens need /tokenize: {exc}") from None
+            try:
+                return await work(counter.count)
+            except EndpointError as exc:
+                if str(exc).startswith(f"{counter.name}:"):
+                    raise
+                raise EndpointError(f"{counter.name}: {exc}") from None
+            except TriageRequestError as exc:
+                raise EndpointError(
+                    f"{counter.name}: prompts of {tokens} tokens need /tokenize: {exc}"
+                ) from None
+            except TokenizerFilesError as exc:
+                raise EndpointError(str(exc)) from None
         finally:
-            await client.aclose()
+            for client in clients:
+                await client.aclose()
 
-    async def _counter(self) -> EndpointInfo:
+    async def _counter(self, clients: list[TriageClient]) -> _Counter:
+        if self.tokenizer is not None:
+            return await self._files(self.tokenizer, clients)
         for info in self.endpoints:
             client = TriageClient(info.url, info.model, self.api_key, self.timeouts)
-            try:
-                if await client.speaks_vllm():
-                    self.info = info
-                    return info
-            finally:
-                await client.aclose()
+            clients.append(client)
+            if await client.speaks_vllm():
+
+                async def count(messages: list[dict[str, str]], client: TriageClient = client) -> int:
+                    return len(await client.tokenize_chat(messages))
+
+                try:
+                    window = await client.max_model_len()
+                except TriageRequestError as exc:
+                    raise EndpointError(f"{info.variant}: {exc}") from None
+                return _Counter(info.variant, count, window)
+        for info in self.endpoints:
+            if has_tokenizer_files(Path(info.model)):
+                return await self._files(Path(info.model), clients)
         names = ", ".join(i.variant for i in self.endpoints)
         raise EndpointError(
-            f"{names}: no variant answers vLLM's /tokenize, which exact prompt lengths are counted with"
+            f"{names}: no variant answers vLLM's /tokenize, which exact prompt lengths are counted with: "
+            "name the model's tokenizer files with --tokenizer DIR"
         )
+
+    async def _files(self, folder: Path, clients: list[TriageClient]) -> _Counter:
+        try:
+            files = TokenizerFiles.load(folder)
+        except TokenizerFilesError as exc:
+            raise EndpointError(str(exc)) from None
+
+        async def count(messages: list[dict[str, str]]) -> int:
+            return files.count_chat(messages)
+
+        window = None
+        for info in self.endpoints:  # the served window, where an engine states it
+            client = TriageClient(info.url, info.model, self.api_key, self.timeouts)
+            clients.append(client)
+            try:
+                window = await client.max_model_len()
+            except TriageRequestError:
+                window = None
+            if window is not None:
+                break
+        return _Counter(f"the tokenizer files in {files.folder}", count, window)
 
     async def of_length(self, tokens: int, n: int) -> list[Prompt]:
         """n distinct prompts of exactly `tokens` tokens each (a prompt-length step's)."""
         have = self._made.get(tokens, [])
         if len(have) < n:
             start = len(have)
-            have = have + await self._with_client(tokens, lambda c: _more(c, tokens, start, n))
+            have = have + await self._with_counter(tokens, lambda c: _more(c, tokens, start, n))
             self._made[tokens] = have
         return have[:n]
 
@@ -98,9 +161,9 @@ class WorkloadPrompts:
         """`prompts`, each after one shared system prompt of exactly `tokens` tokens (templated on
         its own): the shared-prefix workload, whose prefix vLLM's prefix cache can serve."""
 
-        async def make(client: TriageClient) -> list[Prompt]:
+        async def make(count_chat: ChatCounter) -> list[Prompt]:
             async def count(text: str) -> int:
-                return len(await client.tokenize_chat([{"role": "system", "content": text}]))
+                return await count_chat([{"role": "system", "content": text}])
 
             try:
                 shared, got = await prompt_of_tokens(count, tokens, SHARED_INSTRUCTION)
@@ -112,12 +175,12 @@ class WorkloadPrompts:
                 )
             return [Prompt(f"prefix-{p.id}", (("system", shared), *p.messages)) for p in prompts]
 
-        return await self._with_client(tokens, make)
+        return await self._with_counter(tokens, make)
 
 
-async def _more(client: TriageClient, tokens: int, start: int, stop: int) -> list[Prompt]:
+async def _more(count_chat: ChatCounter, tokens: int, start: int, stop: int) -> list[Prompt]:
     async def count(text: str) -> int:
-        return len(await client.tokenize_chat([{"role": "user", "content": text}]))
+        return await count_chat([{"role": "user", "content": text}])
 
     try:
         first, got = await prompt_of_tokens(count, tokens, QUESTION, head=_head(start))

@@ -386,7 +386,9 @@ class LiveSession:
             control=self.control,
             before_step=grow_pools,
             derive_slo_factor=config.derive_slo_factor,
-            workload_prompts=WorkloadPrompts(resolved, api_key, config.timeouts, config.options.max_tokens),
+            workload_prompts=WorkloadPrompts(
+                resolved, api_key, config.timeouts, config.options.max_tokens, config.tokenizer
+            ),
         )
         self._runner = runner
         interrupted = False

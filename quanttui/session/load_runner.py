@@ -22,6 +22,7 @@ from quanttui.core.clock import SessionClock
 from quanttui.core.decisions import LookPlan, complete_prefix, look_plan
 from quanttui.core.events import (
     Event,
+    OperatorNote,
     RequestResult,
     StepFinished,
     StepStarted,
@@ -38,6 +39,7 @@ from quanttui.session.derived_slo import derive_slo
 from quanttui.session.gc_policy import collect_between_steps, full_collections_between_steps
 from quanttui.session.length_prompts import WorkloadPrompts
 from quanttui.session.load_target import Target, request_options, result_event
+from quanttui.session.own_history import OwnHistory, stream_prompt
 from quanttui.session.ramp import RampControl
 from quanttui.session.rate_step import RateStep
 
@@ -77,6 +79,7 @@ class LoadRunner:
         self.derive_slo_factor = derive_slo_factor  # no SLO given: derive one first (session/derived_slo.py)
         self.workload_prompts = workload_prompts
         self._prefixed: list[Prompt] | None = None
+        self.history = OwnHistory() if plan.own_history else None  # conversations: own answers
         self._rejoining: list[Target] = []
         self._next_step = 0  # the next step's number (steps are numbered across trials)
         self._retired_now: set[str] = set()
@@ -107,6 +110,7 @@ class LoadRunner:
                     if reason == "stopped":
                         break
         finally:
+            self._say_stood_in()
             control.finish()
         self.publish(SweepFinished(t=self.clock.now(), reason=reason))
         return reason
@@ -164,6 +168,26 @@ class LoadRunner:
                 index, trigger = index + 1, "plan"
                 if index >= levels:
                     return "completed"
+
+    async def _turn(self, target: Target, prompt: Prompt, options: RequestOptions) -> StreamOutcome:
+        outcome, _ = await stream_prompt(target, prompt, options, self.history, self.clock)
+        return outcome
+
+    def _say_stood_in(self) -> None:
+        """How many turns a recorded answer stood in for the variant's own (a failed earlier turn)."""
+        history = self.history
+        if history is None:
+            return
+        for target in self.targets:
+            stood_in = history.stood_in(target.variant)
+            if stood_in:
+                total = stood_in + history.own.get(target.variant, 0)
+                text = (
+                    f"{stood_in} of {total} later turns carried a recorded answer where the variant's own "
+                    "earlier answer had failed"
+                )
+                self.publish(OperatorNote(t=self.clock.now(), text=text, variant=target.variant))
+                self.progress(f"  {target.variant}: {text}")
 
     async def _prompts_for(self, level: StepLevel) -> list[Prompt]:
         made = self.workload_prompts
@@ -329,10 +353,11 @@ class LoadRunner:
                         index = next_index
                         next_index += 1
                         prompt = prompts[index % len(prompts)]
+                        options = request_options(plan, self.options, step, index)
                         request = asyncio.ensure_future(
-                            target.client.stream_chat(
-                                prompt.as_messages(), request_options(plan, self.options, step, index)
-                            )
+                            target.client.stream_chat(prompt.as_messages(), options)
+                            if self.history is None
+                            else self._turn(target, prompt, options)
                         )
                         await asyncio.sleep(
                             0

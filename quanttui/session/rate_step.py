@@ -16,9 +16,9 @@ from quanttui.core.decisions import LookPlan, complete_prefix
 from quanttui.core.events import RequestResult
 from quanttui.core.levels import LevelKind, StepLevel, rate_fill, step_request_cap
 from quanttui.core.prompts import Prompt
-from quanttui.io.openai_client import StreamOutcome
 from quanttui.session.load_target import Target, request_options, result_event
 from quanttui.session.open_loop import send_open_loop
+from quanttui.session.own_history import stream_prompt
 
 if TYPE_CHECKING:
     from quanttui.session.load_runner import LoadRunner
@@ -66,7 +66,9 @@ class RateStep:
         async def send(index: int, intended: float) -> None:
             prompt = self.prompts[index % len(self.prompts)]
             options = request_options(runner.plan, runner.options, self.step, index)
-            outcome: StreamOutcome = await target.client.stream_chat(prompt.as_messages(), options)
+            outcome, ready = await stream_prompt(target, prompt, options, runner.history, runner.clock)
+            if ready is not None:  # waited for its own answer to the turn before: not the scheduler's lag
+                intended = max(intended, ready)
             event = result_event(
                 runner.clock, target.variant, self.step, index, index < fill, outcome, intended
             )

@@ -50,6 +50,7 @@ class SweepConfig:
     hardware: dict[str, Any] = field(default_factory=dict)  # [hardware], completed at start (bandwidth)
     derive_slo_factor: float | None = None  # no SLO in the plan: derive one (session/derived_slo.py)
     load_workers: int | None = None  # load worker processes; None: one per 256 streams; 0: none
+    tokenizer: Path | None = None  # tokenizer files that count exact prompt lengths (else /tokenize)
 
     def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         return {**self._header_config(resolved), "cost": dict(self.cost), "hardware": dict(self.hardware)}
@@ -79,6 +80,7 @@ class SweepConfig:
             "api_key_env": self.api_key_env,
             "scrape_interval_s": self.scrape_interval_s,
             "load_workers": self.load_workers,
+            "tokenizer": str(self.tokenizer) if self.tokenizer else None,
         }
 
 

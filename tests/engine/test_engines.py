@@ -19,6 +19,7 @@ from waiting import wait_until, wait_until_async
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import EngineCapacity, Event, InstanceState
+from quanttui.core.lengths import parse_lengths
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.prompts import DEFAULT_PROMPTS
 from quanttui.demo.cpu import cpu_variant
@@ -174,6 +175,41 @@ def test_long_prefill_sends_exact_prompt_lengths_and_ttft_grows_with_them(engine
         ttft = [rows[(name, k)]["ttft_p50_ms"] for k in LENGTHS]
         print(f"{name}: TTFT p50 by prompt length {dict(zip(LENGTHS, ttft, strict=True))}")
         assert ttft[-1] > ttft[0], f"{name}: TTFT p50 {ttft} ms does not grow with prompt length {LENGTHS}"
+
+
+def test_prompt_lengths_counted_from_the_tokenizer_files_match_the_engines_counters(
+    engines, demo_models, tmp_path
+):
+    """`--tokenizer DIR` (the AWQ copy's files, which carry a saved 256-token truncation): synthetic
+    prompts of 200-400 tokens counted client-side are what both engines counted, request by request
+    and in their prompt-token counters."""
+    _, started, _, loop = engines
+    before = {name: metrics(e.config.url).prompt_tokens_total for name, e in started.items()}
+    config = SweepConfig(
+        endpoints=tuple(EndpointSpec(n, e.config.url, None, e.config.precision) for n, e in started.items()),
+        plan=LoadPlan(
+            concurrencies=(2,), prompt_lengths=parse_lengths("uniform:200-400", 4), requests_per_step=8
+        ),
+        options=RequestOptions(max_tokens=4, ignore_eos=True, seed=7),
+        timeouts=Timeouts(first_token_s=120),
+        out_dir=tmp_path,
+        scrape_interval_s=0.5,
+        tokenizer=demo_models.awq,
+    )
+    result = loop.run_until_complete(run_sweep(config, list(DEFAULT_PROMPTS)))
+    plan = config.plan
+    for name, engine in started.items():
+        rows = [r for r in result.summary["steps"] if r["variant"] == name]
+        sent = rows[0]["requests"] + rows[0]["warmup"]
+        counted = sum(plan.prompt_lengths.draw(-1, i) for i in range(sent))
+        assert rows[0]["prompt_tokens"] == sum(
+            plan.prompt_lengths.draw(-1, i) for i in range(rows[0]["warmup"], sent)
+        )
+        wait_until(
+            lambda n=name, e=engine, c=counted: metrics(e.config.url).prompt_tokens_total - before[n] >= c,
+            timeout=90, what=f"{name}'s prompt token counter", poll=0.5,
+        )  # fmt: skip
+        assert metrics(engine.config.url).prompt_tokens_total - before[name] == counted
 
 
 def test_a_shared_prefix_is_served_from_vllms_prefix_cache(engines, tmp_path):

@@ -42,7 +42,7 @@ FORMAT_NAME = "quanttui-recording"
 # steps), RequestResult.intended (its scheduled send time); the plan's rates, arrivals (kind,
 # burstiness, seed), max_in_flight and input_lengths, and the header's workload. Older files are
 # closed-loop concurrency ramps and read as such (no lag, no queue check: "—").
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class RecordingError(ValueError):

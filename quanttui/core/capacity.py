@@ -202,12 +202,20 @@ def _num(value: float | None) -> str:
 
 def _to_decide(caps: Sequence[VariantCapacity]) -> str:
     todo = []
+    higher: dict[tuple[LevelKind, float], list[str]] = {}  # the step to add -> whose limit it finds
     for cap in caps:
         if cap.status == "not reached":
-            top = cap.max_conc_meeting_slo or 0
-            flag = {LevelKind.CONCURRENCY: "--concurrency", LevelKind.RATE: "--rate",
-                    LevelKind.INPUT_TOKENS: "--input-lengths"}[cap.kind]  # fmt: skip
-            todo.append(f"add higher steps (e.g. {flag} ...,{top * 2:g}) to find {cap.variant}'s limit")
+            higher.setdefault((cap.kind, (cap.max_conc_meeting_slo or 0) * 2), []).append(cap.variant)
+    for (kind, step), names in higher.items():
+        whose = f"{names[0]}'s limit" if len(names) == 1 else f"the limits of {' and '.join(names)}"
+        if kind is LevelKind.INPUT_TOKENS:
+            todo.append(
+                f"add longer prompts (e.g. --input-lengths ...,{step:g}, if the model's context window "
+                f"holds them with the answer) to find {whose}"
+            )
+            continue
+        flag = "--rate" if kind is LevelKind.RATE else "--concurrency"
+        todo.append(f"add higher steps (e.g. {flag} ...,{step:g}) to find {whose}")
     undecided = [c.variant for c in caps if c.status == "undecided"]
     if undecided:
         todo.append(

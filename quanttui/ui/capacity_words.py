@@ -124,13 +124,18 @@ def slo_percentile(
     if stats.slo_pct_ms is not None or stats.slo_percentile is not None:
         label = f"p{stats.slo_percentile or 95:g} {stats.slo_metric or metric.value}"
         return label, stats.slo_pct_ms, stats.slo_pct_ms_lo, stats.slo_pct_ms_hi
+    return f"p95 {metric.value}", *metric_p95(stats, metric)
+
+
+def metric_p95(stats: StepStats, metric: SloMetric) -> tuple[float | None, float | None, float | None]:
+    """(value, lo, hi) of the metric's own p95 on the step, whatever the SLO is on."""
     lo, hi = {
         SloMetric.E2E: (stats.p95_ms_lo, stats.p95_ms_hi),
         SloMetric.TTFT: (stats.ttft_p95_ms_lo, stats.ttft_p95_ms_hi),
         SloMetric.TPOT: (stats.tpot_p95_ms_lo, stats.tpot_p95_ms_hi),
         SloMetric.ITL: stats.intervals.get("itl_p95", (None, None)),
     }[metric]
-    return f"p95 {metric.value}", stats.slo_value_ms(metric), lo, hi
+    return stats.slo_value_ms(metric), lo, hi
 
 
 def bounds(lo: float | None, hi: float | None) -> str:

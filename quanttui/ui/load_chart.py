@@ -15,7 +15,7 @@ from quanttui.core.levels import LevelKind
 from quanttui.core.live import LiveState
 from quanttui.core.loadplan import SloMetric
 from quanttui.core.stepstats import StepStats
-from quanttui.ui.capacity_words import capacity_parts, slo_percentile
+from quanttui.ui.capacity_words import capacity_parts, metric_p95, slo_percentile
 from quanttui.ui.format import ms
 
 # No information by colour alone: each variant has its own shape; hollow = not decided.
@@ -80,9 +80,12 @@ def _bound(
         return _ms(b.get(f"{key}_ms")), _ms(b.get(f"{key}_ms_lo")), _ms(b.get(f"{key}_ms_hi")), words
     metric, _, percentile = key.partition("_p")
     try:
-        _, value, lo, hi = (
-            slo_percentile(stats, SloMetric(metric)) if percentile == "95" else ("", None, None, None)
-        )
+        if percentile != "95":
+            return None, None, None, None
+        if primary:  # no SLO: the p95 of the metric the console shows
+            _, value, lo, hi = slo_percentile(stats, SloMetric(metric))
+        else:  # a further choice (TTFT in a prompt-length ramp): its own p95, not the SLO's metric
+            value, lo, hi = metric_p95(stats, SloMetric(metric))
     except ValueError:
         return None, None, None, None
     return value, lo, hi, stats.slo_decision if primary else None

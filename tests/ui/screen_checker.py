@@ -131,7 +131,7 @@ class Checker:
             warmup = sum(1 for r in results if r.warmup)
             errors = sum(1 for r in results if not r.warmup and not r.ok)
             expected = (
-                f"c={state.step_concurrency} now: {measured} measured · {warmup} warm-up · {errors} err"
+                f"{state.step_level_text} now: {measured} measured · {warmup} warm-up · {errors} err"
             )
             self.expect(step_line == expected, "request counts", f"{where}: {step_line!r}, not {expected!r}")
             running = self.fold.step_stats(name, open_step)
@@ -143,12 +143,12 @@ class Checker:
             row = max(rows, key=lambda r: r.step)
             tail = f" · {row.tail} tail" if row.tail else ""
             expected = (
-                f"c={row.conc}: {row.requests} measured · {row.warmup} warm-up · {row.errors} err{tail}"
+                f"{row.level_text}: {row.requests} measured · {row.warmup} warm-up · {row.errors} err{tail}"
             )
             self.expect(step_line == expected, "request counts", f"{where}: {step_line!r}, not {expected!r}")
             # The decision line names the same step result: its p95 and n as the CSV row has them.
             decision = first(view.decision_texts)
-            shown = decision.startswith(f"c={row.conc}: ")
+            shown = decision.startswith(f"{row.level_text}: ")
             if row.slo_pct_ms is not None:
                 shown = (
                     shown and f" {ms(row.slo_pct_ms)} ms " in decision and f" n={row.requests}" in decision
@@ -159,7 +159,7 @@ class Checker:
             if match := re.search(
                 r"(?:undecided|breaches) at (\d+): p\d+ \w+ ([\d,.]+|—) ms \[.*?\] n=([\d,]+)", capacity
             ):
-                quoted = self.latest_row(name, int(match[1]))
+                quoted = self.latest_row(name, float(match[1]))
                 same = quoted is not None and (match[2], match[3]) == (
                     ms(quoted.slo_pct_ms),
                     f"{quoted.requests:,}",
@@ -221,15 +221,15 @@ class Checker:
     def check_ratios(self, variant: str, baseline: str, source: str, ratios: Ratios, where: str) -> None:
         state = self.state
         self.sources[source.split(" at ")[0]] += 1
-        if match := re.fullmatch(r"steps at c=(\d+)", source):
-            conc = int(match[1])
-            base, mine = self.latest_row(baseline, conc), self.latest_row(variant, conc)
+        if source.startswith("steps at "):
+            level = self.level_named(baseline, source.removeprefix("steps at "))
+            base, mine = self.latest_row(baseline, level), self.latest_row(variant, level)
             if not self.expect(base is not None and mine is not None, "ratio vs step results", where):
                 return
             assert base is not None and mine is not None
             later = [c for c in self.common_levels(baseline, variant) if c[1] > max(base.step, mine.step)]
             self.expect(
-                base.trial == mine.trial and not later, "ratio vs step results", f"{where}: not c={conc}"
+                base.trial == mine.trial and not later, "ratio vs step results", f"{where}: not {source}"
             )
             metric = state.fold.slo_metric
             expected = {
@@ -283,14 +283,19 @@ class Checker:
             ok = _ratio_of(shown, value_a, value_b, rounding)
             self.expect(ok, "live ratio vs the panels", f"{where}: {key} {shown} vs {value_b} / {value_a}")
 
-    def latest_row(self, name: str, conc: int) -> StepStats | None:
-        rows = [r for r in self.finished_rows(name) if r.conc == conc]
+    def latest_row(self, name: str, level: float | None) -> StepStats | None:
+        """The variant's latest finished step at this level (users, requests/s or prompt tokens)."""
+        rows = [r for r in self.finished_rows(name) if r.level == level]
         return max(rows, key=lambda r: (r.trial, r.step)) if rows else None
 
-    def common_levels(self, a: str, b: str) -> list[tuple[int, int]]:
-        """(conc, latest step number) of every level both finished in one trial."""
-        rows_a = {(r.trial, r.conc): r.step for r in self.finished_rows(a)}
-        rows_b = {(r.trial, r.conc): r.step for r in self.finished_rows(b)}
+    def level_named(self, name: str, text: str) -> float | None:
+        """The level a finished step of the variant is named by ("c=8", "8 req/s", "448 tok")."""
+        return next((r.level for r in self.finished_rows(name) if r.level_text == text), None)
+
+    def common_levels(self, a: str, b: str) -> list[tuple[float, int]]:
+        """(level, latest step number) of every level both finished in one trial."""
+        rows_a = {(r.trial, r.level): r.step for r in self.finished_rows(a)}
+        rows_b = {(r.trial, r.level): r.step for r in self.finished_rows(b)}
         return [(k[1], max(rows_a[k], rows_b[k])) for k in rows_a.keys() & rows_b.keys()]
 
 

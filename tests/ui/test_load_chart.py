@@ -55,6 +55,11 @@ def _number(text: str) -> float | None:
     return None if text == "" else float(text)
 
 
+def _load(row: dict[str, str]) -> float:
+    """A CSV row's step level in the ramp's unit: its rate, prompt length or users."""
+    return float(row["rate"] or row["input_tokens"] or row["conc"])
+
+
 @pytest.mark.parametrize("source", RAMPS, ids=lambda p: p.stem)
 def test_the_charts_points_are_the_csvs_step_values(source: Path, tmp_path: Path):
     state, session = replayed(source, tmp_path)
@@ -73,7 +78,7 @@ def test_the_charts_points_are_the_csvs_step_values(source: Path, tmp_path: Path
         written = sorted(
             (
                 r["variant"],
-                int(r["conc"]),
+                _load(r),
                 *(_number(r[c]) for c in columns),
                 *((None, None) if len(columns) == 1 else ()),
             )
@@ -233,3 +238,23 @@ def test_a_further_slo_bound_is_a_y_choice_with_its_own_limit_and_values():
     rows = sorted(state.step_rows.values(), key=lambda r: r.step)
     values = [p.value for p in chart.lines[0].points]
     assert values == [r.bounds["ttft_p99_ms"] for r in rows] and values[1] > values[0]
+
+
+def test_a_prompt_length_ramp_draws_ttft_against_prompt_tokens(tmp_path: Path):
+    """The shipped long-prefill run on the demo engines: the chart can show TTFT p95 against the
+    prompt's length in tokens, its points are the CSV's, and prefill shows: TTFT grows with the
+    length for both variants."""
+    state, session = replayed(ROOT / "recordings/demo-vllm-cpu-long-prefill.jsonl", tmp_path)
+    assert "ttft_p95" in y_choices(state)
+    chart = load_chart(state, "ttft_p95")
+    assert chart.x_unit == "tok" and "prompt tokens" in chart.title
+    rows = {(s.variant, s.input_tokens): s for s in session.fold.all_step_stats()}
+    for line in chart.lines:
+        loads = [p.load for p in line.points]
+        assert loads == [64, 128, 256, 448]
+        for p in line.points:
+            assert p.value == pytest.approx(rows[(line.variant, p.load)].ttft_p95_ms)
+        values = [p.value for p in line.points]
+        assert values[-1] > 1.5 * values[0], f"{line.variant}: TTFT p95 {values} does not grow with the prompt"
+    frame = load_layout(chart, 78, 12)
+    assert frame.series

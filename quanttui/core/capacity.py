@@ -258,10 +258,11 @@ def _decided_sentence(where: str, baseline: VariantCapacity, other: VariantCapac
         todo = _to_decide(undecided)
         return f"On {where}, inconclusive at {slo}: {whys}. To decide: {todo}."
     a, b = baseline.max_conc_meeting_slo, other.max_conc_meeting_slo
-    if baseline.saturated == other.saturated:
-        ends = f"{_ends(baseline)} and {baseline.at(other.first_conc_over_slo)}"
+    # Each end named by its variant, in the order of the numbers that follow ("(24 vs 14)").
+    if other.saturated == baseline.saturated:
+        ends = f"{other.variant} {_ends(other)}, {baseline.variant} at {baseline.at(baseline.first_conc_over_slo)}"
     else:
-        ends = f"{_ends(baseline)} and {_ends(other)}"
+        ends = f"{other.variant} {_ends(other)}, {baseline.variant} {_ends(baseline)}"
     tail = f" at {slo} ({conf}; {ends})"
     kind = baseline.kind
     if a is None and b is None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from quanttui.core.triage import Flag
-
 
 class ErrorClass(StrEnum):
     """Why a request failed; counted per class, never raised."""
@@ -307,73 +305,6 @@ class ReplayStatus(Event):
     at_end: bool = False
 
 
-@dataclass(frozen=True)
-class TriageStarted(Event):
-    """A quality triage begins: every prompt of `quality_set` on every variant, greedy."""
-
-    quality_set: str
-    prompts: int
-    variants: tuple[str, ...]
-    reference: str  # the variant the others are compared against (BF16)
-    top_logprobs: int  # k of the divergence measurement; 0 when it is off
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class TriagePrompt(Event):
-    """A prompt as sent (long-context ones already filled), so a recording alone rebuilds a catalog."""
-
-    prompt_id: str
-    category: str
-    messages: tuple[tuple[str, str], ...]
-    reference_answer: str | None = None
-    max_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class TriageAnswer(Event):
-    """One variant's greedy answer to one prompt, with the automatic flags on it."""
-
-    prompt_id: str
-    variant: str
-    text: str
-    finish_reason: str | None = None
-    output_tokens: int | None = None
-    error: str = ""
-    flags: tuple[Flag, ...] = ()
-    ttft: float | None = None
-    e2e: float | None = None
-
-
-@dataclass(frozen=True)
-class TriageDivergence(Event):
-    """Top-k KL and top-1 agreement of `variant` against `reference` along the reference's answer."""
-
-    prompt_id: str
-    variant: str
-    reference: str
-    positions: int
-    mean_kl: float | None
-    top1_agreement: float | None
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class TriageTagged(Event):
-    """The operator tagged an output (also journaled to disk the moment it was made)."""
-
-    prompt_id: str
-    variant: str
-    verdict: str
-    symptom: str = ""
-    notes: str = ""
-
-
-@dataclass(frozen=True)
-class TriageFinished(Event):
-    reason: str  # "completed", "stopped", "interrupted"
-
-
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -398,14 +329,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ReplayReset,
         RampStatus,
         ReplayStatus,
-        TriageStarted,
-        TriagePrompt,
-        TriageAnswer,
-        TriageDivergence,
-        TriageTagged,
-        TriageFinished,
     )
 }
 
 # Nested value types that may appear inside events (decoded by the recording codec).
-VALUE_TYPES: dict[str, type] = {"GpuProcess": GpuProcess, "Flag": Flag}
+VALUE_TYPES: dict[str, type] = {"GpuProcess": GpuProcess}

@@ -21,13 +21,18 @@ from quanttui.core.events import EVENT_TYPES as _CORE_EVENT_TYPES
 from quanttui.core.events import VALUE_TYPES as _CORE_VALUE_TYPES
 from quanttui.core.events import Event
 from quanttui.core.loadplan import LoadPlan
+from quanttui.core.triage_events import TRIAGE_EVENT_TYPES, TRIAGE_VALUE_TYPES
 
 # Every event type a recording may hold, by class name, and the values nested in them.
 EVENT_TYPES: dict[str, type[Event]] = {
     **_CORE_EVENT_TYPES,
+    **{cls.__name__: cls for cls in TRIAGE_EVENT_TYPES},
     **{cls.__name__: cls for cls in COMPUTE_EVENT_TYPES},
 }
-VALUE_TYPES: dict[str, type] = {**_CORE_VALUE_TYPES, **{cls.__name__: cls for cls in COMPUTE_VALUE_TYPES}}
+VALUE_TYPES: dict[str, type] = {
+    **_CORE_VALUE_TYPES,
+    **{cls.__name__: cls for cls in (*TRIAGE_VALUE_TYPES, *COMPUTE_VALUE_TYPES)},
+}
 
 FORMAT_NAME = "quanttui-recording"
 # 1: the first format. 2: adds the RampStatus event (where the ramp stands); schema-1 files read
@@ -41,7 +46,8 @@ FORMAT_NAME = "quanttui-recording"
 # 6: workloads (issue 19): StepStarted.rate (open-loop steps) and .input_tokens (prompt-length
 # steps), RequestResult.intended (its scheduled send time); the plan's rates, arrivals (kind,
 # burstiness, seed), max_in_flight and input_lengths, and the header's workload. Older files are
-# closed-loop concurrency ramps and read as such (no lag, no queue check: "—").
+# closed-loop concurrency ramps and read as such (no lag, no queue check: "—"). 7: the plan's
+# own_history and the config's tokenizer (issue 19); older plans read as recorded history.
 SCHEMA_VERSION = 7
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from quanttui.core.events import (
-    Event,
-    ReplayReset,
+from quanttui.core.events import Event, ReplayReset
+from quanttui.core.triage import Divergence, Tag, TriageOutput
+from quanttui.core.triage_events import (
     TriageAnswer,
     TriageDivergence,
     TriageFinished,
@@ -20,7 +20,6 @@ from quanttui.core.events import (
     TriageStarted,
     TriageTagged,
 )
-from quanttui.core.triage import Divergence, Tag, TriageOutput
 
 FILTERS: tuple[str, ...] = ("all", "different", "flagged", "untagged")
 

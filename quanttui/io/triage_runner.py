@@ -15,17 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from quanttui.core.clock import SessionClock
-from quanttui.core.events import (
-    Event,
+from quanttui.core.events import Event
+from quanttui.core.flags import extract_python_code, flag_output
+from quanttui.core.logprob_compare import divergence_from_api
+from quanttui.core.quality_set import QualityPrompt, QualitySet, expand_long_context
+from quanttui.core.triage_events import (
     TriageAnswer,
     TriageDivergence,
     TriageFinished,
     TriagePrompt,
     TriageStarted,
 )
-from quanttui.core.flags import extract_python_code, flag_output
-from quanttui.core.logprob_compare import divergence_from_api
-from quanttui.core.quality_set import QualityPrompt, QualitySet, expand_long_context
 from quanttui.io.code_check import run_python_assert
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, StreamOutcome, Timeouts
 from quanttui.io.triage_client import TriageClient, TriageRequestError

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from quanttui.core.clock import SessionClock
-from quanttui.core.events import EndpointInfo, Event, TriageTagged
+from quanttui.core.events import EndpointInfo, Event
 from quanttui.core.quality_set import QualitySet
 from quanttui.core.triage import VERDICTS, Tag
+from quanttui.core.triage_events import TriageTagged
 from quanttui.io.openai_client import Timeouts
 from quanttui.io.tag_journal import TagJournal, load_journal
 from quanttui.io.triage_runner import DEFAULT_TOP_LOGPROBS, TriagePlan, TriageRunner, TriageTarget

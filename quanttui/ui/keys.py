@@ -32,8 +32,8 @@ APP_BINDINGS = [replace(b, priority=True) for b in [
     Binding("s", "start_ramp", "Start"),
     Binding("p", "pause_ramp", "Pause"),
     Binding("x", "stop_ramp", "Stop"),
-    Binding("plus", "step_up", "Conc+", key_display="+"),
-    Binding("minus", "step_down", "Conc-", key_display="-"),
+    Binding("plus", "step_up", "Load+", key_display="+"),  # users, req/s or prompt tokens
+    Binding("minus", "step_down", "Load-", key_display="-"),
     Binding("l", "set_slo", "SLO"),
     Binding("space", "pause_replay", "Pause"),
     Binding("full_stop,n", "step", "Step", key_display="."),

@@ -144,19 +144,15 @@ def _step_texts(state: LiveState, name: str) -> tuple[str, ...]:
             last.errors,
             last.tail,
         )
-    counts = f"{head}: {measured} measured · {warmup} warm-up"
     tail_text = f" · {tail} tail" if tail else ""
     lag = _lag_text(state, name)
+    short = f"{head.removesuffix(' now')} · lag {lag} · n={measured}"
+    if lag:  # an open-loop step: its send lag beside its level, the counts as in any step
+        head = f"{head} · lag {lag}"
+    counts = f"{head}: {measured} measured · {warmup} warm-up"
     forms = [
-        *(
-            [
-                f"{head} · lag {lag}: {measured} measured",
-                f"{head.removesuffix(' now')} · lag {lag} · n={measured}",
-            ]
-            if lag
-            else []
-        ),  # fmt: skip
         f"{counts} · {errors} err{tail_text}",
+        *([f"{head}: {measured} measured · {errors} err", short] if lag else []),
         f"{counts} · {errors} err",
         counts,
         f"{head}: {measured} measured",

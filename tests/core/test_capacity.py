@@ -61,7 +61,7 @@ def cap(name, safe, over=None, slo=3000.0, tok=100.0, status=None):
 def test_capacity_sentences():
     assert capacity_sentence("RTX 2000 Ada", cap("bf16", 14, 16), cap("awq", 24, 32)) == (
         "On RTX 2000 Ada, awq sustains 1.7x more concurrent users than bf16 (24 vs 14) at p95 e2e <= 3,000 ms "
-        "(95% confidence; breaches at 16 and 32)."
+        "(95% confidence; awq breaches at 32, bf16 at 16)."
     )
     assert "2.0x fewer" in capacity_sentence("x", cap("bf16", 8, 16), cap("awq", 4, 8))
     assert "both hold 8" in capacity_sentence("x", cap("bf16", 8, 16), cap("awq", 8, 16))

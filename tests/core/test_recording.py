@@ -21,14 +21,8 @@ from quanttui.core.events import (
     StepFinished,
     StepStarted,
     SweepFinished,
-    TriageAnswer,
-    TriageDivergence,
-    TriageFinished,
-    TriagePrompt,
-    TriageStarted,
-    TriageTagged,
     VariantRetired,
-)  # fmt: skip
+)
 from quanttui.core.recording import (
     SCHEMA_VERSION,
     RecordingError,
@@ -38,6 +32,14 @@ from quanttui.core.recording import (
 )
 from quanttui.core.stream import SessionStream
 from quanttui.core.triage import Flag
+from quanttui.core.triage_events import (  # fmt: skip
+    TriageAnswer,
+    TriageDivergence,
+    TriageFinished,
+    TriagePrompt,
+    TriageStarted,
+    TriageTagged,
+)
 from quanttui.io.recording_file import Recorder, read_recording
 from quanttui.session.replay_control import ControlledReplayer
 

@@ -1,8 +1,9 @@
 """Secrets are masked wherever they appear, nested values included; short values are not secrets."""
 
-from quanttui.core.events import RequestResult, TriageAnswer
+from quanttui.core.events import RequestResult
 from quanttui.core.secrets import MASK, Secrets, secret_flag_values
 from quanttui.core.triage import Flag
+from quanttui.core.triage_events import TriageAnswer
 
 KEY = "sk-test-0123456789abcdef"
 

@@ -259,7 +259,7 @@ def test_an_open_loop_poisson_sweep_from_the_command_line(engines, tmp_path):
 
 def test_triage_on_the_real_engines_measures_divergence_and_flags(engines):
     """Before the test that kills an engine: both must be serving."""
-    from quanttui.core.events import TriageAnswer, TriageDivergence, TriageFinished, TriagePrompt
+    from quanttui.core.triage_events import TriageAnswer, TriageDivergence, TriageFinished, TriagePrompt
     from quanttui.io.quality_file import default_quality_set
     from quanttui.io.triage_runner import TriagePlan, TriageRunner, TriageTarget
 

@@ -13,16 +13,10 @@ import httpx
 import pytest
 
 from quanttui.core.clock import SessionClock
-from quanttui.core.events import (
-    EngineSample,
-    InstanceState,
-    MetricsUnavailable,
-    RequestResult,
-    TriageAnswer,
-    TriageDivergence,
-)
+from quanttui.core.events import EngineSample, InstanceState, MetricsUnavailable, RequestResult
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.prompts import DEFAULT_PROMPTS
+from quanttui.core.triage_events import TriageAnswer, TriageDivergence
 from quanttui.demo.cpu import cpu_variant, demo_config, demo_variants, llama_cpp_variant
 from quanttui.demo.names import ALL
 from quanttui.demo.paths import demo_paths

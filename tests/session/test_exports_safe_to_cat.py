@@ -13,13 +13,11 @@ from quanttui.core.events import (
     StepFinished,
     StepStarted,
     SweepFinished,
-    TriageAnswer,
-    TriagePrompt,
-    TriageStarted,
 )
 from quanttui.core.loadplan import LoadPlan, Slo
 from quanttui.core.recording import RecordingHeader
 from quanttui.core.triage import Flag
+from quanttui.core.triage_events import TriageAnswer, TriagePrompt, TriageStarted
 from quanttui.io.recording_file import Recorder
 
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from quanttui.core.events import TriageAnswer
+from quanttui.core.triage_events import TriageAnswer
 from quanttui.io.recording_file import open_recording
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from quanttui.core.events import TriageAnswer, TriagePrompt
+from quanttui.core.triage_events import TriageAnswer, TriagePrompt
 from quanttui.io.recording_file import open_recording
 from quanttui.io.tag_journal import load_journal
 from quanttui.session import ReplaySession
@@ -129,9 +129,9 @@ HOSTILE = "[bold red]not bold[/] \x1b[31mred\x1b[0m \x1b]52;c;ZXZpbA==\x07clip \
 
 
 async def test_hostile_answers_are_literal_in_the_compare_screen(tmp_path):
-    from quanttui.core.events import TriageStarted
     from quanttui.core.recording import RecordingHeader
     from quanttui.core.triage import Flag
+    from quanttui.core.triage_events import TriageStarted
     from quanttui.io.recording_file import Recorder
 
     recording = tmp_path / "hostile.jsonl"
@@ -163,9 +163,10 @@ async def test_stopping_a_triage_ends_after_the_prompt_under_way(tmp_path, sim_s
 
     from session_helpers import Collector
 
-    from quanttui.core.events import SweepFinished, TriageFinished
+    from quanttui.core.events import SweepFinished
     from quanttui.core.loadplan import LoadPlan
     from quanttui.core.prompts import DEFAULT_PROMPTS
+    from quanttui.core.triage_events import TriageFinished
     from quanttui.io.openai_client import RequestOptions, Timeouts
     from quanttui.io.quality_file import default_quality_set
     from quanttui.session import EndpointSpec, LiveSession, SweepConfig

@@ -13,7 +13,7 @@ from quanttui.core.events import Event, InstanceState, RequestResult, StepFinish
 from quanttui.core.fold import SessionFold
 from quanttui.core.live import LiveState
 from quanttui.core.stepstats import StepStats
-from quanttui.ui.format import ms, times
+from quanttui.ui.format import ms, num, times
 from quanttui.ui.views import delta_lines, delta_row, variant_view
 
 WINDOW_LABEL = re.compile(r"\((?:last )?\d+(?:\.\d+)? s\)")
@@ -130,9 +130,8 @@ class Checker:
             measured = sum(1 for r in results if not r.warmup)
             warmup = sum(1 for r in results if r.warmup)
             errors = sum(1 for r in results if not r.warmup and not r.ok)
-            expected = (
-                f"{state.step_level_text} now: {measured} measured · {warmup} warm-up · {errors} err"
-            )
+            head = f"{state.step_level_text} now{self.lag_said(name, open_step)}"
+            expected = f"{head}: {measured} measured · {warmup} warm-up · {errors} err"
             self.expect(step_line == expected, "request counts", f"{where}: {step_line!r}, not {expected!r}")
             running = self.fold.step_stats(name, open_step)
             decision = first(view.decision_texts)
@@ -142,9 +141,8 @@ class Checker:
         elif rows:
             row = max(rows, key=lambda r: r.step)
             tail = f" · {row.tail} tail" if row.tail else ""
-            expected = (
-                f"{row.level_text}: {row.requests} measured · {row.warmup} warm-up · {row.errors} err{tail}"
-            )
+            head = f"{row.level_text}{self.lag_said(name, row.step)}"
+            expected = f"{head}: {row.requests} measured · {row.warmup} warm-up · {row.errors} err{tail}"
             self.expect(step_line == expected, "request counts", f"{where}: {step_line!r}, not {expected!r}")
             # The decision line names the same step result: its p95 and n as the CSV row has them.
             decision = first(view.decision_texts)
@@ -282,6 +280,14 @@ class Checker:
             self.expect(shown_label == label, "live window without its length", f"{where}: {shown_label!r}")
             ok = _ratio_of(shown, value_a, value_b, rounding)
             self.expect(ok, "live ratio vs the panels", f"{where}: {key} {shown} vs {value_b} / {value_a}")
+
+    def lag_said(self, name: str, step: int) -> str:
+        """What a rate step's line says of its send lag, from the session's fold (the console's
+        own state must agree): " · lag 4.2 ms", " · lag 31 ms BEHIND", or nothing."""
+        stats = self.fold.step_stats(name, step)
+        if stats.rate is None or stats.lag_p99_ms is None:
+            return ""
+        return f" · lag {num(stats.lag_p99_ms)} ms" + (" BEHIND" if stats.behind else "")
 
     def latest_row(self, name: str, level: float | None) -> StepStats | None:
         """The variant's latest finished step at this level (users, requests/s or prompt tokens)."""

@@ -255,6 +255,8 @@ def test_a_prompt_length_ramp_draws_ttft_against_prompt_tokens(tmp_path: Path):
         for p in line.points:
             assert p.value == pytest.approx(rows[(line.variant, p.load)].ttft_p95_ms)
         values = [p.value for p in line.points]
-        assert values[-1] > 1.5 * values[0], f"{line.variant}: TTFT p95 {values} does not grow with the prompt"
+        assert values[-1] > 1.5 * values[0], (
+            f"{line.variant}: TTFT p95 {values} does not grow with the prompt"
+        )
     frame = load_layout(chart, 78, 12)
     assert frame.series

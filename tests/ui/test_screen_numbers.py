@@ -35,7 +35,7 @@ from quanttui.core.loadplan import Schedule
 from quanttui.io.export import write_sweep_csv
 from quanttui.io.recording_file import fold_recording, read_recording
 from quanttui.session import ReplaySession
-from quanttui.ui.format import ms, times
+from quanttui.ui.format import ms, num, times
 from quanttui.ui.run import finish_session
 from quanttui.ui.widgets.text import LiteralLine
 from quanttui.ui.widgets.variant import VariantColumn
@@ -97,6 +97,13 @@ def level_of(row: dict[str, str]) -> str:
     return f"c={row['conc']}"
 
 
+def lag_of(row: dict[str, str]) -> str:
+    """What a rate step's line says of its send lag, from the CSV's lag_p99_ms and behind."""
+    if not row["rate"] or not row["lag_p99_ms"]:
+        return ""
+    return f" · lag {num(float(row['lag_p99_ms']))} ms" + (" BEHIND" if row["behind"].lower() == "true" else "")
+
+
 RAMPS = [
     p for p in SHIPPED if "triage" not in p.name and "profile" not in p.name
 ]  # recordings with load steps
@@ -122,7 +129,7 @@ async def test_the_console_at_the_end_of_a_shipped_replay_shows_the_csv_rows(sou
             await settle(app, pilot)
             for column in app.screen.query(VariantColumn):
                 row = last(column.variant)
-                counts = f"{level_of(row)}: {int(float(row['requests']))} measured · {int(float(row['warmup']))} warm-up"
+                counts = f"{level_of(row)}{lag_of(row)}: {int(float(row['requests']))} measured · {int(float(row['warmup']))} warm-up"
                 assert column.query_one(".step-line", LiteralLine).value.startswith(counts)
                 decision = column.query_one(".decision-line", LiteralLine).value
                 assert (
@@ -139,9 +146,7 @@ async def test_the_console_at_the_end_of_a_shipped_replay_shows_the_csv_rows(sou
                 tok = times(float(mine["tok_s"]) / float(theirs["tok_s"]))
                 p95 = times(float(mine["p95_ms"]) / float(theirs["p95_ms"]))
                 if len(names) == 2:
-                    assert (
-                        f"steps at {conc}\ntok/s     {tok}\n" in strip and f"\np95       {p95}\n" in strip
-                    )
+                    assert f"steps at {conc}\ntok/s     {tok}\n" in strip and f"\np95       {p95}\n" in strip
                 else:
                     assert f"{name}/{base} steps at {conc}: tok/s {tok} · p95 {p95} · " in strip
     finally:

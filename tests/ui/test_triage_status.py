@@ -3,9 +3,9 @@ ramp's "no step yet ... sweep completed"."""
 
 from pathlib import Path
 
-from quanttui.core.events import TriageAnswer, TriageFinished
 from quanttui.core.live import LiveState
 from quanttui.core.recording import plan_from_header
+from quanttui.core.triage_events import TriageAnswer, TriageFinished
 from quanttui.io.recording_file import read_recording
 from quanttui.ui.views import status_view
 

@@ -101,7 +101,9 @@ def lag_of(row: dict[str, str]) -> str:
     """What a rate step's line says of its send lag, from the CSV's lag_p99_ms and behind."""
     if not row["rate"] or not row["lag_p99_ms"]:
         return ""
-    return f" · lag {num(float(row['lag_p99_ms']))} ms" + (" BEHIND" if row["behind"].lower() == "true" else "")
+    return f" · lag {num(float(row['lag_p99_ms']))} ms" + (
+        " BEHIND" if row["behind"].lower() == "true" else ""
+    )
 
 
 RAMPS = [

@@ -91,7 +91,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from quanttui.demo.names import demo_names
 
     names = demo_names(args.all)
-    _plan_with_overrides(LoadPlan(concurrencies=(1,)), args)  # bad values: exit 2 before any folder exists
+    checked = _plan_with_overrides(
+        LoadPlan(concurrencies=(1,)), args
+    )  # bad values: exit 2 before any folder exists
+    check_history(checked, default_prompts(args.workload)[0])
+    tokenizer = tokenizer_folder("--tokenizer", args.tokenizer)
     out = run_folder(args)
     stderr(f"quanttui demo: writing into {out}")
     if args.backend == "sim":
@@ -105,8 +109,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         variants = demo_variants(paths, names)
     plan = _plan_with_overrides(config.plan, args)
     prompts, source = default_prompts(args.workload, plan.own_history)
-    check_history(plan, prompts)
-    tokenizer = tokenizer_folder("--tokenizer", args.tokenizer)
     config = replace(config, plan=plan, prompts_source=source, tokenizer=tokenizer)
     if console_wanted(args):
         if args.backend != "sim":  # the Compute screen (g) profiles the engines on request

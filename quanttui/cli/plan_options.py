@@ -157,6 +157,12 @@ def workload_fields(args: argparse.Namespace, concurrency: str | None) -> dict[s
     history = getattr(args, "history", None)
     if history is not None and history not in HISTORIES:
         raise UsageError(f"--history: expected recorded or own, got {history!r}")
+    synthetic = getattr(args, "input_tokens", None) or getattr(args, "workload", "chat") == "long-prefill"
+    if history == "own" and (synthetic or getattr(args, "input_lengths", None)):
+        raise UsageError(
+            "--history own replays conversations; --input-tokens and --workload long-prefill send "
+            "synthetic prompts instead: give one of them"
+        )
     return {**_workload_fields(args, concurrency), **lengths, "own_history": history == "own"}
 
 

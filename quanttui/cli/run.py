@@ -66,9 +66,8 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
             "or prompts with conversations"
         ) from None
     try:
-        tokenizer = tokenizer_folder(
-            "tokenizer", path.parent / load["tokenizer"] if "tokenizer" in load else None
-        )
+        named = Path(load["tokenizer"]).expanduser() if "tokenizer" in load else None
+        tokenizer = tokenizer_folder("tokenizer", path.parent / named if named is not None else None)
     except UsageError as exc:
         raise ConfigError(f"{path}: field 'load.tokenizer': {str(exc).removeprefix('tokenizer: ')}") from None
     config = SweepConfig(

@@ -15,14 +15,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError
-from jinja2.ext import loopcontrols
+from jinja2 import TemplateError, nodes
+from jinja2.ext import Extension, loopcontrols
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "tokenizer_config.json"
 TEMPLATE_FILE = "chat_template.jinja"
+SPECIAL_FILE = "special_tokens_map.json"
+_PROBE = [{"role": "user", "content": "Hello."}]  # rendered once at load: a bad template fails up front
 _SPECIAL = ("bos_token", "eos_token", "pad_token", "unk_token")
 
 
@@ -43,9 +46,30 @@ def _strftime_now(fmt: str) -> str:
 
 
 def _tojson(
-    value: Any, indent: int | None = None, ensure_ascii: bool = False, sort_keys: bool = False
+    value: Any,
+    indent: int | None = None,
+    ensure_ascii: bool = False,
+    sort_keys: bool = False,
+    separators: tuple[str, str] | None = None,
 ) -> str:
-    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii, sort_keys=sort_keys)
+    return json.dumps(
+        value, indent=indent, ensure_ascii=ensure_ascii, sort_keys=sort_keys, separators=separators
+    )
+
+
+class _Generation(Extension):
+    """`{% generation %}...{% endgeneration %}`, which transformers' templates may use to mark the
+    assistant's part for training masks: for counting, its body renders as it is."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+    def _body(self, caller: Any) -> str:
+        return str(caller())
 
 
 def has_tokenizer_files(folder: Path) -> bool:
@@ -70,7 +94,8 @@ class TokenizerFiles:
         try:
             tokenizer = Tokenizer.from_file(str(path))
         except Exception as exc:  # the Rust library's own message, on one line
-            raise TokenizerFilesError(f"{path}: not a tokenizer: {str(exc).splitlines()[0]}") from None
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise TokenizerFilesError(f"{path}: not a tokenizer: {first}") from None
         # A saved tokenizer may carry the settings it was last used with (llm-compressor leaves its
         # calibration's 256-token truncation in the AWQ copy's file); transformers, and so vLLM,
         # encode a prompt whole, unpadded.
@@ -78,7 +103,9 @@ class TokenizerFiles:
         tokenizer.no_padding()
         config = _read_config(folder / CONFIG_FILE)
         source = _template_source(folder, config)
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+        env = ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, _Generation]
+        )
         env.filters["tojson"] = _tojson
         env.globals["raise_exception"] = _raise_exception
         env.globals["strftime_now"] = _strftime_now
@@ -86,8 +113,11 @@ class TokenizerFiles:
             template = env.from_string(source)
         except TemplateError as exc:
             raise TokenizerFilesError(f"{folder}: the chat template does not parse: {exc}") from None
-        special = {key: _token_text(config.get(key)) for key in _SPECIAL if config.get(key) is not None}
-        return cls(folder, tokenizer, template, special)
+        given = {**_read_config(folder / SPECIAL_FILE), **config}  # the config wins, as in transformers
+        special = {key: _token_text(given[key]) for key in _SPECIAL if given.get(key) is not None}
+        files = cls(folder, tokenizer, template, special)
+        files.render_chat(_PROBE)
+        return files
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """The prompt text the engine makes of these messages, answer turn opened."""
@@ -98,6 +128,10 @@ class TokenizerFiles:
         except (TemplateError, _TemplateRaised) as exc:
             raise TokenizerFilesError(
                 f"{self.folder}: the chat template refuses these messages: {exc}"
+            ) from None
+        except Exception as exc:  # a template's own error (a TypeError, a bad index): one line, no traceback
+            raise TokenizerFilesError(
+                f"{self.folder}: the chat template fails on these messages: {type(exc).__name__}: {exc}"
             ) from None
 
     def count_chat(self, messages: list[dict[str, str]]) -> int:
@@ -120,7 +154,10 @@ def _read_config(path: Path) -> dict[str, Any]:
 def _template_source(folder: Path, config: dict[str, Any]) -> str:
     file = folder / TEMPLATE_FILE
     if file.is_file():
-        return file.read_text(encoding="utf-8")
+        try:
+            return file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TokenizerFilesError(f"{file}: not readable: {exc}") from None
     value = config.get("chat_template")
     if isinstance(value, list):  # named templates: the default one is what a chat request uses
         named = {t.get("name"): t.get("template") for t in value if isinstance(t, dict)}

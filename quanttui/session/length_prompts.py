@@ -43,6 +43,7 @@ class _Counter:
     name: str  # says in an error which tokenizer counted
     count: ChatCounter
     window: int | None
+    said: str  # in a note: "bf16's /tokenize", "the tokenizer files in DIR"
 
 
 class WorkloadPrompts:
@@ -58,11 +59,15 @@ class WorkloadPrompts:
         timeouts: Timeouts,
         max_tokens: int,
         tokenizer: Path | None = None,
+        model_dirs: Sequence[Path] = (),
     ) -> None:
         self.endpoints = list(endpoints)
         self.api_key, self.timeouts, self.max_tokens = api_key, timeouts, max_tokens
         self.tokenizer = tokenizer
-        self.counted_by = ""  # which tokenizer counted, once one did
+        self.model_dirs = list(model_dirs)  # launched variants' model folders (a GGUF's is a file)
+        self._files_loaded: dict[Path, TokenizerFiles] = {}  # read once a session
+        self._counting: EndpointInfo | None = None  # the variant whose /tokenize counts, once found
+        self.counted_by = ""  # which tokenizer counted, once one did ("bf16's /tokenize")
         self._made: dict[int, list[Prompt]] = {}
 
     async def _with_counter(
@@ -71,7 +76,7 @@ class WorkloadPrompts:
         clients: list[TriageClient] = []
         try:
             counter = await self._counter(clients)
-            self.counted_by = counter.name
+            self.counted_by = counter.said
             if counter.window is not None and tokens + self.max_tokens > counter.window:
                 raise EndpointError(
                     f"{counter.name}: a {tokens}-token prompt and {self.max_tokens} answer tokens exceed the "
@@ -96,10 +101,12 @@ class WorkloadPrompts:
     async def _counter(self, clients: list[TriageClient]) -> _Counter:
         if self.tokenizer is not None:
             return await self._files(self.tokenizer, clients)
-        for info in self.endpoints:
+        known = [self._counting] if self._counting is not None else self.endpoints
+        for info in known:
             client = TriageClient(info.url, info.model, self.api_key, self.timeouts)
             clients.append(client)
-            if await client.speaks_vllm():
+            if info is self._counting or await client.speaks_vllm():
+                self._counting = info
 
                 async def count(messages: list[dict[str, str]], client: TriageClient = client) -> int:
                     return len(await client.tokenize_chat(messages))
@@ -108,10 +115,12 @@ class WorkloadPrompts:
                     window = await client.max_model_len()
                 except TriageRequestError as exc:
                     raise EndpointError(f"{info.variant}: {exc}") from None
-                return _Counter(info.variant, count, window)
-        for info in self.endpoints:
-            if has_tokenizer_files(Path(info.model)):
-                return await self._files(Path(info.model), clients)
+                return _Counter(
+                    info.variant, count, window, f"{info.variant}'s /tokenize (vLLM, chat template applied)"
+                )
+        for folder in self.model_dirs:
+            if has_tokenizer_files(folder):
+                return await self._files(folder, clients)
         names = ", ".join(i.variant for i in self.endpoints)
         raise EndpointError(
             f"{names}: no variant answers vLLM's /tokenize, which exact prompt lengths are counted with: "
@@ -119,10 +128,12 @@ class WorkloadPrompts:
         )
 
     async def _files(self, folder: Path, clients: list[TriageClient]) -> _Counter:
-        try:
-            files = TokenizerFiles.load(folder)
-        except TokenizerFilesError as exc:
-            raise EndpointError(str(exc)) from None
+        files = self._files_loaded.get(folder)
+        if files is None:
+            try:
+                files = self._files_loaded[folder] = TokenizerFiles.load(folder)
+            except TokenizerFilesError as exc:
+                raise EndpointError(str(exc)) from None
 
         async def count(messages: list[dict[str, str]]) -> int:
             return files.count_chat(messages)
@@ -137,7 +148,8 @@ class WorkloadPrompts:
                 window = None
             if window is not None:
                 break
-        return _Counter(f"the tokenizer files in {files.folder}", count, window)
+        where = f"the tokenizer files in {files.folder}"
+        return _Counter(where, count, window, where)
 
     async def of_length(self, tokens: int, n: int) -> list[Prompt]:
         """n distinct prompts of exactly `tokens` tokens each (a prompt-length step's)."""

@@ -387,8 +387,13 @@ class LiveSession:
             before_step=grow_pools,
             derive_slo_factor=config.derive_slo_factor,
             workload_prompts=WorkloadPrompts(
-                resolved, api_key, config.timeouts, config.options.max_tokens, config.tokenizer
-            ),
+                resolved,
+                api_key,
+                config.timeouts,
+                config.options.max_tokens,
+                config.tokenizer,
+                model_dirs=[Path(v.model) for v in self._launch or []],
+            ),  # fmt: skip
         )
         self._runner = runner
         interrupted = False

@@ -79,6 +79,7 @@ class LoadRunner:
         self.derive_slo_factor = derive_slo_factor  # no SLO given: derive one first (session/derived_slo.py)
         self.workload_prompts = workload_prompts
         self._prefixed: list[Prompt] | None = None
+        self._counter_said = False
         self.history = OwnHistory() if plan.own_history else None  # conversations: own answers
         self._rejoining: list[Target] = []
         self._next_step = 0  # the next step's number (steps are numbered across trials)
@@ -110,8 +111,10 @@ class LoadRunner:
                     if reason == "stopped":
                         break
         finally:
-            self._say_stood_in()
-            control.finish()
+            try:
+                self._say_stood_in()
+            finally:
+                control.finish()
         self.publish(SweepFinished(t=self.clock.now(), reason=reason))
         return reason
 
@@ -191,6 +194,16 @@ class LoadRunner:
                 self.progress(f"  {target.variant}: {text}")
 
     async def _prompts_for(self, level: StepLevel) -> list[Prompt]:
+        prompts = await self._workload_prompts(level)
+        made = self.workload_prompts
+        if made is not None and made.counted_by and not self._counter_said:
+            self._counter_said = True  # once: which tokenizer the exact lengths are in
+            text = f"exact prompt lengths counted by {made.counted_by}"
+            self.publish(OperatorNote(t=self.clock.now(), text=text))
+            self.progress(text)
+        return prompts
+
+    async def _workload_prompts(self, level: StepLevel) -> list[Prompt]:
         made = self.workload_prompts
         if level.input_tokens is not None:
             if made is None:

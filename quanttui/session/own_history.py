@@ -72,12 +72,13 @@ class OwnHistory:
         messages = turn.prompt.as_messages()
         if turn.answer is None:
             return messages
-        assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-        if not assistant:  # a conversation's first turn: no history
+        answered = _answer_positions(messages)
+        if not answered:  # a conversation's first turn: no history
             return messages
         answers = [await f if f is not None else None for f in turn.earlier]
         stood_in = False
-        for position, text in zip(assistant, answers, strict=False):
+        for turn_number, position in answered.items():
+            text = answers[turn_number - 1] if turn_number <= len(answers) else None
             if text is None:
                 stood_in = True
             else:
@@ -88,6 +89,20 @@ class OwnHistory:
 
     def stood_in(self, variant: str) -> int:
         return self.recorded.get(variant, 0)
+
+
+def _answer_positions(messages: list[dict[str, str]]) -> dict[int, int]:
+    """Where each earlier turn's answer sits: the first assistant message after the turn's user
+    message, by turn number (a greeting before the first user message, or a second assistant
+    message in a row, is left as recorded)."""
+    positions: dict[int, int] = {}
+    users = 0
+    for i, message in enumerate(messages[:-1]):  # the last is this turn's own question
+        if message["role"] == "user":
+            users += 1
+        elif message["role"] == "assistant" and users and users not in positions:
+            positions[users] = i
+    return positions
 
 
 async def stream_prompt(

@@ -113,7 +113,10 @@ def load_chart(state: LiveState, y: str | None = None) -> LoadChart:
     choices = y_choices(state)
     y = y if y in choices else choices[0]
     primary = y == choices[0]
-    has_slo = state.fold.slo is not None
+    slo = state.fold.slo
+    # A step is decided against an SLO bound; a further metric no bound is on (TTFT in a prompt-length
+    # ramp under an e2e SLO) has nothing to decide, so its points are as final as the step.
+    has_slo = slo is not None and (primary or any(b.key == y for b in slo.bounds))
     lines = []
     for i, name in enumerate(state.variants):
         rows = sorted((s for (n, _), s in state.step_rows.items() if n == name), key=lambda s: s.step)

@@ -152,11 +152,12 @@ def _step_texts(state: LiveState, name: str) -> tuple[str, ...]:
     counts = f"{head}: {measured} measured · {warmup} warm-up"
     forms = [
         f"{counts} · {errors} err{tail_text}",
-        *([f"{head}: {measured} measured · {errors} err", short] if lag else []),
         f"{counts} · {errors} err",
         counts,
+        *([f"{head}: {measured} measured · {errors} err"] if lag else []),
         f"{head}: {measured} measured",
-    ]
+        *([short] if lag else []),
+    ]  # longest first: the line shows the first that fits
     return tuple(dict.fromkeys(forms))
 
 

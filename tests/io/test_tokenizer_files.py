@@ -107,12 +107,29 @@ def test_a_template_that_refuses_the_messages_says_why(tmp_path):
         files.count_chat([{"role": "system", "content": "x"}])
 
 
-def test_the_template_runs_sandboxed(tmp_path):
+def test_the_template_runs_sandboxed_and_a_bad_one_fails_when_loaded(tmp_path):
     folder = bpe_folder(tmp_path / "sneaky")
     (folder / "chat_template.jinja").write_text("{{ messages.__class__.__mro__ }}")
-    files = TokenizerFiles.load(folder)
     with pytest.raises(TokenizerFilesError, match="refuses these messages"):
-        files.render_chat([{"role": "user", "content": "hi"}])
+        TokenizerFiles.load(folder)  # rendered once on loading, so a bad template stops a run up front
+    (folder / "chat_template.jinja").write_text("{{ messages[0]['content'] + 1 }}")
+    with pytest.raises(TokenizerFilesError, match=r"the chat template fails on these messages: TypeError: "):
+        TokenizerFiles.load(folder)
+
+
+def test_what_transformers_templates_use_renders(tmp_path):
+    """`{% generation %}` blocks, `tojson` with separators and a BOS token from special_tokens_map.json."""
+    folder = bpe_folder(tmp_path / "model")
+    (folder / "tokenizer_config.json").write_text("{}")
+    (folder / "special_tokens_map.json").write_text(json.dumps({"bos_token": {"content": "<|im_start|>"}}))
+    (folder / "chat_template.jinja").write_text(
+        "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}{% generation %}"
+        "{{ m['content'] }}{% endgeneration %}{% else %}{{ m | tojson(separators=(',', ':')) }}{% endif %}"
+        "{% endfor %}"
+    )
+    files = TokenizerFiles.load(folder)
+    rendered = files.render_chat([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}])
+    assert rendered == '<|im_start|>{"role":"user","content":"hi"}yo'
 
 
 def test_a_truncation_saved_in_the_file_does_not_cut_the_count(tmp_path):

@@ -167,6 +167,9 @@ def test_exact_lengths_counted_from_tokenizer_files_where_no_engine_has_tokenize
     assert len({r["prompt_tokens"] for r in results}) > 5
     for r in results:  # the files counted what the engine counted, for every request
         assert r["prompt_tokens"] == plan.prompt_lengths.draw(-1, r["index"])
+    notes = [e["text"] for e in recorded if e["type"] == "OperatorNote"]
+    assert notes == [f"exact prompt lengths counted by the tokenizer files in {folder}"]
+    assert notes[0] in done.stderr
 
     bad = quanttui(
         "sweep", "--endpoint", f"gguf={server.url}", "--tokenizer", str(tmp_path / "nowhere"),
@@ -228,3 +231,19 @@ def test_a_failed_earlier_turn_leaves_its_recorded_answer_and_is_counted(tmp_pat
             "1 of 2 later turns carried a recorded answer where the variant's own earlier answer had failed",
         )
     ]
+
+
+def test_a_launched_variants_model_folder_counts_when_no_engine_has_tokenize(tmp_path, sim_server):
+    import asyncio
+
+    from quanttui.core.events import EndpointInfo
+    from quanttui.io.openai_client import Timeouts
+    from quanttui.session.length_prompts import WorkloadPrompts
+
+    server = sim_server(model="gguf", ttft_ms=5, itl_ms=1)
+    folder = word_tokenizer(tmp_path / "model")
+    endpoint = EndpointInfo(t=0.0, variant="gguf", url=server.url, model="gguf")
+    made = WorkloadPrompts([endpoint], None, Timeouts(), 4, model_dirs=[tmp_path / "weights.gguf", folder])
+    prompts = asyncio.run(made.of_lengths([30, 45, 30]))
+    assert [len(" ".join(c for _, c in p.messages).split()) for p in prompts] == [30, 45, 30]
+    assert made.counted_by == f"the tokenizer files in {folder}"

@@ -54,6 +54,10 @@ def test_long_prefill_and_shared_prefix():
         ({"workload": "long"}, "workload: expected one of chat, long-prefill, shared-prefix, multi-turn"),
         ({"output_tokens": "normal:5"}, "output_tokens: 'normal:5' is not a length"),
         ({"history": "mine"}, "history: expected recorded or own, got 'mine'"),
+        (
+            {"history": "own", "input_tokens": 64},
+            "history own replays conversations; input_tokens and workload",
+        ),
     ],
 )
 def test_a_bad_workload_key_is_named(load, needle):

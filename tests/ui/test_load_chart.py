@@ -260,3 +260,13 @@ def test_a_prompt_length_ramp_draws_ttft_against_prompt_tokens(tmp_path: Path):
         )
     frame = load_layout(chart, 78, 12)
     assert frame.series
+
+
+def test_a_metric_no_slo_bound_is_on_has_nothing_undecided(tmp_path: Path):
+    """TTFT in the long-prefill run is not what its e2e SLO decides: finished steps are drawn
+    filled (final), and the legend says nothing of "undecided"."""
+    state, _ = replayed(ROOT / "recordings/demo-vllm-cpu-long-prefill.jsonl", tmp_path)
+    chart = load_chart(state, "ttft_p95")
+    assert chart.slo is None and all(p.decided for line in chart.lines for p in line.points)
+    legend = "".join(text for line in load_layout(chart, 78, 12).header for text, _ in line)
+    assert "undecided" not in legend

@@ -21,7 +21,6 @@ from quanttui.core.fold import SessionFold
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
 from quanttui.io.launcher import Engine, Launcher
-from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
 from quanttui.io.tag_journal import JOURNAL_NAME
 from quanttui.session.commands import (
@@ -43,7 +42,8 @@ from quanttui.session.commands import (
 from quanttui.session.jobs import run_job
 from quanttui.session.length_prompts import WorkloadPrompts
 from quanttui.session.load_clients import start_load_clients
-from quanttui.session.load_runner import LoadRunner, Target
+from quanttui.session.load_runner import LoadRunner
+from quanttui.session.load_target import TargetPools
 from quanttui.session.profiling import ProfileDriver, session_targets
 from quanttui.session.ramp import RampControl
 from quanttui.session.restarts import EngineRestarts
@@ -346,30 +346,11 @@ class LiveSession:
         for info in resolved:
             stream.publish(info)
             progress(f"{info.variant}: {info.url} model={info.model} precision={info.precision or '?'}")
-        capacity = config.plan.max_concurrency
         background = start_samplers(config, resolved, stream.publish, clock)
-        targets = [
-            Target(
-                info.variant,
-                info.precision,
-                loads.client(info.variant, clients[info.variant], api_key, capacity),
-            )
-            for info in resolved
-        ]
-
-        async def grow_pools(concurrency: int) -> None:
-            """The operator stepped beyond the plan: size the client pools to the new concurrency
-            (a request must never queue for a connection inside the client)."""
-            nonlocal capacity
-            if concurrency <= capacity:
-                return
-            problem = load_problem(concurrency, len(targets))
-            if problem is not None:  # the step runs, its requests beyond the pools wait for a connection
-                stream.publish(OperatorNote(t=clock.now(), text=f"client pools not grown: {problem}"))
-                return
-            for target in targets:
-                target.client = await loads.grow(target.client, api_key, concurrency)
-            capacity = concurrency
+        pools = TargetPools(
+            loads, resolved, clients, api_key, config.plan.max_concurrency, stream.publish, clock
+        )
+        targets = pools.targets
 
         self._resolved, self._api_key = list(resolved), api_key
         if self._triage is not None and self._triage_wanted:
@@ -384,7 +365,7 @@ class LiveSession:
             self.fold,
             progress,
             control=self.control,
-            before_step=grow_pools,
+            before_step=pools.grow,
             derive_slo_factor=config.derive_slo_factor,
             workload_prompts=WorkloadPrompts(
                 resolved,

@@ -1,14 +1,17 @@
-"""What the load runner drives (a variant's client) and how one request's outcome becomes an event."""
+"""What the load runner drives (a variant's client, its pool grown on demand) and how one request's
+outcome becomes an event."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from quanttui.core.clock import SessionClock
-from quanttui.core.events import RequestResult
+from quanttui.core.events import EndpointInfo, Event, OperatorNote, RequestResult
 from quanttui.core.loadplan import LoadPlan
-from quanttui.io.openai_client import RequestOptions, StreamOutcome
-from quanttui.session.load_clients import LoadClient
+from quanttui.io.limits import load_problem
+from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, StreamOutcome
+from quanttui.session.load_clients import LoadClient, LoadClients
 
 
 @dataclass
@@ -16,6 +19,43 @@ class Target:
     variant: str
     precision: str
     client: LoadClient
+
+
+class TargetPools:
+    """The variants' targets, their client pools sized for the plan, grown when the operator steps
+    beyond it (a request must never queue for a connection inside the client)."""
+
+    def __init__(
+        self,
+        loads: LoadClients,
+        resolved: Sequence[EndpointInfo],
+        clients: dict[str, OpenAIStreamClient],
+        api_key: str | None,
+        capacity: int,
+        publish: Callable[[Event], None],
+        clock: SessionClock,
+    ) -> None:
+        self.loads, self.api_key, self.capacity = loads, api_key, capacity
+        self.publish, self.clock = publish, clock
+        self.targets = [
+            Target(
+                info.variant,
+                info.precision,
+                loads.client(info.variant, clients[info.variant], api_key, capacity),
+            )
+            for info in resolved
+        ]
+
+    async def grow(self, concurrency: int) -> None:
+        if concurrency <= self.capacity:
+            return
+        problem = load_problem(concurrency, len(self.targets))
+        if problem is not None:  # the step runs, its requests beyond the pools wait for a connection
+            self.publish(OperatorNote(t=self.clock.now(), text=f"client pools not grown: {problem}"))
+            return
+        for target in self.targets:
+            target.client = await self.loads.grow(target.client, self.api_key, concurrency)
+        self.capacity = concurrency
 
 
 def result_event(

@@ -91,9 +91,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from quanttui.demo.names import demo_names
 
     names = demo_names(args.all)
-    checked = _plan_with_overrides(
-        LoadPlan(concurrencies=(1,)), args
-    )  # bad values: exit 2 before any folder exists
+    # Bad values (the plan's, --history's, --tokenizer's): exit 2 before any folder exists.
+    checked = _plan_with_overrides(LoadPlan(concurrencies=(1,)), args)
     check_history(checked, default_prompts(args.workload)[0])
     tokenizer = tokenizer_folder("--tokenizer", args.tokenizer)
     out = run_folder(args)

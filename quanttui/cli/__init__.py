@@ -1,4 +1,4 @@
-"""Command line: `quanttui sweep|attach|run|replay|demo|triage|report|profile ...`.
+"""Command line: `quanttui sweep|attach|run|replay|demo|triage|report|compare|profile ...`.
 
 The headless commands are a contract for scripts: results on stdout (JSON with --json),
 progress on stderr, exit 0 when the work ran, 2 with one line on stderr for bad input or an
@@ -23,6 +23,7 @@ from quanttui.cli.common import (
     interrupted_code,
     stderr,
 )
+from quanttui.cli.compare import add_compare, cmd_compare
 from quanttui.cli.demo import add_demo, cmd_demo
 from quanttui.cli.profile import add_profile, cmd_profile
 from quanttui.cli.replay import add_replay, cmd_replay
@@ -60,6 +61,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_attach(sub)
     add_triage(sub)
     add_report(sub)
+    add_compare(sub)
     add_profile(sub)
     return parser
 
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "attach": cmd_attach,
         "triage": cmd_triage,
         "report": cmd_report,
+        "compare": cmd_compare,
         "profile": cmd_profile,
     }
     try:

@@ -9,11 +9,13 @@ from pathlib import Path
 from quanttui.cli.common import EXIT_OK, UsageError, positive, stderr
 from quanttui.core.loadplan import SloMetric
 from quanttui.io.report_files import ReportOptions, build_report
+from quanttui.io.report_palette import REPORT_THEME, PaletteError, load_palette
 
 
 def add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report", help="capacity.md, cost_model.md, business_case.md and CSVs from a recording"
+        "report",
+        help="report.html (charts), capacity.md, cost_model.md, business_case.md and CSVs from a recording",
     )
     p.add_argument("file", type=Path, metavar="RECORDING")
     p.add_argument("--out", default="quanttui-report", metavar="DIR")
@@ -34,6 +36,16 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--bandwidth-gbps", type=positive, metavar="GBPS", help="memory bandwidth for the roofline"
     )
+    p.add_argument(
+        "--theme", default=REPORT_THEME, metavar="NAME", help="report.html's colours (hex colours)"
+    )
+    p.add_argument(
+        "--dist-level", type=positive, metavar="LEVEL",
+        help="the step of the TTFT/ITL distributions (default: each variant's largest within the SLO)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-html", action="store_true", help="markdown and CSV only (no report.html, no matplotlib)"
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -49,7 +61,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = ReportOptions(
         gpu_usd_per_hour=args.gpu_usd_per_hour, tokens_per_day=args.tokens_per_day, utilization=args.utilization,
         slo_p95_ms=args.slo_p95_ms, slo_metric=args.slo_metric, bandwidth_gbps=args.bandwidth_gbps,
+        theme=args.theme, dist_level=args.dist_level, html=not args.no_html,
     )  # fmt: skip
-    for path in build_report(args.file, Path(args.out), options, args.triage):
+    try:
+        if options.html:
+            load_palette(args.theme)  # a bad theme is one line before anything is written
+        paths = build_report(args.file, Path(args.out), options, args.triage)
+    except PaletteError as exc:
+        raise UsageError(str(exc)) from None
+    for path in paths:
         stderr(f"wrote {path}")
     return EXIT_OK

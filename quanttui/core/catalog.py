@@ -105,7 +105,7 @@ def _issue_text(cell: CatalogCell) -> str:
     return "none" if cell.verdict == "ok" else cell.verdict
 
 
-def _telling(
+def telling_examples(
     rows: list[CatalogRow], variants: Sequence[str], divergences: Sequence[Divergence]
 ) -> list[tuple[CatalogRow, str]]:
     """Prompts where the reference is fine and a quantized variant is not: tagged issues first,
@@ -182,7 +182,7 @@ def render_markdown(
     out += ["", "## The three most telling examples", ""]
     texts = {(o.prompt_id, o.variant): o for o in outputs}
     prompt_text = {p.id: p.prompt_text for p in prompts}
-    telling = _telling(rows, variants, divergences)
+    telling = telling_examples(rows, variants, divergences)
     if not telling:
         out.append("None: no prompt where the reference is fine and a quantized variant is not.")
     for row, variant in telling:

@@ -45,6 +45,20 @@ CATEGORY_RULES: tuple[tuple[str, str], ...] = (
 OTHER = "other"
 GAPS = "gaps (no op running)"
 CATEGORIES = (*(name for name, _ in CATEGORY_RULES), OTHER, GAPS)
+# category -> its theme variable (the console's Compute screen and the HTML report colour by it)
+CATEGORY_COLOUR: dict[str, str] = {
+    "dense GEMM": "compute-gemm",
+    "quantized GEMM": "compute-qgemm",
+    "dequantization": "compute-dequant",
+    "attention": "compute-attention",
+    "norms / activations": "compute-elementwise",
+    "sampling / logits": "compute-sampling",
+    "memory copies": "compute-copies",
+    "communication": "compute-comm",
+    "tensor bookkeeping": "compute-bookkeeping",
+    OTHER: "compute-other",
+    GAPS: "compute-gaps",
+}
 _COMPILED = tuple((name, re.compile(pattern, re.IGNORECASE)) for name, pattern in CATEGORY_RULES)
 _STEP = re.compile(r"execute_context_(\d+)\((\d+)\)_generation_(\d+)\((\d+)\)")
 TOP_OPS = 15

@@ -10,6 +10,7 @@ they are read. It applies:
   instead of recomputing;
 - the ramp's state (`RampStatus`; unknown in schema-1 recordings), KV capacity from start-up
   logs, the GPUs' memory, the quality triage (`TriageState`) and the profiles (`ComputeFold`);
+- the samples over time that the report's charts draw (`Timeline`);
 - a `ReplayReset` (a replay seeking backwards): everything starts over.
 
 Pure: no clock, no files, no threads.
@@ -32,6 +33,7 @@ from quanttui.core.events import (
 )
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.stepstats import StepStats, stop_rule
+from quanttui.core.timeline import Timeline
 from quanttui.core.triage_state import TriageState
 
 
@@ -73,6 +75,7 @@ class SessionFold:
         self.kv_tokens: dict[str, int] = {}
         self.memory_total_mib: float | None = None
         self.slo_changes = 0  # operator SLO changes applied
+        self.timeline = Timeline()  # samples over time, for the report's charts
 
     # -- folding -------------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -93,6 +96,7 @@ class SessionFold:
             case _:
                 pass
         self.aggregator.consume(event)
+        self.timeline.apply(event)
         self.triage.apply(event)
         self.compute.apply(event)
 

@@ -62,7 +62,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return out
 
 
-def _sentences(r: ReportInputs) -> list[str]:
+def report_sentences(r: ReportInputs) -> list[str]:
     if r.verdict is not None:
         return list(r.verdict.sentences)
     caps = r.capacities
@@ -102,7 +102,7 @@ def _method(r: ReportInputs, confidence: float) -> list[str]:
 def capacity_md(r: ReportInputs) -> str:
     caps = r.capacities
     out = [f"# Capacity: {r.title}", ""]
-    for sentence in _sentences(r):
+    for sentence in report_sentences(r):
         out += [sentence, ""]
     metric = caps[0].metric if caps else "e2e"
     slo = caps[0].slo_ms if caps else None

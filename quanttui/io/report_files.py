@@ -22,15 +22,27 @@ from quanttui.core.fold import SessionFold
 from quanttui.core.levels import LevelKind
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.recording import plan_from_header
-from quanttui.core.report import ReportInputs, TriageFacts, business_case_md, capacity_md, cost_md
+from quanttui.core.report import (
+    ReportInputs,
+    TriageFacts,
+    business_case_md,
+    capacity_md,
+    cost_md,
+    report_sentences,
+)
+from quanttui.core.report_data import ReportData, distributions, operating_costs, triage_summary
 from quanttui.core.roofline import roofline
+from quanttui.core.run_summary import compare_run
 from quanttui.core.triage_state import TriageState
 from quanttui.core.verdict import fold_verdict, where_measured
 from quanttui.io.catalog_export import load_triage
-from quanttui.io.export import write_csv_export, write_sweep_csv, write_text_export
+from quanttui.io.export import write_csv_export, write_json_export, write_sweep_csv, write_text_export
 from quanttui.io.recording_file import fold_recording, open_recording
+from quanttui.io.report_html import render_report_html
+from quanttui.io.report_palette import REPORT_THEME, load_palette
 
 COMPUTE_FILE = "compute_graphs.md"  # written when the session profiled its variants
+RUN_FILE = "report.json"  # the run as `quanttui compare` reads it (core/compare.py)
 REPORT_FILES = ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md", "business_case.md")
 
 
@@ -42,6 +54,9 @@ class ReportOptions:
     slo_p95_ms: float | None = None  # else the recording's plan
     slo_metric: str | None = None
     bandwidth_gbps: float | None = None  # else the recording's hardware facts
+    theme: str = REPORT_THEME  # report.html's colours
+    dist_level: float | None = None  # the distributions' step (else each variant's largest within the SLO)
+    html: bool = True
 
 
 def pinned_slo(options: ReportOptions, plan: LoadPlan | None) -> Slo | None:
@@ -182,7 +197,48 @@ def write_report(
     write_text_export(paths[3], cost_md(inputs))
     write_text_export(paths[4], business_case_md(inputs))
     compute = write_compute(fold, out_dir, traces_dir)
-    return [*paths, compute] if compute else paths
+    written = [*paths, compute] if compute else list(paths)
+    run = compare_run(
+        fold, verdict, header, inputs.where, title, title, cost.gpu_usd_per_hour if cost else None
+    )
+    write_json_export(out_dir / RUN_FILE, run.to_json())
+    written.append(out_dir / RUN_FILE)
+    if not options.html:
+        return written
+    markdown = {
+        "capacity": capacity_md(inputs),
+        "cost": cost_md(inputs),
+        "business_case": business_case_md(inputs),
+    }
+    if compute:
+        markdown["compute"] = compute.read_text(encoding="utf-8")
+    data = report_data(fold, inputs, options, markdown, triage_state)
+    page = render_report_html(data, load_palette(options.theme), out_dir, source=title)
+    return [page, *written]
+
+
+def report_data(
+    fold: SessionFold,
+    inputs: ReportInputs,
+    options: ReportOptions,
+    markdown: dict[str, str],
+    triage_state: TriageState,
+) -> ReportData:
+    """What report.html draws, read from the fold in one go."""
+    capacities = tuple(inputs.capacities)
+    first = capacities[0] if capacities else None
+    return ReportData(
+        title=inputs.title, where=inputs.where,
+        kind=first.kind if first else LevelKind.CONCURRENCY,
+        metric=first.metric if first else fold.slo_metric.value,
+        percentile=first.percentile if first else 95.0,
+        slo_ms=first.slo_ms if first else fold.slo_ms,
+        rows=tuple(inputs.rows), capacities=capacities, sentences=tuple(report_sentences(inputs)),
+        distributions=distributions(inputs.rows, capacities, fold.aggregator.results, options.dist_level),
+        timeline=fold.timeline, cost=inputs.cost, operating=operating_costs(capacities, inputs.cost),
+        triage=triage_summary(triage_state),
+        profiles=tuple(fold.compute.variants(tuple(fold.aggregator.variants))), markdown=markdown,
+    )  # fmt: skip
 
 
 def write_compute(fold: SessionFold, out_dir: Path, traces_dir: str = "traces") -> Path | None:

@@ -12,23 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quanttui.core.compute import CATEGORIES, GAPS, OTHER, TOP_OPS, PhaseProfile
+from quanttui.core.compute import CATEGORIES, CATEGORY_COLOUR, GAPS, OTHER, TOP_OPS, PhaseProfile
 from quanttui.core.compute_events import ComputeFold
 from quanttui.core.compute_words import ProfiledVariant, per_step
 
 # category -> (theme variable, glyph). The variables have defaults in ui/themes.py.
+_GLYPHS = {
+    "dense GEMM": "█", "quantized GEMM": "▓", "dequantization": "▒", "attention": "▚",
+    "norms / activations": "▞", "sampling / logits": "▙", "memory copies": "▄", "communication": "▀",
+    "tensor bookkeeping": "░", OTHER: "▟", GAPS: "·",
+}  # fmt: skip
 CATEGORY_LOOK: dict[str, tuple[str, str]] = {
-    "dense GEMM": ("compute-gemm", "█"),
-    "quantized GEMM": ("compute-qgemm", "▓"),
-    "dequantization": ("compute-dequant", "▒"),
-    "attention": ("compute-attention", "▚"),
-    "norms / activations": ("compute-elementwise", "▞"),
-    "sampling / logits": ("compute-sampling", "▙"),
-    "memory copies": ("compute-copies", "▄"),
-    "communication": ("compute-comm", "▀"),
-    "tensor bookkeeping": ("compute-bookkeeping", "░"),
-    OTHER: ("compute-other", "▟"),
-    GAPS: ("compute-gaps", "·"),
+    name: (CATEGORY_COLOUR[name], _GLYPHS[name]) for name in CATEGORIES
 }
 assert set(CATEGORY_LOOK) == set(CATEGORIES)
 assert len({glyph for _, glyph in CATEGORY_LOOK.values()}) == len(CATEGORY_LOOK)  # monochrome terminals

@@ -1,0 +1,290 @@
+"""Runs side by side (`quanttui compare`): from different days, settings or machines.
+
+A run is what its report says: where it was measured, its settings, each variant's capacity and
+its steps' figures (`CompareRun`, also written as report.json so a report folder can be compared
+without its recording). Two variants of different runs are compared by what the runs decided:
+a capacity is known to lie in an interval (at least what the variant held, below where it
+breached), so where the intervals overlap the runs do not differ, and the words say so rather than
+pick a winner. Runs whose settings differ (SLO, lengths, workload) are compared all the same but
+flagged in every sentence that crosses them. Pure: no files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from quanttui.core.capacity import VariantCapacity
+from quanttui.core.cost import usd_per_million
+from quanttui.core.levels import LevelKind
+
+REPORT_JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LevelPoint:
+    """One variant's step as the comparison draws it."""
+
+    variant: str
+    trial: int
+    level: float
+    pct_ms: float | None  # the SLO metric's percentile, and its two-sided interval
+    pct_lo_ms: float | None
+    pct_hi_ms: float | None
+    decision: str | None
+    tok_s: float | None
+    goodput_req_s: float | None
+    req_s: float | None
+
+
+@dataclass(frozen=True)
+class CompareRun:
+    label: str
+    where: str
+    usd_per_hour: float | None
+    settings: dict[str, str]  # what must match for a like-for-like comparison: name -> value
+    kind: LevelKind
+    metric: str
+    percentile: float
+    slo_ms: float | None
+    capacities: tuple[VariantCapacity, ...]  # the baseline first
+    points: tuple[LevelPoint, ...]
+    sentences: tuple[str, ...] = ()  # the run's own verdict
+    source: str = ""
+
+    def usd_per_million(self, cap: VariantCapacity) -> float | None:
+        if self.usd_per_hour is None or cap.max_conc_meeting_slo is None:
+            return None
+        return usd_per_million(self.usd_per_hour, cap.tok_s_at_max_safe)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["report_json"] = REPORT_JSON_VERSION
+        data["kind"] = self.kind.value
+        for cap in data["capacities"]:
+            cap["kind"] = cap["kind"].value if isinstance(cap["kind"], LevelKind) else cap["kind"]
+        return data
+
+
+class CompareInputError(ValueError):
+    """A report.json that cannot be read as a run; the message names the field."""
+
+
+def run_from_json(data: dict[str, Any], label: str, source: str) -> CompareRun:
+    """A run from its report.json (the fields a newer quanttui adds are ignored)."""
+    try:
+        version = data["report_json"]
+        if not isinstance(version, int) or version > REPORT_JSON_VERSION:
+            raise CompareInputError(
+                f"field 'report_json': version {version!r} is newer than this quanttui reads"
+            )
+        kind = LevelKind(data["kind"])
+        caps = []
+        for cap in data["capacities"]:
+            known = {k: v for k, v in cap.items() if k in VariantCapacity.__dataclass_fields__}
+            known["kind"] = LevelKind(known.get("kind", kind.value))
+            caps.append(VariantCapacity(**known))
+        points = [
+            LevelPoint(**{k: v for k, v in p.items() if k in LevelPoint.__dataclass_fields__})
+            for p in data["points"]
+        ]
+        settings = {str(k): str(v) for k, v in dict(data["settings"]).items()}
+        return CompareRun(
+            label=label or str(data["label"]), where=str(data["where"]), usd_per_hour=data.get("usd_per_hour"),
+            settings=settings, kind=kind, metric=str(data["metric"]), percentile=float(data["percentile"]),
+            slo_ms=data.get("slo_ms"), capacities=tuple(caps), points=tuple(points),
+            sentences=tuple(str(s) for s in data.get("sentences", ())), source=source,
+        )  # fmt: skip
+    except CompareInputError:
+        raise
+    except KeyError as exc:
+        raise CompareInputError(f"field {exc.args[0]!r}: missing") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CompareInputError(f"not a quanttui report.json: {exc}") from None
+
+
+def capacity_interval(cap: VariantCapacity) -> tuple[float, float] | None:
+    """Where the variant's capacity lies, [held, breached): `held` 0 when it held no level; `breached`
+    infinite when no breach was decided (undecided or not reached). None without an SLO."""
+    if cap.slo_ms is None or cap.status == "no slo":
+        return None
+    low = cap.max_conc_meeting_slo or 0.0
+    high = cap.first_conc_over_slo if cap.decided and cap.first_conc_over_slo is not None else math.inf
+    return (low, high)
+
+
+def _interval_text(cap: VariantCapacity, interval: tuple[float, float]) -> str:
+    low, high = interval
+    left = cap.at(low) if low else "0"
+    right = cap.at(high) if math.isfinite(high) else "∞"
+    return f"[{left}, {right})"
+
+
+@dataclass(frozen=True)
+class Entry:
+    run: CompareRun
+    cap: VariantCapacity
+
+    @property
+    def name(self) -> str:
+        return f"{self.run.label} {self.cap.variant}"
+
+
+@dataclass
+class Comparison:
+    runs: Sequence[CompareRun]
+    differing: dict[str, list[str]] = field(default_factory=dict)  # setting -> each run's value
+
+    def entries(self) -> list[Entry]:
+        return [Entry(run, cap) for run in self.runs for cap in run.capacities]
+
+
+def differing_settings(runs: Sequence[CompareRun]) -> dict[str, list[str]]:
+    """The settings whose values are not the same in every run (a missing one shows as "—")."""
+    names = list(dict.fromkeys(name for run in runs for name in run.settings))
+    out = {}
+    for name in names:
+        values = [run.settings.get(name, "—") for run in runs]
+        if len(set(values)) > 1:
+            out[name] = values
+    return out
+
+
+def _holds(cap: VariantCapacity) -> str:
+    """What a variant held, short: "holds 8", "holds none", "holds >= 16 (not reached)"."""
+    held = cap.at(cap.max_conc_meeting_slo)
+    match cap.status:
+        case "decided" | "never met":
+            return f"holds {held}"
+        case "undecided":
+            return f"holds {held} (undecided above)"
+        case "not reached":
+            return f"holds >= {held} (limit not reached)"
+    return "has no SLO"
+
+
+def _serves(entry: Entry) -> str:
+    cap, run = entry.cap, entry.run
+    price = f" for ${run.usd_per_hour:,.2f}/h" if run.usd_per_hour else ""
+    return f"{run.label} ({run.where}) + {cap.variant} {_holds(cap)}{price}"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def step_differences(a: Entry, b: Entry) -> str:
+    """The two variants' SLO percentile at the levels both ran, judged by their intervals: the
+    levels where the intervals do not overlap, or that none differ."""
+    if a.run.metric != b.run.metric or a.run.kind is not b.run.kind:
+        return ""
+    mine = {p.level: p for p in a.run.points if p.variant == a.cap.variant and p.trial == 0}
+    theirs = {p.level: p for p in b.run.points if p.variant == b.cap.variant and p.trial == 0}
+    common = sorted(level for level in mine if level in theirs and mine[level].pct_ms is not None)
+    common = [level for level in common if theirs[level].pct_ms is not None]
+    if not common:
+        return ""
+    differ = []
+    for level in common:
+        p, q = mine[level], theirs[level]
+        p_lo, p_hi = p.pct_lo_ms or 0.0, p.pct_hi_ms if p.pct_hi_ms is not None else math.inf
+        q_lo, q_hi = q.pct_lo_ms or 0.0, q.pct_hi_ms if q.pct_hi_ms is not None else math.inf
+        if p_hi < q_lo or q_hi < p_lo:
+            differ.append(f"{a.cap.at(level) if a.cap.kind is not LevelKind.CONCURRENCY else f'c={level:g}'}: "
+                          f"{_ms(p.pct_ms)} ms [{_ms(p.pct_lo_ms)}, {_ms(p.pct_hi_ms)}] vs {_ms(q.pct_ms)} ms "
+                          f"[{_ms(q.pct_lo_ms)}, {_ms(q.pct_hi_ms)}]")  # fmt: skip
+    pct = f"p{a.run.percentile:g} {a.run.metric}"
+    levels = ", ".join(f"{v:g}" for v in common)
+    if not differ:
+        return f"their {pct} at the levels both ran ({levels}) do not differ (the 95 % intervals overlap)"
+    return f"their {pct} differs at " + "; ".join(differ) + " (95 % intervals apart)"
+
+
+def pair_sentence(a: Entry, b: Entry, differing: dict[str, list[str]]) -> str:
+    """What two variants of different runs say side by side, from their capacity intervals."""
+    first, second = _serves(a), _serves(b)
+    ia, ib = capacity_interval(a.cap), capacity_interval(b.cap)
+    slo = f"p{a.run.percentile:g} {a.run.metric} <= {a.run.slo_ms:,.0f} ms" if a.run.slo_ms else ""
+    if ia is None or ib is None:
+        relation = "no SLO in both runs, so no capacities to compare"
+    elif a.run.kind is not b.run.kind:
+        relation = "their ramps vary different things, so their capacities are not on one scale"
+    elif ia[1] <= ib[0]:
+        relation = (f"{b.name} holds more than {a.name} at {slo} (capacity in {_interval_text(b.cap, ib)} vs "
+                    f"{_interval_text(a.cap, ia)}: the intervals do not overlap)")  # fmt: skip
+    elif ib[1] <= ia[0]:
+        relation = (f"{a.name} holds more than {b.name} at {slo} (capacity in {_interval_text(a.cap, ia)} vs "
+                    f"{_interval_text(b.cap, ib)}: the intervals do not overlap)")  # fmt: skip
+    else:
+        relation = (f"their capacities do not differ: {_interval_text(a.cap, ia)} and {_interval_text(b.cap, ib)} "
+                    "overlap, so neither run shows more users held")  # fmt: skip
+    sentence = f"{first}; {second}: {relation}"
+    steps = step_differences(a, b)
+    if steps:
+        sentence += f"; {steps}"
+    ua, ub = a.run.usd_per_million(a.cap), b.run.usd_per_million(b.cap)
+    if ua is not None and ub is not None:
+        sentence += (
+            f"; $/1M output tokens at the SLO {ua:,.2f} vs {ub:,.2f} (no interval: one throughput each)"
+        )
+    ta, tb = a.cap.tok_s_at_max_safe, b.cap.tok_s_at_max_safe
+    if ta and tb:
+        sentence += f"; tok/s where each holds {ta:,.1f} vs {tb:,.1f}"
+    sentence += "."
+    if differing:
+        sentence += f" Settings differ ({', '.join(differing)}): not a like-for-like comparison."
+    return sentence
+
+
+def pair_sentences(runs: Sequence[CompareRun]) -> list[str]:
+    """One sentence per pair of variants from different runs: the same variant name first, then
+    the rest (a run's own variants are compared in its own report)."""
+    differing = differing_settings(runs)
+    entries = Comparison(runs).entries()
+    pairs = [(a, b) for i, a in enumerate(entries) for b in entries[i + 1 :] if a.run is not b.run]
+    pairs.sort(key=lambda p: p[0].cap.variant != p[1].cap.variant)
+    return [pair_sentence(a, b, differing) for a, b in pairs]
+
+
+def _n(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def compare_markdown(runs: Sequence[CompareRun]) -> str:
+    """compare.md: the settings that differ, a table per run and variant, a sentence per pair."""
+    out = ["# quanttui compare: " + " vs ".join(run.label for run in runs), ""]
+    out += ["## Runs", ""]
+    for run in runs:
+        out.append(f"- **{run.label}**: {run.where}; {run.source or '—'}")
+    differing = differing_settings(runs)
+    out += ["", "## Settings", ""]
+    if differing:
+        out += ["Settings differ, so these runs are not like for like: each figure below holds under its "
+                "own run's settings.", ""]  # fmt: skip
+        out += ["| setting | " + " | ".join(run.label for run in runs) + " |", "|---|" + "---|" * len(runs)]
+        out += [f"| {name} | " + " | ".join(values) + " |" for name, values in differing.items()]
+    else:
+        names = list(runs[0].settings) if runs else []
+        out.append("Same in every run: " + "; ".join(f"{n} {runs[0].settings[n]}" for n in names) + ".")
+    out += ["", "## Capacity, throughput and cost per run and variant", ""]
+    out += ["| run | variant | SLO | capacity | interval | tok/s where it holds | peak tok/s | $/h | $/1M at the SLO |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for entry in Comparison(runs).entries():
+        run, cap = entry.run, entry.cap
+        slo = f"p{run.percentile:g} {run.metric} <= {run.slo_ms:,.0f} ms" if run.slo_ms else "none"
+        interval = capacity_interval(cap)
+        cells = [run.label, cap.variant, slo, cap.holds_text(), _interval_text(cap, interval) if interval else "—",
+                 _n(cap.tok_s_at_max_safe), _n(cap.peak_tok_s),
+                 _n(run.usd_per_hour, 2), _n(run.usd_per_million(cap), 2)]  # fmt: skip
+        out.append("| " + " | ".join(cells) + " |")
+    out += ["", "Capacity interval: at least the level held, below the level a breach was decided at "
+            "(∞: no breach decided). Two runs differ only where their intervals do not overlap.", ""]  # fmt: skip
+    out += ["## Pair by pair", ""]
+    sentences = pair_sentences(runs)
+    out += [f"- {s}" for s in sentences] if sentences else ["Only one run: nothing to compare."]
+    out += ["", "## Each run's own verdict", ""]
+    for run in runs:
+        out += [f"- {run.label}: {s}" for s in run.sentences] or [f"- {run.label}: —"]
+    return "\n".join(out) + "\n"

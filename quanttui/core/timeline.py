@@ -1,0 +1,92 @@
+"""What the engines and the machine did over a session's time, for charts that span the whole run.
+
+The step statistics keep peaks per step; a report's "KV cache and queue over time" and "memory per
+variant" charts need the samples themselves. `Timeline` keeps them as the fold sees them (live and
+replay alike): each engine scrape's KV usage, running and waiting; each variant's memory, from the
+GPU (its processes in NVML's list) or, with no GPU, its process tree's resident memory; and the
+steps' spans with their levels. Pure: events in, lists out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from quanttui.core.events import (
+    EndpointInfo,
+    EngineSample,
+    Event,
+    GpuSample,
+    ProcessSample,
+    StepFinished,
+    StepStarted,
+)
+from quanttui.core.levels import LevelKind, level_text
+
+
+@dataclass(frozen=True)
+class EnginePoint:
+    t: float
+    kv_cache_usage: float | None  # 0..1
+    running: float | None
+    waiting: float | None
+
+
+@dataclass
+class StepSpan:
+    step: int
+    label: str  # "c=4", "8 req/s", "256 tok"
+    start: float
+    end: float | None = None
+
+
+@dataclass
+class Timeline:
+    engine: dict[str, list[EnginePoint]] = field(default_factory=dict)
+    gpu_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # variant -> (t, MiB)
+    rss_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # variant -> (t, MiB)
+    gpu_total_mib: float | None = None
+    steps: list[StepSpan] = field(default_factory=list)
+    pids: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    end: float = 0.0
+
+    def apply(self, event: Event) -> None:
+        self.end = max(self.end, event.t)
+        match event:
+            case EndpointInfo():
+                self.pids[event.variant] = event.pids
+            case EngineSample():
+                point = EnginePoint(event.t, event.kv_cache_usage, event.running, event.waiting)
+                self.engine.setdefault(event.variant, []).append(point)
+            case GpuSample():
+                self.gpu_total_mib = event.mem_total_mib
+                for variant, pids in self.pids.items():
+                    mine = [p.used_mib for p in event.processes if p.pid in pids]
+                    if mine:
+                        self.gpu_mib.setdefault(variant, []).append((event.t, sum(mine)))
+            case ProcessSample():
+                self.rss_mib.setdefault(event.variant, []).append((event.t, event.rss_mib))
+            case StepStarted():
+                self.steps.append(StepSpan(event.step, _label(event), event.t))
+            case StepFinished():
+                for span in reversed(self.steps):
+                    if span.step == event.step and span.end is None:
+                        span.end = event.t
+                        break
+            case _:
+                pass
+
+    @property
+    def memory(self) -> tuple[str, dict[str, list[tuple[float, float]]]]:
+        """Each variant's memory over time and what it is: the GPU's when NVML listed the engines'
+        processes, else their host resident memory (the CPU demo)."""
+        if self.gpu_mib:
+            return "GPU memory", self.gpu_mib
+        return "host memory (RSS of the engine's processes)", self.rss_mib
+
+
+def _label(event: StepStarted) -> str:
+    if event.rate is not None:
+        return level_text(LevelKind.RATE, event.rate)
+    if event.input_tokens is not None:
+        return level_text(LevelKind.INPUT_TOKENS, float(event.input_tokens))
+    return level_text(LevelKind.CONCURRENCY, float(event.concurrency))

@@ -168,7 +168,7 @@ def _holds(cap: VariantCapacity) -> str:
 def _serves(entry: Entry) -> str:
     cap, run = entry.cap, entry.run
     price = f" for ${run.usd_per_hour:,.2f}/h" if run.usd_per_hour else ""
-    return f"{run.label} ({run.where}) + {cap.variant} {_holds(cap)}{price}"
+    return f"{run.label}: {cap.variant} on {run.where} {_holds(cap)}{price}"
 
 
 def _ms(value: float | None) -> str:

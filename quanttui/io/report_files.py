@@ -214,7 +214,7 @@ def write_report(
         markdown["compute"] = compute.read_text(encoding="utf-8")
     data = report_data(fold, inputs, options, markdown, triage_state)
     page = render_report_html(data, load_palette(options.theme), out_dir, source=title)
-    return [page, *written]
+    return [*written, page]
 
 
 def report_data(

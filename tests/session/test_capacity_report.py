@@ -18,7 +18,7 @@ def test_report_from_the_shipped_recordings(tmp_path):
     options = ReportOptions(gpu_usd_per_hour=0.30, tokens_per_day=5e6, bandwidth_gbps=40.0)
     paths = build_report(SWEEP, tmp_path, options, TRIAGE)
     assert [p.name for p in paths] == ["sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md",
-                                       "business_case.md"]  # fmt: skip
+                                       "business_case.md", "report.json", "report.html"]  # fmt: skip
     capacity = (tmp_path / "capacity.md").read_text()
     # a schema-2 recording of 8 requests per step: no step can be decided "meets" at 95 % (that takes
     # 59 requests within the SLO), so no ratio is stated, and the report says why and what to run
@@ -66,7 +66,7 @@ def test_report_cli_errors_are_one_line(tmp_path):
     assert done.stdout == ""
     assert done.stderr.splitlines() == [f"wrote {tmp_path / 'r' / name}" for name in
                                         ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md",
-                                         "business_case.md")]  # fmt: skip
+                                         "business_case.md", "report.json", "report.html")]  # fmt: skip
 
 
 async def test_the_console_writes_the_report_from_its_palette(tmp_path):
@@ -81,7 +81,12 @@ async def test_the_console_writes_the_report_from_its_palette(tmp_path):
         while not (app.state.replay and app.state.replay.at_end):
             await pilot.pause(0.05)
         app.write_report()  # a job on the session's own thread; the app hears back by message
-        while not (tmp_path / "report" / "business_case.md").exists():
+        page = tmp_path / "report" / "report.html"
+        while not any("report.html" in n.message for n in app._notifications):
             await pilot.pause(0.05)
+        # the notice names the page, which is written (with the markdown beside it)
+        shown = next(n.message for n in app._notifications if "report.html" in n.message)
+        assert str(page) in shown.splitlines()
+    assert page.read_text().startswith("<!DOCTYPE html>")
     assert (tmp_path / "report" / "capacity.md").read_text().startswith("# Capacity")
     assert (tmp_path / "report" / "business_case.md").exists()

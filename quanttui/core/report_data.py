@@ -15,7 +15,9 @@ from quanttui.core.catalog import CatalogPrompt, catalog_rows, telling_examples
 from quanttui.core.compute_words import ProfiledVariant
 from quanttui.core.cost import CostInputs, OperatingCost, operating_cost
 from quanttui.core.events import RequestResult
+from quanttui.core.fold import SessionFold
 from quanttui.core.levels import LevelKind
+from quanttui.core.report import ReportInputs, report_sentences
 from quanttui.core.stepstats import StepStats
 from quanttui.core.timeline import Timeline
 from quanttui.core.triage_state import TriageState
@@ -185,3 +187,28 @@ def operating_costs(
     capacities: Sequence[VariantCapacity], cost: CostInputs | None
 ) -> tuple[OperatingCost, ...]:
     return tuple(operating_cost(c, cost) for c in capacities) if cost is not None else ()
+
+
+def report_data(
+    fold: SessionFold,
+    inputs: ReportInputs,
+    dist_level: float | None,
+    markdown: dict[str, str],
+    triage: TriageSummary | None,
+) -> ReportData:
+    """What report.html draws, read from the fold in one go: a snapshot that shares nothing the
+    fold goes on changing, so it can be drawn on another thread while a live session runs."""
+    capacities = tuple(inputs.capacities)
+    first = capacities[0] if capacities else None
+    return ReportData(
+        title=inputs.title, where=inputs.where,
+        kind=first.kind if first else LevelKind.CONCURRENCY,
+        metric=first.metric if first else fold.slo_metric.value,
+        percentile=first.percentile if first else 95.0,
+        slo_ms=first.slo_ms if first else fold.slo_ms,
+        rows=tuple(inputs.rows), capacities=capacities, sentences=tuple(report_sentences(inputs)),
+        distributions=distributions(inputs.rows, capacities, fold.aggregator.results, dist_level),
+        timeline=fold.timeline.copy(), cost=inputs.cost, operating=operating_costs(capacities, inputs.cost),
+        triage=triage, profiles=tuple(fold.compute.variants(tuple(fold.aggregator.variants))),
+        markdown=dict(markdown),
+    )  # fmt: skip

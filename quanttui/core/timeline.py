@@ -75,6 +75,18 @@ class Timeline:
             case _:
                 pass
 
+    def copy(self) -> Timeline:
+        """A copy that later samples do not reach (the points themselves are immutable)."""
+        return Timeline(
+            engine={v: list(points) for v, points in self.engine.items()},
+            gpu_mib={v: list(points) for v, points in self.gpu_mib.items()},
+            rss_mib={v: list(points) for v, points in self.rss_mib.items()},
+            gpu_total_mib=self.gpu_total_mib,
+            steps=[StepSpan(s.step, s.label, s.start, s.end) for s in self.steps],
+            pids=dict(self.pids),
+            end=self.end,
+        )
+
     @property
     def memory(self) -> tuple[str, dict[str, list[tuple[float, float]]]]:
         """Each variant's memory over time and what it is: the GPU's when NVML listed the engines'

@@ -28,7 +28,7 @@ from quanttui.core.verdict import fold_verdict, where_measured
 from quanttui.io.compare_charts import draw_compare_charts
 from quanttui.io.export import write_text_export
 from quanttui.io.recording_file import fold_recording
-from quanttui.io.report_charts import save_png
+from quanttui.io.report_charts import drawing, save_png
 from quanttui.io.report_html import PNG_DIR, markdown_html, page_environment
 from quanttui.io.report_palette import Palette
 
@@ -92,10 +92,11 @@ def write_compare(runs: Sequence[CompareRun], out_dir: Path, palette: Palette) -
     markdown = compare_markdown(runs)
     md_path = out_dir / COMPARE_FILES[1]
     write_text_export(md_path, markdown)
-    charts = draw_compare_charts(runs, palette)
-    (out_dir / PNG_DIR).mkdir(parents=True, exist_ok=True)
-    for chart in charts:
-        save_png(chart.figure, out_dir / PNG_DIR / f"{chart.name}.png")
+    with drawing():
+        charts = draw_compare_charts(runs, palette)
+        (out_dir / PNG_DIR).mkdir(parents=True, exist_ok=True)
+        for chart in charts:
+            save_png(chart.figure, out_dir / PNG_DIR / f"{chart.name}.png")
     tables = markdown.split("\n## Runs", 1)[1] if "\n## Runs" in markdown else markdown
     page = page_environment().get_template("compare.html.j2").render(
         page_title="quanttui compare: " + " vs ".join(run.label for run in runs), version=__version__,

@@ -8,8 +8,10 @@ main thread. Every colour comes from the palette (the console's theme files).
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ _RC = {
     "font.family": "DejaVu Sans",  # shipped with matplotlib
     "font.size": 9,
 }
+_DRAWING = threading.Lock()
 LEVEL_AXIS = {
     LevelKind.CONCURRENCY: "concurrent users",
     LevelKind.RATE: "offered rate (requests/s)",
@@ -321,18 +324,24 @@ def compute_chart(data: ReportData, palette: Palette) -> Figure:
     return fig
 
 
+@contextlib.contextmanager
+def drawing() -> Iterator[None]:
+    """Around every drawing and saving: matplotlib's settings are global, so one report draws at a
+    time (a console's report draws on a thread of its own) with the report's settings."""
+    with _DRAWING, matplotlib.rc_context(_RC):
+        yield
+
+
 def svg_text(fig: Figure) -> str:
     """The figure as an SVG element to put inline (no XML declaration or doctype)."""
     buffer = io.StringIO()
-    with matplotlib.rc_context(_RC):
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
 
 def save_png(fig: Figure, path: Path) -> None:
-    with matplotlib.rc_context(_RC):
-        fig.savefig(path, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    fig.savefig(path, format="png", dpi=PNG_DPI, metadata={"Software": None})
 
 
 def draw_charts(data: ReportData, palette: Palette) -> list[Chart]:

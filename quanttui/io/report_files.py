@@ -8,7 +8,7 @@ on the GPU box can be reported anywhere. A console writes the same files from it
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,8 @@ from quanttui.core.report import (
     business_case_md,
     capacity_md,
     cost_md,
-    report_sentences,
 )
-from quanttui.core.report_data import ReportData, distributions, operating_costs, triage_summary
+from quanttui.core.report_data import report_data, triage_summary
 from quanttui.core.roofline import roofline
 from quanttui.core.run_summary import compare_run
 from quanttui.core.triage_state import TriageState
@@ -159,7 +158,22 @@ def write_report(
     traces_dir: str = "traces",
 ) -> list[Path]:
     """The report files from a session's fold: the same for a live session's "Write report", a
-    replay's and `quanttui report`'s."""
+    replay's and `quanttui report`'s. report.html comes last."""
+    written, draw_page = write_report_files(fold, header, title, out_dir, options, triage_state, traces_dir)
+    return [*written, draw_page()] if draw_page else written
+
+
+def write_report_files(
+    fold: SessionFold,
+    header: dict[str, Any],
+    title: str,
+    out_dir: Path,
+    options: ReportOptions,
+    triage_state: TriageState,
+    traces_dir: str = "traces",
+) -> tuple[list[Path], Callable[[], Path] | None]:
+    """The markdown, CSV and JSON files, written now from the fold; and report.html to draw, from
+    a snapshot of the fold, so a live session can have it drawn off its loop (None: no HTML)."""
     metric = SloMetric(options.slo_metric) if options.slo_metric else fold.slo_metric
     rows = fold.all_step_stats()
     verdict = fold_verdict(fold, metric)
@@ -191,11 +205,16 @@ def write_report(
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / name for name in REPORT_FILES]
+    markdown = {
+        "capacity": capacity_md(inputs),
+        "cost": cost_md(inputs),
+        "business_case": business_case_md(inputs),
+    }
     write_sweep_csv(rows, paths[0])
     write_csv_export(concurrency_frame(rows, capacities), paths[1])
-    write_text_export(paths[2], capacity_md(inputs))
-    write_text_export(paths[3], cost_md(inputs))
-    write_text_export(paths[4], business_case_md(inputs))
+    write_text_export(paths[2], markdown["capacity"])
+    write_text_export(paths[3], markdown["cost"])
+    write_text_export(paths[4], markdown["business_case"])
     compute = write_compute(fold, out_dir, traces_dir)
     written = [*paths, compute] if compute else list(paths)
     run = compare_run(
@@ -204,41 +223,12 @@ def write_report(
     write_json_export(out_dir / RUN_FILE, run.to_json())
     written.append(out_dir / RUN_FILE)
     if not options.html:
-        return written
-    markdown = {
-        "capacity": capacity_md(inputs),
-        "cost": cost_md(inputs),
-        "business_case": business_case_md(inputs),
-    }
+        return written, None
     if compute:
         markdown["compute"] = compute.read_text(encoding="utf-8")
-    data = report_data(fold, inputs, options, markdown, triage_state)
-    page = render_report_html(data, load_palette(options.theme), out_dir, source=title)
-    return [*written, page]
-
-
-def report_data(
-    fold: SessionFold,
-    inputs: ReportInputs,
-    options: ReportOptions,
-    markdown: dict[str, str],
-    triage_state: TriageState,
-) -> ReportData:
-    """What report.html draws, read from the fold in one go."""
-    capacities = tuple(inputs.capacities)
-    first = capacities[0] if capacities else None
-    return ReportData(
-        title=inputs.title, where=inputs.where,
-        kind=first.kind if first else LevelKind.CONCURRENCY,
-        metric=first.metric if first else fold.slo_metric.value,
-        percentile=first.percentile if first else 95.0,
-        slo_ms=first.slo_ms if first else fold.slo_ms,
-        rows=tuple(inputs.rows), capacities=capacities, sentences=tuple(report_sentences(inputs)),
-        distributions=distributions(inputs.rows, capacities, fold.aggregator.results, options.dist_level),
-        timeline=fold.timeline, cost=inputs.cost, operating=operating_costs(capacities, inputs.cost),
-        triage=triage_summary(triage_state),
-        profiles=tuple(fold.compute.variants(tuple(fold.aggregator.variants))), markdown=markdown,
-    )  # fmt: skip
+    palette = load_palette(options.theme)
+    data = report_data(fold, inputs, options.dist_level, markdown, triage_summary(triage_state))
+    return written, lambda: render_report_html(data, palette, out_dir, source=title)
 
 
 def write_compute(fold: SessionFold, out_dir: Path, traces_dir: str = "traces") -> Path | None:

@@ -21,7 +21,7 @@ from quanttui import __version__
 from quanttui.core.literal import safe_text
 from quanttui.core.report_data import ReportData
 from quanttui.io.export import write_text_export
-from quanttui.io.report_charts import draw_charts, save_png
+from quanttui.io.report_charts import draw_charts, drawing, save_png
 from quanttui.io.report_palette import Palette
 
 HTML_FILE = "report.html"
@@ -59,11 +59,12 @@ def render_report_html(
     data: ReportData, palette: Palette, out_dir: Path, source: str = "", png: bool = True
 ) -> Path:
     """Writes report.html (and charts/*.png unless `png` is off) into `out_dir`; returns the page."""
-    charts = draw_charts(data, palette)
-    if png:
-        (out_dir / PNG_DIR).mkdir(parents=True, exist_ok=True)
-        for chart in charts:
-            save_png(chart.figure, out_dir / PNG_DIR / f"{chart.name}.png")
+    with drawing():
+        charts = draw_charts(data, palette)
+        if png:
+            (out_dir / PNG_DIR).mkdir(parents=True, exist_ok=True)
+            for chart in charts:
+                save_png(chart.figure, out_dir / PNG_DIR / f"{chart.name}.png")
     caps = data.capacities
     slo_text = f"p{data.percentile:g} {data.metric} <= {data.slo_ms:,.0f} ms" if data.slo_ms else "not set"
     no_verdict = "one variant only, so nothing to compare" if len(caps) < 2 else "no step was measured"

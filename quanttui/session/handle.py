@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from quanttui.core.stream import Policy, SessionStream, Subscription
 from quanttui.session.commands import Command, Job
 from quanttui.session.spec import SessionInfo
-from quanttui.session.thread import SessionThread
+from quanttui.session.thread import SessionThread, settle
 
 
 class DrivableSession(Protocol):
@@ -29,7 +29,7 @@ class DrivableSession(Protocol):
 
     def handle(self, command: Command) -> None: ...
 
-    def run_job(self, job: Job) -> list[Path]: ...
+    def run_job(self, job: Job) -> list[Path] | concurrent.futures.Future[list[Path]]: ...
 
     async def run(self) -> Any: ...
 
@@ -74,7 +74,7 @@ class SessionHandle:
             return self._thread.schedule(fn)
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         try:
-            future.set_result(fn())
+            settle(future, fn())
         except Exception as exc:
             future.set_exception(exc)
         return future

@@ -6,6 +6,9 @@ console's thread; the console hears back with the paths or the error (session/ha
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from quanttui.core.fold import SessionFold
@@ -13,7 +16,7 @@ from quanttui.core.recording import RecordingHeader
 from quanttui.core.summary import build_summary
 from quanttui.io.catalog_export import export_triage
 from quanttui.io.export import write_json_export, write_sweep_csv
-from quanttui.io.report_files import ReportOptions, write_report
+from quanttui.io.report_files import ReportOptions, write_report_files
 from quanttui.session.commands import ExportCatalog, ExportSummary, Job, WriteReport
 from quanttui.session.triage import TriageTagging
 
@@ -33,17 +36,33 @@ def export_summary(header: RecordingHeader, fold: SessionFold, out_dir: Path, t:
     return [summary_path, csv_path]
 
 
+def drawn_off_the_loop(written: list[Path], draw_page: Callable[[], Path]) -> Future[list[Path]]:
+    """report.html drawn on a thread of its own (charts take seconds; the session's loop goes on
+    scraping and recording meanwhile); the future holds every path once the page is written."""
+    future: Future[list[Path]] = Future()
+
+    def draw() -> None:
+        try:
+            future.set_result([*written, draw_page()])
+        except BaseException as exc:  # to whoever asked, as a job's error
+            future.set_exception(exc)
+
+    threading.Thread(target=draw, name="report-html", daemon=True).start()
+    return future
+
+
 def run_job(
     job: Job, header: RecordingHeader, fold: SessionFold, tagging: TriageTagging, title: str
-) -> list[Path]:
-    """Do one job; returns the files written (errors are raised to whoever asked)."""
+) -> list[Path] | Future[list[Path]]:
+    """Do one job; returns the files written, or a future of them for a job that finishes off the
+    session's loop (errors are raised to whoever asked)."""
     match job:
         case ExportSummary(out_dir=out_dir):
             return export_summary(header, fold, out_dir, fold.aggregator.last_t)
         case WriteReport(out_dir=out_dir):
             triage = fold.triage
             triage.load_tags(tagging.loaded())  # a tag of an earlier sitting counts too
-            return write_report(
+            written, draw_page = write_report_files(
                 fold,
                 header.config,
                 title,
@@ -52,6 +71,7 @@ def run_job(
                 triage,
                 traces_dir="../traces",
             )
+            return written if draw_page is None else drawn_off_the_loop(written, draw_page)
         case ExportCatalog(out_dir=out_dir):
             triage = fold.triage
             triage.load_tags(tagging.loaded())

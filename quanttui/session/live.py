@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -182,7 +183,7 @@ class LiveSession:
             case _:
                 pass  # a replay's command
 
-    def run_job(self, job: Job) -> list[Path]:
+    def run_job(self, job: Job) -> list[Path] | Future[list[Path]]:
         """A file job from the session's fold, on the session's loop (session/jobs.py)."""
         title = (self.config.out_dir / "recording.jsonl").name
         return run_job(job, self.header, self.fold, self.tagging, title)

@@ -3,6 +3,7 @@ headless `replay_headless`."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 from quanttui.core.fold import SessionFold
@@ -98,7 +99,7 @@ class ReplaySession:
             case _:
                 pass
 
-    def run_job(self, job: Job) -> list[Path]:
+    def run_job(self, job: Job) -> list[Path] | Future[list[Path]]:
         """A file job from the replay's fold (what has been replayed so far)."""
         return run_job(job, self.header, self.fold, self.tagging, self.path.name)
 

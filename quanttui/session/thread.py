@@ -120,7 +120,7 @@ class SessionThread:
             if not future.set_running_or_notify_cancel():
                 return
             try:
-                future.set_result(fn())
+                settle(future, fn())
             except BaseException as exc:
                 future.set_exception(exc)
 
@@ -147,3 +147,19 @@ class SessionThread:
         self._ready.wait(5.0)
         loop = self._loop
         return loop if loop is not None and not loop.is_closed() else None
+
+
+def settle(future: concurrent.futures.Future[Any], result: Any) -> None:
+    """`result` into `future`; a result that is itself a future (a job finishing on another
+    thread) settles it when that one is done."""
+    if not isinstance(result, concurrent.futures.Future):
+        future.set_result(result)
+        return
+
+    def done(inner: concurrent.futures.Future[Any]) -> None:
+        if inner.exception() is not None:
+            future.set_exception(inner.exception())
+        else:
+            future.set_result(inner.result())
+
+    result.add_done_callback(done)

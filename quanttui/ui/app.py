@@ -261,7 +261,7 @@ class QuanttuiApp(KeyActions, App[None]):
         if message.error is not None:
             self.notify(f"{message.what} failed: {message.error}", severity="error", timeout=30)
         else:
-            self.notify("\n".join(str(p) for p in message.paths), title=message.what)
+            self.notify(written_words(message.paths), title=message.what)
 
     def action_export(self) -> None:
         self.run_job(ExportSummary(self.out_dir), "exported")
@@ -368,3 +368,12 @@ class QuanttuiApp(KeyActions, App[None]):
             if command.title != "Screenshot":  # ours writes into the out dir
                 yield command
         yield from palette_commands(self)
+
+
+def written_words(paths: list[Path]) -> str:
+    """The files a job wrote: a report's page first, with the count of the files beside it (a
+    notice at 80x24 has no room for every path)."""
+    page = next((p for p in paths if p.name == "report.html"), None)
+    if page is None or len(paths) < 3:
+        return "\n".join(str(p) for p in paths)
+    return f"{page}\nand {len(paths) - 1} more files beside it (markdown, CSV, JSON; PNGs in charts/)"

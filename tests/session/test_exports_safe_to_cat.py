@@ -69,9 +69,10 @@ def test_every_export_of_a_hostile_run_is_free_of_controls_and_bidi(tmp_path):
     assert report.returncode == 0, report.stderr
     replay = quanttui("replay", str(recording), "--headless", "--json")
     assert replay.returncode == 0, replay.stderr
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".png"]  # PNGs: images, not text
     assert {p.name for p in files} >= {"failure_catalog.md", "failure_catalog.csv", "failure_catalog.json",
-                                       "capacity.md", "sweep.csv", "business_case.md", "recording.jsonl"}  # fmt: skip
+                                       "capacity.md", "sweep.csv", "business_case.md", "recording.jsonl",
+                                       "report.html", "report.json"}  # fmt: skip
     for path in files:
         text = path.read_text(encoding="utf-8")
         assert not UNSAFE.search(text), (path.name, UNSAFE.search(text))

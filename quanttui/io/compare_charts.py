@@ -63,7 +63,7 @@ def slo_overlay(runs: Sequence[CompareRun], palette: Palette) -> Figure:
     ax.set_ylabel(f"p{runs[0].percentile:g} {runs[0].metric} (ms)")
     ax.set_ylim(bottom=0)
     level_axis(ax, runs[0].kind, [p.level for run in runs for p in run.points])
-    legend(ax, palette)
+    legend(ax, palette, below=True)
     return fig
 
 
@@ -76,7 +76,7 @@ def throughput_overlay(runs: Sequence[CompareRun], palette: Palette) -> Figure:
     for ax in (left, right):
         ax.set_ylim(bottom=0)
         level_axis(ax, runs[0].kind, [p.level for run in runs for p in run.points])
-    legend(left, palette)
+    legend(left, palette, below=True)
     return fig
 
 
@@ -87,7 +87,7 @@ def cost_overlay(runs: Sequence[CompareRun], palette: Palette) -> Figure:
     ax.set_ylabel("$ per 1M output tokens")
     ax.set_ylim(bottom=0)
     level_axis(ax, runs[0].kind, [p.level for run in runs for p in run.points])
-    legend(ax, palette)
+    legend(ax, palette, below=True)
     return fig
 
 

@@ -70,12 +70,21 @@ def figure(palette: Palette, panels: int = 1, height: float = HEIGHT_IN) -> tupl
     return fig, list(axes)
 
 
-def legend(ax: Axes, palette: Palette) -> None:
-    handles, _ = ax.get_legend_handles_labels()
-    if handles:
-        legend = ax.legend(frameon=False, fontsize=8)
-        for text in legend.get_texts():
-            text.set_color(palette.foreground)
+def legend(ax: Axes, palette: Palette, below: bool = False) -> None:
+    """The axes' legend in the theme's colours; `below` the figure when it has many entries, so
+    it never hides a line."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    if below:
+        longest = max(len(label) for label in labels)
+        columns = max(1, min(4, len(handles), 110 // (longest + 8)))  # ~110 characters fit across
+        box = ax.figure.legend(handles, labels, loc="outside lower center", ncols=columns, frameon=False,
+                               fontsize=8)  # fmt: skip
+    else:
+        box = ax.legend(frameon=False, fontsize=8)
+    for text in box.get_texts():
+        text.set_color(palette.foreground)
 
 
 def level_axis(ax: Axes, kind: LevelKind, levels: Sequence[float]) -> None:
@@ -168,7 +177,7 @@ def throughput_chart(data: ReportData, palette: Palette) -> Figure:
     for ax in (left, right):
         ax.set_ylim(bottom=0)
         level_axis(ax, data.kind, [r.level for r in data.rows])
-        legend(ax, palette)
+    legend(right, palette, below=True)
     return fig
 
 
@@ -233,7 +242,7 @@ def kv_chart(data: ReportData, palette: Palette) -> Figure:
     for ax in (left, right):
         _time_shading(ax, data, palette, labels=ax is left)
         ax.set_xlabel("session time (s)")
-        legend(ax, palette)
+    legend(right, palette, below=True)
     return fig
 
 

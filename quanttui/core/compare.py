@@ -18,7 +18,7 @@ from typing import Any
 
 from quanttui.core.capacity import VariantCapacity
 from quanttui.core.cost import usd_per_million
-from quanttui.core.levels import LevelKind
+from quanttui.core.levels import LevelKind, level_text
 
 REPORT_JSON_VERSION = 1
 
@@ -105,14 +105,18 @@ def run_from_json(data: dict[str, Any], label: str, source: str) -> CompareRun:
         raise CompareInputError(f"not a quanttui report.json: {exc}") from None
 
 
-def capacity_interval(cap: VariantCapacity) -> tuple[float, float] | None:
-    """Where the variant's capacity lies, [held, breached): `held` 0 when it held no level; `breached`
-    infinite when no breach was decided (undecided or not reached). None without an SLO."""
+def capacity_interval(cap: VariantCapacity, points: Sequence[LevelPoint] = ()) -> tuple[float, float] | None:
+    """Where the variant's capacity lies, [held, breached): `held` 0 when it held no level;
+    `breached` the ending breach, else the lowest step of the variant decided "breaches" (an
+    undecided step below it left the chain open), else infinite. None without an SLO."""
     if cap.slo_ms is None or cap.status == "no slo":
         return None
     low = cap.max_conc_meeting_slo or 0.0
     high = cap.first_conc_over_slo if cap.decided and cap.first_conc_over_slo is not None else math.inf
-    return (low, high)
+    breaches = [
+        p.level for p in points if p.variant == cap.variant and p.decision == "breaches" and p.level > low
+    ]
+    return (low, min([high, *breaches]))
 
 
 def _interval_text(cap: VariantCapacity, interval: tuple[float, float]) -> str:
@@ -205,7 +209,7 @@ def step_differences(a: Entry, b: Entry) -> str:
 def pair_sentence(a: Entry, b: Entry, differing: dict[str, list[str]]) -> str:
     """What two variants of different runs say side by side, from their capacity intervals."""
     first, second = _serves(a), _serves(b)
-    ia, ib = capacity_interval(a.cap), capacity_interval(b.cap)
+    ia, ib = capacity_interval(a.cap, a.run.points), capacity_interval(b.cap, b.run.points)
     slo = f"p{a.run.percentile:g} {a.run.metric} <= {a.run.slo_ms:,.0f} ms" if a.run.slo_ms else ""
     if ia is None or ib is None:
         relation = "no SLO in both runs, so no capacities to compare"
@@ -238,6 +242,48 @@ def pair_sentence(a: Entry, b: Entry, differing: dict[str, list[str]]) -> str:
     return sentence
 
 
+def _level(run: CompareRun, value: float) -> str:
+    return f"c={value:g}" if run.kind is LevelKind.CONCURRENCY else level_text(run.kind, value)
+
+
+def runs_summary(a: CompareRun, b: CompareRun) -> str:
+    """How two runs differ, in one paragraph: settings, machine, price, how far each variant's ramp
+    went, whether any figure with an interval separates them, and the figures without one."""
+    parts = []
+    differ = differing_settings([a, b])
+    parts.append(f"settings differ ({', '.join(differ)})" if differ else "same settings")
+    parts.append(f"machines {a.where} vs {b.where}" if a.where != b.where else f"both on {a.where}")
+    if a.usd_per_hour != b.usd_per_hour:
+        parts.append(f"price ${_n(a.usd_per_hour, 2)} vs ${_n(b.usd_per_hour, 2)}/h")
+    shared = [c.variant for c in a.capacities if c.variant in {d.variant for d in b.capacities}]
+    reach = []
+    for name in shared:
+        top_a = max((p.level for p in a.points if p.variant == name), default=None)
+        top_b = max((p.level for p in b.points if p.variant == name), default=None)
+        if top_a is not None and top_b is not None and top_a != top_b:
+            reach.append(f"{name} ran up to {_level(a, top_a)} vs {_level(b, top_b)}")
+    parts += reach
+    separated = []
+    for name in shared:
+        ea = Entry(a, next(c for c in a.capacities if c.variant == name))
+        eb = Entry(b, next(c for c in b.capacities if c.variant == name))
+        ia, ib = capacity_interval(ea.cap, a.points), capacity_interval(eb.cap, b.points)
+        if ia and ib and a.kind is b.kind and (ia[1] <= ib[0] or ib[1] <= ia[0]):
+            separated.append(f"{name}'s capacity")
+        if "differs at" in step_differences(ea, eb):
+            separated.append(f"{name}'s p{a.percentile:g} {a.metric} at some levels")
+    if separated:
+        parts.append("apart at 95 %: " + ", ".join(separated) + " (pair by pair below)")
+    elif shared:
+        parts.append(f"no figure with an interval tells them apart (every capacity and every common step's "
+                     f"p{a.percentile:g} {a.metric} overlap at 95 %)")  # fmt: skip
+    untested = [f"{name} {_n(next(c for c in a.capacities if c.variant == name).peak_tok_s)} vs "
+                f"{_n(next(c for c in b.capacities if c.variant == name).peak_tok_s)}" for name in shared]  # fmt: skip
+    if untested:
+        parts.append("peak tok/s (no interval, not tested): " + ", ".join(untested))
+    return f"{a.label} vs {b.label}: " + "; ".join(parts) + "."
+
+
 def pair_sentences(runs: Sequence[CompareRun]) -> list[str]:
     """One sentence per pair of variants from different runs: the same variant name first, then
     the rest (a run's own variants are compared in its own report)."""
@@ -255,7 +301,9 @@ def _n(value: float | None, digits: int = 1) -> str:
 def compare_markdown(runs: Sequence[CompareRun]) -> str:
     """compare.md: the settings that differ, a table per run and variant, a sentence per pair."""
     out = ["# quanttui compare: " + " vs ".join(run.label for run in runs), ""]
-    out += ["## Runs", ""]
+    out += ["## How the runs differ", ""]
+    out += [f"- {runs_summary(a, b)}" for i, a in enumerate(runs) for b in runs[i + 1 :]] or ["Only one run."]
+    out += ["", "## Runs", ""]
     for run in runs:
         out.append(f"- **{run.label}**: {run.where}; {run.source or '—'}")
     differing = differing_settings(runs)
@@ -274,7 +322,7 @@ def compare_markdown(runs: Sequence[CompareRun]) -> str:
     for entry in Comparison(runs).entries():
         run, cap = entry.run, entry.cap
         slo = f"p{run.percentile:g} {run.metric} <= {run.slo_ms:,.0f} ms" if run.slo_ms else "none"
-        interval = capacity_interval(cap)
+        interval = capacity_interval(cap, run.points)
         cells = [run.label, cap.variant, slo, cap.holds_text(), _interval_text(cap, interval) if interval else "—",
                  _n(cap.tok_s_at_max_safe), _n(cap.peak_tok_s),
                  _n(run.usd_per_hour, 2), _n(run.usd_per_million(cap), 2)]  # fmt: skip

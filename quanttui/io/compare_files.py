@@ -21,6 +21,7 @@ from quanttui.core.compare import (
     differing_settings,
     pair_sentences,
     run_from_json,
+    runs_summary,
 )
 from quanttui.core.recording import RecordingError
 from quanttui.core.run_summary import compare_run
@@ -100,7 +101,7 @@ def write_compare(runs: Sequence[CompareRun], out_dir: Path, palette: Palette) -
     tables = markdown.split("\n## Runs", 1)[1] if "\n## Runs" in markdown else markdown
     page = page_environment().get_template("compare.html.j2").render(
         page_title="quanttui compare: " + " vs ".join(run.label for run in runs), version=__version__,
-        palette=palette, charts=charts, png_dir=PNG_DIR, sentences=pair_sentences(runs),
+        palette=palette, charts=charts, png_dir=PNG_DIR, sentences=pair_sentences(runs), summaries=[runs_summary(a, b) for i, a in enumerate(runs) for b in runs[i + 1 :]],
         differing=list(differing_settings(runs)), tables_html=markdown_html("## Runs" + tables),
     )  # fmt: skip
     html_path = out_dir / COMPARE_FILES[0]

@@ -15,6 +15,7 @@ from quanttui.core.compare import (
     differing_settings,
     pair_sentences,
     run_from_json,
+    runs_summary,
 )
 from quanttui.core.levels import LevelKind
 
@@ -97,3 +98,23 @@ def test_report_json_round_trip_and_bad_fields():
         run_from_json(data | {"report_json": 99}, "", "")
     with pytest.raises(CompareInputError, match="not a quanttui report.json"):
         run_from_json(data | {"kind": "sideways"}, "", "")
+
+
+def test_a_decided_breach_above_an_undecided_step_still_bounds_the_capacity():
+    undecided = cap("awq", None, None, status="undecided")
+    breach = LevelPoint("awq", 0, 8, 9000, 8500, None, "breaches", 10.0, 0.1, 1.0)
+    assert capacity_interval(undecided, [breach]) == (0.0, 8)
+    assert capacity_interval(undecided, []) == (0.0, math.inf)
+
+
+def test_the_runs_summary_says_how_two_runs_differ():
+    a = run(
+        "monday", [cap("awq", 4, 8)], [point("awq", 1, 900, 800, 1000), point("awq", 8, 9000, 8500, 9500)]
+    )
+    b = run("tuesday", [cap("awq", 4, 8)], [point("awq", 1, 950, 850, 1050)], where="NVIDIA RTX 2000 Ada",
+            settings=SETTINGS | {"output tokens": "256"})  # fmt: skip
+    summary = runs_summary(a, b)
+    assert summary.startswith("monday vs tuesday: settings differ (output tokens); machines NVIDIA L4 vs NVIDIA "
+                              "RTX 2000 Ada; awq ran up to c=8 vs c=1; no figure with an interval tells them apart")  # fmt: skip
+    c = run("wednesday", [cap("awq", 16, 32)], [point("awq", 1, 400, 350, 450)])
+    assert "apart at 95 %: awq's capacity, awq's p95 e2e at some levels" in runs_summary(a, c)

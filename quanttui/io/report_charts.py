@@ -70,7 +70,7 @@ def figure(palette: Palette, panels: int = 1, height: float = HEIGHT_IN) -> tupl
     return fig, list(axes)
 
 
-def legend(ax: Axes, palette: Palette, below: bool = False) -> None:
+def legend(ax: Axes, palette: Palette, below: bool = False, loc: str = "best") -> None:
     """The axes' legend in the theme's colours; `below` the figure when it has many entries, so
     it never hides a line."""
     handles, labels = ax.get_legend_handles_labels()
@@ -82,7 +82,7 @@ def legend(ax: Axes, palette: Palette, below: bool = False) -> None:
         box = ax.figure.legend(handles, labels, loc="outside lower center", ncols=columns, frameon=False,
                                fontsize=8)  # fmt: skip
     else:
-        box = ax.legend(frameon=False, fontsize=8)
+        box = ax.legend(frameon=False, fontsize=8, loc=loc)
     for text in box.get_texts():
         text.set_color(palette.foreground)
 
@@ -205,7 +205,7 @@ def distribution_chart(data: ReportData, palette: Palette) -> Figure:
         values = [v for d in data.distributions for v in (d.ttft_ms if ax is left else d.itl_ms)]
         if values and min(values) > 0 and max(values) / min(values) > 20:
             ax.set_xscale("log")
-        legend(ax, palette)
+        legend(ax, palette, loc="lower right")
     return fig
 
 
@@ -329,7 +329,7 @@ def compute_chart(data: ReportData, palette: Palette) -> Figure:
         left = [a + b for a, b in zip(left, widths, strict=True)]
     ax.invert_yaxis()
     ax.set_xlabel("ms per decode step")
-    legend(ax, palette)
+    legend(ax, palette, below=True)
     return fig
 
 

@@ -14,7 +14,7 @@ def palette_commands(app: Any) -> Iterator[SystemCommand]:
     yield SystemCommand("Export summary", f"Write summary JSON and sweep.csv into {out}", app.action_export)
     yield SystemCommand(
         "Write report",
-        f"capacity.md, cost_model.md, business_case.md into {out / 'report'}",
+        f"report.html (charts), capacity.md, cost_model.md, business_case.md into {out / 'report'}",
         app.write_report,
     )
     yield SystemCommand(

@@ -49,9 +49,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             runs.append(load_run(path, label, price))
     except (CompareError, PaletteError) as exc:
         raise UsageError(str(exc)) from None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: a file, not a folder")
     labels = [run.label for run in runs]
     if len(set(labels)) < len(labels):
         raise UsageError(f"two runs have the same name ({', '.join(labels)}): name them with --label")
-    for path in write_compare(runs, Path(args.out), palette):
+    for path in write_compare(runs, out, palette):
         stderr(f"wrote {path}")
     return EXIT_OK

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from quanttui.cli.common import EXIT_OK, UsageError, positive, stderr
 from quanttui.core.loadplan import SloMetric
-from quanttui.io.report_files import ReportOptions, build_report
-from quanttui.io.report_palette import REPORT_THEME, PaletteError, load_palette
+from quanttui.io.report_files import ReportOptionError, ReportOptions, build_report
+from quanttui.io.report_palette import REPORT_THEME, PaletteError
 
 
 def add_report(sub: argparse._SubParsersAction) -> None:
@@ -64,10 +64,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         theme=args.theme, dist_level=args.dist_level, html=not args.no_html,
     )  # fmt: skip
     try:
-        if options.html:
-            load_palette(args.theme)  # a bad theme is one line before anything is written
         paths = build_report(args.file, Path(args.out), options, args.triage)
-    except PaletteError as exc:
+    except (PaletteError, ReportOptionError) as exc:
         raise UsageError(str(exc)) from None
     for path in paths:
         stderr(f"wrote {path}")

@@ -91,6 +91,7 @@ def run_from_json(data: dict[str, Any], label: str, source: str) -> CompareRun:
             for p in data["points"]
         ]
         settings = {str(k): str(v) for k, v in dict(data["settings"]).items()}
+        _check_numbers(data, caps, points)
         return CompareRun(
             label=label or str(data["label"]), where=str(data["where"]), usd_per_hour=data.get("usd_per_hour"),
             settings=settings, kind=kind, metric=str(data["metric"]), percentile=float(data["percentile"]),
@@ -103,6 +104,41 @@ def run_from_json(data: dict[str, Any], label: str, source: str) -> CompareRun:
         raise CompareInputError(f"field {exc.args[0]!r}: missing") from None
     except (TypeError, ValueError, AttributeError) as exc:
         raise CompareInputError(f"not a quanttui report.json: {exc}") from None
+
+
+_CAPACITY_NUMBERS = ("slo_ms", "max_conc_meeting_slo", "first_conc_over_slo", "blowup_conc", "peak_tok_s",
+                     "tok_s_at_max_safe", "p95_at_max_safe_ms", "batch1_tok_s", "percentile", "confidence")  # fmt: skip
+_POINT_NUMBERS = ("level", "pct_ms", "pct_lo_ms", "pct_hi_ms", "tok_s", "goodput_req_s", "req_s")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_numbers(
+    data: dict[str, Any], caps: Sequence[VariantCapacity], points: Sequence[LevelPoint]
+) -> None:
+    """Every figure a finite number (or absent where it may be): a report.json edited by hand or
+    by another tool is refused by field, not drawn wrong."""
+    for name in ("usd_per_hour", "slo_ms"):
+        if data.get(name) is not None and not _number(data[name]):
+            raise CompareInputError(f"field {name!r}: {data[name]!r} is not a finite number")
+    if not _number(data.get("percentile")):
+        raise CompareInputError(f"field 'percentile': {data.get('percentile')!r} is not a finite number")
+    for i, cap in enumerate(caps):
+        if not isinstance(cap.variant, str):
+            raise CompareInputError(f"field 'capacities[{i}].variant': not a string")
+        for name in _CAPACITY_NUMBERS:
+            value = getattr(cap, name)
+            if value is not None and not _number(value):
+                raise CompareInputError(f"field 'capacities[{i}].{name}': {value!r} is not a finite number")
+    for i, point in enumerate(points):
+        if not isinstance(point.variant, str) or not isinstance(point.trial, int):
+            raise CompareInputError(f"field 'points[{i}]': variant must be a string, trial an integer")
+        for name in _POINT_NUMBERS:
+            value = getattr(point, name)
+            if (value is not None or name == "level") and not _number(value):
+                raise CompareInputError(f"field 'points[{i}].{name}': {value!r} is not a finite number")
 
 
 def capacity_interval(cap: VariantCapacity, points: Sequence[LevelPoint] = ()) -> tuple[float, float] | None:
@@ -179,15 +215,52 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
-def step_differences(a: Entry, b: Entry) -> str:
-    """The two variants' SLO percentile at the levels both ran, judged by their intervals: the
-    levels where the intervals do not overlap, or that none differ."""
-    if a.run.metric != b.run.metric or a.run.kind is not b.run.kind:
-        return ""
+def _slo(run: CompareRun) -> str:
+    return f"p{run.percentile:g} {run.metric} <= {run.slo_ms:,.0f} ms" if run.slo_ms else "no SLO"
+
+
+def _steps_comparable(a: CompareRun, b: CompareRun) -> str | None:
+    """Why two runs' step percentiles are not on one scale, or None when they are."""
+    if a.kind is not b.kind:
+        return "their ramps vary different things"
+    if (a.metric, a.percentile) != (b.metric, b.percentile):
+        return f"their SLO percentiles differ (p{a.percentile:g} {a.metric} vs p{b.percentile:g} {b.metric})"
+    return None
+
+
+def _capacities_comparable(a: CompareRun, b: CompareRun) -> str | None:
+    """Why two runs' capacities are not on one scale, or None when they are."""
+    missing = [run.label for run in (a, b) if not run.slo_ms]
+    if missing:
+        return f"{' and '.join(missing)} had no SLO, so there is no capacity to compare"
+    steps = _steps_comparable(a, b)
+    if steps:
+        return f"{steps}, so their capacities are not on one scale"
+    if a.slo_ms != b.slo_ms:
+        return f"their SLOs differ ({_slo(a)} vs {_slo(b)}), so their capacities are not on one scale"
+    return None
+
+
+def _common_levels(
+    a: Entry, b: Entry
+) -> tuple[dict[float, LevelPoint], dict[float, LevelPoint], list[float]]:
     mine = {p.level: p for p in a.run.points if p.variant == a.cap.variant and p.trial == 0}
     theirs = {p.level: p for p in b.run.points if p.variant == b.cap.variant and p.trial == 0}
-    common = sorted(level for level in mine if level in theirs and mine[level].pct_ms is not None)
-    common = [level for level in common if theirs[level].pct_ms is not None]
+    common = [
+        level
+        for level in sorted(mine)
+        if level in theirs and mine[level].pct_ms is not None and theirs[level].pct_ms is not None
+    ]
+    return mine, theirs, common
+
+
+def step_differences(a: Entry, b: Entry) -> str:
+    """The two variants' SLO percentile at the levels both ran (first trial), judged by their
+    intervals: the levels where the intervals do not overlap, or that none differ; "" when there
+    is nothing on one scale to compare."""
+    if _steps_comparable(a.run, b.run):
+        return ""
+    mine, theirs, common = _common_levels(a, b)
     if not common:
         return ""
     differ = []
@@ -196,9 +269,8 @@ def step_differences(a: Entry, b: Entry) -> str:
         p_lo, p_hi = p.pct_lo_ms or 0.0, p.pct_hi_ms if p.pct_hi_ms is not None else math.inf
         q_lo, q_hi = q.pct_lo_ms or 0.0, q.pct_hi_ms if q.pct_hi_ms is not None else math.inf
         if p_hi < q_lo or q_hi < p_lo:
-            differ.append(f"{a.cap.at(level) if a.cap.kind is not LevelKind.CONCURRENCY else f'c={level:g}'}: "
-                          f"{_ms(p.pct_ms)} ms [{_ms(p.pct_lo_ms)}, {_ms(p.pct_hi_ms)}] vs {_ms(q.pct_ms)} ms "
-                          f"[{_ms(q.pct_lo_ms)}, {_ms(q.pct_hi_ms)}]")  # fmt: skip
+            differ.append(f"{_level(a.run, level)}: {_ms(p.pct_ms)} ms [{_ms(p.pct_lo_ms)}, {_ms(p.pct_hi_ms)}] vs "
+                          f"{_ms(q.pct_ms)} ms [{_ms(q.pct_lo_ms)}, {_ms(q.pct_hi_ms)}]")  # fmt: skip
     pct = f"p{a.run.percentile:g} {a.run.metric}"
     levels = ", ".join(f"{v:g}" for v in common)
     if not differ:
@@ -210,17 +282,17 @@ def pair_sentence(a: Entry, b: Entry, differing: dict[str, list[str]]) -> str:
     """What two variants of different runs say side by side, from their capacity intervals."""
     first, second = _serves(a), _serves(b)
     ia, ib = capacity_interval(a.cap, a.run.points), capacity_interval(b.cap, b.run.points)
-    slo = f"p{a.run.percentile:g} {a.run.metric} <= {a.run.slo_ms:,.0f} ms" if a.run.slo_ms else ""
-    if ia is None or ib is None:
-        relation = "no SLO in both runs, so no capacities to compare"
-    elif a.run.kind is not b.run.kind:
-        relation = "their ramps vary different things, so their capacities are not on one scale"
+    why_not = _capacities_comparable(a.run, b.run)
+    if why_not is None and (ia is None or ib is None):
+        why_not = "no capacity to compare"
+    if why_not is not None or ia is None or ib is None:
+        relation = why_not or ""
     elif ia[1] <= ib[0]:
-        relation = (f"{b.name} holds more than {a.name} at {slo} (capacity in {_interval_text(b.cap, ib)} vs "
-                    f"{_interval_text(a.cap, ia)}: the intervals do not overlap)")  # fmt: skip
+        relation = (f"{b.name} holds more than {a.name} at {_slo(a.run)} (capacity in {_interval_text(b.cap, ib)} "
+                    f"vs {_interval_text(a.cap, ia)}: the intervals do not overlap)")  # fmt: skip
     elif ib[1] <= ia[0]:
-        relation = (f"{a.name} holds more than {b.name} at {slo} (capacity in {_interval_text(a.cap, ia)} vs "
-                    f"{_interval_text(b.cap, ib)}: the intervals do not overlap)")  # fmt: skip
+        relation = (f"{a.name} holds more than {b.name} at {_slo(a.run)} (capacity in {_interval_text(a.cap, ia)} "
+                    f"vs {_interval_text(b.cap, ib)}: the intervals do not overlap)")  # fmt: skip
     else:
         relation = (f"their capacities do not differ: {_interval_text(a.cap, ia)} and {_interval_text(b.cap, ib)} "
                     "overlap, so neither run shows more users held")  # fmt: skip
@@ -248,7 +320,8 @@ def _level(run: CompareRun, value: float) -> str:
 
 def runs_summary(a: CompareRun, b: CompareRun) -> str:
     """How two runs differ, in one paragraph: settings, machine, price, how far each variant's ramp
-    went, whether any figure with an interval separates them, and the figures without one."""
+    went, whether any figure with an interval separates them (or why nothing could be compared),
+    and the figures without one."""
     parts = []
     differ = differing_settings([a, b])
     parts.append(f"settings differ ({', '.join(differ)})" if differ else "same settings")
@@ -256,27 +329,41 @@ def runs_summary(a: CompareRun, b: CompareRun) -> str:
     if a.usd_per_hour != b.usd_per_hour:
         parts.append(f"price ${_n(a.usd_per_hour, 2)} vs ${_n(b.usd_per_hour, 2)}/h")
     shared = [c.variant for c in a.capacities if c.variant in {d.variant for d in b.capacities}]
-    reach = []
     for name in shared:
         top_a = max((p.level for p in a.points if p.variant == name), default=None)
         top_b = max((p.level for p in b.points if p.variant == name), default=None)
         if top_a is not None and top_b is not None and top_a != top_b:
-            reach.append(f"{name} ran up to {_level(a, top_a)} vs {_level(b, top_b)}")
-    parts += reach
-    separated = []
+            parts.append(f"{name} ran up to {_level(a, top_a)} vs {_level(b, top_b)}")
+    separated, compared = [], []
+    capacity_why = _capacities_comparable(a, b)
     for name in shared:
         ea = Entry(a, next(c for c in a.capacities if c.variant == name))
         eb = Entry(b, next(c for c in b.capacities if c.variant == name))
         ia, ib = capacity_interval(ea.cap, a.points), capacity_interval(eb.cap, b.points)
-        if ia and ib and a.kind is b.kind and (ia[1] <= ib[0] or ib[1] <= ia[0]):
-            separated.append(f"{name}'s capacity")
-        if "differs at" in step_differences(ea, eb):
-            separated.append(f"{name}'s p{a.percentile:g} {a.metric} at some levels")
+        if capacity_why is None and ia and ib:
+            compared.append(f"{name}'s capacity")
+            if ia[1] <= ib[0] or ib[1] <= ia[0]:
+                separated.append(f"{name}'s capacity")
+        steps = step_differences(ea, eb)
+        if steps:
+            compared.append(
+                f"{name}'s p{a.percentile:g} {a.metric} at {len(_common_levels(ea, eb)[2])} common step(s)"
+            )
+            if "differs at" in steps:
+                separated.append(f"{name}'s p{a.percentile:g} {a.metric} at some levels")
     if separated:
         parts.append("apart at 95 %: " + ", ".join(separated) + " (pair by pair below)")
-    elif shared:
-        parts.append(f"no figure with an interval tells them apart (every capacity and every common step's "
-                     f"p{a.percentile:g} {a.metric} overlap at 95 %)")  # fmt: skip
+    elif compared:
+        parts.append(
+            "no figure with an interval tells them apart (" + ", ".join(compared) + ": each overlaps at 95 %)"
+        )
+    else:
+        why = (
+            "no variant in common"
+            if not shared
+            else (_steps_comparable(a, b) or capacity_why or "no common step")
+        )
+        parts.append(f"nothing with an interval could be compared ({why})")
     untested = [f"{name} {_n(next(c for c in a.capacities if c.variant == name).peak_tok_s)} vs "
                 f"{_n(next(c for c in b.capacities if c.variant == name).peak_tok_s)}" for name in shared]  # fmt: skip
     if untested:

@@ -44,7 +44,9 @@ class Timeline:
     engine: dict[str, list[EnginePoint]] = field(default_factory=dict)
     gpu_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # variant -> (t, MiB)
     rss_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # variant -> (t, MiB)
-    gpu_total_mib: float | None = None
+    gpu_total_mib: float | None = None  # summed over the GPUs seen
+    gpu_totals: dict[int, float] = field(default_factory=dict)  # GPU index -> its memory
+    _per_gpu: dict[str, dict[int, float]] = field(default_factory=dict)  # variant -> GPU index -> MiB
     steps: list[StepSpan] = field(default_factory=list)
     pids: dict[str, tuple[int, ...]] = field(default_factory=dict)
     end: float = 0.0
@@ -58,11 +60,16 @@ class Timeline:
                 point = EnginePoint(event.t, event.kv_cache_usage, event.running, event.waiting)
                 self.engine.setdefault(event.variant, []).append(point)
             case GpuSample():
-                self.gpu_total_mib = event.mem_total_mib
+                # One sample per GPU: a variant's memory is its processes' use summed over every GPU
+                # (a tensor-parallel engine spans several), each GPU at its latest sample.
+                self.gpu_totals[event.index] = event.mem_total_mib
+                self.gpu_total_mib = sum(self.gpu_totals.values())
                 for variant, pids in self.pids.items():
+                    per_gpu = self._per_gpu.setdefault(variant, {})
                     mine = [p.used_mib for p in event.processes if p.pid in pids]
-                    if mine:
-                        self.gpu_mib.setdefault(variant, []).append((event.t, sum(mine)))
+                    if mine or event.index in per_gpu:
+                        per_gpu[event.index] = sum(mine)
+                        self.gpu_mib.setdefault(variant, []).append((event.t, sum(per_gpu.values())))
             case ProcessSample():
                 self.rss_mib.setdefault(event.variant, []).append((event.t, event.rss_mib))
             case StepStarted():
@@ -82,6 +89,7 @@ class Timeline:
             gpu_mib={v: list(points) for v, points in self.gpu_mib.items()},
             rss_mib={v: list(points) for v, points in self.rss_mib.items()},
             gpu_total_mib=self.gpu_total_mib,
+            gpu_totals=dict(self.gpu_totals),
             steps=[StepSpan(s.step, s.label, s.start, s.end) for s in self.steps],
             pids=dict(self.pids),
             end=self.end,
@@ -93,6 +101,11 @@ class Timeline:
         processes, else their host resident memory (the CPU demo)."""
         if self.gpu_mib:
             return "GPU memory", self.gpu_mib
+        if self.gpu_totals:
+            return (
+                "host memory (RSS of the engine's processes; NVML listed none of them on the GPU)",
+                self.rss_mib,
+            )
         return "host memory (RSS of the engine's processes)", self.rss_mib
 
 

@@ -103,7 +103,7 @@ def draw_compare_charts(runs: Sequence[CompareRun], palette: Palette) -> list[Ch
     makers = [
         ("compare_slo_vs_load", f"{pct} against load, every run",
          f"Colour: variant; line style and marker: run. Bars: each step's two-sided interval; the SLO of each "
-         f"run dashed in its style. x axis: {unit}.{mixed}", slo_overlay),
+         f"run in that run's line style. x axis: {unit}.{mixed}", slo_overlay),
         ("compare_throughput_vs_load", "Throughput and goodput against load, every run",
          "Left: output tok/s. Right: goodput, the requests/s that met every SLO bound.", throughput_overlay),
     ]  # fmt: skip

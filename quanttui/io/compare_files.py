@@ -30,7 +30,7 @@ from quanttui.io.compare_charts import draw_compare_charts
 from quanttui.io.export import write_text_export
 from quanttui.io.recording_file import fold_recording
 from quanttui.io.report_charts import drawing, save_png
-from quanttui.io.report_html import PNG_DIR, markdown_html, page_environment
+from quanttui.io.report_html import PNG_DIR, markdown_html, page_environment, write_whole
 from quanttui.io.report_palette import Palette
 
 RUN_FILE = "report.json"
@@ -105,5 +105,5 @@ def write_compare(runs: Sequence[CompareRun], out_dir: Path, palette: Palette) -
         differing=list(differing_settings(runs)), tables_html=markdown_html("## Runs" + tables),
     )  # fmt: skip
     html_path = out_dir / COMPARE_FILES[0]
-    write_text_export(html_path, page)
+    write_whole(html_path, page)
     return [html_path, md_path]

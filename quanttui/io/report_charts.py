@@ -361,8 +361,10 @@ def draw_charts(data: ReportData, palette: Palette) -> list[Chart]:
     if data.rows:
         makers += [
             ("slo_vs_load", f"{pct} against load",
-             f"Each point: the step's {pct} and its two-sided interval (bars); x: a breach the test decided. "
-             f"Dashed: the SLO. x axis: {unit}.", slo_chart),
+             f"Each point: the step's {pct} and its two-sided interval (bars; a dotted arrow: no upper end "
+             f"from so few requests)"
+             + ("; x: a breach the test decided. Dashed: the SLO." if data.slo_ms else ". No SLO was set.")
+             + f" x axis: {unit}.", slo_chart),
             ("throughput_vs_load", "Throughput and goodput against load",
              "Left: output tokens/s. Right: goodput, the requests/s that met every SLO bound (solid), "
              "beside all completed requests/s (dotted).", throughput_chart),
@@ -374,18 +376,22 @@ def draw_charts(data: ReportData, palette: Palette) -> list[Chart]:
                        f"grey line at 95 %. Steps: {where}.", distribution_chart))  # fmt: skip
     if any(data.timeline.engine.values()):
         makers.append(("kv_and_queue", "KV cache and queue over time",
-                       "From the engines' /metrics. Shaded bands: the steps, labelled by level.", kv_chart))  # fmt: skip
+                       "From the engines' /metrics." + (" Shaded bands: the steps, labelled by level." if data.timeline.steps else ""), kv_chart))  # fmt: skip
     what, series = data.timeline.memory
     if any(series.values()):
         makers.append(("memory", f"Memory per variant: {what}",
-                       "Per engine, summed over its processes." if data.timeline.gpu_mib else
-                       "No GPU was seen, so this is the engines' host memory, not GPU memory.", memory_chart))  # fmt: skip
+                       "Per engine, summed over its processes (and GPUs)." if data.timeline.gpu_mib else
+                       "Host memory, not GPU memory: "
+                       + ("NVML listed none of the engines' processes (a container hides them)."
+                          if data.timeline.gpu_totals else "no GPU was seen."), memory_chart))  # fmt: skip
     if data.cost is not None and data.rows:
         held = [o for o, c in zip(data.operating, data.capacities, strict=True) if c.max_conc_meeting_slo]
         at_slo = (
             "Ringed: each variant at the largest level it holds within the SLO (equal p95)."
             if held
             else "No variant held a level within the SLO, so there is no cost at equal p95."
+            if data.slo_ms
+            else "No SLO was set, so there is no cost at equal p95."
         )
         makers.append(("cost_at_slo", "Cost per 1M output tokens at equal p95",
                        f"$/1M output tokens at each step, GPU at ${data.cost.gpu_usd_per_hour:,.2f}/h. {at_slo}",

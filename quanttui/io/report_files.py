@@ -45,6 +45,10 @@ RUN_FILE = "report.json"  # the run as `quanttui compare` reads it (core/compare
 REPORT_FILES = ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md", "business_case.md")
 
 
+class ReportOptionError(ValueError):
+    """A report option the recording cannot honour (a level it never ran); one line."""
+
+
 @dataclass(frozen=True)
 class ReportOptions:
     gpu_usd_per_hour: float | None = None  # else the recording's [cost]
@@ -176,6 +180,12 @@ def write_report_files(
     a snapshot of the fold, so a live session can have it drawn off its loop (None: no HTML)."""
     metric = SloMetric(options.slo_metric) if options.slo_metric else fold.slo_metric
     rows = fold.all_step_stats()
+    if options.dist_level is not None and not any(abs(r.level - options.dist_level) < 1e-9 for r in rows):
+        levels = ", ".join(f"{level:g}" for level in sorted({r.level for r in rows})) or "none"
+        raise ReportOptionError(
+            f"--dist-level {options.dist_level:g}: no step ran at that level (levels: {levels})"
+        )
+    palette = load_palette(options.theme) if options.html else None  # a bad theme before any file
     verdict = fold_verdict(fold, metric)
     capacities = list(verdict.capacities)
     hardware = header.get("hardware") or {}
@@ -222,11 +232,10 @@ def write_report_files(
     )
     write_json_export(out_dir / RUN_FILE, run.to_json())
     written.append(out_dir / RUN_FILE)
-    if not options.html:
+    if palette is None:
         return written, None
     if compute:
         markdown["compute"] = compute.read_text(encoding="utf-8")
-    palette = load_palette(options.theme)
     data = report_data(fold, inputs, options.dist_level, markdown, triage_summary(triage_state))
     return written, lambda: render_report_html(data, palette, out_dir, source=title)
 

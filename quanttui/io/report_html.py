@@ -3,13 +3,15 @@
 The page is a Jinja template with autoescaping on: every string from a recording (variant names,
 categories, model answers, tags) is escaped, and foreign text goes through `safe_text` first so
 control characters and bidi overrides show as what they are. The report's words are the same
-markdown the .md files hold, rendered by markdown-it with raw HTML and images off, so the HTML
-and the markdown cannot disagree and no markdown can make the page fetch anything. A
+markdown the .md files hold, rendered by markdown-it with raw HTML, images and links off, so the
+HTML and the markdown cannot disagree and no text from a recording can make the page fetch
+anything or link anywhere (a `[text](url)` shows as written). A
 Content-Security-Policy forbids any fetch or script even if something slipped through.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -32,7 +34,9 @@ _HEADING = re.compile(r"^(#{1,5}) ", re.MULTILINE)
 
 def markdown_html(text: str) -> str:
     """The report's markdown as HTML, one heading level down (the page has its own h1)."""
-    renderer = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+    renderer = (
+        MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image", "link", "autolink"])
+    )
     return renderer.render(_HEADING.sub(r"#\1 ", text))
 
 
@@ -67,7 +71,7 @@ def render_report_html(
                 save_png(chart.figure, out_dir / PNG_DIR / f"{chart.name}.png")
     caps = data.capacities
     slo_text = f"p{data.percentile:g} {data.metric} <= {data.slo_ms:,.0f} ms" if data.slo_ms else "not set"
-    no_verdict = "one variant only, so nothing to compare" if len(caps) < 2 else "no step was measured"
+    no_verdict = "no step was measured" if not caps else "one variant only, so nothing to compare"
     page = page_environment().get_template("report.html.j2").render(
         data=data, palette=palette, charts=charts, version=__version__, source=source,
         page_title=f"quanttui report: {data.title}", slo_text=slo_text, png_dir=PNG_DIR,
@@ -78,5 +82,13 @@ def render_report_html(
         compute_html=markdown_html(data.markdown["compute"]) if data.markdown.get("compute") else "",
     )  # fmt: skip
     path = out_dir / HTML_FILE
-    write_text_export(path, page)
+    write_whole(path, page)
     return path
+
+
+def write_whole(path: Path, text: str) -> None:
+    """The page appears whole or not at all: a reader never opens half a report (written beside,
+    then renamed over the old one)."""
+    partial = path.with_name(f".{path.name}.partial")
+    write_text_export(partial, text)
+    os.replace(partial, path)

@@ -6,9 +6,8 @@ console's thread; the console hears back with the paths or the error (session/ha
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from quanttui.core.fold import SessionFold
@@ -36,19 +35,15 @@ def export_summary(header: RecordingHeader, fold: SessionFold, out_dir: Path, t:
     return [summary_path, csv_path]
 
 
+# One thread draws every report.html, in the order asked: a later "Write report" never leaves an
+# older page beside newer markdown. Its thread is joined at exit, so quitting waits for the page.
+_PAGES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-html")
+
+
 def drawn_off_the_loop(written: list[Path], draw_page: Callable[[], Path]) -> Future[list[Path]]:
-    """report.html drawn on a thread of its own (charts take seconds; the session's loop goes on
-    scraping and recording meanwhile); the future holds every path once the page is written."""
-    future: Future[list[Path]] = Future()
-
-    def draw() -> None:
-        try:
-            future.set_result([*written, draw_page()])
-        except BaseException as exc:  # to whoever asked, as a job's error
-            future.set_exception(exc)
-
-    threading.Thread(target=draw, name="report-html", daemon=True).start()
-    return future
+    """report.html drawn off the session's loop (charts take seconds; the loop goes on scraping and
+    recording meanwhile); the future holds every path once the page is written."""
+    return _PAGES.submit(lambda: [*written, draw_page()])
 
 
 def run_job(

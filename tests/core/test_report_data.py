@@ -66,3 +66,12 @@ def test_the_timeline_keeps_every_sample_and_says_which_memory_it_is():
     what, series = fold.timeline.memory
     assert what == "GPU memory" and series == {"bf16": [(100.0, 7000.0)]}  # its own process only
     assert copy.gpu_mib == {}  # a snapshot does not move with the fold
+
+
+def test_an_engine_on_two_gpus_is_drawn_as_the_sum_of_both():
+    fold = folded()
+    for t, index, used in ((100.0, 0, 3000.0), (100.0, 1, 2500.0), (101.0, 0, 3100.0)):
+        fold.apply(GpuSample(t=t, index=index, name="GPU", mem_total_mib=16000, mem_used_mib=used, util_pct=None,
+                             power_w=None, processes=(GpuProcess(11, used),)))  # fmt: skip
+    assert fold.timeline.gpu_mib["bf16"] == [(100.0, 3000.0), (100.0, 5500.0), (101.0, 5600.0)]
+    assert fold.timeline.gpu_total_mib == 32000

@@ -48,7 +48,10 @@ TRIAGE_ALL = RECORDINGS / "demo-vllm-cpu-triage-all.jsonl"
 PROFILE = RECORDINGS / "demo-vllm-cpu-profile.jsonl"
 # The held strings of the hardening tests (tests/core/test_catalog.py), and ones that would fetch.
 HOSTILE = "a | b\nline two <script>alert(1)</script> ```x``` `````y [bold red]R[/] \x1b[31mred\x1b[0m é 雨"
-FETCHING = '<img src="http://127.0.0.1:9/img.png" onerror="alert(2)"> ![x](http://127.0.0.1:9/md.png)'
+FETCHING = (
+    '<img src="http://127.0.0.1:9/img.png" onerror="alert(2)"> ![x](http://127.0.0.1:9/md.png) '
+    "[click](https://evil.example/phish) <https://evil.example/auto>"
+)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Opened:
     charts: dict[str, Image.Image] = field(default_factory=dict)
     scripts: int = 0
     images: int = 0
+    links: list[str] = field(default_factory=list)  # every link leaving the page
     pdf_bytes: int = 0
 
 
@@ -90,7 +94,8 @@ def open_page(browser, path: Path, pdf: bool = False) -> Opened:
             "RGB"
         )
     opened = Opened(page.inner_text("body"), requests, problems, shot, charts,
-                    page.evaluate("document.scripts.length"), page.evaluate("document.images.length"))  # fmt: skip
+                    page.evaluate("document.scripts.length"), page.evaluate("document.images.length"),
+                    page.evaluate("[...document.links].map(a => a.href).filter(h => !h.startsWith('file:'))"))  # fmt: skip
     if pdf:
         opened.pdf_bytes = len(page.pdf(format="A4"))
     page.close()
@@ -200,6 +205,8 @@ def test_hostile_text_shows_as_text_and_fetches_nothing(browser, tmp_path):
     opened = open_page(browser, tmp_path / "rep" / "report.html")
     assert opened.problems == []  # no alert ran, no blocked fetch complained
     assert len(opened.requests) == 1 and opened.scripts == 0 and opened.images == 0
+    assert opened.links == []  # the markdown's links are off: "[click](https://...)" shows as written
+    assert "[click](https://evil.example/phish) <https://evil.example/auto>" in opened.text
     # shown literally: tags, brackets and markup as text; terminal escapes dropped (core/literal.py)
     assert "line two <script>alert(1)</script>" in opened.text
     assert '<img src="http://127.0.0.1:9/img.png" onerror="alert(2)">' in opened.text

@@ -62,5 +62,27 @@ def test_bad_runs_and_options_are_one_line(tmp_path):
                    "field 'foreground': 'ansi_default' is not a #RRGGBB colour")  # fmt: skip
     one_line_error(quanttui("report", str(DEMO), "--out", str(tmp_path / "r"), "--theme", "nope"), "report",
                    "--theme: no theme called 'nope'")  # fmt: skip
+    one_line_error(quanttui("report", str(DEMO), "--out", str(tmp_path / "r"), "--dist-level", "3"), "report",
+                   "--dist-level 3: no step ran at that level (levels: 1, 2, 4, 8)")  # fmt: skip
+    (tmp_path / "file").write_text("x")
+    one_line_error(quanttui("compare", str(DEMO), str(RERUN), "--out", str(tmp_path / "file")), "compare",
+                   "a file, not a folder")  # fmt: skip
     assert not (tmp_path / "r").exists()  # refused before anything was written
     assert not Path("quanttui-compare").exists()
+
+
+def test_a_report_json_with_wrong_types_is_one_line(tmp_path):
+    assert quanttui("report", str(RERUN), "--out", str(tmp_path / "ok"), "--no-html").returncode == 0
+    good = json.loads((tmp_path / "ok" / "report.json").read_text())
+    cases = {
+        "usd_per_hour": (lambda d: d | {"usd_per_hour": "cheap"}, "field 'usd_per_hour': 'cheap' is not a finite"),
+        "slo_ms": (lambda d: d | {"slo_ms": float("nan")}, "field 'slo_ms': nan is not a finite number"),
+        "level": (lambda d: d | {"points": [d["points"][0] | {"level": "2"}]}, "field 'points[0].level': '2'"),
+        "capacity": (lambda d: d | {"capacities": [d["capacities"][0] | {"max_conc_meeting_slo": [1]}]},
+                     "field 'capacities[0].max_conc_meeting_slo': [1]"),
+    }  # fmt: skip
+    for name, (change, words) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "report.json").write_text(json.dumps(change(good)))
+        one_line_error(quanttui("compare", str(DEMO), str(folder)), "compare", words)

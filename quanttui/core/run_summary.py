@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quanttui.core.compare import CompareRun, LevelPoint
+from quanttui.core.compare_run import CompareRun, LevelPoint
 from quanttui.core.fold import SessionFold
 from quanttui.core.levels import LevelKind
 from quanttui.core.loadplan import LoadPlan, SloMetric

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from quanttui.core.compare import CompareRun, LevelPoint
+from quanttui.core.compare_run import CompareRun, LevelPoint
 from quanttui.core.cost import usd_per_million
-from quanttui.io.report_charts import LEVEL_AXIS, Chart, figure, legend, level_axis, svg_text
+from quanttui.io.chart_base import LEVEL_AXIS, Chart, figure, legend, level_axis, svg_text
 from quanttui.io.report_palette import Palette
 
 STYLES = ("-", "--", ":", "-.")

@@ -14,22 +14,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from quanttui import __version__
-from quanttui.core.compare import (
-    CompareInputError,
-    CompareRun,
-    compare_markdown,
-    differing_settings,
-    pair_sentences,
-    run_from_json,
-    runs_summary,
-)
+from quanttui.core.compare import compare_markdown, differing_settings, pair_sentences, runs_summary
+from quanttui.core.compare_run import CompareInputError, CompareRun, run_from_json
 from quanttui.core.recording import RecordingError
 from quanttui.core.run_summary import compare_run
 from quanttui.core.verdict import fold_verdict, where_measured
+from quanttui.io.chart_base import drawing, save_png
 from quanttui.io.compare_charts import draw_compare_charts
 from quanttui.io.export import write_text_export
 from quanttui.io.recording_file import fold_recording
-from quanttui.io.report_charts import drawing, save_png
 from quanttui.io.report_html import PNG_DIR, markdown_html, page_environment, write_whole
 from quanttui.io.report_palette import Palette
 

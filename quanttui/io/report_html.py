@@ -22,8 +22,9 @@ from markdown_it import MarkdownIt
 from quanttui import __version__
 from quanttui.core.literal import safe_text
 from quanttui.core.report_data import ReportData
+from quanttui.io.chart_base import drawing, save_png
 from quanttui.io.export import write_text_export
-from quanttui.io.report_charts import draw_charts, drawing, save_png
+from quanttui.io.report_charts import draw_charts
 from quanttui.io.report_palette import Palette
 
 HTML_FILE = "report.html"

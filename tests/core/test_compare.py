@@ -7,16 +7,13 @@ import pytest
 
 from quanttui.core.capacity import VariantCapacity
 from quanttui.core.compare import (
-    CompareInputError,
-    CompareRun,
-    LevelPoint,
     capacity_interval,
     compare_markdown,
     differing_settings,
     pair_sentences,
-    run_from_json,
     runs_summary,
 )
+from quanttui.core.compare_run import CompareInputError, CompareRun, LevelPoint, run_from_json
 from quanttui.core.levels import LevelKind
 
 SETTINGS = {

@@ -1,6 +1,7 @@
 """A session on its own thread: commands reach it there, cancelling waits for its clean-up."""
 
 import asyncio
+import concurrent.futures
 import threading
 
 import pytest
@@ -64,3 +65,30 @@ async def test_a_failing_session_raises_in_the_caller():
     runner = SessionThread(Session(fail=True))
     with pytest.raises(ValueError, match="engine failed"):
         await asyncio.wait_for(runner.run(), 5)
+
+
+async def test_a_job_that_finishes_on_another_thread_leaves_the_loop_free():
+    """report.html is drawn off the session's loop: the job's future settles when the drawing is
+    done, and the loop serves other calls meanwhile (session/jobs.py, thread.settle)."""
+    session = Session()
+    runner = SessionThread(session)
+    task = asyncio.create_task(runner.run())
+    await wait_until_async(lambda: session.thread is not None, what="the session to start")
+    gate = threading.Event()
+    drawing: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
+
+    def job() -> concurrent.futures.Future[list[str]]:
+        threading.Thread(target=lambda: (gate.wait(5), drawing.set_result(["report.html"]))).start()
+        return drawing
+
+    outer = runner.schedule(job)
+    assert runner.schedule(lambda: "served").result(5) == "served"  # the loop is not held
+    assert not outer.done()
+    gate.set()
+    assert outer.result(5) == ["report.html"]
+    failed: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
+    failed.set_exception(ValueError("no theme called 'x'"))
+    with pytest.raises(ValueError, match="no theme"):
+        runner.schedule(lambda: failed).result(5)
+    runner.schedule(session.stop)
+    assert await asyncio.wait_for(task, 5) == "finished"

@@ -35,6 +35,7 @@ from quanttui.cli.plan_options import (
     tokenizer_folder,
     workload_fields,
 )
+from quanttui.core.gpu_map import GpuMapError, parse_gpu_match
 from quanttui.core.prompts import Prompt
 from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
@@ -75,6 +76,7 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         raise UsageError("give the ramp: --concurrency LIST, --rate LIST or --workload long-prefill")
     workload = workload_fields(args, args.concurrency)
     tokenizer = tokenizer_folder("--tokenizer", args.tokenizer)
+    exporters, gpu_map = gpu_telemetry(args.gpu_metrics, args.gpu_map, list(endpoints))
     try:
         plan = plan_from_args(args, workload, slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE)
         timeouts = Timeouts(
@@ -111,6 +113,8 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         scrape_interval_s=args.scrape_interval,
         load_workers=args.load_workers,
         tokenizer=tokenizer,
+        gpu_exporters=exporters,
+        gpu_map=gpu_map,
     )
 
 
@@ -136,6 +140,15 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
     p.add_argument(
         "--concurrency", metavar="LIST",
         help="closed-loop ramp steps, e.g. 1,2,4,8" + (" (default)" if console else ""),
+    )  # fmt: skip
+    p.add_argument(
+        "--gpu-metrics", action="append", metavar="HOST=URL",
+        help="a GPU host's DCGM exporter, e.g. gpu-a=http://10.0.0.5:9400 (repeat per host)",
+    )  # fmt: skip
+    p.add_argument(
+        "--gpu-map", action="append", metavar="VARIANT=SPEC",
+        help="which exporter GPUs serve a variant: awq=gpu-a:0,1 (host and indices or UUIDs) or "
+        "awq=pod~awq-.* (labels, a regular expression each)",
     )  # fmt: skip
     p.set_defaults(console=console)
     add_workload_options(p)
@@ -177,3 +190,28 @@ def cmd_attach(args: argparse.Namespace) -> int:
     from quanttui.session import LiveSession
 
     return run_console(LiveSession(config, prompts, None, autostart=False), config.out_dir)
+
+
+def gpu_telemetry(
+    exporters: list[str] | None, maps: list[str] | None, variants: list[str]
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """`--gpu-metrics HOST=URL` and `--gpu-map VARIANT=SPEC`, each checked: URLs, hosts named in
+    the map, variants that exist, regular expressions that compile."""
+    hosts = pairs(exporters, "--gpu-metrics")
+    for host, url in hosts.items():
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(
+                f"--gpu-metrics {host}: the URL must start with http:// or https://, got {url!r}"
+            )
+    if maps and not hosts:
+        raise UsageError("--gpu-map needs --gpu-metrics HOST=URL (the exporters whose GPUs it maps)")
+    for spec in maps or []:
+        try:
+            match = parse_gpu_match(spec, list(hosts))
+        except GpuMapError as exc:
+            raise UsageError(f"--gpu-map {exc}") from None
+        if match.variant not in variants:
+            raise UsageError(
+                f"--gpu-map {spec!r}: no variant named {match.variant!r} ({', '.join(variants)})"
+            )
+    return tuple(hosts.items()), tuple(maps or [])

@@ -26,6 +26,7 @@ from quanttui.core.events import (
     SweepFinished,
     VariantRetired,
 )
+from quanttui.core.gpu_usage import GpuUsage
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.stepstats import EngineWindow, StepStats, compute_step_stats
 
@@ -37,7 +38,9 @@ class _WindowAccumulator:
     preempt_before: float | None = None  # counter value when the step started
     prefix_before: tuple[float, float] | None = None  # prefix-cache (queries, hits) when it started
     samples: list[EngineSample] = field(default_factory=list)
-    gpu_mib: list[tuple[float, float]] = field(default_factory=list)  # (t, MiB used by the variant's pids)
+    gpu_mib: list[tuple[float, float]] = field(
+        default_factory=list
+    )  # (t, the variant's GPU MiB: core/gpu_usage.py)
     host: list[HostSample] = field(default_factory=list)
     client: list[ClientSample] = field(default_factory=list)
 
@@ -146,8 +149,9 @@ class Aggregator:
         self.open_step: StepWindow | None = None
         self.results: dict[tuple[str, int], list[RequestResult]] = defaultdict(list)
         self.windows: dict[tuple[str, int], _WindowAccumulator] = defaultdict(_WindowAccumulator)
-        self.gpu_unavailable: str | None = None
+        self._gpu_down: dict[str, str] = {}  # GPU source ("" local NVML, else a DCGM host) -> why it is down
         self.gpu_names: set[str] = set()
+        self.gpu_usage = GpuUsage()  # each GPU's latest sample: whose memory is whose
         self.sweep_end: SweepFinished | None = None
         self.last_t = 0.0
 
@@ -208,7 +212,8 @@ class Aggregator:
                     for name in self.open_step.variants:
                         self.windows[(name, self.open_step.step)].client.append(event)
             case GpuUnavailable():
-                self.gpu_unavailable = event.reason
+                self._gpu_down[event.host] = event.reason
+                self.gpu_usage.forget(event.host)
             case VariantRetired():
                 state = self._variant(event.variant)
                 if state:
@@ -229,19 +234,24 @@ class Aggregator:
         if step is not None and sample.variant in step.variants:
             self.windows[(sample.variant, step.step)].samples.append(sample)
 
+    @property
+    def gpu_unavailable(self) -> str | None:
+        """Why a GPU source cannot be read (each one that has not answered since), or None."""
+        return "; ".join(self._gpu_down.values()) or None
+
     def _fold_gpu(self, sample: GpuSample) -> None:
         self.gpu_names.add(sample.name)
+        self._gpu_down.pop(sample.host, None)
+        self.gpu_usage.apply(sample)
         step = self.open_step
         if step is None:
             return
         for name in step.variants:
             state = self._variant(name)
-            if not state or not state.info.pids:
-                continue
-            pids = set(state.info.pids)
-            mine = [p.used_mib for p in sample.processes if p.pid in pids]
-            if mine:
-                self.windows[(name, step.step)].gpu_mib.append((sample.t, sum(mine)))
+            pids = state.info.pids if state else ()
+            mib = self.gpu_usage.variant_mib(name, pids)
+            if mib is not None:
+                self.windows[(name, step.step)].gpu_mib.append((sample.t, mib))
 
     def step_stats(self, variant: str, step: int) -> StepStats:
         window = self.steps[step]

@@ -72,9 +72,11 @@ class LogLine(Event):
 
 @dataclass(frozen=True)
 class GpuUnavailable(Event):
-    """NVML cannot be used (at start, or a sample failed with a new reason); the session carries on."""
+    """NVML cannot be used (at start, or a sample failed with a new reason), or, with `host` (schema
+    8), that host's DCGM exporter cannot be read; the session carries on."""
 
     reason: str
+    host: str = ""  # "" local NVML; else the DCGM exporter's host (only its GPUs are no longer current)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,10 @@ class GpuProcess:
 
 @dataclass(frozen=True)
 class GpuSample(Event):
+    """One GPU, read by local NVML (`source` "nvml": its processes say whose memory is whose) or
+    scraped from a host's DCGM exporter ("dcgm", schema 8: no process list; `variant` is the
+    variant the session's GPU map gives this GPU, by host and index or UUID, or by its labels)."""
+
     index: int
     name: str
     mem_total_mib: float
@@ -92,6 +98,19 @@ class GpuSample(Event):
     util_pct: float | None
     power_w: float | None
     processes: tuple[GpuProcess, ...] = ()
+    source: str = "nvml"
+    host: str = ""  # the exporter's host as the operator named it ("" for local NVML)
+    uuid: str = ""
+    variant: str | None = None
+    mem_copy_util_pct: float | None = None  # memory-bandwidth activity (DCGM_FI_DEV_MEM_COPY_UTIL)
+    sm_clock_mhz: float | None = None
+    mem_clock_mhz: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()  # the exporter's labels kept: Hostname, pod, container, ...
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """Which GPU: its host and index (indices repeat across hosts)."""
+        return (self.host, self.index)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from quanttui.core.events import (
     VariantRetired,
 )
 from quanttui.core.fold import SessionFold
+from quanttui.core.gpu_usage import GpuUsage
 from quanttui.core.levels import LevelKind, level_text
 from quanttui.core.literal import safe_text
 from quanttui.core.live_compare import Delta, deltas
@@ -106,7 +107,7 @@ class LiveState:
         self.running: dict[str, StepStats] = {}  # the open step so far (refresh_running)
         self._running_n: dict[str, tuple[int, int]] = {}  # (results, version) it was computed at
         self.gpu_unavailable: str | None = None
-        self.gpus: dict[int, GpuSample] = {}
+        self.gpus = GpuUsage()  # each GPU's latest sample (NVML or DCGM)
         self.sweep_end: str | None = None
         self.notes: deque[tuple[float, str]] = deque(maxlen=50)
         self._latency: dict[str, tuple[int, LatencyView]] = {}
@@ -148,11 +149,10 @@ class LiveState:
                 self._variant(event.variant).on_sample(event)
             case MetricsUnavailable():
                 self._variant(event.variant).metrics_unavailable = safe_text(event.reason)
-            case GpuUnavailable():  # what was sampled before is no longer current
+            case GpuUnavailable():  # what was sampled before (on that host) is no longer current
                 self.gpu_unavailable = safe_text(event.reason)
-                self.gpus.clear()
-                for v in self.variants.values():
-                    v.on_gpu([])
+                self.gpus.forget(event.host)
+                self._gpu_to_variants()
             case GpuSample():
                 self._on_gpu(event)
             case StepStarted():
@@ -209,13 +209,17 @@ class LiveState:
 
     def _on_gpu(self, sample: GpuSample) -> None:
         self.gpu_unavailable = None
-        self.gpus[sample.index] = sample
-        for v in self.variants.values():
-            if not v.pids:
-                continue
+        self.gpus.apply(sample)
+        self._gpu_to_variants()
+
+    def _gpu_to_variants(self) -> None:
+        """Each variant's GPU memory: its processes on NVML's GPUs, and the DCGM GPUs mapped to it."""
+        for name, v in self.variants.items():
             mine = set(v.pids)
-            procs = [(p.pid, p.used_mib) for s in self.gpus.values() for p in s.processes if p.pid in mine]
-            v.on_gpu(procs)
+            procs = [
+                (p.pid, p.used_mib) for s in self.gpus.latest.values() for p in s.processes if p.pid in mine
+            ]
+            v.on_gpu(procs, self.gpus.variant_mib(name, mine))
 
     def _on_step_started(self, event: StepStarted) -> None:
         self.step, self.step_concurrency, self.step_started_t = event.step, event.concurrency, event.t
@@ -409,9 +413,7 @@ class LiveState:
 
     def gpu_total(self) -> tuple[float, float] | None:
         """(used, total) MiB over every GPU seen, for endpoints whose pids are unknown."""
-        if not self.gpus:
+        if not self.gpus.latest:
             return None
-        return (
-            sum(s.mem_used_mib for s in self.gpus.values()),
-            sum(s.mem_total_mib for s in self.gpus.values()),
-        )
+        samples = self.gpus.latest.values()
+        return (sum(s.mem_used_mib for s in samples), sum(s.mem_total_mib for s in samples))

@@ -161,9 +161,11 @@ class VariantLive:
         self.logs.append(LogEntry(t, safe_text(line), stream))
         self.log_count += 1
 
-    def on_gpu(self, processes: list[tuple[int, float]]) -> None:
+    def on_gpu(self, processes: list[tuple[int, float]], mib: float | None = None) -> None:
+        """Its processes on NVML's GPUs, and its GPU memory over every GPU that is its (NVML and
+        DCGM, core/gpu_usage.py); None when none is known to be its."""
         self.gpu_processes = tuple(processes)
-        self.gpu_mem_mib = sum(mib for _, mib in processes) if processes else None
+        self.gpu_mem_mib = mib if mib is not None else (sum(m for _, m in processes) if processes else None)
 
     def on_process(self, rss_mib: float | None, cpu_pct: float | None, processes: int | None) -> None:
         self.rss_mib, self.cpu_pct, self.process_count = rss_mib, cpu_pct, processes

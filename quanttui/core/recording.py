@@ -48,7 +48,9 @@ FORMAT_NAME = "quanttui-recording"
 # burstiness, seed), max_in_flight and input_lengths, and the header's workload. Older files are
 # closed-loop concurrency ramps and read as such (no lag, no queue check: "—"). 7: the plan's
 # own_history and the config's tokenizer (issue 19); older plans read as recorded history.
-SCHEMA_VERSION = 7
+# 8: GpuSample from a DCGM exporter (issue 21): source, host, uuid, the variant it maps to, memory
+# copy utilisation, clocks and the exporter's labels; older samples are local NVML ("nvml").
+SCHEMA_VERSION = 8
 
 
 class RecordingError(ValueError):

@@ -75,7 +75,7 @@ def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str,
             "duration_s": round(agg.sweep_end.t, 3) if agg.sweep_end else round(agg.last_t, 3),
         },
         "gpu": {
-            "available": agg.gpu_unavailable is None and bool(agg.gpu_names),
+            "available": bool(agg.gpu_names),  # some GPU was read (local NVML or a DCGM exporter)
             "reason": agg.gpu_unavailable,
             "names": sorted(agg.gpu_names),
         },

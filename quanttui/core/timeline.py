@@ -16,10 +16,12 @@ from quanttui.core.events import (
     EngineSample,
     Event,
     GpuSample,
+    GpuUnavailable,
     ProcessSample,
     StepFinished,
     StepStarted,
 )
+from quanttui.core.gpu_usage import GpuUsage
 from quanttui.core.levels import LevelKind, level_text
 
 
@@ -45,8 +47,8 @@ class Timeline:
     gpu_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # variant -> (t, MiB)
     rss_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # variant -> (t, MiB)
     gpu_total_mib: float | None = None  # summed over the GPUs seen
-    gpu_totals: dict[int, float] = field(default_factory=dict)  # GPU index -> its memory
-    _per_gpu: dict[str, dict[int, float]] = field(default_factory=dict)  # variant -> GPU index -> MiB
+    gpu_totals: dict[tuple[str, int], float] = field(default_factory=dict)  # (host, index) -> its memory
+    _usage: GpuUsage = field(default_factory=GpuUsage)
     steps: list[StepSpan] = field(default_factory=list)
     pids: dict[str, tuple[int, ...]] = field(default_factory=dict)
     end: float = 0.0
@@ -60,16 +62,17 @@ class Timeline:
                 point = EnginePoint(event.t, event.kv_cache_usage, event.running, event.waiting)
                 self.engine.setdefault(event.variant, []).append(point)
             case GpuSample():
-                # One sample per GPU: a variant's memory is its processes' use summed over every GPU
-                # (a tensor-parallel engine spans several), each GPU at its latest sample.
-                self.gpu_totals[event.index] = event.mem_total_mib
+                # One sample per GPU: a variant's memory summed over every GPU that is its (a
+                # tensor-parallel engine spans several), each GPU at its latest sample.
+                self._usage.apply(event)
+                self.gpu_totals[event.key] = event.mem_total_mib
                 self.gpu_total_mib = sum(self.gpu_totals.values())
-                for variant, pids in self.pids.items():
-                    per_gpu = self._per_gpu.setdefault(variant, {})
-                    mine = [p.used_mib for p in event.processes if p.pid in pids]
-                    if mine or event.index in per_gpu:
-                        per_gpu[event.index] = sum(mine)
-                        self.gpu_mib.setdefault(variant, []).append((event.t, sum(per_gpu.values())))
+                for variant in {*self.pids, *self._usage.mapped}:
+                    mib = self._usage.variant_mib(variant, self.pids.get(variant, ()))
+                    if mib is not None:
+                        self.gpu_mib.setdefault(variant, []).append((event.t, mib))
+            case GpuUnavailable():
+                self._usage.forget(event.host)
             case ProcessSample():
                 self.rss_mib.setdefault(event.variant, []).append((event.t, event.rss_mib))
             case StepStarted():

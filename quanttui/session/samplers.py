@@ -1,5 +1,6 @@
-"""The background collectors of a live session: GPU (NVML), /metrics scrapers, the engines'
-process trees and the host's noise, started together when the ramp is about to be driven."""
+"""The background collectors of a live session: GPU (NVML, and each DCGM exporter given), /metrics
+scrapers, the engines' process trees and the host's noise, started together when the ramp is about
+to be driven."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Callable
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import EndpointInfo, Event
+from quanttui.core.gpu_map import parse_gpu_match
+from quanttui.io.dcgm import DcgmSampler
 from quanttui.io.host_sampler import HostSampler, local_ports
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
@@ -37,6 +40,11 @@ def start_samplers(
         host.observe(event)
 
     tasks = [asyncio.create_task(NvmlSampler(gpu_publish, clock, interval).run())]
+    matches = [parse_gpu_match(spec) for spec in config.gpu_map]  # checked when the config was built
+    tasks += [
+        asyncio.create_task(DcgmSampler(host, url, matches, publish, clock, interval).run())
+        for host, url in config.gpu_exporters
+    ]
     tasks += [
         asyncio.create_task(
             MetricsScraper(info.variant, info.url, publish, clock, config.scrape_interval_s).run()

@@ -51,6 +51,8 @@ class SweepConfig:
     derive_slo_factor: float | None = None  # no SLO in the plan: derive one (session/derived_slo.py)
     load_workers: int | None = None  # load worker processes; None: one per 256 streams; 0: none
     tokenizer: Path | None = None  # tokenizer files that count exact prompt lengths (else /tokenize)
+    gpu_exporters: tuple[tuple[str, str], ...] = ()  # (host, DCGM exporter URL): GPU telemetry beside NVML
+    gpu_map: tuple[str, ...] = ()  # which exporter GPUs serve which variant (core/gpu_map.py specs)
 
     def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         return {**self._header_config(resolved), "cost": dict(self.cost), "hardware": dict(self.hardware)}
@@ -81,6 +83,8 @@ class SweepConfig:
             "scrape_interval_s": self.scrape_interval_s,
             "load_workers": self.load_workers,
             "tokenizer": str(self.tokenizer) if self.tokenizer else None,
+            "gpu_metrics": {host: url for host, url in self.gpu_exporters},
+            "gpu_map": list(self.gpu_map),
         }
 
 

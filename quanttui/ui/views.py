@@ -92,7 +92,7 @@ def _memory(state: LiveState, v: VariantLive) -> str:
         return rss or f"GPU {DASH}"
     if v.gpu_mem_mib is not None:
         each = " · ".join(f"{pid}: {num(used)}" for pid, used in v.gpu_processes)
-        return f"GPU {mib(v.gpu_mem_mib)} · pid {each}"
+        return f"GPU {mib(v.gpu_mem_mib)} · " + (f"pid {each}" if each else "DCGM")
     rss = ""
     if v.rss_mib is not None:
         cpu = f" · CPU {v.cpu_pct:.0f}%" if v.cpu_pct is not None else ""

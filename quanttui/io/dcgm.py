@@ -1,0 +1,162 @@
+"""GPU telemetry from NVIDIA's DCGM exporter: one host's /metrics, scraped over HTTP.
+
+Local NVML sees only this machine; on a fleet each GPU host runs DCGM exporter (port 9400 by
+default), and quanttui reads it like an engine's /metrics: httpx for the request,
+prometheus_client's parser for the exposition (no parser of our own). Each GPU becomes one
+`GpuSample` (source "dcgm") with the exporter's host, UUID, model name and labels (Hostname, and in
+Kubernetes pod / container / namespace), mapped to a variant by the session's GPU map
+(core/gpu_map.py). An exporter that cannot be read is one `GpuUnavailable` naming it (repeated
+only when the reason changes) and the run goes on; its samples resume when it answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from quanttui.core.clock import SessionClock
+from quanttui.core.events import Event, GpuSample, GpuUnavailable
+from quanttui.core.gpu_map import GpuMatch, map_gpu
+from quanttui.io.metrics import USER_AGENT
+
+# DCGM's field names as the exporter publishes them (its default counters), and what each feeds.
+FIELDS = {
+    "DCGM_FI_DEV_FB_USED": "used",  # MiB
+    "DCGM_FI_DEV_FB_FREE": "free",  # MiB
+    "DCGM_FI_DEV_FB_RESERVED": "reserved",  # MiB, newer exporters
+    "DCGM_FI_DEV_GPU_UTIL": "util",  # %
+    "DCGM_FI_DEV_MEM_COPY_UTIL": "mem_copy",  # %
+    "DCGM_FI_DEV_POWER_USAGE": "power",  # W
+    "DCGM_FI_DEV_SM_CLOCK": "sm_clock",  # MHz
+    "DCGM_FI_DEV_MEM_CLOCK": "mem_clock",  # MHz
+}
+# Labels kept with each sample (the rest, e.g. DCGM_FI_DRIVER_VERSION, pci_bus_id, are dropped).
+KEPT_LABELS = ("Hostname", "modelName", "device", "pod", "container", "namespace")
+# DCGM reports a field it has no value for as a huge sentinel (e.g. 9223372036854775794).
+BLANK = 1e15
+
+
+@dataclass
+class DcgmGpu:
+    index: int
+    uuid: str
+    labels: dict[str, str]
+    values: dict[str, float] = field(default_factory=dict)
+
+
+class DcgmParseError(ValueError):
+    pass
+
+
+def parse_dcgm(text: str) -> list[DcgmGpu]:
+    """Every GPU in one exporter page, in index order; fields it lacks are absent."""
+    gpus: dict[tuple[int, str], DcgmGpu] = {}
+    try:
+        families = list(text_string_to_metric_families(text))
+    except ValueError as exc:
+        raise DcgmParseError(f"not a Prometheus exposition ({exc})") from None
+    for family in families:
+        for sample in family.samples:
+            name = FIELDS.get(sample.name)
+            if name is None:
+                continue
+            labels = sample.labels
+            try:
+                index = int(labels.get("gpu", ""))
+            except ValueError:
+                continue  # a series without a GPU index (a MIG or a switch entity): not a GPU
+            key = (index, labels.get("UUID", ""))
+            gpu = gpus.setdefault(
+                key, DcgmGpu(index, key[1], {k: labels[k] for k in KEPT_LABELS if k in labels})
+            )
+            if abs(sample.value) < BLANK:
+                gpu.values[name] = float(sample.value)
+    return [gpus[k] for k in sorted(gpus)]
+
+
+def gpu_sample(gpu: DcgmGpu, host: str, t: float, matches: Sequence[GpuMatch]) -> GpuSample | None:
+    """One GPU as a sample; None without framebuffer figures (nothing to draw memory from)."""
+    values = gpu.values
+    if "used" not in values or "free" not in values:
+        return None
+    total = values["used"] + values["free"] + values.get("reserved", 0.0)
+    return GpuSample(
+        t=t, index=gpu.index, name=gpu.labels.get("modelName", "GPU"), mem_total_mib=total,
+        mem_used_mib=values["used"], util_pct=values.get("util"), power_w=values.get("power"),
+        source="dcgm", host=host, uuid=gpu.uuid,
+        variant=map_gpu(matches, host, gpu.index, gpu.uuid, gpu.labels),
+        mem_copy_util_pct=values.get("mem_copy"), sm_clock_mhz=values.get("sm_clock"),
+        mem_clock_mhz=values.get("mem_clock"), labels=tuple(sorted(gpu.labels.items())),
+    )  # fmt: skip
+
+
+class DcgmSampler:
+    """Scrapes one host's DCGM exporter every `interval_s` until cancelled."""
+
+    def __init__(
+        self,
+        host: str,
+        url: str,
+        matches: Sequence[GpuMatch],
+        publish: Callable[[Event], None],
+        clock: SessionClock,
+        interval_s: float = 1.0,
+        timeout_s: float = 2.0,
+    ) -> None:
+        root = url.strip().rstrip("/")
+        if not root.startswith(("http://", "https://")):
+            raise ValueError(
+                f"--gpu-metrics {host}: the URL must start with http:// or https://, got {url!r}"
+            )
+        self.host = host
+        self.url = root if root.endswith("/metrics") else root + "/metrics"
+        self.matches = tuple(matches)
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._publish = publish
+        self._clock = clock
+        self._failed: str | None = None
+
+    def _fail(self, reason: str) -> None:
+        if reason != self._failed:
+            self._failed = reason
+            text = f"DCGM exporter {self.host} ({self.url}): {reason}"
+            self._publish(GpuUnavailable(t=self._clock.now(), reason=" ".join(text.split()), host=self.host))
+
+    async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]:
+        try:
+            response = await client.get(self.url, headers={"Accept": "text/plain"}, timeout=self.timeout_s)
+        except httpx.TimeoutException:
+            self._fail(f"timeout after {self.timeout_s:g} s")
+            return []
+        except httpx.HTTPError as exc:
+            self._fail(f"unreachable: {exc or type(exc).__name__}")
+            return []
+        t = self._clock.now()
+        if response.status_code != 200:
+            self._fail(f"HTTP {response.status_code}")
+            return []
+        try:
+            gpus = parse_dcgm(response.text)
+        except DcgmParseError as exc:
+            self._fail(str(exc))
+            return []
+        samples = [s for s in (gpu_sample(g, self.host, t, self.matches) for g in gpus) if s is not None]
+        if not samples:
+            self._fail("no GPU with DCGM_FI_DEV_FB_USED and DCGM_FI_DEV_FB_FREE in its page")
+            return []
+        self._failed = None
+        return samples
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, trust_env=False) as client:
+            while True:
+                started = time.perf_counter()
+                for sample in await self.scrape(client):
+                    self._publish(sample)
+                await asyncio.sleep(max(0.0, self.interval_s - (time.perf_counter() - started)))

@@ -3,10 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # tmux drives the console in the smoke tests; chromium opens report.html in the browser tests
-# (tests/io/test_report_browser.py). Each set is skipped without its program.
+# (tests/io/test_report_browser.py); prometheus scrapes a DCGM-format exporter in the telemetry
+# tests. Each set is skipped without its program.
 missing=""
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >/dev/null 2>&1 \
         || echo "not installed:$missing: their tests will be skipped"

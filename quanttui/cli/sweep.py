@@ -76,7 +76,7 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         raise UsageError("give the ramp: --concurrency LIST, --rate LIST or --workload long-prefill")
     workload = workload_fields(args, args.concurrency)
     tokenizer = tokenizer_folder("--tokenizer", args.tokenizer)
-    exporters, gpu_map = gpu_telemetry(args.gpu_metrics, args.gpu_map, list(endpoints))
+    exporters, gpu_map = gpu_telemetry(args.gpu_metrics, args.gpu_map, list(endpoints), args.prometheus)
     try:
         plan = plan_from_args(args, workload, slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE)
         timeouts = Timeouts(
@@ -115,6 +115,8 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         tokenizer=tokenizer,
         gpu_exporters=exporters,
         gpu_map=gpu_map,
+        prometheus=args.prometheus,
+        prometheus_selector=args.prometheus_selector or "",
     )
 
 
@@ -145,6 +147,15 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
         "--gpu-metrics", action="append", metavar="HOST=URL",
         help="a GPU host's DCGM exporter, e.g. gpu-a=http://10.0.0.5:9400 (repeat per host)",
     )  # fmt: skip
+    p.add_argument(
+        "--prometheus", metavar="URL",
+        help="a Prometheus server that scrapes the GPU hosts' DCGM exporters, e.g. http://prom:9090",
+    )  # fmt: skip
+    p.add_argument(
+        "--prometheus-selector",
+        metavar="MATCHERS",
+        help="narrow its DCGM series, e.g. 'namespace=\"serving\"'",
+    )
     p.add_argument(
         "--gpu-map", action="append", metavar="VARIANT=SPEC",
         help="which exporter GPUs serve a variant: awq=gpu-a:0,1 (host and indices or UUIDs) or "
@@ -193,21 +204,24 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def gpu_telemetry(
-    exporters: list[str] | None, maps: list[str] | None, variants: list[str]
+    exporters: list[str] | None, maps: list[str] | None, variants: list[str], prometheus: str | None = None
 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    """`--gpu-metrics HOST=URL` and `--gpu-map VARIANT=SPEC`, each checked: URLs, hosts named in
-    the map, variants that exist, regular expressions that compile."""
+    """`--gpu-metrics HOST=URL`, `--prometheus URL` and `--gpu-map VARIANT=SPEC`, each checked:
+    URLs, hosts named in the map (those of --gpu-metrics; through Prometheus, the exporters'
+    Hostname labels, known only when it answers), variants that exist, expressions that compile."""
     hosts = pairs(exporters, "--gpu-metrics")
     for host, url in hosts.items():
         if not url.startswith(("http://", "https://")):
             raise UsageError(
                 f"--gpu-metrics {host}: the URL must start with http:// or https://, got {url!r}"
             )
-    if maps and not hosts:
-        raise UsageError("--gpu-map needs --gpu-metrics HOST=URL (the exporters whose GPUs it maps)")
+    if prometheus is not None and not prometheus.startswith(("http://", "https://")):
+        raise UsageError(f"--prometheus: the URL must start with http:// or https://, got {prometheus!r}")
+    if maps and not hosts and prometheus is None:
+        raise UsageError("--gpu-map needs --gpu-metrics HOST=URL or --prometheus URL (the GPUs it maps)")
     for spec in maps or []:
         try:
-            match = parse_gpu_match(spec, list(hosts))
+            match = parse_gpu_match(spec, [] if prometheus else list(hosts))
         except GpuMapError as exc:
             raise UsageError(f"--gpu-map {exc}") from None
         if match.variant not in variants:

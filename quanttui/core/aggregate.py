@@ -241,7 +241,7 @@ class Aggregator:
 
     def _fold_gpu(self, sample: GpuSample) -> None:
         self.gpu_names.add(sample.name)
-        self._gpu_down.pop(sample.host, None)
+        self._gpu_down.pop(sample.reader, None)
         self.gpu_usage.apply(sample)
         step = self.open_step
         if step is None:

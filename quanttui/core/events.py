@@ -76,7 +76,7 @@ class GpuUnavailable(Event):
     8), that host's DCGM exporter cannot be read; the session carries on."""
 
     reason: str
-    host: str = ""  # "" local NVML; else the DCGM exporter's host (only its GPUs are no longer current)
+    host: str = ""  # "" local NVML; a DCGM exporter's host; PROMETHEUS: the Prometheus server (its GPUs go)
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,10 @@ class GpuProcess:
 
 @dataclass(frozen=True)
 class GpuSample(Event):
-    """One GPU, read by local NVML (`source` "nvml": its processes say whose memory is whose) or
-    scraped from a host's DCGM exporter ("dcgm", schema 8: no process list; `variant` is the
-    variant the session's GPU map gives this GPU, by host and index or UUID, or by its labels)."""
+    """One GPU, read by local NVML (`source` "nvml": its processes say whose memory is whose),
+    scraped from a host's DCGM exporter ("dcgm", schema 8) or queried from a Prometheus server that
+    scrapes the exporters ("prometheus"); those have no process list: `variant` is the variant the
+    session's GPU map gives this GPU, by host and index or UUID, or by its labels."""
 
     index: int
     name: str
@@ -111,6 +112,15 @@ class GpuSample(Event):
     def key(self) -> tuple[str, int]:
         """Which GPU: its host and index (indices repeat across hosts)."""
         return (self.host, self.index)
+
+    @property
+    def reader(self) -> str:
+        """Which source read it, as `GpuUnavailable.host` names that source when it goes quiet:
+        "" local NVML, a DCGM exporter's host, or PROMETHEUS for every GPU read through Prometheus."""
+        return PROMETHEUS if self.source == "prometheus" else self.host
+
+
+PROMETHEUS = "@prometheus"  # GpuUnavailable.host of a Prometheus server that cannot be queried
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,16 @@ class GpuUsage:
     def apply(self, sample: GpuSample) -> None:
         self.latest[sample.key] = sample
 
-    def forget(self, host: str) -> None:
-        """Forget `host`'s GPUs ("": local NVML's): its source went quiet, its numbers are not current."""
-        self.latest = {key: s for key, s in self.latest.items() if key[0] != host}
+    def forget(self, reader: str) -> None:
+        """Forget the GPUs one source read (`GpuSample.reader`: "" local NVML, a DCGM host, or
+        PROMETHEUS): it went quiet, their numbers are not current."""
+        self.latest = {key: s for key, s in self.latest.items() if s.reader != reader}
 
     def variant_mib(self, variant: str, pids: Collection[int] = ()) -> float | None:
         """The variant's GPU memory in MiB, None when no GPU is known to be its."""
         total, seen = 0.0, False
         for sample in self.latest.values():
-            if sample.source == "dcgm":
+            if sample.source != "nvml":  # no process list: the map says whose GPU it is
                 if sample.variant == variant:
                     total, seen = total + sample.mem_used_mib, True
                 continue
@@ -40,7 +41,7 @@ class GpuUsage:
     @property
     def mapped(self) -> set[str]:
         """The variants some DCGM GPU is mapped to."""
-        return {s.variant for s in self.latest.values() if s.source == "dcgm" and s.variant}
+        return {s.variant for s in self.latest.values() if s.source != "nvml" and s.variant}
 
     @property
     def total_mib(self) -> float | None:

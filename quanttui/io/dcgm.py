@@ -79,7 +79,9 @@ def parse_dcgm(text: str) -> list[DcgmGpu]:
     return [gpus[k] for k in sorted(gpus)]
 
 
-def gpu_sample(gpu: DcgmGpu, host: str, t: float, matches: Sequence[GpuMatch]) -> GpuSample | None:
+def gpu_sample(
+    gpu: DcgmGpu, host: str, t: float, matches: Sequence[GpuMatch], source: str = "dcgm"
+) -> GpuSample | None:
     """One GPU as a sample; None without framebuffer figures (nothing to draw memory from)."""
     values = gpu.values
     if "used" not in values or "free" not in values:
@@ -88,7 +90,7 @@ def gpu_sample(gpu: DcgmGpu, host: str, t: float, matches: Sequence[GpuMatch]) -
     return GpuSample(
         t=t, index=gpu.index, name=gpu.labels.get("modelName", "GPU"), mem_total_mib=total,
         mem_used_mib=values["used"], util_pct=values.get("util"), power_w=values.get("power"),
-        source="dcgm", host=host, uuid=gpu.uuid,
+        source=source, host=host, uuid=gpu.uuid,
         variant=map_gpu(matches, host, gpu.index, gpu.uuid, gpu.labels),
         mem_copy_util_pct=values.get("mem_copy"), sm_clock_mhz=values.get("sm_clock"),
         mem_clock_mhz=values.get("mem_clock"), labels=tuple(sorted(gpu.labels.items())),

@@ -1,4 +1,4 @@
-"""The background collectors of a live session: GPU (NVML, and each DCGM exporter given), /metrics
+"""The background collectors of a live session: GPU (NVML, each DCGM exporter given, or a Prometheus server that scrapes them), /metrics
 scrapers, the engines' process trees and the host's noise, started together when the ramp is about
 to be driven."""
 
@@ -15,6 +15,7 @@ from quanttui.io.host_sampler import HostSampler, local_ports
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
 from quanttui.io.process_sampler import ProcessSampler
+from quanttui.io.prometheus_gpu import PrometheusGpuSource
 from quanttui.session.spec import SweepConfig
 
 
@@ -45,6 +46,11 @@ def start_samplers(
         asyncio.create_task(DcgmSampler(host, url, matches, publish, clock, interval).run())
         for host, url in config.gpu_exporters
     ]
+    if config.prometheus:
+        source = PrometheusGpuSource(
+            config.prometheus, matches, publish, clock, interval, config.prometheus_selector
+        )
+        tasks.append(asyncio.create_task(source.run()))
     tasks += [
         asyncio.create_task(
             MetricsScraper(info.variant, info.url, publish, clock, config.scrape_interval_s).run()

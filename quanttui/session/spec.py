@@ -53,6 +53,8 @@ class SweepConfig:
     tokenizer: Path | None = None  # tokenizer files that count exact prompt lengths (else /tokenize)
     gpu_exporters: tuple[tuple[str, str], ...] = ()  # (host, DCGM exporter URL): GPU telemetry beside NVML
     gpu_map: tuple[str, ...] = ()  # which exporter GPUs serve which variant (core/gpu_map.py specs)
+    prometheus: str | None = None  # a Prometheus server scraping the DCGM exporters (io/prometheus_gpu.py)
+    prometheus_selector: str = ""  # PromQL label matchers narrowing its DCGM series
 
     def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         return {**self._header_config(resolved), "cost": dict(self.cost), "hardware": dict(self.hardware)}
@@ -85,6 +87,8 @@ class SweepConfig:
             "tokenizer": str(self.tokenizer) if self.tokenizer else None,
             "gpu_metrics": {host: url for host, url in self.gpu_exporters},
             "gpu_map": list(self.gpu_map),
+            "prometheus": self.prometheus,
+            "prometheus_selector": self.prometheus_selector,
         }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from dcgm_exporter import DcgmExporter
+from prometheus_server import PROMETHEUS, PrometheusServer
 
 
 def quanttui(*args: str) -> subprocess.CompletedProcess:
@@ -76,7 +77,7 @@ def test_an_exporter_that_is_down_is_said_and_the_run_goes_on(tmp_path, sim_serv
 @pytest.mark.parametrize(
     ("flags", "words"),
     [(["--gpu-metrics", "gpu-a=10.0.0.5:9400"], "--gpu-metrics gpu-a: the URL must start with http://"),
-     (["--gpu-map", "awq=gpu-a:0"], "--gpu-map needs --gpu-metrics"),
+     (["--gpu-map", "awq=gpu-a:0"], "--gpu-map needs --gpu-metrics HOST=URL or --prometheus"),
      (["--gpu-metrics", "gpu-a=http://127.0.0.1:9", "--gpu-map", "awq=gpu-z:0"], "no exporter named 'gpu-z'"),
      (["--gpu-metrics", "gpu-a=http://127.0.0.1:9", "--gpu-map", "int8=gpu-a:0"], "no variant named 'int8'"),
      (["--gpu-metrics", "gpu-a=http://127.0.0.1:9", "--gpu-map", "awq=pod~[x"], "is not a regular expression")],
@@ -85,3 +86,22 @@ def test_bad_telemetry_flags_are_one_line(tmp_path, flags, words):
     done = sweep(tmp_path, *(type("S", (), {"url": "http://127.0.0.1:9"})(),) * 2, *flags)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus is not installed (apt-get install -y prometheus)")
+def test_gpu_memory_through_a_real_prometheus(tmp_path, sim_server, exporter):
+    server = PrometheusServer(tmp_path / "prometheus", [exporter.url.removeprefix("http://")])
+    try:
+        server.wait_for("DCGM_FI_DEV_FB_USED")
+        slow = sim_server(model="qwen-bf16", ttft_ms=60, itl_ms=40, max_num_seqs=2)
+        fast = sim_server(model="qwen-awq", ttft_ms=30, itl_ms=30, max_num_seqs=4)
+        done = sweep(tmp_path, slow, fast, "--prometheus", server.url, "--prometheus-selector", 'namespace="serving"',
+                     "--gpu-map", "awq=gpu-node-a:0", "--gpu-map", "bf16=pod~bf16-.*")  # fmt: skip
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    csv = pl.read_csv(tmp_path / "out" / "sweep.csv")
+    assert {row["variant"]: row["gpu_mem_peak_mib"] for row in csv.iter_rows(named=True)} == {
+        "awq": 9000.0, "bf16": 15000.0}  # fmt: skip
+    header = json.loads((tmp_path / "out" / "recording.jsonl").read_text().splitlines()[0])
+    assert header["config"]["prometheus"] == server.url

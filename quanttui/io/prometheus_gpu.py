@@ -1,0 +1,128 @@
+"""GPU telemetry through a Prometheus server that already scrapes the fleet's DCGM exporters.
+
+A fleet scraped by Prometheus needs no direct access to each GPU host: one instant query over
+Prometheus' HTTP API (`/api/v1/query`, httpx) asks for every DCGM field quanttui reads at once,
+optionally narrowed by a label selector (`--prometheus-selector 'namespace="serving"'`). Each
+series keeps the exporter's labels, so a GPU is the same (host, index, UUID, pod) as when its
+exporter is read directly (io/dcgm.py), and the same GPU map applies; its host is the exporter's
+`Hostname` label (else Prometheus' `instance`). A server that cannot be queried is one
+`GpuUnavailable` (host PROMETHEUS), repeated only when the reason changes; the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from quanttui.core.clock import SessionClock
+from quanttui.core.events import PROMETHEUS, Event, GpuSample, GpuUnavailable
+from quanttui.core.gpu_map import GpuMatch
+from quanttui.io.dcgm import BLANK, FIELDS, KEPT_LABELS, DcgmGpu, gpu_sample
+from quanttui.io.metrics import USER_AGENT
+
+
+def dcgm_query(selector: str = "") -> str:
+    """One PromQL selector for every DCGM field quanttui reads."""
+    names = "|".join(FIELDS)
+    extra = f",{selector}" if selector.strip() else ""
+    return f'{{__name__=~"{names}"{extra}}}'
+
+
+def gpus_from_vector(result: list[dict]) -> dict[str, list[DcgmGpu]]:
+    """An instant vector's series grouped into GPUs, per host."""
+    gpus: dict[tuple[str, int, str], DcgmGpu] = {}
+    for series in result:
+        metric = series.get("metric") or {}
+        name = FIELDS.get(metric.get("__name__", ""))
+        try:
+            index = int(metric.get("gpu", ""))
+            value = float(series["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        if name is None or abs(value) >= BLANK:
+            continue
+        host = metric.get("Hostname") or metric.get("instance", "")
+        key = (host, index, metric.get("UUID", ""))
+        labels = {k: metric[k] for k in (*KEPT_LABELS, "instance") if k in metric}
+        gpu = gpus.setdefault(key, DcgmGpu(index, key[2], labels))
+        gpu.values[name] = value
+    by_host: dict[str, list[DcgmGpu]] = {}
+    for (host, _, _), gpu in sorted(gpus.items()):
+        by_host.setdefault(host, []).append(gpu)
+    return by_host
+
+
+class PrometheusGpuSource:
+    def __init__(
+        self,
+        url: str,
+        matches: Sequence[GpuMatch],
+        publish: Callable[[Event], None],
+        clock: SessionClock,
+        interval_s: float = 1.0,
+        selector: str = "",
+        timeout_s: float = 3.0,
+    ) -> None:
+        root = url.strip().rstrip("/")
+        if not root.startswith(("http://", "https://")):
+            raise ValueError(f"--prometheus: the URL must start with http:// or https://, got {url!r}")
+        self.url = root + "/api/v1/query"
+        self.query = dcgm_query(selector)
+        self.matches = tuple(matches)
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._publish = publish
+        self._clock = clock
+        self._failed: str | None = None
+
+    def _fail(self, reason: str) -> None:
+        if reason != self._failed:
+            self._failed = reason
+            text = " ".join(f"Prometheus ({self.url}): {reason}".split())
+            self._publish(GpuUnavailable(t=self._clock.now(), reason=text, host=PROMETHEUS))
+
+    async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]:
+        try:
+            response = await client.get(self.url, params={"query": self.query}, timeout=self.timeout_s)
+        except httpx.TimeoutException:
+            self._fail(f"timeout after {self.timeout_s:g} s")
+            return []
+        except httpx.HTTPError as exc:
+            self._fail(f"unreachable: {exc or type(exc).__name__}")
+            return []
+        t = self._clock.now()
+        try:
+            body = response.json()
+        except ValueError:
+            self._fail(f"HTTP {response.status_code}, not a JSON answer")
+            return []
+        if not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error") if isinstance(body, dict) else None
+            self._fail(f"HTTP {response.status_code}: {error or 'not a Prometheus API answer'}")
+            return []
+        data = body.get("data") or {}
+        if data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
+            self._fail("the answer is not an instant vector")
+            return []
+        samples = [
+            sample
+            for host, gpus in gpus_from_vector(data["result"]).items()
+            for sample in (gpu_sample(gpu, host, t, self.matches, source="prometheus") for gpu in gpus)
+            if sample is not None
+        ]
+        if not samples:
+            self._fail(f"no DCGM series for {self.query} (is Prometheus scraping the exporters?)")
+            return []
+        self._failed = None
+        return samples
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, trust_env=False) as client:
+            while True:
+                started = time.perf_counter()
+                for sample in await self.scrape(client):
+                    self._publish(sample)
+                await asyncio.sleep(max(0.0, self.interval_s - (time.perf_counter() - started)))

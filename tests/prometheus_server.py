@@ -1,0 +1,63 @@
+"""A real Prometheus server for tests (Debian's `prometheus` package): started on 127.0.0.1 with a
+generated config that scrapes the given targets every second, stopped at the end."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrometheusServer:
+    def __init__(self, folder: Path, targets: list[str]) -> None:
+        assert PROMETHEUS is not None
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
+            "  - job_name: dcgm\n    static_configs:\n"
+            f"      - targets: [{', '.join(repr(t) for t in targets)}]\n"
+        )
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "prometheus.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def wait_for(self, query: str, timeout_s: float = 60.0) -> None:
+        """Until the query has an answer (the targets were scraped at least once)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                body = httpx.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=2).json()
+                if body.get("data", {}).get("result"):
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"Prometheus at {self.url} never answered {query}: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)

@@ -81,6 +81,10 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
         hardware=session.hardware,
         load_workers=load.get("load_workers"),
         tokenizer=tokenizer,
+        gpu_exporters=tuple(session.telemetry.get("gpu_metrics", {}).items()),
+        gpu_map=tuple(session.telemetry.get("gpu_map", ())),
+        prometheus=session.telemetry.get("prometheus"),
+        prometheus_selector=session.telemetry.get("prometheus_selector", ""),
     )
     return list(session.variants), config, prompts
 

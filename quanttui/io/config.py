@@ -31,6 +31,7 @@ from quanttui.core.loadplan import parse_slo
 from quanttui.core.names import variant_count_problem, variant_name_problem
 from quanttui.core.secrets import redact_argv
 from quanttui.io.hardware import weights_bytes
+from quanttui.io.telemetry_config import read_telemetry
 
 DEFAULT_COMMAND = ("vllm", "serve")
 # llama-cpp-python's OpenAI-compatible server (PyPI llama-cpp-python[server]) serving a .gguf file
@@ -275,6 +276,7 @@ class SessionFile:
     load: dict[str, Any]
     cost: dict[str, Any] = field(default_factory=dict)  # gpu_usd_per_hour, tokens_per_day, utilization
     hardware: dict[str, Any] = field(default_factory=dict)  # memory_bandwidth_gbps
+    telemetry: dict[str, Any] = field(default_factory=dict)  # [telemetry]: io/telemetry_config.py
 
 
 MAX_LOAD_WORKERS = 64
@@ -347,10 +349,10 @@ def load_config(path: Path) -> SessionFile:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     reader = _Reader(path, text)
-    unknown = sorted(set(data) - {"variants", "load", "cost", "hardware"})
+    unknown = sorted(set(data) - {"variants", "load", "cost", "hardware", "telemetry"})
     if unknown:
         raise ConfigError(
-            f"{path}: field '{unknown[0]}': unknown table (known: cost, hardware, load, variants)"
+            f"{path}: field '{unknown[0]}': unknown table (known: cost, hardware, load, telemetry, variants)"
         )
     variants_data = data.get("variants", {})
     if not isinstance(variants_data, dict) or not variants_data:
@@ -392,4 +394,5 @@ def load_config(path: Path) -> SessionFile:
     if cost.get("utilization", 1) > 1:
         raise reader.error("cost", "utilization", "must be in (0, 1]")
     hardware = _table(reader, path, data, "hardware", _HARDWARE_KEYS)
-    return SessionFile(path=path, variants=variants, load=load, cost=cost, hardware=hardware)
+    telemetry = read_telemetry(reader, data, [v.name for v in variants])
+    return SessionFile(path, variants, load, cost, hardware, telemetry)

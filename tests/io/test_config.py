@@ -218,3 +218,31 @@ def test_an_engine_listening_on_every_interface_is_warned_about(tmp_path):
         "listens on every network interface" in bf16.exposure_warning and "127.0.0.1" in bf16.exposure_warning
     )
     assert awq.exposure_warning is None
+
+
+TELEMETRY = """
+[telemetry]
+gpu_metrics = { gpu-a = "http://10.0.0.5:9400" }
+prometheus_selector = 'namespace="serving"'
+gpu_map = ["awq=gpu-a:0,1", "bf16=pod~bf16-.*"]
+"""
+
+
+def test_a_telemetry_table_and_its_errors_name_the_line(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD + TELEMETRY))
+    assert cfg.telemetry["gpu_metrics"] == {"gpu-a": "http://10.0.0.5:9400"}
+    assert cfg.telemetry["gpu_map"] == ["awq=gpu-a:0,1", "bf16=pod~bf16-.*"]
+    line = (GOOD + TELEMETRY).splitlines().index('gpu_map = ["awq=gpu-a:0,1", "bf16=pod~bf16-.*"]') + 1
+    for bad, words in (
+        ('"awq=gpu-z:0"', "field 'telemetry.gpu_map': 'awq=gpu-z:0': no exporter named 'gpu-z'"),
+        ('"int8=gpu-a:0"', "field 'telemetry.gpu_map': 'int8=gpu-a:0': no variant named 'int8'"),
+        ('"awq=pod~("', "is not a regular expression"),
+    ):
+        text = (GOOD + TELEMETRY).replace('"bf16=pod~bf16-.*"', bad)
+        with pytest.raises(ConfigError) as exc:
+            load_config(write(tmp_path, text))
+        assert str(exc.value).startswith(f"{tmp_path / 'session.toml'}:{line}: ") and words in str(exc.value)
+    with pytest.raises(ConfigError, match="field 'telemetry.gpu_metrics': gpu-a: expected an http"):
+        load_config(write(tmp_path, GOOD + TELEMETRY.replace("http://10.0.0.5:9400", "10.0.0.5:9400")))
+    with pytest.raises(ConfigError, match="field 'telemetry.dcgm': unknown key"):
+        load_config(write(tmp_path, GOOD + "[telemetry]\ndcgm = 1\n"))

@@ -1,0 +1,61 @@
+"""A session file's `[telemetry]` table: GPU telemetry beyond local NVML (issue 21).
+
+```toml
+[telemetry]
+gpu_metrics = { gpu-a = "http://10.0.0.5:9400", gpu-b = "http://10.0.0.6:9400" }  # DCGM exporters
+prometheus = "http://prometheus:9090"           # or a Prometheus server that scrapes them
+prometheus_selector = 'namespace="serving"'
+gpu_map = ["awq=gpu-a:0,1", "bf16=pod~bf16-.*"]  # which GPUs serve which variant (core/gpu_map.py)
+```
+
+Checked like every other table: one line naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from quanttui.core.gpu_map import GpuMapError, parse_gpu_match
+
+_KEYS: dict[str, type] = {"gpu_metrics": dict, "prometheus": str, "prometheus_selector": str, "gpu_map": list}
+
+
+class _Errors(Protocol):
+    def error(self, table: str, key: str, message: str) -> Exception: ...
+
+
+def _url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def read_telemetry(reader: _Errors, data: dict[str, Any], variants: Sequence[str]) -> dict[str, Any]:
+    table = data.get("telemetry", {})
+    if not isinstance(table, dict):
+        raise reader.error("telemetry", "", "expected a table")
+    for key, value in table.items():
+        kind = _KEYS.get(key)
+        if kind is None:
+            raise reader.error("telemetry", key, f"unknown key (known: {', '.join(sorted(_KEYS))})")
+        if not isinstance(value, kind):
+            raise reader.error("telemetry", key, f"expected a {'table' if kind is dict else kind.__name__}")
+    exporters = table.get("gpu_metrics", {})
+    for host, url in exporters.items():
+        if not isinstance(url, str) or not _url(url):
+            raise reader.error("telemetry", "gpu_metrics", f"{host}: expected an http:// or https:// URL")
+    prometheus = table.get("prometheus")
+    if prometheus is not None and not _url(prometheus):
+        raise reader.error("telemetry", "prometheus", "expected an http:// or https:// URL")
+    entries = table.get("gpu_map", [])
+    if entries and not exporters and prometheus is None:
+        raise reader.error("telemetry", "gpu_map", "needs gpu_metrics or prometheus (the GPUs it maps)")
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise reader.error("telemetry", "gpu_map", 'expected strings like "awq=gpu-a:0"')
+        try:
+            match = parse_gpu_match(entry, [] if prometheus else list(exporters))
+        except GpuMapError as exc:
+            raise reader.error("telemetry", "gpu_map", str(exc)) from None
+        if match.variant not in variants:
+            raise reader.error("telemetry", "gpu_map", f"{entry!r}: no variant named {match.variant!r}")
+    return dict(table)

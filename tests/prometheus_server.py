@@ -21,15 +21,16 @@ def _free_port() -> int:
 
 
 class PrometheusServer:
-    def __init__(self, folder: Path, targets: list[str]) -> None:
+    def __init__(self, folder: Path, targets: list[str] | dict[str, list[str]], interval: str = "1s") -> None:
+        """`targets`: host:port to scrape, as job "dcgm", or per job name."""
         assert PROMETHEUS is not None
         folder.mkdir(parents=True, exist_ok=True)
         config = folder / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
-            "  - job_name: dcgm\n    static_configs:\n"
-            f"      - targets: [{', '.join(repr(t) for t in targets)}]\n"
-        )
+        jobs = targets if isinstance(targets, dict) else {"dcgm": targets}
+        text = f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\nscrape_configs:\n"
+        for job, hosts in jobs.items():
+            text += f"  - job_name: {job}\n    static_configs:\n      - targets: [{', '.join(repr(t) for t in hosts)}]\n"
+        config.write_text(text)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "prometheus.log"

@@ -85,6 +85,7 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
         gpu_map=tuple(session.telemetry.get("gpu_map", ())),
         prometheus=session.telemetry.get("prometheus"),
         prometheus_selector=session.telemetry.get("prometheus_selector", ""),
+        prometheus_engines=tuple(session.telemetry.get("engines", {}).items()),
     )
     return list(session.variants), config, prompts
 

@@ -117,6 +117,7 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         gpu_map=gpu_map,
         prometheus=args.prometheus,
         prometheus_selector=args.prometheus_selector or "",
+        prometheus_engines=engine_series(args.prometheus_engine, list(endpoints), args.prometheus),
     )
 
 
@@ -156,6 +157,10 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
         metavar="MATCHERS",
         help="narrow its DCGM series, e.g. 'namespace=\"serving\"'",
     )
+    p.add_argument(
+        "--prometheus-engine", action="append", metavar="VARIANT=MATCHERS",
+        help="read a variant's vllm:* series through --prometheus, e.g. awq='job=\"awq\"' (repeat)",
+    )  # fmt: skip
     p.add_argument(
         "--gpu-map", action="append", metavar="VARIANT=SPEC",
         help="which exporter GPUs serve a variant: awq=gpu-a:0,1 (host and indices or UUIDs) or "
@@ -229,3 +234,18 @@ def gpu_telemetry(
                 f"--gpu-map {spec!r}: no variant named {match.variant!r} ({', '.join(variants)})"
             )
     return tuple(hosts.items()), tuple(maps or [])
+
+
+def engine_series(
+    entries: list[str] | None, variants: list[str], prometheus: str | None
+) -> tuple[tuple[str, str], ...]:
+    """`--prometheus-engine VARIANT=MATCHERS`: the variants whose engine series come from Prometheus."""
+    chosen = pairs(entries, "--prometheus-engine")
+    if chosen and prometheus is None:
+        raise UsageError("--prometheus-engine needs --prometheus URL (the server that scrapes the engines)")
+    for variant in chosen:
+        if variant not in variants:
+            raise UsageError(
+                f"--prometheus-engine {variant}: no variant named {variant!r} ({', '.join(variants)})"
+            )
+    return tuple(chosen.items())

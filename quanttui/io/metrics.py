@@ -147,22 +147,28 @@ def parse_vllm_metrics(text: str) -> VllmMetrics:
     `vllm:cache_config_info` the block counts and token capacities are summed over engines and
     `block_size` (the same for every engine) is taken from the first one.
     """
+    try:
+        # The parser is a lazy generator: errors surface while iterating, so iterate inside the try.
+        samples = [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+    except Exception as exc:  # the parser raises ValueError mostly, but also IndexError/KeyError
+        raise MetricsParseError(_one_line(f"not Prometheus text: {exc}")) from exc
+    return vllm_from_samples(samples)
+
+
+def vllm_from_samples(samples: Iterable[Sample]) -> VllmMetrics:
+    """The vLLM (or llama.cpp) values out of samples: a /metrics body's, or the same series as a
+    Prometheus server holds them (io/prometheus_engine.py)."""
     wanted = {KV_USAGE, KV_USAGE_LEGACY, RUNNING, WAITING, GENERATION_TOKENS, PROMPT_TOKENS, PREEMPTIONS,
               PREFIX_QUERIES, PREFIX_HITS}  # fmt: skip
     llamacpp = {LLAMACPP_RUNNING, LLAMACPP_WAITING, LLAMACPP_GENERATION_TOKENS, LLAMACPP_PROMPT_TOKENS}
     wanted |= llamacpp
     by_name: dict[str, list[Sample]] = {name: [] for name in wanted | {CACHE_CONFIG}}
     models: set[str] = set()
-    try:
-        # The parser is a lazy generator: errors surface while iterating, so iterate inside the try.
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name.startswith("vllm:") and "model_name" in sample.labels:
-                    models.add(sample.labels["model_name"])
-                if sample.name in by_name:
-                    by_name[sample.name].append(sample)
-    except Exception as exc:  # the parser raises ValueError mostly, but also IndexError/KeyError
-        raise MetricsParseError(_one_line(f"not Prometheus text: {exc}")) from exc
+    for sample in samples:
+        if sample.name.startswith("vllm:") and "model_name" in sample.labels:
+            models.add(sample.labels["model_name"])
+        if sample.name in by_name:
+            by_name[sample.name].append(sample)
 
     # One cache_config_info per engine; keep the first if an engine repeats (it should not).
     configs: dict[str, dict[str, str]] = {}
@@ -203,7 +209,7 @@ def parse_vllm_metrics(text: str) -> VllmMetrics:
     )
 
 
-class _ScrapeFailed(Exception):
+class ScrapeFailed(Exception):
     """Internal: one scrape failed for the (one-line) reason in the message."""
 
 
@@ -270,23 +276,23 @@ class MetricsScraper:
         return self._client
 
     async def _fetch(self) -> tuple[str, float]:
-        """The body and the session time it arrived, or _ScrapeFailed with a stable reason."""
+        """The body and the session time it arrived, or ScrapeFailed with a stable reason."""
         try:
             # Plain text format: an openmetrics Accept would change the exposition we parse.
             response = await self._http().get(
                 self.url, headers={"Accept": "text/plain"}, timeout=self.timeout_s
             )
         except httpx.TimeoutException as exc:
-            raise _ScrapeFailed(f"timeout after {self.timeout_s:g} s ({type(exc).__name__})") from exc
+            raise ScrapeFailed(f"timeout after {self.timeout_s:g} s ({type(exc).__name__})") from exc
         except httpx.ConnectError as exc:
-            raise _ScrapeFailed(_one_line(f"unreachable: {exc or 'connect error'}")) from exc
+            raise ScrapeFailed(_one_line(f"unreachable: {exc or 'connect error'}")) from exc
         except httpx.HTTPError as exc:
-            raise _ScrapeFailed(_one_line(f"{type(exc).__name__}: {exc}")) from exc
+            raise ScrapeFailed(_one_line(f"{type(exc).__name__}: {exc}")) from exc
         arrived = self._clock.now()
         if response.status_code == 404:
-            raise _ScrapeFailed(f"{METRICS_NOT_EXPORTED} (HTTP 404 from {self.url})")
+            raise ScrapeFailed(f"{METRICS_NOT_EXPORTED} (HTTP 404 from {self.url})")
         if response.status_code != 200:
-            raise _ScrapeFailed(f"HTTP {response.status_code} from {self.url}")
+            raise ScrapeFailed(f"HTTP {response.status_code} from {self.url}")
         return response.text, arrived
 
     def _fail(self, reason: str) -> None:
@@ -317,18 +323,23 @@ class MetricsScraper:
             prefix_cache_hits_total=metrics.prefix_cache_hits_total,
         )
 
+    async def _read(self) -> tuple[VllmMetrics, float]:
+        """The engine's values now and when they arrived, or ScrapeFailed with a stable reason."""
+        text, arrived = await self._fetch()
+        try:
+            metrics = parse_vllm_metrics(text)
+        except MetricsParseError as exc:
+            raise ScrapeFailed(f"unparsable /metrics: {exc}") from exc
+        if metrics.empty:
+            raise ScrapeFailed(f"{METRICS_NOT_EXPORTED}: no vllm:* or llamacpp:* metrics at {self.url}")
+        return metrics, arrived
+
     async def scrape_once(self) -> EngineSample | None:
         """One poll: publish an EngineSample (and return it), or a MetricsUnavailable on a new
         failure reason (and return None)."""
         try:
-            text, arrived = await self._fetch()
-            try:
-                metrics = parse_vllm_metrics(text)
-            except MetricsParseError as exc:
-                raise _ScrapeFailed(f"unparsable /metrics: {exc}") from exc
-            if metrics.empty:
-                raise _ScrapeFailed(f"{METRICS_NOT_EXPORTED}: no vllm:* or llamacpp:* metrics at {self.url}")
-        except _ScrapeFailed as exc:
+            metrics, arrived = await self._read()
+        except ScrapeFailed as exc:
             self._fail(str(exc))
             return None
         sample = self._sample(metrics, arrived)

@@ -6,6 +6,7 @@ gpu_metrics = { gpu-a = "http://10.0.0.5:9400", gpu-b = "http://10.0.0.6:9400" }
 prometheus = "http://prometheus:9090"           # or a Prometheus server that scrapes them
 prometheus_selector = 'namespace="serving"'
 gpu_map = ["awq=gpu-a:0,1", "bf16=pod~bf16-.*"]  # which GPUs serve which variant (core/gpu_map.py)
+engines = { awq = 'job="awq"' }                  # a variant's vllm:* series through Prometheus
 ```
 
 Checked like every other table: one line naming the file, the line and the field.
@@ -18,7 +19,9 @@ from typing import Any, Protocol
 
 from quanttui.core.gpu_map import GpuMapError, parse_gpu_match
 
-_KEYS: dict[str, type] = {"gpu_metrics": dict, "prometheus": str, "prometheus_selector": str, "gpu_map": list}
+_KEYS: dict[str, type] = {
+    "gpu_metrics": dict, "prometheus": str, "prometheus_selector": str, "gpu_map": list, "engines": dict,
+}  # fmt: skip
 
 
 class _Errors(Protocol):
@@ -58,4 +61,14 @@ def read_telemetry(reader: _Errors, data: dict[str, Any], variants: Sequence[str
             raise reader.error("telemetry", "gpu_map", str(exc)) from None
         if match.variant not in variants:
             raise reader.error("telemetry", "gpu_map", f"{entry!r}: no variant named {match.variant!r}")
+    engines = table.get("engines", {})
+    if engines and prometheus is None:
+        raise reader.error("telemetry", "engines", "needs prometheus (the server that scrapes the engines)")
+    for variant, matchers in engines.items():
+        if variant not in variants:
+            raise reader.error("telemetry", "engines", f"no variant named {variant!r}")
+        if not isinstance(matchers, str) or not matchers.strip():
+            raise reader.error(
+                "telemetry", "engines", f"{variant}: expected PromQL label matchers like 'job=\"awq\"'"
+            )
     return dict(table)

@@ -15,6 +15,7 @@ from quanttui.io.host_sampler import HostSampler, local_ports
 from quanttui.io.metrics import MetricsScraper
 from quanttui.io.nvml import NvmlSampler
 from quanttui.io.process_sampler import ProcessSampler
+from quanttui.io.prometheus_engine import PrometheusEngineScraper
 from quanttui.io.prometheus_gpu import PrometheusGpuSource
 from quanttui.session.spec import SweepConfig
 
@@ -51,12 +52,16 @@ def start_samplers(
             config.prometheus, matches, publish, clock, interval, config.prometheus_selector
         )
         tasks.append(asyncio.create_task(source.run()))
-    tasks += [
-        asyncio.create_task(
-            MetricsScraper(info.variant, info.url, publish, clock, config.scrape_interval_s).run()
-        )
-        for info in resolved
-    ]
+    through_prometheus = dict(config.prometheus_engines)
+    for info in resolved:
+        matchers = through_prometheus.get(info.variant)
+        if matchers and config.prometheus:
+            scraper: MetricsScraper = PrometheusEngineScraper(
+                info.variant, config.prometheus, matchers, publish, clock, config.scrape_interval_s
+            )
+        else:
+            scraper = MetricsScraper(info.variant, info.url, publish, clock, config.scrape_interval_s)
+        tasks.append(asyncio.create_task(scraper.run()))
     roots = {info.variant: info.pids[:1] for info in resolved if info.pids}  # pids[0]: the engine's root
     if roots:
         tasks.append(asyncio.create_task(ProcessSampler(roots, publish, clock, interval).run()))

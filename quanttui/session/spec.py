@@ -55,6 +55,9 @@ class SweepConfig:
     gpu_map: tuple[str, ...] = ()  # which exporter GPUs serve which variant (core/gpu_map.py specs)
     prometheus: str | None = None  # a Prometheus server scraping the DCGM exporters (io/prometheus_gpu.py)
     prometheus_selector: str = ""  # PromQL label matchers narrowing its DCGM series
+    prometheus_engines: tuple[
+        tuple[str, str], ...
+    ] = ()  # (variant, matchers): its vllm:* series via Prometheus
 
     def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         return {**self._header_config(resolved), "cost": dict(self.cost), "hardware": dict(self.hardware)}
@@ -89,6 +92,7 @@ class SweepConfig:
             "gpu_map": list(self.gpu_map),
             "prometheus": self.prometheus,
             "prometheus_selector": self.prometheus_selector,
+            "prometheus_engines": {variant: matchers for variant, matchers in self.prometheus_engines},
         }
 
 

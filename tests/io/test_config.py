@@ -244,5 +244,9 @@ def test_a_telemetry_table_and_its_errors_name_the_line(tmp_path):
         assert str(exc.value).startswith(f"{tmp_path / 'session.toml'}:{line}: ") and words in str(exc.value)
     with pytest.raises(ConfigError, match="field 'telemetry.gpu_metrics': gpu-a: expected an http"):
         load_config(write(tmp_path, GOOD + TELEMETRY.replace("http://10.0.0.5:9400", "10.0.0.5:9400")))
+    with pytest.raises(ConfigError, match="field 'telemetry.engines': needs prometheus"):
+        load_config(write(tmp_path, GOOD + TELEMETRY + "engines = { awq = 'job=\"awq\"' }\n"))
+    with_prometheus = TELEMETRY + 'prometheus = "http://prom:9090"\nengines = { awq = \'job="awq"\' }\n'
+    assert load_config(write(tmp_path, GOOD + with_prometheus)).telemetry["engines"] == {"awq": 'job="awq"'}
     with pytest.raises(ConfigError, match="field 'telemetry.dcgm': unknown key"):
         load_config(write(tmp_path, GOOD + "[telemetry]\ndcgm = 1\n"))

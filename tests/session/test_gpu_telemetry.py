@@ -105,3 +105,32 @@ def test_gpu_memory_through_a_real_prometheus(tmp_path, sim_server, exporter):
         "awq": 9000.0, "bf16": 15000.0}  # fmt: skip
     header = json.loads((tmp_path / "out" / "recording.jsonl").read_text().splitlines()[0])
     assert header["config"]["prometheus"] == server.url
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus is not installed (apt-get install -y prometheus)")
+def test_engine_series_through_prometheus_give_the_panels_and_the_csv(tmp_path, sim_server):
+    slow = sim_server(model="qwen-bf16", ttft_ms=60, itl_ms=40, max_num_seqs=2)
+    fast = sim_server(model="qwen-awq", ttft_ms=30, itl_ms=30, max_num_seqs=4)
+    hostport = {
+        name: s.url.removeprefix("http://").split("/")[0] for name, s in (("bf16", slow), ("awq", fast))
+    }
+    server = PrometheusServer(tmp_path / "prometheus", {name: [hp] for name, hp in hostport.items()}, "500ms")
+    try:
+        server.wait_for('vllm:num_requests_running{job="awq"}')
+        done = sweep(tmp_path, slow, fast, "--prometheus", server.url,
+                     "--prometheus-engine", 'bf16=job="bf16"', "--prometheus-engine", 'awq=job="awq"')  # fmt: skip
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    csv = pl.read_csv(tmp_path / "out" / "sweep.csv")
+    bf16 = csv.filter(pl.col("variant") == "bf16").sort("conc")
+    assert bf16["kv_cache_peak"].max() > 0 and bf16["running_peak"].max() >= 1  # read through Prometheus
+    lines = (tmp_path / "out" / "recording.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["config"]["prometheus_engines"] == {"bf16": 'job="bf16"', "awq": 'job="awq"'}
+    generated = [
+        json.loads(x)["generation_tokens_total"] for x in lines[1:] if '"EngineSample"' in x and '"awq"' in x
+    ]
+    assert generated and max(g for g in generated if g is not None) > 0
+    refused = sweep(tmp_path / "again", slow, fast, "--prometheus-engine", 'awq=job="awq"')
+    assert refused.returncode == 2 and "--prometheus-engine needs --prometheus URL" in refused.stderr

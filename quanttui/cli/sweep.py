@@ -35,7 +35,13 @@ from quanttui.cli.plan_options import (
     tokenizer_folder,
     workload_fields,
 )
-from quanttui.core.gpu_map import GpuMapError, parse_gpu_match
+from quanttui.core.gpu_map import (
+    GpuMapError,
+    host_name_problem,
+    matchers_problem,
+    parse_gpu_match,
+    url_problem,
+)
 from quanttui.core.prompts import Prompt
 from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
@@ -77,6 +83,10 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
     workload = workload_fields(args, args.concurrency)
     tokenizer = tokenizer_folder("--tokenizer", args.tokenizer)
     exporters, gpu_map = gpu_telemetry(args.gpu_metrics, args.gpu_map, list(endpoints), args.prometheus)
+    engines = engine_series(args.prometheus_engine, list(endpoints), args.prometheus)
+    selector = args.prometheus_selector
+    if selector is not None and (args.prometheus is None or matchers_problem(selector)):
+        raise UsageError(f"--prometheus-selector: {matchers_problem(selector) or 'needs --prometheus URL'}")
     try:
         plan = plan_from_args(args, workload, slo_from_args(args), DEFAULT_ATTACHED_SCHEDULE)
         timeouts = Timeouts(
@@ -117,7 +127,7 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         gpu_map=gpu_map,
         prometheus=args.prometheus,
         prometheus_selector=args.prometheus_selector or "",
-        prometheus_engines=engine_series(args.prometheus_engine, list(endpoints), args.prometheus),
+        prometheus_engines=engines,
     )
 
 
@@ -216,12 +226,11 @@ def gpu_telemetry(
     Hostname labels, known only when it answers), variants that exist, expressions that compile."""
     hosts = pairs(exporters, "--gpu-metrics")
     for host, url in hosts.items():
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(
-                f"--gpu-metrics {host}: the URL must start with http:// or https://, got {url!r}"
-            )
-    if prometheus is not None and not prometheus.startswith(("http://", "https://")):
-        raise UsageError(f"--prometheus: the URL must start with http:// or https://, got {prometheus!r}")
+        problem = host_name_problem(host) or url_problem(url)
+        if problem:
+            raise UsageError(f"--gpu-metrics {host}: {problem}")
+    if prometheus is not None and url_problem(prometheus):
+        raise UsageError(f"--prometheus: {url_problem(prometheus)}")
     if maps and not hosts and prometheus is None:
         raise UsageError("--gpu-map needs --gpu-metrics HOST=URL or --prometheus URL (the GPUs it maps)")
     for spec in maps or []:
@@ -243,7 +252,9 @@ def engine_series(
     chosen = pairs(entries, "--prometheus-engine")
     if chosen and prometheus is None:
         raise UsageError("--prometheus-engine needs --prometheus URL (the server that scrapes the engines)")
-    for variant in chosen:
+    for variant, matchers in chosen.items():
+        if matchers_problem(matchers):
+            raise UsageError(f"--prometheus-engine {variant}: {matchers_problem(matchers)}")
         if variant not in variants:
             raise UsageError(
                 f"--prometheus-engine {variant}: no variant named {variant!r} ({', '.join(variants)})"

@@ -149,7 +149,8 @@ class Aggregator:
         self.open_step: StepWindow | None = None
         self.results: dict[tuple[str, int], list[RequestResult]] = defaultdict(list)
         self.windows: dict[tuple[str, int], _WindowAccumulator] = defaultdict(_WindowAccumulator)
-        self._gpu_down: dict[str, str] = {}  # GPU source ("" local NVML, else a DCGM host) -> why it is down
+        self._gpu_down: dict[str, str] = {}  # GPU source (GpuSample.reader) -> why it is down
+        self.gpu_up: set[str] = set()  # GPU sources that answered and have not failed since
         self.gpu_names: set[str] = set()
         self.gpu_usage = GpuUsage()  # each GPU's latest sample: whose memory is whose
         self.sweep_end: SweepFinished | None = None
@@ -213,6 +214,7 @@ class Aggregator:
                         self.windows[(name, self.open_step.step)].client.append(event)
             case GpuUnavailable():
                 self._gpu_down[event.host] = event.reason
+                self.gpu_up.discard(event.host)
                 self.gpu_usage.forget(event.host)
             case VariantRetired():
                 state = self._variant(event.variant)
@@ -242,6 +244,7 @@ class Aggregator:
     def _fold_gpu(self, sample: GpuSample) -> None:
         self.gpu_names.add(sample.name)
         self._gpu_down.pop(sample.reader, None)
+        self.gpu_up.add(sample.reader)
         self.gpu_usage.apply(sample)
         step = self.open_step
         if step is None:

@@ -106,8 +106,8 @@ class LiveState:
         self.where = ""  # the hardware the capacity sentences name ("On <where>, ...")
         self.running: dict[str, StepStats] = {}  # the open step so far (refresh_running)
         self._running_n: dict[str, tuple[int, int]] = {}  # (results, version) it was computed at
-        self.gpu_unavailable: str | None = None
-        self.gpus = GpuUsage()  # each GPU's latest sample (NVML or DCGM)
+        self._gpu_down: dict[str, str] = {}  # GPU source -> why it cannot be read (until it answers)
+        self.gpus = GpuUsage()  # each GPU's latest sample (NVML, DCGM or Prometheus)
         self.sweep_end: str | None = None
         self.notes: deque[tuple[float, str]] = deque(maxlen=50)
         self._latency: dict[str, tuple[int, LatencyView]] = {}
@@ -149,8 +149,8 @@ class LiveState:
                 self._variant(event.variant).on_sample(event)
             case MetricsUnavailable():
                 self._variant(event.variant).metrics_unavailable = safe_text(event.reason)
-            case GpuUnavailable():  # what was sampled before (on that host) is no longer current
-                self.gpu_unavailable = safe_text(event.reason)
+            case GpuUnavailable():  # what that source sampled before is no longer current
+                self._gpu_down[event.host] = safe_text(event.reason)
                 self.gpus.forget(event.host)
                 self._gpu_to_variants()
             case GpuSample():
@@ -207,8 +207,13 @@ class LiveState:
             if p95 is not None:
                 v.slo_p95.add(closing, p95 * 1000.0)
 
+    @property
+    def gpu_unavailable(self) -> str | None:
+        """Why GPU sources cannot be read: each one that has not answered since it failed."""
+        return " · ".join(self._gpu_down.values()) or None
+
     def _on_gpu(self, sample: GpuSample) -> None:
-        self.gpu_unavailable = None
+        self._gpu_down.pop(sample.reader, None)
         self.gpus.apply(sample)
         self._gpu_to_variants()
 
@@ -216,9 +221,7 @@ class LiveState:
         """Each variant's GPU memory: its processes on NVML's GPUs, and the DCGM GPUs mapped to it."""
         for name, v in self.variants.items():
             mine = set(v.pids)
-            procs = [
-                (p.pid, p.used_mib) for s in self.gpus.latest.values() for p in s.processes if p.pid in mine
-            ]
+            procs = [(p.pid, p.used_mib) for s in self.gpus.current() for p in s.processes if p.pid in mine]
             v.on_gpu(procs, self.gpus.variant_mib(name, mine))
 
     def _on_step_started(self, event: StepStarted) -> None:
@@ -413,7 +416,7 @@ class LiveState:
 
     def gpu_total(self) -> tuple[float, float] | None:
         """(used, total) MiB over every GPU seen, for endpoints whose pids are unknown."""
-        if not self.gpus.latest:
+        samples = self.gpus.current()
+        if not samples:
             return None
-        samples = self.gpus.latest.values()
         return (sum(s.mem_used_mib for s in samples), sum(s.mem_total_mib for s in samples))

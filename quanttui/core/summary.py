@@ -75,7 +75,9 @@ def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str,
             "duration_s": round(agg.sweep_end.t, 3) if agg.sweep_end else round(agg.last_t, 3),
         },
         "gpu": {
-            "available": bool(agg.gpu_names),  # some GPU was read (local NVML or a DCGM exporter)
+            # a GPU source answered and had not failed by the end (local NVML, a DCGM exporter or
+            # Prometheus); `reason`: each source that could not be read then
+            "available": bool(agg.gpu_up),
             "reason": agg.gpu_unavailable,
             "names": sorted(agg.gpu_names),
         },

@@ -47,7 +47,7 @@ class Timeline:
     gpu_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # variant -> (t, MiB)
     rss_mib: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # variant -> (t, MiB)
     gpu_total_mib: float | None = None  # summed over the GPUs seen
-    gpu_totals: dict[tuple[str, int], float] = field(default_factory=dict)  # (host, index) -> its memory
+    gpu_seen: bool = False  # some GPU was read (NVML or a remote source)
     _usage: GpuUsage = field(default_factory=GpuUsage)
     steps: list[StepSpan] = field(default_factory=list)
     pids: dict[str, tuple[int, ...]] = field(default_factory=dict)
@@ -65,14 +65,17 @@ class Timeline:
                 # One sample per GPU: a variant's memory summed over every GPU that is its (a
                 # tensor-parallel engine spans several), each GPU at its latest sample.
                 self._usage.apply(event)
-                self.gpu_totals[event.key] = event.mem_total_mib
-                self.gpu_total_mib = sum(self.gpu_totals.values())
-                for variant in {*self.pids, *self._usage.mapped}:
+                self.gpu_seen = True
+                self.gpu_total_mib = self._usage.total_mib
+                for variant in {*self.pids, *self._usage.mapped, *self.gpu_mib}:
                     mib = self._usage.variant_mib(variant, self.pids.get(variant, ()))
+                    if mib is None and variant in self.gpu_mib and event.source == "nvml":
+                        mib = 0.0  # its processes left the GPU: drawn as the drop it is
                     if mib is not None:
                         self.gpu_mib.setdefault(variant, []).append((event.t, mib))
-            case GpuUnavailable():
+            case GpuUnavailable():  # its GPUs are unknown until it answers: a gap, not a zero
                 self._usage.forget(event.host)
+                self.gpu_total_mib = self._usage.total_mib
             case ProcessSample():
                 self.rss_mib.setdefault(event.variant, []).append((event.t, event.rss_mib))
             case StepStarted():
@@ -92,7 +95,7 @@ class Timeline:
             gpu_mib={v: list(points) for v, points in self.gpu_mib.items()},
             rss_mib={v: list(points) for v, points in self.rss_mib.items()},
             gpu_total_mib=self.gpu_total_mib,
-            gpu_totals=dict(self.gpu_totals),
+            gpu_seen=self.gpu_seen,
             steps=[StepSpan(s.step, s.label, s.start, s.end) for s in self.steps],
             pids=dict(self.pids),
             end=self.end,
@@ -104,7 +107,7 @@ class Timeline:
         processes, else their host resident memory (the CPU demo)."""
         if self.gpu_mib:
             return "GPU memory", self.gpu_mib
-        if self.gpu_totals:
+        if self.gpu_seen:
             return (
                 "host memory (RSS of the engine's processes; NVML listed none of them on the GPU)",
                 self.rss_mib,

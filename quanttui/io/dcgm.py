@@ -12,16 +12,19 @@ only when the reason changes) and the run goes on; its samples resume when it an
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import Event, GpuSample, GpuUnavailable
-from quanttui.core.gpu_map import GpuMatch, map_gpu
+from quanttui.core.gpu_map import MAP_LABELS, GpuMatch, map_gpu
+from quanttui.core.literal import safe_text
 from quanttui.io.metrics import USER_AGENT
 
 # DCGM's field names as the exporter publishes them (its default counters), and what each feeds.
@@ -35,8 +38,10 @@ FIELDS = {
     "DCGM_FI_DEV_SM_CLOCK": "sm_clock",  # MHz
     "DCGM_FI_DEV_MEM_CLOCK": "mem_clock",  # MHz
 }
-# Labels kept with each sample (the rest, e.g. DCGM_FI_DRIVER_VERSION, pci_bus_id, are dropped).
-KEPT_LABELS = ("Hostname", "modelName", "device", "pod", "container", "namespace")
+# Labels kept with each sample (the rest, e.g. DCGM_FI_DRIVER_VERSION, pci_bus_id, are dropped);
+# their text is foreign: made safe to show and cut to a sane length where it is read.
+KEPT_LABELS = tuple(name for name in MAP_LABELS if name != "instance")
+MAX_LABEL = 120
 # DCGM reports a field it has no value for as a huge sentinel (e.g. 9223372036854775794).
 BLANK = 1e15
 
@@ -53,6 +58,11 @@ class DcgmParseError(ValueError):
     pass
 
 
+def kept_labels(labels: dict[str, str], names: Sequence[str] = KEPT_LABELS) -> dict[str, str]:
+    """The labels a sample keeps, each made safe to show and cut to MAX_LABEL characters."""
+    return {k: safe_text(str(labels[k]))[:MAX_LABEL] for k in names if k in labels}
+
+
 def parse_dcgm(text: str) -> list[DcgmGpu]:
     """Every GPU in one exporter page, in index order; fields it lacks are absent."""
     gpus: dict[tuple[int, str], DcgmGpu] = {}
@@ -66,15 +76,15 @@ def parse_dcgm(text: str) -> list[DcgmGpu]:
             if name is None:
                 continue
             labels = sample.labels
+            if "GPU_I_ID" in labels:
+                continue  # a MIG instance: not read yet (its memory is not the whole GPU's)
             try:
                 index = int(labels.get("gpu", ""))
             except ValueError:
-                continue  # a series without a GPU index (a MIG or a switch entity): not a GPU
+                continue  # a series without a GPU index (a switch or CPU entity): not a GPU
             key = (index, labels.get("UUID", ""))
-            gpu = gpus.setdefault(
-                key, DcgmGpu(index, key[1], {k: labels[k] for k in KEPT_LABELS if k in labels})
-            )
-            if abs(sample.value) < BLANK:
+            gpu = gpus.setdefault(key, DcgmGpu(index, key[1], kept_labels(labels)))
+            if math.isfinite(sample.value) and abs(sample.value) < BLANK:
                 gpu.values[name] = float(sample.value)
     return [gpus[k] for k in sorted(gpus)]
 
@@ -156,9 +166,24 @@ class DcgmSampler:
         return samples
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, trust_env=False) as client:
-            while True:
-                started = time.perf_counter()
-                for sample in await self.scrape(client):
-                    self._publish(sample)
-                await asyncio.sleep(max(0.0, self.interval_s - (time.perf_counter() - started)))
+        await poll(self, self.interval_s, self._publish, self._fail)
+
+
+class Scraping(Protocol):
+    async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]: ...
+
+
+async def poll(
+    source: Scraping, interval_s: float, publish: Callable[[Event], None], fail: Callable[[str], None]
+) -> None:
+    """Scrape every interval until cancelled; a bug in one scrape is said as a failure of the
+    source (its GPUs are then forgotten), never a dead task that leaves stale numbers current."""
+    async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, trust_env=False) as client:
+        while True:
+            started = time.perf_counter()
+            try:
+                for sample in await source.scrape(client):
+                    publish(sample)
+            except Exception as exc:  # the run goes on; the source says it failed
+                fail(" ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:200])
+            await asyncio.sleep(max(0.0, interval_s - (time.perf_counter() - started)))

@@ -91,6 +91,7 @@ class NvmlSampler:
         memory = nv.nvmlDeviceGetMemoryInfo(handle)
         util = self._optional(nv, lambda: float(nv.nvmlDeviceGetUtilizationRates(handle).gpu))
         power = self._optional(nv, lambda: nv.nvmlDeviceGetPowerUsage(handle) / 1000.0)  # mW -> W
+        uuid = self._uuid(nv, handle)
         return GpuSample(
             t=self._clock.now(),
             index=index,
@@ -100,7 +101,19 @@ class NvmlSampler:
             util_pct=util,
             power_w=power,
             processes=self._processes(nv, handle),
+            uuid=uuid,
         )
+
+    def _uuid(self, nv: Any, handle: Any) -> str:
+        """The GPU's UUID ("GPU-…"), which a DCGM exporter reports too: one GPU read by both is
+        counted once (core/gpu_usage.py). "" where this NVML cannot tell."""
+        getter = getattr(nv, "nvmlDeviceGetUUID", None)
+        if getter is None:
+            return ""
+        try:
+            return _text(getter(handle))
+        except nv.NVMLError:
+            return ""
 
     def _unavailable(self, reason: str) -> None:
         self._publish(GpuUnavailable(t=self._clock.now(), reason=_one_line(reason)))

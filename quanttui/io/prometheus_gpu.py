@@ -11,8 +11,7 @@ exporter is read directly (io/dcgm.py), and the same GPU map applies; its host i
 
 from __future__ import annotations
 
-import asyncio
-import time
+import math
 from collections.abc import Callable, Sequence
 
 import httpx
@@ -20,8 +19,8 @@ import httpx
 from quanttui.core.clock import SessionClock
 from quanttui.core.events import PROMETHEUS, Event, GpuSample, GpuUnavailable
 from quanttui.core.gpu_map import GpuMatch
-from quanttui.io.dcgm import BLANK, FIELDS, KEPT_LABELS, DcgmGpu, gpu_sample
-from quanttui.io.metrics import USER_AGENT
+from quanttui.core.literal import safe_text
+from quanttui.io.dcgm import BLANK, FIELDS, KEPT_LABELS, MAX_LABEL, DcgmGpu, gpu_sample, kept_labels, poll
 
 
 def dcgm_query(selector: str = "") -> str:
@@ -35,18 +34,20 @@ def gpus_from_vector(result: list[dict]) -> dict[str, list[DcgmGpu]]:
     """An instant vector's series grouped into GPUs, per host."""
     gpus: dict[tuple[str, int, str], DcgmGpu] = {}
     for series in result:
-        metric = series.get("metric") or {}
-        name = FIELDS.get(metric.get("__name__", ""))
+        metric = series.get("metric") if isinstance(series, dict) else None
+        if not isinstance(metric, dict) or "GPU_I_ID" in metric:
+            continue  # not a series, or a MIG instance (not read yet)
+        name = FIELDS.get(str(metric.get("__name__", "")))
         try:
             index = int(metric.get("gpu", ""))
             value = float(series["value"][1])
         except (KeyError, IndexError, TypeError, ValueError):
             continue
-        if name is None or abs(value) >= BLANK:
+        if name is None or not math.isfinite(value) or abs(value) >= BLANK:
             continue
-        host = metric.get("Hostname") or metric.get("instance", "")
-        key = (host, index, metric.get("UUID", ""))
-        labels = {k: metric[k] for k in (*KEPT_LABELS, "instance") if k in metric}
+        labels = kept_labels(metric, (*KEPT_LABELS, "instance"))
+        host = labels.get("Hostname") or labels.get("instance", "")
+        key = (host, index, safe_text(str(metric.get("UUID", "")))[:MAX_LABEL])
         gpu = gpus.setdefault(key, DcgmGpu(index, key[2], labels))
         gpu.values[name] = value
     by_host: dict[str, list[DcgmGpu]] = {}
@@ -103,8 +104,12 @@ class PrometheusGpuSource:
             error = body.get("error") if isinstance(body, dict) else None
             self._fail(f"HTTP {response.status_code}: {error or 'not a Prometheus API answer'}")
             return []
-        data = body.get("data") or {}
-        if data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
+        data = body.get("data")
+        if (
+            not isinstance(data, dict)
+            or data.get("resultType") != "vector"
+            or not isinstance(data.get("result"), list)
+        ):
             self._fail("the answer is not an instant vector")
             return []
         samples = [
@@ -120,9 +125,4 @@ class PrometheusGpuSource:
         return samples
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, trust_env=False) as client:
-            while True:
-                started = time.perf_counter()
-                for sample in await self.scrape(client):
-                    self._publish(sample)
-                await asyncio.sleep(max(0.0, self.interval_s - (time.perf_counter() - started)))
+        await poll(self, self.interval_s, self._publish, self._fail)

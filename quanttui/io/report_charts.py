@@ -282,7 +282,7 @@ def draw_charts(data: ReportData, palette: Palette) -> list[Chart]:
                        "Per engine, summed over its processes (and GPUs)." if data.timeline.gpu_mib else
                        "Host memory, not GPU memory: "
                        + ("NVML listed none of the engines' processes (a container hides them)."
-                          if data.timeline.gpu_totals else "no GPU was seen."), memory_chart))  # fmt: skip
+                          if data.timeline.gpu_seen else "no GPU was seen."), memory_chart))  # fmt: skip
     if data.cost is not None and data.rows:
         held = [o for o, c in zip(data.operating, data.capacities, strict=True) if c.max_conc_meeting_slo]
         at_slo = (

@@ -17,7 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from quanttui.core.gpu_map import GpuMapError, parse_gpu_match
+from quanttui.core.gpu_map import (
+    GpuMapError,
+    host_name_problem,
+    matchers_problem,
+    parse_gpu_match,
+    url_problem,
+)
 
 _KEYS: dict[str, type] = {
     "gpu_metrics": dict, "prometheus": str, "prometheus_selector": str, "gpu_map": list, "engines": dict,
@@ -26,10 +32,6 @@ _KEYS: dict[str, type] = {
 
 class _Errors(Protocol):
     def error(self, table: str, key: str, message: str) -> Exception: ...
-
-
-def _url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
 
 
 def read_telemetry(reader: _Errors, data: dict[str, Any], variants: Sequence[str]) -> dict[str, Any]:
@@ -44,11 +46,17 @@ def read_telemetry(reader: _Errors, data: dict[str, Any], variants: Sequence[str
             raise reader.error("telemetry", key, f"expected a {'table' if kind is dict else kind.__name__}")
     exporters = table.get("gpu_metrics", {})
     for host, url in exporters.items():
-        if not isinstance(url, str) or not _url(url):
-            raise reader.error("telemetry", "gpu_metrics", f"{host}: expected an http:// or https:// URL")
+        problem = host_name_problem(host) or (url_problem(url) if isinstance(url, str) else "expected a URL")
+        if problem:
+            raise reader.error("telemetry", "gpu_metrics", f"{host}: {problem}")
     prometheus = table.get("prometheus")
-    if prometheus is not None and not _url(prometheus):
-        raise reader.error("telemetry", "prometheus", "expected an http:// or https:// URL")
+    if prometheus is not None and url_problem(prometheus):
+        raise reader.error("telemetry", "prometheus", str(url_problem(prometheus)))
+    selector = table.get("prometheus_selector")
+    if selector is not None and (prometheus is None or matchers_problem(selector)):
+        raise reader.error(
+            "telemetry", "prometheus_selector", matchers_problem(selector) or "needs prometheus"
+        )
     entries = table.get("gpu_map", [])
     if entries and not exporters and prometheus is None:
         raise reader.error("telemetry", "gpu_map", "needs gpu_metrics or prometheus (the GPUs it maps)")
@@ -67,8 +75,8 @@ def read_telemetry(reader: _Errors, data: dict[str, Any], variants: Sequence[str
     for variant, matchers in engines.items():
         if variant not in variants:
             raise reader.error("telemetry", "engines", f"no variant named {variant!r}")
-        if not isinstance(matchers, str) or not matchers.strip():
+        if not isinstance(matchers, str) or matchers_problem(matchers):
             raise reader.error(
-                "telemetry", "engines", f"{variant}: expected PromQL label matchers like 'job=\"awq\"'"
+                "telemetry", "engines", f'{variant}: expected PromQL label matchers like job="awq"'
             )
     return dict(table)

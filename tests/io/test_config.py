@@ -223,7 +223,6 @@ def test_an_engine_listening_on_every_interface_is_warned_about(tmp_path):
 TELEMETRY = """
 [telemetry]
 gpu_metrics = { gpu-a = "http://10.0.0.5:9400" }
-prometheus_selector = 'namespace="serving"'
 gpu_map = ["awq=gpu-a:0,1", "bf16=pod~bf16-.*"]
 """
 
@@ -242,11 +241,15 @@ def test_a_telemetry_table_and_its_errors_name_the_line(tmp_path):
         with pytest.raises(ConfigError) as exc:
             load_config(write(tmp_path, text))
         assert str(exc.value).startswith(f"{tmp_path / 'session.toml'}:{line}: ") and words in str(exc.value)
-    with pytest.raises(ConfigError, match="field 'telemetry.gpu_metrics': gpu-a: expected an http"):
+    with pytest.raises(
+        ConfigError, match="field 'telemetry.gpu_metrics': gpu-a: '10.0.0.5:9400' is not an http"
+    ):
         load_config(write(tmp_path, GOOD + TELEMETRY.replace("http://10.0.0.5:9400", "10.0.0.5:9400")))
     with pytest.raises(ConfigError, match="field 'telemetry.engines': needs prometheus"):
         load_config(write(tmp_path, GOOD + TELEMETRY + "engines = { awq = 'job=\"awq\"' }\n"))
     with_prometheus = TELEMETRY + 'prometheus = "http://prom:9090"\nengines = { awq = \'job="awq"\' }\n'
     assert load_config(write(tmp_path, GOOD + with_prometheus)).telemetry["engines"] == {"awq": 'job="awq"'}
+    with pytest.raises(ConfigError, match="field 'telemetry.prometheus_selector': needs prometheus"):
+        load_config(write(tmp_path, GOOD + TELEMETRY + "prometheus_selector = 'namespace=\"serving\"'\n"))
     with pytest.raises(ConfigError, match="field 'telemetry.dcgm': unknown key"):
         load_config(write(tmp_path, GOOD + "[telemetry]\ndcgm = 1\n"))

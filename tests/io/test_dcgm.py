@@ -85,8 +85,30 @@ def test_an_exporter_that_goes_away_is_said_once_and_comes_back(exporter):
 @pytest.mark.parametrize(
     ("spec", "words"),
     [("awq", "expected VARIANT=HOST"), ("awq=gpu-b:0", "no exporter named 'gpu-b'"),
-     ("awq=pod~(", "is not a regular expression"), ("awq=~x", "is not LABEL~REGEX")],
+     ("awq=pod~(", "is not a regular expression"), ("awq=~x", "is not LABEL~REGEX"),
+     ("awq=gpu-a:,", "no GPU after ':'"), ("awq=job~x", "no label 'job' to match"),
+     ("awq=@prometheus:0", "is not a host name")],
 )  # fmt: skip
 def test_bad_map_entries_are_named(spec, words):
     with pytest.raises(GpuMapError, match=words):
         parse_gpu_match(spec, ["gpu-a"])
+
+
+def test_a_comma_inside_an_expression_stays_and_a_missing_label_never_matches():
+    match = parse_gpu_match("awq=pod~awq-[0-9]{1,3},namespace~serving")
+    assert [name for name, _ in match.labels] == ["pod", "namespace"]
+    assert match.matches("h", 0, "", {"pod": "awq-12", "namespace": "serving"})
+    assert not parse_gpu_match("awq=container~.*").matches("h", 0, "", {"pod": "awq-12"})
+
+
+def test_mig_instances_nan_and_hostile_labels_are_not_taken_as_they_are():
+    hostile = "L4\x1b]0;pwned\x07"
+    page = (
+        'DCGM_FI_DEV_FB_USED{gpu="0",UUID="GPU-x",GPU_I_ID="1",GPU_I_PROFILE="1g.10gb",pod="awq"} 100\n'
+        f'DCGM_FI_DEV_FB_USED{{gpu="1",UUID="GPU-y",modelName="{hostile}",pod="{"p" * 500}"}} NaN\n'
+        'DCGM_FI_DEV_FB_FREE{gpu="1",UUID="GPU-y",modelName="L4",pod="b"} 7000\n'
+    )
+    (gpu,) = parse_dcgm(page)  # the MIG instance is left out
+    assert gpu.index == 1 and "used" not in gpu.values and gpu.values["free"] == 7000.0  # NaN is no value
+    assert len(gpu.labels["pod"]) == 120  # cut
+    assert gpu.labels["modelName"] == "L4" and "\x1b" not in gpu.labels["modelName"]  # the escape dropped

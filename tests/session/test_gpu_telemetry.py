@@ -76,7 +76,10 @@ def test_an_exporter_that_is_down_is_said_and_the_run_goes_on(tmp_path, sim_serv
 
 @pytest.mark.parametrize(
     ("flags", "words"),
-    [(["--gpu-metrics", "gpu-a=10.0.0.5:9400"], "--gpu-metrics gpu-a: the URL must start with http://"),
+    [(["--gpu-metrics", "gpu-a=10.0.0.5:9400"], "--gpu-metrics gpu-a: '10.0.0.5:9400' is not an http:// or https:// URL"),
+     (["--gpu-metrics", "a b=http://x:9400"], "'a b' is not a host name"),
+     (["--prometheus-selector", 'pod="x"'], "--prometheus-selector: needs --prometheus URL"),
+     (["--prometheus", "http://127.0.0.1:9", "--prometheus-engine", "awq=}"], "is not a list of label matchers"),
      (["--gpu-map", "awq=gpu-a:0"], "--gpu-map needs --gpu-metrics HOST=URL or --prometheus"),
      (["--gpu-metrics", "gpu-a=http://127.0.0.1:9", "--gpu-map", "awq=gpu-z:0"], "no exporter named 'gpu-z'"),
      (["--gpu-metrics", "gpu-a=http://127.0.0.1:9", "--gpu-map", "int8=gpu-a:0"], "no variant named 'int8'"),

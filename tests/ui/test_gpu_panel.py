@@ -21,3 +21,7 @@ def test_the_panels_show_an_attached_variants_gpu_from_the_exporter_and_forget_a
     )
     assert state.variants["awq"].gpu_mem_mib is None  # gpu-a's numbers are no longer current
     assert variant_view(state, "bf16").mem_text == "GPU 14.65 GiB · DCGM"  # gpu-b's still are
+    # a sample from another source does not hide that gpu-a is still down
+    state.apply(GpuSample(t=3.0, index=0, name="NVIDIA L4", mem_total_mib=22500, mem_used_mib=15000, util_pct=50.0,
+                          power_w=70.0, source="dcgm", host="gpu-b", variant="bf16"))  # fmt: skip
+    assert state.gpu_unavailable == "DCGM exporter gpu-a (http://x/metrics): HTTP 500"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
+from waiting import wait_until
 
 PROMETHEUS = shutil.which("prometheus")
 
@@ -43,17 +43,17 @@ class PrometheusServer:
 
     def wait_for(self, query: str, timeout_s: float = 60.0) -> None:
         """Until the query has an answer (the targets were scraped at least once)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def answered() -> bool:
             assert self.process.poll() is None, self.log.read_text()
             try:
                 body = httpx.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=2).json()
-                if body.get("data", {}).get("result"):
-                    return
             except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"Prometheus at {self.url} never answered {query}: {self.log.read_text()[-2000:]}")
+                return False
+            return bool(body.get("data", {}).get("result"))
+
+        wait_until(answered, timeout_s, f"Prometheus at {self.url} to answer {query}", poll=0.5,
+                   detail=lambda: self.log.read_text()[-2000:])  # fmt: skip
 
     def stop(self) -> None:
         self.process.terminate()

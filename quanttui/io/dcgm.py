@@ -107,7 +107,45 @@ def gpu_sample(
     )  # fmt: skip
 
 
-class DcgmSampler:
+class GpuSource:
+    """What every remote GPU source shares: where it is, the map, and saying once why it failed
+    (`reader`: the `GpuUnavailable.host` naming it; `what`: how the message names it)."""
+
+    def __init__(
+        self,
+        reader: str,
+        what: str,
+        url: str,
+        matches: Sequence[GpuMatch],
+        publish: Callable[[Event], None],
+        clock: SessionClock,
+        interval_s: float,
+        timeout_s: float,
+    ) -> None:
+        self.reader = reader
+        self.what = what
+        self.url = url
+        self.matches = tuple(matches)
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._publish = publish
+        self._clock = clock
+        self._failed: str | None = None
+
+    def _fail(self, reason: str) -> None:
+        if reason != self._failed:
+            self._failed = reason
+            text = " ".join(f"{self.what} ({self.url}): {reason}".split())
+            self._publish(GpuUnavailable(t=self._clock.now(), reason=text, host=self.reader))
+
+    async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        await poll(self, self.interval_s, self._publish, self._fail)
+
+
+class DcgmSampler(GpuSource):
     """Scrapes one host's DCGM exporter every `interval_s` until cancelled."""
 
     def __init__(
@@ -125,20 +163,9 @@ class DcgmSampler:
             raise ValueError(
                 f"--gpu-metrics {host}: the URL must start with http:// or https://, got {url!r}"
             )
+        url = root if root.endswith("/metrics") else root + "/metrics"
+        super().__init__(host, f"DCGM exporter {host}", url, matches, publish, clock, interval_s, timeout_s)
         self.host = host
-        self.url = root if root.endswith("/metrics") else root + "/metrics"
-        self.matches = tuple(matches)
-        self.interval_s = interval_s
-        self.timeout_s = timeout_s
-        self._publish = publish
-        self._clock = clock
-        self._failed: str | None = None
-
-    def _fail(self, reason: str) -> None:
-        if reason != self._failed:
-            self._failed = reason
-            text = f"DCGM exporter {self.host} ({self.url}): {reason}"
-            self._publish(GpuUnavailable(t=self._clock.now(), reason=" ".join(text.split()), host=self.host))
 
     async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]:
         try:
@@ -164,9 +191,6 @@ class DcgmSampler:
             return []
         self._failed = None
         return samples
-
-    async def run(self) -> None:
-        await poll(self, self.interval_s, self._publish, self._fail)
 
 
 class Scraping(Protocol):

@@ -17,10 +17,19 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from quanttui.core.clock import SessionClock
-from quanttui.core.events import PROMETHEUS, Event, GpuSample, GpuUnavailable
+from quanttui.core.events import PROMETHEUS, Event, GpuSample
 from quanttui.core.gpu_map import GpuMatch
 from quanttui.core.literal import safe_text
-from quanttui.io.dcgm import BLANK, FIELDS, KEPT_LABELS, MAX_LABEL, DcgmGpu, gpu_sample, kept_labels, poll
+from quanttui.io.dcgm import (
+    BLANK,
+    FIELDS,
+    KEPT_LABELS,
+    MAX_LABEL,
+    DcgmGpu,
+    GpuSource,
+    gpu_sample,
+    kept_labels,
+)
 
 
 def dcgm_query(selector: str = "") -> str:
@@ -56,7 +65,7 @@ def gpus_from_vector(result: list[dict]) -> dict[str, list[DcgmGpu]]:
     return by_host
 
 
-class PrometheusGpuSource:
+class PrometheusGpuSource(GpuSource):
     def __init__(
         self,
         url: str,
@@ -70,20 +79,9 @@ class PrometheusGpuSource:
         root = url.strip().rstrip("/")
         if not root.startswith(("http://", "https://")):
             raise ValueError(f"--prometheus: the URL must start with http:// or https://, got {url!r}")
-        self.url = root + "/api/v1/query"
+        super().__init__(PROMETHEUS, "Prometheus", root + "/api/v1/query", matches, publish, clock, interval_s,
+                         timeout_s)  # fmt: skip
         self.query = dcgm_query(selector)
-        self.matches = tuple(matches)
-        self.interval_s = interval_s
-        self.timeout_s = timeout_s
-        self._publish = publish
-        self._clock = clock
-        self._failed: str | None = None
-
-    def _fail(self, reason: str) -> None:
-        if reason != self._failed:
-            self._failed = reason
-            text = " ".join(f"Prometheus ({self.url}): {reason}".split())
-            self._publish(GpuUnavailable(t=self._clock.now(), reason=text, host=PROMETHEUS))
 
     async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]:
         try:
@@ -123,6 +121,3 @@ class PrometheusGpuSource:
             return []
         self._failed = None
         return samples
-
-    async def run(self) -> None:
-        await poll(self, self.interval_s, self._publish, self._fail)

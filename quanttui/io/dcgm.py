@@ -138,6 +138,18 @@ class GpuSource:
             text = " ".join(f"{self.what} ({self.url}): {reason}".split())
             self._publish(GpuUnavailable(t=self._clock.now(), reason=text, host=self.reader))
 
+    async def _get(self, client: httpx.AsyncClient, **kwargs: object) -> tuple[httpx.Response, float] | None:
+        """The answer and when it came, or None after saying why there was none."""
+        try:
+            response = await client.get(self.url, timeout=self.timeout_s, **kwargs)  # type: ignore[arg-type]
+        except httpx.TimeoutException:
+            self._fail(f"timeout after {self.timeout_s:g} s")
+            return None
+        except httpx.HTTPError as exc:
+            self._fail(f"unreachable: {exc or type(exc).__name__}")
+            return None
+        return response, self._clock.now()
+
     async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]:
         raise NotImplementedError
 
@@ -168,15 +180,10 @@ class DcgmSampler(GpuSource):
         self.host = host
 
     async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]:
-        try:
-            response = await client.get(self.url, headers={"Accept": "text/plain"}, timeout=self.timeout_s)
-        except httpx.TimeoutException:
-            self._fail(f"timeout after {self.timeout_s:g} s")
+        answer = await self._get(client, headers={"Accept": "text/plain"})
+        if answer is None:
             return []
-        except httpx.HTTPError as exc:
-            self._fail(f"unreachable: {exc or type(exc).__name__}")
-            return []
-        t = self._clock.now()
+        response, t = answer
         if response.status_code != 200:
             self._fail(f"HTTP {response.status_code}")
             return []

@@ -84,15 +84,10 @@ class PrometheusGpuSource(GpuSource):
         self.query = dcgm_query(selector)
 
     async def scrape(self, client: httpx.AsyncClient) -> list[GpuSample]:
-        try:
-            response = await client.get(self.url, params={"query": self.query}, timeout=self.timeout_s)
-        except httpx.TimeoutException:
-            self._fail(f"timeout after {self.timeout_s:g} s")
+        answer = await self._get(client, params={"query": self.query})
+        if answer is None:
             return []
-        except httpx.HTTPError as exc:
-            self._fail(f"unreachable: {exc or type(exc).__name__}")
-            return []
-        t = self._clock.now()
+        response, t = answer
         try:
             body = response.json()
         except ValueError:

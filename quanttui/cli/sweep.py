@@ -35,6 +35,7 @@ from quanttui.cli.plan_options import (
     tokenizer_folder,
     workload_fields,
 )
+from quanttui.core.fleet import BALANCE_POLICIES
 from quanttui.core.gpu_map import (
     GpuMapError,
     host_name_problem,
@@ -65,13 +66,17 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         unknown = sorted(set(mapping) - set(endpoints))
         if unknown:
             raise UsageError(f"{flag} {unknown[0]}=...: no --endpoint named {unknown[0]!r}")
+    balances = pairs(args.balance, "--balance")
     specs = []
-    for name, url in endpoints.items():
-        try:
-            split_base_url(url)
-        except ValueError as exc:
-            raise UsageError(f"--endpoint {name}: {exc}") from None
-        specs.append(EndpointSpec(name, url, models.get(name), precisions.get(name)))
+    for name, given in endpoints.items():
+        urls = fleet_urls(name, given)
+        policy = balances.pop(name, "round-robin")
+        if policy not in BALANCE_POLICIES:
+            raise UsageError(f"--balance {name}: {policy!r} is not one of {', '.join(BALANCE_POLICIES)}")
+        replicas = tuple(urls) if len(urls) > 1 else ()
+        specs.append(EndpointSpec(name, urls[0], models.get(name), precisions.get(name), replicas, policy))
+    if balances:
+        raise UsageError(f"--balance {next(iter(balances))}=...: no --endpoint named {next(iter(balances))!r}")
     if (
         args.concurrency is None
         and not args.console
@@ -133,7 +138,10 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
 
 def add_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="headless concurrency ramp against running endpoints")
-    p.add_argument("--endpoint", action="append", metavar="NAME=URL", help="a variant to drive (repeat)")
+    p.add_argument(
+        "--endpoint", action="append", metavar="NAME=URL",
+        help="a variant to drive (repeat); NAME=URL,URL,... for a fleet of replicas",
+    )  # fmt: skip
     add_load_options(p, console=False)
 
 
@@ -149,6 +157,11 @@ def add_load_options(p: argparse.ArgumentParser, console: bool) -> None:
         "--model", action="append", metavar="NAME=ID", help="model id (default: first of /v1/models)"
     )
     p.add_argument("--precision", action="append", metavar="NAME=P", help="label, e.g. bf16 or awq")
+    p.add_argument(
+        "--balance", action="append", metavar="NAME=POLICY",
+        help="how a fleet's requests spread over its replicas (NAME=URL,URL,...): round-robin "
+        "(default) or least-outstanding",
+    )  # fmt: skip
     p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
     p.add_argument(
         "--concurrency", metavar="LIST",
@@ -216,6 +229,23 @@ def cmd_attach(args: argparse.Namespace) -> int:
     from quanttui.session import LiveSession
 
     return run_console(LiveSession(config, prompts, None, autostart=False), config.out_dir)
+
+
+def fleet_urls(name: str, given: str) -> list[str]:
+    """`--endpoint NAME=URL[,URL...]`: one URL, or a fleet's replicas (each once)."""
+    urls = [u.strip() for u in given.split(",")]
+    roots = []
+    for url in urls:
+        try:
+            roots.append(split_base_url(url))
+        except ValueError as exc:
+            raise UsageError(f"--endpoint {name}: {exc}") from None
+        if not url:
+            raise UsageError(f"--endpoint {name}: an empty URL in the list {given!r}")
+    for i, root in enumerate(roots):
+        if root in roots[:i]:
+            raise UsageError(f"--endpoint {name}: replica {root} is given twice")
+    return urls
 
 
 def gpu_telemetry(

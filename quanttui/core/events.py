@@ -42,6 +42,8 @@ class EndpointInfo(Event):
     model: str
     precision: str = ""
     pids: tuple[int, ...] = ()
+    # A fleet (schema 9): every replica's URL, `url` the first; empty for a variant of one endpoint.
+    replicas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,9 @@ class EngineSample(Event):
     # Prompt tokens looked up in vLLM's prefix cache and found there (schema >= 6).
     prefix_cache_queries_total: float | None = None
     prefix_cache_hits_total: float | None = None
+    # The replica scraped, by its URL (schema 9); None: the variant's one endpoint. The fold merges
+    # a fleet's replicas into one sample per variant (core/fleet.py) before anything reads it.
+    replica: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,18 @@ class MetricsUnavailable(Event):
 
     variant: str
     reason: str
+    replica: str | None = None  # schema 9: that replica's /metrics (the fleet's others may answer)
+
+
+@dataclass(frozen=True)
+class ReplicaState(Event):
+    """A replica of a fleet taken out of the balancer (`up` false: it failed to connect or answer
+    several times in a row) or back in it (schema 9); `detail` says why, in one line."""
+
+    variant: str
+    replica: str
+    up: bool
+    detail: str = ""
 
 
 METRICS_NOT_EXPORTED = "not exported by this engine"
@@ -267,6 +284,7 @@ class RequestResult(Event):
     output_tokens_estimated: bool = False  # True when usage was missing and chunks were counted
     finish_reason: str | None = None
     intended: float | None = None  # open loop (schema >= 6): when the schedule meant it to be sent
+    replica: str | None = None  # schema 9: the fleet replica (its URL) that answered; None: one endpoint
 
     @property
     def lag_s(self) -> float | None:
@@ -345,6 +363,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         GpuSample,
         EngineSample,
         MetricsUnavailable,
+        ReplicaState,
         StepStarted,
         StepFinished,
         VariantRetired,

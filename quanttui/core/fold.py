@@ -25,12 +25,15 @@ from quanttui.core.aggregate import Aggregator
 from quanttui.core.compute_events import ComputeFold
 from quanttui.core.events import (
     EngineCapacity,
+    EngineSample,
     Event,
     GpuSample,
+    MetricsUnavailable,
     OperatorCommand,
     RampStatus,
     ReplayReset,
 )
+from quanttui.core.fleet import FleetSamples, ReplicaRow, replica_rows
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
 from quanttui.core.stepstats import StepStats, stop_rule
 from quanttui.core.timeline import Timeline
@@ -76,6 +79,7 @@ class SessionFold:
         self.memory_total_mib: float | None = None
         self.slo_changes = 0  # operator SLO changes applied
         self.timeline = Timeline()  # samples over time, for the report's charts
+        self.fleet = FleetSamples()  # a fleet's replicas' latest scrapes, merged per variant
 
     # -- folding -------------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -93,6 +97,10 @@ class SessionFold:
                 self.kv_tokens[event.variant] = event.kv_cache_tokens
             case GpuSample():
                 self.memory_total_mib = event.mem_total_mib
+            case EngineSample(replica=str()):
+                event = self.fleet.view(event)  # every reader below sees the fleet as one engine
+            case MetricsUnavailable(replica=str()):
+                self.fleet.stale(event.variant, event.replica)
             case _:
                 pass
         self.aggregator.consume(event)
@@ -133,6 +141,17 @@ class SessionFold:
 
     def all_step_stats(self) -> list[StepStats]:
         return self.aggregator.all_step_stats()
+
+    def replicas(self, variant: str) -> tuple[str, ...]:
+        """A fleet's replicas (their URLs) as its EndpointInfo named them; () for one endpoint."""
+        state = self.aggregator.variants.get(variant)
+        return state.info.replicas if state else ()
+
+    def replica_rows(self, variant: str, step: int) -> list[ReplicaRow]:
+        """A step's measured requests by replica, on the metric and percentile of the SLO in force."""
+        slo = self.slo
+        results = self.aggregator.results.get((variant, step), [])
+        return replica_rows(variant, step, results, self.slo_metric, slo.percentile if slo else 95.0)
 
     def step_reason(self, step: int) -> str | None:
         """How a step ended ("completed", "operator", "stopped"), None while it runs."""

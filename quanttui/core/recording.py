@@ -50,7 +50,9 @@ FORMAT_NAME = "quanttui-recording"
 # own_history and the config's tokenizer (issue 19); older plans read as recorded history.
 # 8: GpuSample from a DCGM exporter (issue 21): source, host, uuid, the variant it maps to, memory
 # copy utilisation, clocks and the exporter's labels; older samples are local NVML ("nvml").
-SCHEMA_VERSION = 8
+# 9: fleets (issue 21): EndpointInfo.replicas, RequestResult/EngineSample/MetricsUnavailable.replica
+# and ReplicaState; older files have one endpoint per variant (per-replica numbers show "—").
+SCHEMA_VERSION = 9
 
 
 class RecordingError(ValueError):

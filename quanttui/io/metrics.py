@@ -237,7 +237,9 @@ class MetricsScraper:
         interval_s: float = 1.0,
         client: httpx.AsyncClient | None = None,
         timeout_s: float = 2.0,
+        replica: str | None = None,
     ) -> None:
+        """`replica`: the URL of one replica of a fleet, stamped on what it publishes."""
         if not interval_s > 0:
             raise ValueError("metrics interval must be > 0")
         if not timeout_s > 0:
@@ -246,6 +248,7 @@ class MetricsScraper:
         if not root.startswith(("http://", "https://")):
             raise ValueError(f"metrics base URL must start with http:// or https://, got {base_url!r}")
         self.variant = variant
+        self.replica = replica
         self.url = root + "/metrics"
         self.interval_s = interval_s
         self.timeout_s = timeout_s
@@ -298,7 +301,9 @@ class MetricsScraper:
     def _fail(self, reason: str) -> None:
         if reason != self._last_reason:
             self._last_reason = reason
-            self._publish(MetricsUnavailable(t=self._clock.now(), variant=self.variant, reason=reason))
+            self._publish(
+                MetricsUnavailable(t=self._clock.now(), variant=self.variant, reason=reason, replica=self.replica)
+            )
 
     def _sample(self, metrics: VllmMetrics, t: float) -> EngineSample:
         prev = self._previous
@@ -321,6 +326,7 @@ class MetricsScraper:
             kv_cache_size_tokens=metrics.kv_cache_size_tokens,
             prefix_cache_queries_total=metrics.prefix_cache_queries_total,
             prefix_cache_hits_total=metrics.prefix_cache_hits_total,
+            replica=self.replica,
         )
 
     async def _read(self) -> tuple[VllmMetrics, float]:

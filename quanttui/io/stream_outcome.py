@@ -28,6 +28,7 @@ class StreamOutcome:
     text: str = ""
     token_chunks: int = 0
     logprobs: list[Any] = field(default_factory=list)  # choices[0].logprobs.content entries, as sent
+    replica: str | None = None  # the fleet replica that answered (session/fleet_client.py)
 
 
 def one_line(text: str, limit: int = 200) -> str:

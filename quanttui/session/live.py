@@ -55,8 +55,10 @@ from quanttui.session.wiring import (
     LiveStreams,
     close_clients,
     echo_states,
+    all_clients,
     header_extras,
     make_clients,
+    make_fleets,
     new_header,
     planned_header_config,
     quiet,
@@ -237,23 +239,25 @@ class LiveSession:
         """Nothing is written if an endpoint is unreachable (the error is raised from run())."""
         config = self.config
         clients: dict[str, OpenAIStreamClient] = {}
+        fleets: dict[str, list[OpenAIStreamClient]] = {}
         try:
             api_key = read_api_key(config.api_key_env)
             clients = make_clients(config, config.endpoints, api_key)
-            resolved = await resolve_endpoints(config.endpoints, clients, self.clock)
+            fleets = make_fleets(config, config.endpoints, clients, api_key)
+            resolved = await resolve_endpoints(config.endpoints, clients, self.clock, fleets=fleets)
             self.header = replace(
                 self.header, config={**config.header_config(resolved), **self._extra_header}
             )
             self._session.start(self.header)
         except EndpointError as exc:  # its text may quote what a server echoed back
-            await close_clients(clients.values())
+            await close_clients(all_clients(clients, fleets))
             self.stream.close()
             raise EndpointError(self.secrets.scrub(str(exc))) from None
         except BaseException:
-            await close_clients(clients.values())
+            await close_clients(all_clients(clients, fleets))
             self.stream.close()
             raise
-        interrupted = await self._drive(resolved, clients, api_key)
+        interrupted = await self._drive(resolved, clients, api_key, fleets)
         return await self._session.close(interrupted)
 
     async def _run_launched(self, variants: list[VariantConfig]) -> SessionResult:
@@ -337,7 +341,11 @@ class LiveSession:
         return starting.result(), False
 
     async def _drive(
-        self, resolved: list[EndpointInfo], clients: dict[str, OpenAIStreamClient], api_key: str | None
+        self,
+        resolved: list[EndpointInfo],
+        clients: dict[str, OpenAIStreamClient],
+        api_key: str | None,
+        fleets: dict[str, list[OpenAIStreamClient]] | None = None,
     ) -> bool:
         """Run the ramp with its scrapers and samplers; True when interrupted (cancelled)."""
         config, clock, stream, progress = self.config, self.clock, self.stream, self.progress
@@ -349,8 +357,9 @@ class LiveSession:
             progress(f"{info.variant}: {info.url} model={info.model} precision={info.precision or '?'}")
         background = start_samplers(config, resolved, stream.publish, clock)
         pools = TargetPools(
-            loads, resolved, clients, api_key, config.plan.max_concurrency, stream.publish, clock
-        )
+            loads, resolved, clients, api_key, config.plan.max_concurrency, stream.publish, clock,
+            fleets, {spec.name: spec.balance for spec in config.endpoints},
+        )  # fmt: skip
         targets = pools.targets
 
         self._resolved, self._api_key = list(resolved), api_key
@@ -398,8 +407,6 @@ class LiveSession:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*background, return_exceptions=True)
-            await close_clients(
-                {id(c): c for c in [*clients.values(), *(t.client for t in targets)]}.values()
-            )
+            await close_clients(all_clients(clients, fleets, [t.client for t in targets]))
             await loads.close()
         return interrupted

@@ -7,10 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from quanttui.core.clock import SessionClock
-from quanttui.core.events import EndpointInfo, Event, OperatorNote, RequestResult
+from quanttui.core.events import EndpointInfo, Event, OperatorNote, ReplicaState, RequestResult
 from quanttui.core.loadplan import LoadPlan
 from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import OpenAIStreamClient, RequestOptions, StreamOutcome
+from quanttui.session.fleet_client import FleetClient
 from quanttui.session.load_clients import LoadClient, LoadClients
 
 
@@ -18,7 +19,7 @@ from quanttui.session.load_clients import LoadClient, LoadClients
 class Target:
     variant: str
     precision: str
-    client: LoadClient
+    client: LoadClient | FleetClient
 
 
 class TargetPools:
@@ -34,17 +35,35 @@ class TargetPools:
         capacity: int,
         publish: Callable[[Event], None],
         clock: SessionClock,
+        fleets: dict[str, list[OpenAIStreamClient]] | None = None,
+        balance: dict[str, str] | None = None,
     ) -> None:
+        """`fleets`: each fleet's resolved client per replica; `balance`: its policy by variant."""
         self.loads, self.api_key, self.capacity = loads, api_key, capacity
         self.publish, self.clock = publish, clock
-        self.targets = [
-            Target(
-                info.variant,
-                info.precision,
-                loads.client(info.variant, clients[info.variant], api_key, capacity),
-            )
-            for info in resolved
-        ]
+        self.targets = []
+        for info in resolved:
+            replicas = (fleets or {}).get(info.variant)
+            client: LoadClient | FleetClient
+            if replicas:
+                client = FleetClient(
+                    info.variant,
+                    [
+                        (r.root, loads.client(f"{info.variant}@{i}", r, api_key, capacity))
+                        for i, r in enumerate(replicas)
+                    ],
+                    (balance or {}).get(info.variant, "round-robin"),
+                    self._replica_state(info.variant),
+                )
+            else:
+                client = loads.client(info.variant, clients[info.variant], api_key, capacity)
+            self.targets.append(Target(info.variant, info.precision, client))
+
+    def _replica_state(self, variant: str) -> Callable[[str, bool, str], None]:
+        def publish(replica: str, up: bool, detail: str) -> None:
+            self.publish(ReplicaState(t=self.clock.now(), variant=variant, replica=replica, up=up, detail=detail))
+
+        return publish
 
     async def grow(self, concurrency: int) -> None:
         if concurrency <= self.capacity:
@@ -53,8 +72,14 @@ class TargetPools:
         if problem is not None:  # the step runs, its requests beyond the pools wait for a connection
             self.publish(OperatorNote(t=self.clock.now(), text=f"client pools not grown: {problem}"))
             return
+        async def grown(client: LoadClient) -> LoadClient:
+            return await self.loads.grow(client, self.api_key, concurrency)
+
         for target in self.targets:
-            target.client = await self.loads.grow(target.client, self.api_key, concurrency)
+            if isinstance(target.client, FleetClient):
+                await target.client.grow(grown)  # type: ignore[arg-type]
+            else:
+                target.client = await grown(target.client)
         self.capacity = concurrency
 
 
@@ -86,6 +111,7 @@ def result_event(
         output_tokens_estimated=outcome.output_tokens_estimated,
         finish_reason=outcome.finish_reason,
         intended=intended,
+        replica=outcome.replica,
     )
 
 

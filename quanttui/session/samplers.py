@@ -34,7 +34,7 @@ def start_samplers(
         clock,
         interval,
         roots=[pid for info in resolved for pid in info.pids[:1]],
-        ports=local_ports(info.url for info in resolved if not info.pids),
+        ports=local_ports(url for info in resolved if not info.pids for url in info.replicas or (info.url,)),
     )
 
     def gpu_publish(event: Event) -> None:
@@ -55,13 +55,16 @@ def start_samplers(
     through_prometheus = dict(config.prometheus_engines)
     for info in resolved:
         matchers = through_prometheus.get(info.variant)
-        if matchers and config.prometheus:
+        if matchers and config.prometheus:  # a fleet's matchers select all its replicas: one sum
             scraper: MetricsScraper = PrometheusEngineScraper(
                 info.variant, config.prometheus, matchers, publish, clock, config.scrape_interval_s
             )
-        else:
-            scraper = MetricsScraper(info.variant, info.url, publish, clock, config.scrape_interval_s)
-        tasks.append(asyncio.create_task(scraper.run()))
+            tasks.append(asyncio.create_task(scraper.run()))
+            continue
+        for url in info.replicas or (info.url,):  # each replica of a fleet on its own: merged by the fold
+            replica = url if info.replicas else None
+            scraper = MetricsScraper(info.variant, url, publish, clock, config.scrape_interval_s, replica=replica)
+            tasks.append(asyncio.create_task(scraper.run()))
     roots = {info.variant: info.pids[:1] for info in resolved if info.pids}  # pids[0]: the engine's root
     if roots:
         tasks.append(asyncio.create_task(ProcessSampler(roots, publish, clock, interval).run()))

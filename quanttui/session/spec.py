@@ -30,9 +30,11 @@ def guess_precision(*names: str) -> str:
 @dataclass(frozen=True)
 class EndpointSpec:
     name: str
-    url: str
+    url: str  # the first replica's, for a fleet
     model: str | None = None
     precision: str | None = None
+    replicas: tuple[str, ...] = ()  # a fleet: every replica's URL (url first); () for one endpoint
+    balance: str = "round-robin"  # how a fleet's requests are spread (core/fleet.BALANCE_POLICIES)
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,20 @@ class SweepConfig:
     def header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         return {**self._header_config(resolved), "cost": dict(self.cost), "hardware": dict(self.hardware)}
 
+    def _endpoint_entry(self, info: EndpointInfo) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "name": info.variant, "url": info.url, "model": info.model, "precision": info.precision
+        }
+        if info.replicas:
+            balance = next((s.balance for s in self.endpoints if s.name == info.variant), "round-robin")
+            entry.update(replicas=list(info.replicas), balance=balance)
+        return entry
+
     def _header_config(self, resolved: list[EndpointInfo]) -> dict[str, Any]:
         """The resolved configuration for the recording header: never the API key itself."""
         return {
             "command": "sweep",
-            "endpoints": [
-                {"name": e.variant, "url": e.url, "model": e.model, "precision": e.precision}
-                for e in resolved
-            ],
+            "endpoints": [self._endpoint_entry(e) for e in resolved],
             "plan": self.plan.to_dict(),
             "request": {
                 "max_tokens": self.options.max_tokens,

@@ -24,7 +24,7 @@ from quanttui.io.config import VariantConfig
 from quanttui.io.export import write_sweep_csv
 from quanttui.io.hardware import memory_bandwidth
 from quanttui.io.host import host_facts
-from quanttui.io.openai_client import OpenAIStreamClient
+from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
 from quanttui.io.recording_file import Recorder
 from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, guess_precision
 from quanttui.session.triage import TriageSpec
@@ -35,14 +35,25 @@ async def resolve_endpoints(
     clients: dict[str, OpenAIStreamClient],
     clock: SessionClock,
     pids: dict[str, tuple[int, ...]] | None = None,
+    fleets: dict[str, list[OpenAIStreamClient]] | None = None,
 ) -> list[EndpointInfo]:
-    """Ask every endpoint for its models at once; any unreachable endpoint fails the whole start."""
+    """Ask every endpoint (every replica of a fleet) for its models at once; any unreachable one
+    fails the whole start, and so does a fleet whose replicas do not all serve the model."""
 
     async def one(spec: EndpointSpec) -> EndpointInfo:
         client = clients[spec.name]
         models = await client.list_models()
         model = spec.model or models[0]
         client.model = model
+        replicas = (fleets or {}).get(spec.name, [])
+        served = await asyncio.gather(*(r.list_models() for r in replicas[1:]))
+        for replica, names in zip(replicas[1:], served, strict=True):
+            if model not in names:
+                raise EndpointError(
+                    f"{spec.name}: replica {replica.root} does not serve {model!r} "
+                    f"(it serves {', '.join(map(repr, names[:3]))}); a fleet's replicas serve one model"
+                )
+            replica.model = model
         precision = spec.precision if spec.precision is not None else guess_precision(spec.name, model)
         return EndpointInfo(
             t=clock.now(),
@@ -51,6 +62,7 @@ async def resolve_endpoints(
             model=model,
             precision=precision,
             pids=(pids or {}).get(spec.name, ()),
+            replicas=tuple(r.root for r in replicas),
         )
 
     return list(await asyncio.gather(*(one(s) for s in specs)))
@@ -108,6 +120,31 @@ def make_clients(
         )
         for spec in specs
     }
+
+
+def make_fleets(
+    config: SweepConfig, specs: tuple[EndpointSpec, ...], clients: dict[str, OpenAIStreamClient],
+    api_key: str | None,
+) -> dict[str, list[OpenAIStreamClient]]:
+    """A client per replica of each fleet, the variant's own client first (its first replica)."""
+    return {
+        spec.name: [clients[spec.name]] + [
+            OpenAIStreamClient(url, spec.model or "", api_key, config.plan.max_concurrency, config.timeouts)
+            for url in spec.replicas[1:]
+        ]
+        for spec in specs
+        if spec.replicas
+    }  # fmt: skip
+
+
+def all_clients(
+    clients: dict[str, OpenAIStreamClient],
+    fleets: dict[str, list[OpenAIStreamClient]] | None,
+    more: Iterable[object] = (),
+) -> list[Any]:
+    """Every client a session made, each once (a fleet's first replica is its variant's client)."""
+    every = [*clients.values(), *(c for replicas in (fleets or {}).values() for c in replicas), *more]
+    return list({id(c): c for c in every}.values())
 
 
 async def close_clients(clients: Iterable[OpenAIStreamClient]) -> None:

@@ -83,7 +83,7 @@ def test_sweep_writes_csv_recording_and_summary_and_replay_reproduces_it(tmp_pat
 
     recording = tmp_path / "out" / "recording.jsonl"
     header = json.loads(recording.read_text().splitlines()[0])
-    assert header["format"] == "quanttui-recording" and header["schema"] == SCHEMA_VERSION == 8
+    assert header["format"] == "quanttui-recording" and header["schema"] == SCHEMA_VERSION == 9
     assert header["config"]["plan"]["concurrencies"] == [1, 2, 4]
     # The requests ran in a load worker process, whose self-check is on the recording.
     events = [json.loads(line) for line in recording.read_text().splitlines()[1:]]

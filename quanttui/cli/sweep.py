@@ -76,7 +76,9 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         replicas = tuple(urls) if len(urls) > 1 else ()
         specs.append(EndpointSpec(name, urls[0], models.get(name), precisions.get(name), replicas, policy))
     if balances:
-        raise UsageError(f"--balance {next(iter(balances))}=...: no --endpoint named {next(iter(balances))!r}")
+        raise UsageError(
+            f"--balance {next(iter(balances))}=...: no --endpoint named {next(iter(balances))!r}"
+        )
     if (
         args.concurrency is None
         and not args.console

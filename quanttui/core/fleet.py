@@ -87,7 +87,12 @@ class FleetSamples:
         last = self.latest.get(variant, {}).get(replica)
         if last is not None:
             self.latest[variant][replica] = replace(
-                last, kv_cache_usage=None, running=None, waiting=None, generation_tok_s=None, prompt_tok_s=None
+                last,
+                kv_cache_usage=None,
+                running=None,
+                waiting=None,
+                generation_tok_s=None,
+                prompt_tok_s=None,
             )
 
 

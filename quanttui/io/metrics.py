@@ -302,7 +302,9 @@ class MetricsScraper:
         if reason != self._last_reason:
             self._last_reason = reason
             self._publish(
-                MetricsUnavailable(t=self._clock.now(), variant=self.variant, reason=reason, replica=self.replica)
+                MetricsUnavailable(
+                    t=self._clock.now(), variant=self.variant, reason=reason, replica=self.replica
+                )
             )
 
     def _sample(self, metrics: VllmMetrics, t: float) -> EngineSample:

@@ -53,9 +53,9 @@ from quanttui.session.spec import EndpointSpec, SessionInfo, SessionResult, Swee
 from quanttui.session.triage import TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (
     LiveStreams,
+    all_clients,
     close_clients,
     echo_states,
-    all_clients,
     header_extras,
     make_clients,
     make_fleets,

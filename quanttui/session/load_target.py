@@ -61,7 +61,9 @@ class TargetPools:
 
     def _replica_state(self, variant: str) -> Callable[[str, bool, str], None]:
         def publish(replica: str, up: bool, detail: str) -> None:
-            self.publish(ReplicaState(t=self.clock.now(), variant=variant, replica=replica, up=up, detail=detail))
+            self.publish(
+                ReplicaState(t=self.clock.now(), variant=variant, replica=replica, up=up, detail=detail)
+            )
 
         return publish
 
@@ -72,6 +74,7 @@ class TargetPools:
         if problem is not None:  # the step runs, its requests beyond the pools wait for a connection
             self.publish(OperatorNote(t=self.clock.now(), text=f"client pools not grown: {problem}"))
             return
+
         async def grown(client: LoadClient) -> LoadClient:
             return await self.loads.grow(client, self.api_key, concurrency)
 

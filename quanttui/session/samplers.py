@@ -63,7 +63,9 @@ def start_samplers(
             continue
         for url in info.replicas or (info.url,):  # each replica of a fleet on its own: merged by the fold
             replica = url if info.replicas else None
-            scraper = MetricsScraper(info.variant, url, publish, clock, config.scrape_interval_s, replica=replica)
+            scraper = MetricsScraper(
+                info.variant, url, publish, clock, config.scrape_interval_s, replica=replica
+            )
             tasks.append(asyncio.create_task(scraper.run()))
     roots = {info.variant: info.pids[:1] for info in resolved if info.pids}  # pids[0]: the engine's root
     if roots:

@@ -66,7 +66,10 @@ class SweepConfig:
 
     def _endpoint_entry(self, info: EndpointInfo) -> dict[str, Any]:
         entry: dict[str, Any] = {
-            "name": info.variant, "url": info.url, "model": info.model, "precision": info.precision
+            "name": info.variant,
+            "url": info.url,
+            "model": info.model,
+            "precision": info.precision,
         }
         if info.replicas:
             balance = next((s.balance for s in self.endpoints if s.name == info.variant), "round-robin")

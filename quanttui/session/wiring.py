@@ -123,7 +123,9 @@ def make_clients(
 
 
 def make_fleets(
-    config: SweepConfig, specs: tuple[EndpointSpec, ...], clients: dict[str, OpenAIStreamClient],
+    config: SweepConfig,
+    specs: tuple[EndpointSpec, ...],
+    clients: dict[str, OpenAIStreamClient],
     api_key: str | None,
 ) -> dict[str, list[OpenAIStreamClient]]:
     """A client per replica of each fleet, the variant's own client first (its first replica)."""

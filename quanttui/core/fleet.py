@@ -13,7 +13,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from quanttui.core.capacity import VariantCapacity
 from quanttui.core.events import EngineSample, RequestResult
+from quanttui.core.levels import LevelKind
 from quanttui.core.loadplan import SloMetric
 from quanttui.core.stats import percentile
 
@@ -153,3 +155,42 @@ def replica_rows(
             )
         )
     return rows
+
+
+def fleet_sentence(cap: VariantCapacity, replicas: int, at_hold: Sequence[ReplicaRow]) -> str:
+    """The fleet's capacity and what it means per replica, e.g. "The awq fleet of 4 replicas holds
+    96 concurrent users at p95 e2e <= 3,000 ms (95 % confidence), 24 per replica." `at_hold`: the
+    replicas' rows at the step it holds, to say when they were not evenly loaded (then a replica's
+    share is the fleet's mean, not what each one holds) or when one of them failed requests."""
+    fleet = f"The {cap.variant} fleet of {replicas} replicas"
+    if cap.slo_ms is None:
+        return f"{fleet}: no SLO was set, so no capacity is stated per fleet or per replica."
+    slo = f"p{cap.percentile:g} {cap.metric} <= {cap.slo_ms:,.0f} ms"
+    held = cap.max_conc_meeting_slo
+    if cap.status == "never met" or held is None:
+        return f"{fleet} {cap.holds_text()} at {slo}: no capacity per replica."
+    per = held / replicas
+    if cap.kind is LevelKind.INPUT_TOKENS:
+        each = "each replica serving them"
+        amount = f"prompts of {held:,.0f} tokens"
+    elif cap.kind is LevelKind.RATE:
+        each, amount = f"{per:.3g} req/s per replica", f"{held:g} req/s"
+    else:
+        each, amount = f"{per:.3g} per replica", f"{held:.0f} concurrent users"
+    if cap.status == "decided":
+        sentence = f"{fleet} holds {amount} at {slo} ({cap.confidence:.0%} confidence), {each}."
+    elif cap.status == "not reached":
+        sentence = f"{fleet} holds at least {amount} at {slo} (its limit was not reached), at least {each}."
+    else:
+        sentence = f"{fleet} {cap.holds_text()} at {slo}: inconclusive, so per replica too."
+    shares = sorted(row.share for row in at_hold)
+    if len(shares) >= 2 and shares[-1] - shares[0] > 0.2:
+        split = " vs ".join(f"{s:.0%}" for s in reversed(shares))
+        sentence += (f" Its replicas were not evenly loaded at that step ({split} of the requests), so "
+                     "the per-replica figure is the fleet's mean, not what each one holds.")  # fmt: skip
+    failing = [row for row in at_hold if row.errors]
+    if failing:
+        sentence += (
+            " " + "; ".join(f"{row.label} failed {row.errors} of {row.requests}" for row in failing) + "."
+        )
+    return sentence

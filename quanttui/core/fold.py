@@ -32,6 +32,7 @@ from quanttui.core.events import (
     OperatorCommand,
     RampStatus,
     ReplayReset,
+    ReplicaState,
 )
 from quanttui.core.fleet import FleetSamples, ReplicaRow, replica_rows
 from quanttui.core.loadplan import LoadPlan, Slo, SloMetric
@@ -80,6 +81,7 @@ class SessionFold:
         self.slo_changes = 0  # operator SLO changes applied
         self.timeline = Timeline()  # samples over time, for the report's charts
         self.fleet = FleetSamples()  # a fleet's replicas' latest scrapes, merged per variant
+        self.replica_events: list[ReplicaState] = []  # replicas out of a fleet's balancer and back
 
     # -- folding -------------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -101,6 +103,8 @@ class SessionFold:
                 event = self.fleet.view(event)  # every reader below sees the fleet as one engine
             case MetricsUnavailable(replica=str()):
                 self.fleet.stale(event.variant, event.replica)
+            case ReplicaState():
+                self.replica_events.append(event)
             case _:
                 pass
         self.aggregator.consume(event)
@@ -152,6 +156,11 @@ class SessionFold:
         slo = self.slo
         results = self.aggregator.results.get((variant, step), [])
         return replica_rows(variant, step, results, self.slo_metric, slo.percentile if slo else 95.0)
+
+    def all_replica_rows(self) -> list[ReplicaRow]:
+        """Every fleet's replica rows, step by step."""
+        return [row for step in sorted(self.aggregator.steps)
+                for name in self.aggregator.steps[step].variants for row in self.replica_rows(name, step)]  # fmt: skip
 
     def step_reason(self, step: int) -> str | None:
         """How a step ended ("completed", "operator", "stopped"), None while it runs."""

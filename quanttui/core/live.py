@@ -49,7 +49,7 @@ from quanttui.core.live_variant import LatencyView, VariantLive
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.roofline import Roofline, roofline
 from quanttui.core.stepstats import StepStats
-from quanttui.core.verdict import Verdict, run_verdict, where_measured
+from quanttui.core.verdict import Verdict, run_verdict, where_measured, with_fleets
 
 ENDED = ("stopped", "failed")
 
@@ -269,7 +269,8 @@ class LiveState:
         names = list(dict.fromkeys([*agg.variants, *(r.variant for r in rows)]))
         precisions = {n: s.info.precision for n, s in agg.variants.items()}
         self.where = where_measured(agg.gpu_names)
-        self.verdict = run_verdict(rows, names, precisions, self.plan, self.where) if rows else None
+        verdict = run_verdict(rows, names, precisions, self.plan, self.where) if rows else None
+        self.verdict = with_fleets(self.fold, verdict) if verdict else None
         self.capacity = {c.variant: c for c in self.verdict.capacities} if self.verdict else {}
 
     def _rejudge(self) -> None:

@@ -36,6 +36,27 @@ def _capacity_fields(cap: VariantCapacity | None) -> dict[str, Any]:
     }
 
 
+def _fleet_fields(fold: SessionFold, name: str) -> dict[str, Any]:
+    """A fleet's replicas: each one's measured requests and errors over the run (with the share it
+    took), and its numbers in each step; nothing for a variant of one endpoint."""
+    replicas = fold.replicas(name)
+    if not replicas:
+        return {}
+    steps = [row for step in sorted(fold.aggregator.steps) for row in fold.replica_rows(name, step)]
+    total = sum(row.requests for row in steps)
+    each = []
+    for url in replicas:
+        mine = [row for row in steps if row.replica == url]
+        requests = sum(row.requests for row in mine)
+        each.append({
+            "url": url,
+            "requests": requests,
+            "errors": sum(row.errors for row in mine),
+            "share": round(requests / total, 4) if total else None,
+        })  # fmt: skip
+    return {"replicas": each, "replica_steps": [asdict(row) for row in steps]}
+
+
 def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str, Any]:
     agg = fold.aggregator
     rows = fold.all_step_stats()
@@ -63,6 +84,7 @@ def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str,
                     else None
                 ),
                 **_capacity_fields(capacity.get(name)),
+                **_fleet_fields(fold, name),
             }
         )
     return {
@@ -89,6 +111,7 @@ def build_summary(header_config: dict[str, Any], fold: SessionFold) -> dict[str,
             "busy_steps": verdict.busy_steps,
             "client_bound_steps": verdict.client_bound_steps,
             "trials": len(verdict.per_trial),
+            "fleet_sentences": list(verdict.fleet_sentences),
         },
         "steps": [asdict(r) for r in rows],
     }

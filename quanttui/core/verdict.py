@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from quanttui.core.capacity import VariantCapacity, capacity_sentence, variant_capacity
+from quanttui.core.fleet import fleet_sentence
 from quanttui.core.fold import SessionFold
 from quanttui.core.loadplan import LoadPlan, SloMetric
 from quanttui.core.stepstats import StepStats
@@ -23,6 +24,7 @@ class Verdict:
     schedule: str  # "simultaneous" or "alternate": how the steps were run
     busy_steps: int  # steps that ran on a busy host (noise)
     client_bound_steps: int = 0  # steps whose load client could have bent the latencies
+    fleet_sentences: tuple[str, ...] = ()  # one per variant served by several replicas (core/fleet.py)
 
 
 def baseline_first(names: Sequence[str], precisions: dict[str, str]) -> list[str]:
@@ -93,7 +95,7 @@ def fold_verdict(fold: SessionFold, metric: SloMetric | None = None) -> Verdict:
     """The verdict of everything a session's fold has seen, with the SLO in force."""
     agg = fold.aggregator
     precisions = {name: state.info.precision for name, state in agg.variants.items()}
-    return run_verdict(
+    verdict = run_verdict(
         fold.all_step_stats(),
         list(agg.variants),
         precisions,
@@ -101,3 +103,20 @@ def fold_verdict(fold: SessionFold, metric: SloMetric | None = None) -> Verdict:
         where_measured(agg.gpu_names),
         metric,
     )
+    return with_fleets(fold, verdict)
+
+
+def with_fleets(fold: SessionFold, verdict: Verdict) -> Verdict:
+    """The verdict with a sentence per fleet: its capacity, and that capacity per replica."""
+    sentences = []
+    for cap in verdict.capacities:
+        replicas = fold.replicas(cap.variant)
+        if len(replicas) < 2:
+            continue
+        held = cap.max_conc_meeting_slo
+        step = next(
+            (s.step for s in fold.all_step_stats() if s.variant == cap.variant and s.level == held), None
+        )
+        rows = fold.replica_rows(cap.variant, step) if step is not None else []
+        sentences.append(fleet_sentence(cap, len(replicas), rows))
+    return replace(verdict, fleet_sentences=tuple(sentences))

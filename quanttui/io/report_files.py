@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from quanttui.io.report_palette import REPORT_THEME, load_palette
 
 COMPUTE_FILE = "compute_graphs.md"  # written when the session profiled its variants
 RUN_FILE = "report.json"  # the run as `quanttui compare` reads it (core/compare.py)
+REPLICAS_FILE = "replicas.csv"  # fleets only: each step's requests by replica
 REPORT_FILES = ("sweep.csv", "concurrency_sweep.csv", "capacity.md", "cost_model.md", "business_case.md")
 
 
@@ -212,6 +213,7 @@ def write_report_files(
         triage=_triage_facts(triage_state), kv_tokens=dict(fold.kv_tokens),
         memory_total_mib=fold.memory_total_mib,
         traffic=fold.plan.describe_traffic(str(header.get("prompts") or "—")) if fold.plan else "",
+        replica_rows=fold.all_replica_rows(), replica_events=tuple(fold.replica_events),
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / name for name in REPORT_FILES]
@@ -227,6 +229,10 @@ def write_report_files(
     write_text_export(paths[4], markdown["business_case"])
     compute = write_compute(fold, out_dir, traces_dir)
     written = [*paths, compute] if compute else list(paths)
+    if inputs.replica_rows:
+        replicas = out_dir / REPLICAS_FILE
+        write_csv_export(pl.DataFrame([asdict(row) for row in inputs.replica_rows]), replicas)
+        written.append(replicas)
     run = compare_run(
         fold, verdict, header, inputs.where, title, title, cost.gpu_usd_per_hour if cost else None
     )

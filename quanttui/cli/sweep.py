@@ -238,12 +238,12 @@ def fleet_urls(name: str, given: str) -> list[str]:
     urls = [u.strip() for u in given.split(",")]
     roots = []
     for url in urls:
+        if not url:
+            raise UsageError(f"--endpoint {name}: an empty URL in the list {given!r}")
         try:
             roots.append(split_base_url(url))
         except ValueError as exc:
             raise UsageError(f"--endpoint {name}: {exc}") from None
-        if not url:
-            raise UsageError(f"--endpoint {name}: an empty URL in the list {given!r}")
     for i, root in enumerate(roots):
         if root in roots[:i]:
             raise UsageError(f"--endpoint {name}: replica {root} is given twice")

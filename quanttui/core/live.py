@@ -34,17 +34,20 @@ from quanttui.core.events import (
     RampStatus,
     ReplayReset,
     ReplayStatus,
+    ReplicaState,
     RequestResult,
     StepFinished,
     StepStarted,
     SweepFinished,
     VariantRetired,
 )
+from quanttui.core.fleet import replica_label
 from quanttui.core.fold import SessionFold
-from quanttui.core.gpu_usage import GpuUsage
 from quanttui.core.levels import LevelKind, level_text
 from quanttui.core.literal import safe_text
 from quanttui.core.live_compare import Delta, deltas
+from quanttui.core.live_fleet import FleetLive
+from quanttui.core.live_gpus import LiveGpus
 from quanttui.core.live_variant import LatencyView, VariantLive
 from quanttui.core.loadplan import LoadPlan
 from quanttui.core.roofline import Roofline, roofline
@@ -106,10 +109,10 @@ class LiveState:
         self.where = ""  # the hardware the capacity sentences name ("On <where>, ...")
         self.running: dict[str, StepStats] = {}  # the open step so far (refresh_running)
         self._running_n: dict[str, tuple[int, int]] = {}  # (results, version) it was computed at
-        self._gpu_down: dict[str, str] = {}  # GPU source -> why it cannot be read (until it answers)
-        self.gpus = GpuUsage()  # each GPU's latest sample (NVML, DCGM or Prometheus)
+        self.gpus = LiveGpus()  # every GPU source's latest samples, and why a source is down
         self.sweep_end: str | None = None
         self.notes: deque[tuple[float, str]] = deque(maxlen=50)
+        self.fleet = FleetLive(self.window_s, self.history_s)  # a fleet's replicas (the drill-down)
         self._latency: dict[str, tuple[int, LatencyView]] = {}
         self.events = 0
         self.resets += 1
@@ -133,6 +136,7 @@ class LiveState:
         self.version += 1
         self._tick(event.t)
         self.fold.apply(event)
+        self.fleet.apply(event)
         match event:
             case EndpointInfo():
                 v = self._variant(event.variant)
@@ -145,16 +149,19 @@ class LiveState:
                 self._variant(event.variant).on_capacity(event)
             case LogLine():
                 self._variant(event.variant).on_log(event.t, event.line, event.stream)
-            case EngineSample():
-                self._variant(event.variant).on_sample(event)
-            case MetricsUnavailable():
+            case EngineSample():  # a fleet's replica: the fold's merge of its replicas
+                self._variant(event.variant).on_sample(self.fold.fleet.view(event))
+            case MetricsUnavailable(replica=None):  # a fleet's replica: in its drill-down
                 self._variant(event.variant).metrics_unavailable = safe_text(event.reason)
-            case GpuUnavailable():  # what that source sampled before is no longer current
-                self._gpu_down[event.host] = safe_text(event.reason)
-                self.gpus.forget(event.host)
-                self._gpu_to_variants()
-            case GpuSample():
-                self._on_gpu(event)
+            case GpuUnavailable() | GpuSample():
+                self.gpus.apply(event)
+                for name, v in self.variants.items():
+                    v.on_gpu(*self.gpus.of_variant(name, v.pids))
+            case ReplicaState():
+                where = f"{event.variant} replica {replica_label(event.replica)}"
+                self.notes.append(
+                    (event.t, safe_text(f"{where} {'back' if event.up else 'out'}: {event.detail}"))
+                )
             case StepStarted():
                 self._on_step_started(event)
             case StepFinished():
@@ -210,19 +217,7 @@ class LiveState:
     @property
     def gpu_unavailable(self) -> str | None:
         """Why GPU sources cannot be read: each one that has not answered since it failed."""
-        return " · ".join(self._gpu_down.values()) or None
-
-    def _on_gpu(self, sample: GpuSample) -> None:
-        self._gpu_down.pop(sample.reader, None)
-        self.gpus.apply(sample)
-        self._gpu_to_variants()
-
-    def _gpu_to_variants(self) -> None:
-        """Each variant's GPU memory: its processes on NVML's GPUs, and the DCGM GPUs mapped to it."""
-        for name, v in self.variants.items():
-            mine = set(v.pids)
-            procs = [(p.pid, p.used_mib) for s in self.gpus.current() for p in s.processes if p.pid in mine]
-            v.on_gpu(procs, self.gpus.variant_mib(name, mine))
+        return self.gpus.unavailable
 
     def _on_step_started(self, event: StepStarted) -> None:
         self.step, self.step_concurrency, self.step_started_t = event.step, event.concurrency, event.t
@@ -417,7 +412,4 @@ class LiveState:
 
     def gpu_total(self) -> tuple[float, float] | None:
         """(used, total) MiB over every GPU seen, for endpoints whose pids are unknown."""
-        samples = self.gpus.current()
-        if not samples:
-            return None
-        return (sum(s.mem_used_mib for s in samples), sum(s.mem_total_mib for s in samples))
+        return self.gpus.total()

@@ -94,6 +94,7 @@ def start_sim_server(
     model: str = "sim",
     *,
     host: str = "127.0.0.1",
+    port: int = 0,
     cpus: set[int] | None = None,
     api_key_env: str | None = None,
     timeout_s: float = 10.0,
@@ -102,13 +103,22 @@ def start_sim_server(
     """Spawn `python -m quanttui.sim.server` with SimConfig fields as keywords (ttft_ms=..., fault=...)
     and wait for its LISTENING line. The API key comes as `api_key=` or from the variable named by
     `api_key_env` (read now); it reaches the child through its environment, never its argv.
-    `cpus` pins the child (benchmarks keep it off the client's cores)."""
+    `cpus` pins the child (benchmarks keep it off the client's cores); `port` 0: any free one."""
     if api_key_env is not None:
         if not os.environ.get(api_key_env):
             raise SimServerError(f"environment variable {api_key_env} is not set")
         config["api_key"] = os.environ[api_key_env]
     sim_config = SimConfig(model=model, **config)  # a misspelt keyword fails here, not in the child
-    argv = [sys.executable, "-m", "quanttui.sim.server", "--host", host, "--port", "0", "--exit-on-stdin-eof"]
+    argv = [
+        sys.executable,
+        "-m",
+        "quanttui.sim.server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--exit-on-stdin-eof",
+    ]
     argv += sim_config.to_argv()
     env = dict(os.environ)
     package_root = str(Path(quanttui.__file__).resolve().parent.parent)

@@ -46,6 +46,7 @@ from quanttui.ui.palette import palette_commands
 from quanttui.ui.screens.compare import CompareScreen
 from quanttui.ui.screens.compute import ComputeScreen
 from quanttui.ui.screens.dialog import KeyDialog
+from quanttui.ui.screens.fleet import FleetScreen
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.settings import ThemeMemory, settings_path
 from quanttui.ui.themes import DEFAULT_THEME, THEME_VARIABLE_DEFAULTS, default_theme_dirs, load_theme_dirs
@@ -213,7 +214,7 @@ class QuanttuiApp(KeyActions, App[None]):
         self.fold_pending()
         self.refresh_view()
         top = self.screen_stack[-1] if self.screen_stack else None  # empty while shutting down
-        if isinstance(top, CompareScreen | ComputeScreen):
+        if isinstance(top, CompareScreen | ComputeScreen | FleetScreen):
             top.show_state()
 
     # -- commands and jobs ---------------------------------------------------------------------

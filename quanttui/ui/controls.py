@@ -65,6 +65,10 @@ KEY_HELP: dict[str, dict[str, str]] = {
     "scroll('end')": {ALL: "to the bottom (logs: follow new lines again)"},
     "compare": {ALL: "Compare: answers side by side (its keys below)"},
     "compute": {ALL: "Compute: where each variant's step time goes, op by op (its keys below)"},
+    "fleet": {
+        ALL: "Fleet: each replica of a fleet (serving or out, and why; its requests, errors, p95, "
+        "KV); f or esc goes back"
+    },
     "command_palette": {
         ALL: "command palette: themes (remembered), export summary + sweep.csv, report, screenshot"
     },

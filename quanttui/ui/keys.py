@@ -20,6 +20,7 @@ from quanttui.session.spec import SessionInfo
 from quanttui.ui import controls
 from quanttui.ui.screens.compare import CompareScreen
 from quanttui.ui.screens.compute import ComputeScreen
+from quanttui.ui.screens.fleet import FleetScreen
 from quanttui.ui.screens.help import HelpScreen, help_rows
 from quanttui.ui.screens.monitor import MonitorScreen
 from quanttui.ui.screens.slo import SloScreen
@@ -44,11 +45,12 @@ APP_BINDINGS = [replace(b, priority=True) for b in [
     Binding("R", "restart_engines", "Restart", show=False),
     Binding("c", "compare", "Compare"),
     Binding("g", "compute", "Compute", show=False),  # in the help; the 80-column footer is full
+    Binding("f", "fleet", "Fleet", show=False),
 ]]  # fmt: skip
 # Textual's own palette key, listed by the help like the others.
 PALETTE = Binding("ctrl+p", "command_palette", "palette")
 APP_ACTIONS = frozenset(b.action.partition("(")[0] for b in APP_BINDINGS)
-MONITOR_ONLY = APP_ACTIONS - {"compare", "compute"}
+MONITOR_ONLY = APP_ACTIONS - {"compare", "compute", "fleet"}
 
 
 def unique(bindings: Iterable[Binding]) -> list[Binding]:
@@ -97,7 +99,7 @@ class KeyActions:
         keys are off on the Compare screen, whose footer has its own."""
         app: Any = self
         shown = next((s for s in reversed(app.screen_stack) if not s.is_modal), None)  # under a modal
-        if action in MONITOR_ONLY and isinstance(shown, CompareScreen | ComputeScreen):
+        if action in MONITOR_ONLY and isinstance(shown, CompareScreen | ComputeScreen | FleetScreen):
             return False
         if action in APP_ACTIONS and app.screen_stack and app.screen_stack[-1].is_modal:
             return False  # a priority key: a dialog on top gets it (as text, in the tag's or SLO's)
@@ -190,6 +192,9 @@ class KeyActions:
 
     def action_compute(self) -> None:
         self._toggle(ComputeScreen, lambda: ComputeScreen(self.state))
+
+    def action_fleet(self) -> None:
+        self._toggle(FleetScreen, lambda: FleetScreen(self.state))
 
     def action_help(self) -> None:
         app: Any = self

@@ -175,6 +175,9 @@ def variant_view(state: LiveState, name: str) -> VariantView:
     v = state.variants[name]
     ended = state.ended(name)  # stopped or failed: no live value is current
     state_text, state_class = _state(v)
+    if state.fleet.is_fleet(name):  # the panel is the fleet's sum; `f` shows each replica
+        serving, total = state.fleet.serving(name)
+        state_text += f" · {serving}/{total} replicas serving" + (" (f: which)" if serving < total else "")
     phase = None
     if v.starting:
         phase = (v.phase_index, READY_INDEX, PHASES[v.phase_index])

@@ -176,9 +176,15 @@ async def _profile_demo(
 
 def _config_variants(path: Path) -> list[VariantConfig]:
     try:
-        return list(load_config(path).variants)
+        variants = list(load_config(path).variants)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    if any(v.urls for v in variants):
+        raise UsageError(
+            f"{path}: its variants are attached (urls): profile running engines with "
+            "--endpoint NAME=URL --trace-dir NAME=DIR"
+        )
+    return variants
 
 
 async def _profile(

@@ -7,8 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from quanttui.cli.common import (
+    EXIT_OK,
     UsageError,
     console_wanted,
+    interrupted_code,
     launched_exit,
     print_summary,
     run_async,
@@ -30,9 +32,11 @@ from quanttui.io.limits import load_problem
 from quanttui.io.openai_client import RequestOptions, Timeouts
 from quanttui.io.prompt_file import load_prompts
 from quanttui.session import (
+    EndpointSpec,
     SessionResult,
     SweepConfig,
     run_launched_sweep,
+    run_sweep,
 )
 
 
@@ -71,7 +75,7 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
     except UsageError as exc:
         raise ConfigError(f"{path}: field 'load.tokenizer': {str(exc).removeprefix('tokenizer: ')}") from None
     config = SweepConfig(
-        endpoints=(),
+        endpoints=attached_endpoints(session.variants),
         plan=plan,
         options=options,
         timeouts=Timeouts(),
@@ -88,6 +92,22 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
         prometheus_engines=tuple(session.telemetry.get("engines", {}).items()),
     )
     return list(session.variants), config, prompts
+
+
+def attached_endpoints(variants: tuple[VariantConfig, ...]) -> tuple[EndpointSpec, ...]:
+    """The endpoints of a session file whose variants run elsewhere (`urls`; io/fleet_config.py)."""
+    return tuple(
+        EndpointSpec(
+            v.name,
+            v.urls[0],
+            v.model or None,
+            v.precision or None,
+            v.urls if len(v.urls) > 1 else (),
+            v.balance,
+        )  # fmt: skip
+        for v in variants
+        if v.urls
+    )
 
 
 def add_run(sub: argparse._SubParsersAction) -> None:
@@ -108,6 +128,15 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     variants, config, prompts = run_config_from_file(args.config, Path("."))
     config = replace(config, out_dir=run_folder(args))  # after the config was found good
+    if config.endpoints:  # attached variants (urls): driven where they run, nothing launched
+        if console_wanted(args):
+            from quanttui.session import LiveSession
+
+            return run_console(LiveSession(config, prompts, None, autostart=args.autostart), config.out_dir)
+        attached: SessionResult = run_async(run_sweep(config, prompts, stderr))
+        stderr(f"wrote {attached.csv} and {attached.recording}")
+        print_summary(attached.summary, args.json)
+        return interrupted_code() if attached.interrupted else EXIT_OK
     if console_wanted(args):
         from quanttui.session import LiveSession
 

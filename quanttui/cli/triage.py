@@ -113,7 +113,11 @@ def _session(args: argparse.Namespace, spec: TriageSpec, out: Path) -> LiveSessi
     if args.config:
         from quanttui.cli.run import run_config_from_file
 
-        variants, _, _ = run_config_from_file(args.config, out)
+        variants, from_file, _ = run_config_from_file(args.config, out)
+        if from_file.endpoints:  # attached variants (urls): a fleet's answers come from its first replica
+            config = _config(args, from_file.endpoints, out)
+            return LiveSession(config, list(DEFAULT_PROMPTS), None, autostart=True, progress=stderr,
+                               triage=spec, triage_only=True)  # fmt: skip
     elif args.demo and args.backend == "sim":
         from quanttui.demo.names import demo_names
         from quanttui.demo.sim import sim_variants

@@ -30,6 +30,7 @@ from typing import Any
 from quanttui.core.loadplan import parse_slo
 from quanttui.core.names import variant_count_problem, variant_name_problem
 from quanttui.core.secrets import redact_argv
+from quanttui.io.fleet_config import check_attached, check_one_kind
 from quanttui.io.hardware import weights_bytes
 from quanttui.io.telemetry_config import read_telemetry
 
@@ -73,6 +74,8 @@ class VariantConfig:
     startup_timeout_s: float = 900.0
     stop_grace_s: float = 15.0
     engine: str = "vllm"  # one of ENGINE_KINDS
+    urls: tuple[str, ...] = ()  # attached where it runs (io/fleet_config.py): one endpoint, or a fleet
+    balance: str = "round-robin"  # a fleet's policy (core/fleet.BALANCE_POLICIES)
 
     @property
     def health_path(self) -> str:
@@ -185,6 +188,8 @@ _SPEC: dict[str, tuple[type | tuple[type, ...], str]] = {
     "startup_timeout_s": ((int, float), "seconds"),
     "stop_grace_s": ((int, float), "seconds"),
     "engine": (str, f"one of {', '.join(ENGINE_KINDS)}"),
+    "urls": (list, "a list of URLs"),
+    "balance": (str, "round-robin or least-outstanding"),
 }
 
 
@@ -227,6 +232,15 @@ class _Reader:
                 raise self.error(table, key, f"expected {what}")
             if not isinstance(value, kinds):
                 raise self.error(table, key, f"expected {what}")
+        if "urls" in data:
+            check_attached(self, table, data)
+            return VariantConfig(
+                name=name, model=data.get("model", ""), served_name=data.get("model", ""),
+                precision=data.get("precision", ""), urls=tuple(u.strip() for u in data["urls"]),
+                balance=data.get("balance", "round-robin"),
+            )  # fmt: skip
+        if "balance" in data:
+            raise self.error(table, "balance", "needs urls (the replicas of a fleet to spread the load over)")
         if "model" not in data:
             raise ConfigError(f"{self.path}: field '{table}.model': missing")
         engine = data.get("engine", "vllm")
@@ -358,11 +372,14 @@ def load_config(path: Path) -> SessionFile:
     if not isinstance(variants_data, dict) or not variants_data:
         raise ConfigError(f"{path}: field 'variants': at least one [variants.NAME] table is needed")
     variants = tuple(reader.variant(name, table) for name, table in variants_data.items())
+    check_one_kind(reader, variants_data)
     count = variant_count_problem(len(variants))
     if count is not None:
         raise ConfigError(f"{path}: field 'variants': {count}")
-    ports = [(v.host, v.port) for v in variants]
+    ports = [(v.host, v.port) for v in variants if not v.urls]
     for v in variants:
+        if v.urls:
+            continue
         if ports.count((v.host, v.port)) > 1:
             raise reader.error(f"variants.{v.name}", "port", f"{v.port} is used by another variant")
     load = data.get("load", {})

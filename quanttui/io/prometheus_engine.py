@@ -65,6 +65,9 @@ class PrometheusEngineScraper(MetricsScraper):
         for series in result:
             try:
                 labels = {str(k): str(v) for k, v in series["metric"].items() if k != "__name__"}
+                # A fleet's replicas each have an engine "0": told apart by the target that was scraped,
+                # so each replica's KV share and cache config count once (io/metrics.py sums by engine).
+                labels["engine"] = f"{labels.get('instance', '')}/{labels.get('engine', '')}"
                 samples.append(Sample(series["metric"]["__name__"], labels, float(series["value"][1])))
             except (KeyError, IndexError, TypeError, ValueError, AttributeError):
                 continue

@@ -135,3 +135,37 @@ def test_a_fleet_whose_replicas_serve_different_models_does_not_start(tmp_path, 
                     "--concurrency", "1", "--max-tokens", "8", "--out", str(tmp_path / "out"))  # fmt: skip
     assert done.returncode != 0 and done.stderr.count("\n") == 1, done.stderr
     assert f"awq: replica {other.url} does not serve 'qwen-awq'" in done.stderr
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus is not installed (apt-get install -y prometheus)")
+def test_a_session_file_drives_fleets_whose_engines_are_read_through_prometheus(tmp_path, sim_server):
+    awq = [sim_server(model="qwen-awq", ttft_ms=20, itl_ms=5, kv_cache_tokens=4096) for _ in range(2)]
+    bf16 = sim_server(model="qwen-bf16", ttft_ms=20, itl_ms=5, kv_cache_tokens=4096)
+    hostport = {
+        "awq": [s.url.removeprefix("http://") for s in awq],
+        "bf16": [bf16.url.removeprefix("http://")],
+    }
+    server = PrometheusServer(tmp_path / "prometheus", hostport, "500ms")
+    config = tmp_path / "fleet.toml"
+    config.write_text(
+        f'[load]\nconcurrency = [2, 4]\nrequests_per_step = 24\nmax_tokens = 8\nignore_eos = true\n\n'
+        f'[variants.bf16]\nurls = ["{bf16.url}"]\n\n'
+        f'[variants.awq]\nurls = ["{awq[0].url}", "{awq[1].url}"]\nbalance = "least-outstanding"\n\n'
+        f'[telemetry]\nprometheus = "{server.url}"\nengines = {{ awq = \'job="awq"\', bf16 = \'job="bf16"\' }}\n'
+    )  # fmt: skip
+    try:
+        server.wait_for('count(vllm:num_requests_running{job="awq"}) == 2')
+        done = quanttui(
+            "run", "--config", str(config), "--headless", "--json", "--out", str(tmp_path / "out")
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    fleet = next(v for v in summary["variants"] if v["name"] == "awq")
+    assert [r["url"] for r in fleet["replicas"]] == [s.url for s in awq]
+    assert "replicas" not in next(v for v in summary["variants"] if v["name"] == "bf16")
+    recording = tmp_path / "out" / "recording.jsonl"
+    sizes = {e["variant"]: e["kv_cache_size_tokens"] for e in events(recording, "EngineSample")}
+    assert sizes == {"bf16": 4096, "awq": 8192}  # both replicas' caches, each counted once
+    assert all(e["replica"] is None for e in events(recording, "EngineSample"))  # one query per fleet

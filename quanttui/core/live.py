@@ -48,9 +48,10 @@ from quanttui.core.literal import safe_text
 from quanttui.core.live_compare import Delta, deltas
 from quanttui.core.live_fleet import FleetLive
 from quanttui.core.live_gpus import LiveGpus
+from quanttui.core.live_hardware import LiveHardware
 from quanttui.core.live_variant import LatencyView, VariantLive
 from quanttui.core.loadplan import LoadPlan
-from quanttui.core.roofline import Roofline, roofline
+from quanttui.core.roofline import Roofline
 from quanttui.core.stepstats import StepStats
 from quanttui.core.verdict import Verdict, run_verdict, where_measured, with_fleets
 
@@ -72,10 +73,7 @@ class LiveState:
     ) -> None:
         self.initial_plan = plan
         self.initial_variants = tuple(variants)
-        # For the roofline gauge, from the recording header: bandwidth, its source, weights by variant.
-        self.bandwidth_gbps: float | None = None
-        self.bandwidth_source = ""
-        self.weights_bytes: dict[str, int] = {}
+        self.hardware = LiveHardware()  # for the roofline gauge, from the recording header
         self.window_s, self.history_s, self.rate_s, self.log_lines = window_s, history_s, rate_s, log_lines
         self.version = 0
         self.resets = -1  # how often reset() ran after the start
@@ -322,23 +320,10 @@ class LiveState:
     # -- reading -----------------------------------------------------------------------------
     def set_hardware(self, header_config: dict[str, object]) -> None:
         """Bandwidth and weight sizes from a session's header (kept across a replay's reset)."""
-        hardware = header_config.get("hardware")
-        if isinstance(hardware, dict):
-            value = hardware.get("memory_bandwidth_gbps")
-            self.bandwidth_gbps = float(value) if isinstance(value, int | float) else None
-            self.bandwidth_source = str(hardware.get("bandwidth_source", ""))
-        variants = header_config.get("variants")
-        for entry in variants if isinstance(variants, list) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("weights_bytes"), int):
-                self.weights_bytes[str(entry.get("name"))] = entry["weights_bytes"]
+        self.hardware.read(header_config)
 
     def roofline(self, name: str) -> Roofline | None:
-        """Batch-1 decode (the concurrency-1 step) against bandwidth / weights, once both are known."""
-        one = next((s for (n, _), s in sorted(self.step_rows.items()) if n == name and s.conc == 1), None)
-        measured = 1000.0 / one.tpot_p50_ms if one and one.tpot_p50_ms else None
-        if measured is None or not self.bandwidth_gbps or name not in self.weights_bytes:
-            return None
-        return roofline(name, self.bandwidth_gbps, self.bandwidth_source, self.weights_bytes[name], measured)
+        return self.hardware.roofline(name, self.step_rows)
 
     @property
     def plan(self) -> LoadPlan | None:

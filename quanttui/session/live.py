@@ -22,7 +22,6 @@ from quanttui.core.fold import SessionFold
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
 from quanttui.io.launcher import Engine, Launcher
-from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
 from quanttui.io.tag_journal import JOURNAL_NAME
 from quanttui.session.commands import (
     Command,
@@ -49,20 +48,18 @@ from quanttui.session.profiling import ProfileDriver, session_targets
 from quanttui.session.ramp import RampControl
 from quanttui.session.restarts import EngineRestarts
 from quanttui.session.samplers import start_samplers
-from quanttui.session.spec import EndpointSpec, SessionInfo, SessionResult, SweepConfig, read_api_key
+from quanttui.session.spec import EndpointSpec, SessionInfo, SessionResult, SweepConfig
 from quanttui.session.triage import TriageDriver, TriageSpec, TriageTagging
 from quanttui.session.wiring import (
+    Connection,
     LiveStreams,
-    all_clients,
     close_clients,
+    connect,
     echo_states,
     header_extras,
-    make_clients,
-    make_fleets,
     new_header,
     planned_header_config,
     quiet,
-    resolve_endpoints,
     session_secrets,
 )
 
@@ -238,26 +235,20 @@ class LiveSession:
     async def _run_attached(self) -> SessionResult:
         """Nothing is written if an endpoint is unreachable (the error is raised from run())."""
         config = self.config
-        clients: dict[str, OpenAIStreamClient] = {}
-        fleets: dict[str, list[OpenAIStreamClient]] = {}
         try:
-            api_key = read_api_key(config.api_key_env)
-            clients = make_clients(config, config.endpoints, api_key)
-            fleets = make_fleets(config, config.endpoints, clients, api_key)
-            resolved = await resolve_endpoints(config.endpoints, clients, self.clock, fleets=fleets)
-            self.header = replace(
-                self.header, config={**config.header_config(resolved), **self._extra_header}
-            )
-            self._session.start(self.header)
-        except EndpointError as exc:  # its text may quote what a server echoed back
-            await close_clients(all_clients(clients, fleets))
-            self.stream.close()
-            raise EndpointError(self.secrets.scrub(str(exc))) from None
+            connection = await connect(config, config.endpoints, self.clock, self.secrets.scrub)
         except BaseException:
-            await close_clients(all_clients(clients, fleets))
             self.stream.close()
             raise
-        interrupted = await self._drive(resolved, clients, api_key, fleets)
+        try:
+            config_now = {**config.header_config(connection.resolved), **self._extra_header}
+            self.header = replace(self.header, config=config_now)
+            self._session.start(self.header)
+        except BaseException:
+            await close_clients(connection.every_client())
+            self.stream.close()
+            raise
+        interrupted = await self._drive(connection)
         return await self._session.close(interrupted)
 
     async def _run_launched(self, variants: list[VariantConfig]) -> SessionResult:
@@ -307,18 +298,8 @@ class LiveSession:
             EndpointSpec(e.config.name, e.config.url, e.config.served_name, e.config.precision or None)
             for e in ready
         )
-        api_key = read_api_key(self.config.api_key_env)
-        clients = make_clients(self.config, specs, api_key)
         pids = {e.config.name: e.pids() for e in ready}
-        try:
-            resolved = await resolve_endpoints(specs, clients, self.clock, pids)
-        except EndpointError as exc:
-            await close_clients(clients.values())
-            raise EndpointError(self.secrets.scrub(str(exc))) from None
-        except BaseException:
-            await close_clients(clients.values())
-            raise
-        return await self._drive(resolved, clients, api_key)
+        return await self._drive(await connect(self.config, specs, self.clock, self.secrets.scrub, pids))
 
     async def _start_engines(
         self, launcher: Launcher, variants: list[VariantConfig]
@@ -340,15 +321,10 @@ class LiveSession:
             return launcher.engines, False
         return starting.result(), False
 
-    async def _drive(
-        self,
-        resolved: list[EndpointInfo],
-        clients: dict[str, OpenAIStreamClient],
-        api_key: str | None,
-        fleets: dict[str, list[OpenAIStreamClient]] | None = None,
-    ) -> bool:
+    async def _drive(self, connection: Connection) -> bool:
         """Run the ramp with its scrapers and samplers; True when interrupted (cancelled)."""
         config, clock, stream, progress = self.config, self.clock, self.stream, self.progress
+        resolved, clients, api_key = connection.resolved, connection.clients, connection.api_key
         # The load workers start first: once the endpoints are published (an engine's pids shown),
         # the runner must exist at once, so that R can restart an engine that fails right away.
         loads = await start_load_clients(config, stream.publish, clock, progress)
@@ -358,7 +334,7 @@ class LiveSession:
         background = start_samplers(config, resolved, stream.publish, clock)
         pools = TargetPools(
             loads, resolved, clients, api_key, config.plan.max_concurrency, stream.publish, clock,
-            fleets, {spec.name: spec.balance for spec in config.endpoints},
+            connection.fleets, {spec.name: spec.balance for spec in config.endpoints},
         )  # fmt: skip
         targets = pools.targets
 
@@ -407,6 +383,6 @@ class LiveSession:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*background, return_exceptions=True)
-            await close_clients(all_clients(clients, fleets, [t.client for t in targets]))
+            await close_clients(connection.every_client([t.client for t in targets]))
             await loads.close()
         return interrupted

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from quanttui.io.hardware import memory_bandwidth
 from quanttui.io.host import host_facts
 from quanttui.io.openai_client import EndpointError, OpenAIStreamClient
 from quanttui.io.recording_file import Recorder
-from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, guess_precision
+from quanttui.session.spec import EndpointSpec, SessionResult, SweepConfig, guess_precision, read_api_key
 from quanttui.session.triage import TriageSpec
 
 
@@ -137,6 +138,44 @@ def make_fleets(
         for spec in specs
         if spec.replicas
     }  # fmt: skip
+
+
+@dataclass
+class Connection:
+    """The session's endpoints, asked for their models: a client per variant and per fleet replica."""
+
+    resolved: list[EndpointInfo]
+    clients: dict[str, OpenAIStreamClient]
+    fleets: dict[str, list[OpenAIStreamClient]]
+    api_key: str | None
+
+    def every_client(self, more: Iterable[object] = ()) -> list[Any]:
+        return all_clients(self.clients, self.fleets, more)
+
+
+async def connect(
+    config: SweepConfig,
+    specs: tuple[EndpointSpec, ...],
+    clock: SessionClock,
+    scrub: Callable[[str], str],
+    pids: dict[str, tuple[int, ...]] | None = None,
+) -> Connection:
+    """Clients for the endpoints, resolved; on any failure what was opened is closed, and an
+    endpoint's error is raised with the session's secrets scrubbed (a server may echo them)."""
+    clients: dict[str, OpenAIStreamClient] = {}
+    fleets: dict[str, list[OpenAIStreamClient]] = {}
+    try:
+        api_key = read_api_key(config.api_key_env)
+        clients = make_clients(config, specs, api_key)
+        fleets = make_fleets(config, specs, clients, api_key)
+        resolved = await resolve_endpoints(specs, clients, clock, pids, fleets)
+    except EndpointError as exc:
+        await close_clients(all_clients(clients, fleets))
+        raise EndpointError(scrub(str(exc))) from None
+    except BaseException:
+        await close_clients(all_clients(clients, fleets))
+        raise
+    return Connection(resolved, clients, fleets, api_key)
 
 
 def all_clients(

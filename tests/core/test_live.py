@@ -302,4 +302,4 @@ def test_roofline_from_header_facts_and_the_concurrency_1_step():
     assert bf16.measured_tok_s == pytest.approx(50.0)  # TPOT p50 20 ms at c=1 in these events
     assert state.roofline("awq") is None  # no weight size known
     state.reset()
-    assert state.bandwidth_gbps == 40.0  # a replay's backward seek keeps the header's facts
+    assert state.hardware.bandwidth_gbps == 40.0  # a replay's backward seek keeps the header's facts

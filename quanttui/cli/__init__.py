@@ -35,6 +35,7 @@ from quanttui.core.literal import visible_controls
 from quanttui.core.quality_set import QualitySetError
 from quanttui.core.recording import RecordingError
 from quanttui.io.config import ConfigError
+from quanttui.io.load_pool import LoadWorkerError
 from quanttui.io.openai_client import EndpointError
 from quanttui.io.prompt_file import PromptFileError
 from quanttui.io.tag_journal import TagJournalError
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except (UsageError, EndpointError, PromptFileError, RecordingError, ConfigError, QualitySetError,
-            TagJournalError) as exc:  # fmt: skip
+            TagJournalError, LoadWorkerError) as exc:  # fmt: skip
         # one line, with whatever foreign text it quotes (a server's reply, a file's bytes) shown, not run
         stderr(f"quanttui {args.command}: error: {visible_controls(str(exc)).replace(chr(10), ' ')}")
         return EXIT_USAGE

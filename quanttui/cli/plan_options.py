@@ -66,6 +66,11 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
         help="processes sending the requests (default: one per 256 streams, at most one per core; "
         "0: the session's own event loop)",
     )  # fmt: skip
+    p.add_argument(
+        "--ray", metavar="ADDRESS", default=None,
+        help="run the load workers as actors of this Ray cluster, e.g. 10.0.0.2:6379 or auto "
+        "(pip install 'quanttui[ray]'); --load-workers says how many",
+    )  # fmt: skip
 
 
 # --workload long-prefill without --input-lengths: prompt lengths where prefill starts to dominate.

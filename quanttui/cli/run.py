@@ -84,6 +84,7 @@ def run_config_from_file(path: Path, out_dir: Path) -> tuple[list[VariantConfig]
         cost=session.cost,
         hardware=session.hardware,
         load_workers=load.get("load_workers"),
+        ray_address=load.get("ray"),
         tokenizer=tokenizer,
         gpu_exporters=tuple(session.telemetry.get("gpu_metrics", {}).items()),
         gpu_map=tuple(session.telemetry.get("gpu_map", ())),

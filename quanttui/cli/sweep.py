@@ -129,6 +129,7 @@ def build_sweep_config(args: argparse.Namespace, prompts: list[Prompt] | None = 
         api_key_env=args.api_key_env,
         scrape_interval_s=args.scrape_interval,
         load_workers=args.load_workers,
+        ray_address=ray_address(args.ray, args.load_workers),
         tokenizer=tokenizer,
         gpu_exporters=exporters,
         gpu_map=gpu_map,
@@ -231,6 +232,18 @@ def cmd_attach(args: argparse.Namespace) -> int:
     from quanttui.session import LiveSession
 
     return run_console(LiveSession(config, prompts, None, autostart=False), config.out_dir)
+
+
+def ray_address(address: str | None, workers: int | None) -> str | None:
+    """`--ray ADDRESS`: a Ray cluster's address (host:port, ray://host:port, or auto)."""
+    if address is None:
+        return None
+    address = address.strip()
+    if not address or any(c.isspace() for c in address):
+        raise UsageError(f"--ray: {address!r} is not an address (host:port, ray://host:port or auto)")
+    if workers == 0:
+        raise UsageError("--ray with --load-workers 0: Ray load workers are at least one")
+    return address
 
 
 def fleet_urls(name: str, given: str) -> list[str]:

@@ -196,6 +196,7 @@ _LOAD_KEYS = {
     "max_error_rate": (int, float),
     "prompts": str,
     "load_workers": int,
+    "ray": str,
     "rate": list,
     "arrivals": str,
     "burstiness": (int, float),
@@ -286,6 +287,14 @@ def load_config(path: Path) -> SessionFile:
         raise reader.error(
             "load", "load_workers", f"must be 0 (the session's own loop) to {MAX_LOAD_WORKERS}, got {workers}"
         )
+    ray = load.get("ray")
+    if ray is not None and (not ray.strip() or any(c.isspace() for c in ray.strip()) or workers == 0):
+        why = (
+            "needs at least one load worker"
+            if workers == 0
+            else f"{ray!r} is not host:port, ray://host:port or auto"
+        )
+        raise reader.error("load", "ray", why)
     schedule = load.get("schedule")
     if schedule is not None and schedule not in {"simultaneous", "alternate"}:
         raise reader.error("load", "schedule", f"{schedule!r} is not one of simultaneous, alternate")

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from quanttui.core.events import ErrorClass
 from quanttui.io.load_wire import Done, OpenEndpoint, Ready, Sample, Send, frame, read_frame
@@ -129,7 +129,7 @@ class LoadPool:
             worker.alive = False
             for future in worker.pending.values():
                 if not future.done():
-                    future.set_result(_failed(f"{worker.name} exited mid-request"))
+                    future.set_result(failed_outcome(f"{worker.name} exited mid-request"))
             worker.pending.clear()
 
     def open(self, key: str, root: str, api_key: str | None, concurrency: int, timeouts: Timeouts) -> None:
@@ -144,7 +144,7 @@ class LoadPool:
     ) -> StreamOutcome:
         alive = [w for w in self.workers if w.alive]
         if not alive:
-            return _failed("no load worker is running")
+            return failed_outcome("no load worker is running")
         worker = min(alive, key=lambda w: len(w.pending))
         request_id = next(self._ids)
         future: asyncio.Future[StreamOutcome] = asyncio.get_running_loop().create_future()
@@ -181,10 +181,22 @@ class LoadPool:
                     self.log_path.parent.rmdir()
 
 
+class RequestPool(Protocol):
+    """Where pooled requests run: local worker processes (LoadPool) or Ray actors (io/ray_pool.py)."""
+
+    def open(
+        self, key: str, root: str, api_key: str | None, concurrency: int, timeouts: Timeouts
+    ) -> None: ...
+
+    async def stream_chat(
+        self, key: str, model: str, messages: list[dict[str, str]], options: RequestOptions
+    ) -> StreamOutcome: ...
+
+
 class PooledClient:
     """One endpoint's requests, sent through the pool's workers (as OpenAIStreamClient would)."""
 
-    def __init__(self, pool: LoadPool, key: str, base_url: str, model: str, api_key: str | None,
+    def __init__(self, pool: RequestPool, key: str, base_url: str, model: str, api_key: str | None,
                  concurrency: int, timeouts: Timeouts) -> None:  # fmt: skip
         self.pool = pool
         self.key = key
@@ -206,7 +218,8 @@ class PooledClient:
         pass  # the pool owns the workers
 
 
-def _failed(detail: str) -> StreamOutcome:
+def failed_outcome(detail: str) -> StreamOutcome:
+    """A request the client could not run (its worker is gone): counted as client_failed."""
     now = time.perf_counter_ns()
     return StreamOutcome(
         ok=False, start_ns=now, end_ns=now, error=ErrorClass.CLIENT_FAILED, error_detail=detail

@@ -22,6 +22,7 @@ from quanttui.core.fold import SessionFold
 from quanttui.core.prompts import Prompt
 from quanttui.io.config import VariantConfig
 from quanttui.io.launcher import Engine, Launcher
+from quanttui.io.load_pool import LoadWorkerError
 from quanttui.io.tag_journal import JOURNAL_NAME
 from quanttui.session.commands import (
     Command,
@@ -248,7 +249,12 @@ class LiveSession:
             await close_clients(connection.every_client())
             self.stream.close()
             raise
-        interrupted = await self._drive(connection)
+        try:
+            interrupted = await self._drive(connection)
+        except LoadWorkerError:  # the load workers asked for (Ray) could not start: nothing was sent
+            await close_clients(connection.every_client())
+            await self._session.drain()
+            raise
         return await self._session.close(interrupted)
 
     async def _run_launched(self, variants: list[VariantConfig]) -> SessionResult:

@@ -20,6 +20,7 @@ from quanttui.io.limits import fd_limit_note
 from quanttui.io.load_pool import LoadPool, LoadWorkerError, PooledClient, default_workers
 from quanttui.io.loop_probe import LoopProbe, ProbeWindow
 from quanttui.io.openai_client import OpenAIStreamClient, Timeouts
+from quanttui.io.ray_pool import RayLoadPool
 from quanttui.io.stream_outcome import ReadStats
 from quanttui.session.spec import SweepConfig
 
@@ -44,13 +45,18 @@ class LoadClients:
         publish: Callable[[Event], None],
         clock: SessionClock,
         log_path: Path | None = None,
+        ray_address: str | None = None,
     ) -> None:
+        """`ray_address`: run the workers as actors of that Ray cluster (io/ray_pool.py)."""
         self.workers = default_workers(max_concurrency) if workers is None else workers
+        if ray_address is not None:
+            self.workers = max(1, self.workers)
+        self.ray_address = ray_address
         self.timeouts = timeouts
         self.publish = publish
         self.clock = clock
         self.log_path = log_path
-        self.pool: LoadPool | None = None
+        self.pool: LoadPool | RayLoadPool | None = None
         self.stats = ReadStats()
         self._probe: LoopProbe | None = None
         self._retired: list[LoadClient] = []
@@ -58,11 +64,17 @@ class LoadClients:
 
     @property
     def description(self) -> str:
+        if isinstance(self.pool, RayLoadPool):
+            return f"{self.workers} Ray load worker{'s' if self.workers > 1 else ''} ({self.pool.event_loop})"
         if self.pool is not None:
             return f"{self.workers} load worker process{'es' if self.workers > 1 else ''} ({self.pool.event_loop})"
         return "the session's own event loop"
 
     async def start(self) -> None:
+        if self.ray_address is not None:
+            self.pool = RayLoadPool(self.ray_address, self.workers, self._on_sample)
+            await self.pool.start()
+            return
         if self.workers > 0:
             self.pool = LoadPool(self.workers, self._on_sample, self.log_path)
             await self.pool.start()
@@ -122,11 +134,13 @@ async def start_load_clients(
     loop (said on the stream and the progress line: its timing is less trustworthy)."""
     loads = LoadClients(
         config.load_workers, config.plan.max_concurrency, config.timeouts, publish, clock,
-        config.out_dir / "logs" / "load-workers.log",
+        config.out_dir / "logs" / "load-workers.log", config.ray_address,
     )  # fmt: skip
     try:
         await loads.start()
     except LoadWorkerError as exc:
+        if config.ray_address is not None:
+            raise  # asked for another host's load: the session's own loop is not what was asked
         loads = LoadClients(0, config.plan.max_concurrency, config.timeouts, publish, clock)
         await loads.start()
         note = f"{exc}; requests run on the session's own event loop"

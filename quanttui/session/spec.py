@@ -52,6 +52,7 @@ class SweepConfig:
     hardware: dict[str, Any] = field(default_factory=dict)  # [hardware], completed at start (bandwidth)
     derive_slo_factor: float | None = None  # no SLO in the plan: derive one (session/derived_slo.py)
     load_workers: int | None = None  # load worker processes; None: one per 256 streams; 0: none
+    ray_address: str | None = None  # the load workers as actors of this Ray cluster (io/ray_pool.py)
     tokenizer: Path | None = None  # tokenizer files that count exact prompt lengths (else /tokenize)
     gpu_exporters: tuple[tuple[str, str], ...] = ()  # (host, DCGM exporter URL): GPU telemetry beside NVML
     gpu_map: tuple[str, ...] = ()  # which exporter GPUs serve which variant (core/gpu_map.py specs)
@@ -98,6 +99,7 @@ class SweepConfig:
             "api_key_env": self.api_key_env,
             "scrape_interval_s": self.scrape_interval_s,
             "load_workers": self.load_workers,
+            "ray_address": self.ray_address,
             "tokenizer": str(self.tokenizer) if self.tokenizer else None,
             "gpu_metrics": {host: url for host, url in self.gpu_exporters},
             "gpu_map": list(self.gpu_map),

@@ -177,7 +177,8 @@ def variant_view(state: LiveState, name: str) -> VariantView:
     state_text, state_class = _state(v)
     if state.fleet.is_fleet(name):  # the panel is the fleet's sum; `f` shows each replica
         serving, total = state.fleet.serving(name)
-        state_text += f" · {serving}/{total} replicas serving" + (" (f: which)" if serving < total else "")
+        fleet = f"fleet {serving}/{total} up"
+        state_text = f"{state_text} · {fleet}" if serving == total else f"{fleet} · f: which"
     phase = None
     if v.starting:
         phase = (v.phase_index, READY_INDEX, PHASES[v.phase_index])

@@ -35,19 +35,35 @@ def _num(value: float | None, digits: int = 0) -> str:
     return DASH if value is None else f"{value:,.{digits}f}"
 
 
+# The columns after a replica's label: (heading, width), each right-aligned but the state.
+COLUMNS = (("state", 8), ("req", 6), ("share", 6), ("err", 5), ("e2e p95", 8), ("ttft95", 7),
+           ("tok/s", 7), ("KV", 5), ("run/wt", 7))  # fmt: skip
+FIXED_CELLS = 1 + sum(width for _, width in COLUMNS)
+
+
 def replica_line(r: ReplicaView, label_cells: int) -> str:
-    """One replica's row: the columns of `header_line`."""
-    state = "serving" if r.serving else "OUT"
-    share = DASH if r.share is None else f"{r.share:.0%}"
-    kv = DASH if r.kv_pct is None else f"{r.kv_pct:.0f}%"
-    queue = f"{_num(r.running)}/{_num(r.waiting)}"
-    return (f" {r.label[:label_cells]:<{label_cells}} {state:<7} {r.requests:>6} {share:>5} {r.errors:>5} "
-            f"{_ms(r.e2e_p95_ms):>7} {_ms(r.ttft_p95_ms):>7} {_num(r.tok_s, 1):>7} {kv:>4} {queue:>7}")  # fmt: skip
+    """One replica's row under `header_line`."""
+    cells = (
+        "serving" if r.serving else "OUT",
+        str(r.requests),
+        DASH if r.share is None else f"{r.share:.0%}",
+        str(r.errors),
+        _ms(r.e2e_p95_ms),
+        _ms(r.ttft_p95_ms),
+        _num(r.tok_s, 1),
+        DASH if r.kv_pct is None else f"{r.kv_pct:.0f}%",
+        f"{_num(r.running)}/{_num(r.waiting)}",
+    )
+    return _row(r.label, cells, label_cells)
 
 
-def header_line(label_cells: int, window_s: float) -> str:
-    return (f" {'replica':<{label_cells}} {'state':<7} {'req':>6} {'share':>5} {'err':>5} "
-            f"{'e2e p95':>7} {'ttft95':>7} {'tok/s':>7} {'KV':>4} {'run/wt':>7}")  # fmt: skip
+def header_line(label_cells: int) -> str:
+    return _row("replica", tuple(name for name, _ in COLUMNS), label_cells)
+
+
+def _row(label: str, cells: tuple[str, ...], label_cells: int) -> str:
+    out = f" {label[:label_cells]:<{label_cells}} {cells[0]:<{COLUMNS[0][1] - 1}}"
+    return out + "".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells[1:], COLUMNS[1:], strict=True))
 
 
 class FleetScreen(FooterOrder, Screen[None]):
@@ -115,11 +131,11 @@ class FleetScreen(FooterOrder, Screen[None]):
             return text
         state = self.state
         body = self.query_one("#fleet-body").scrollable_content_region.width or self.size.width - 2
-        cells = max(12, min(40, body - 61))
+        cells = max(12, min(40, body - FIXED_CELLS - 2))
         for name in fleets:
             serving, total = state.fleet.serving(name)
             text.append(f"{name}: {total} replicas, {serving} serving{self._balance(name)}\n", heading)
-            text.append(header_line(cells, state.window_s) + "\n", muted)
+            text.append(header_line(cells) + "\n", muted)
             for r in state.fleet.views(name, state.now, state.rate_s):
                 text.append(replica_line(r, cells) + "\n", out_style if not r.serving else "")
                 if r.detail:

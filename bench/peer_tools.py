@@ -375,7 +375,29 @@ class AIPerf(Tool):
         )
 
 
-TOOLS: dict[str, type[Tool]] = {t.name: t for t in (Quanttui, VllmBench, GuideLLM, AIPerf, QuanttuiInProcess)}
+class QuanttuiOneWorker(Quanttui):
+    """The client's ceiling (issue 21): one load process, whatever the streams."""
+
+    name, label = "quanttui-w1", "quanttui --load-workers 1"
+    extra = ("--load-workers", "1")
+
+
+class QuanttuiTwoWorkers(Quanttui):
+    name, label = "quanttui-w2", "quanttui --load-workers 2"
+    extra = ("--load-workers", "2")
+
+
+class QuanttuiFourWorkers(Quanttui):
+    name, label = "quanttui-w4", "quanttui --load-workers 4"
+    extra = ("--load-workers", "4")
+
+
+TOOLS: dict[str, type[Tool]] = {
+    t.name: t
+    for t in (Quanttui, VllmBench, GuideLLM, AIPerf, QuanttuiInProcess, QuanttuiOneWorker, QuanttuiTwoWorkers,
+              QuanttuiFourWorkers)
+}  # fmt: skip
+CEILING = ("quanttui-w1", "quanttui-w2", "quanttui-w4", "vllm", "guidellm", "aiperf")
 PEERS = ("quanttui", "vllm", "guidellm", "aiperf")  # the default run; quanttui-inproc is a diagnostic
 
 QUIRKS = {
@@ -397,6 +419,11 @@ QUIRKS = {
     "model's tokenizer is linked into a private HF_HOME. --ui none, no server metrics, no GPU telemetry.",
     "quanttui-inproc": "quanttui as it was before its load workers: the requests on the session's own event "
     "loop beside the fold, the recorder and the samplers (a diagnostic, not a peer).",
+    **{
+        name: f"quanttui with exactly {n} load worker process{'es' if n > 1 else ''} (its default: one per 256 "
+        "streams, at most one per core), all on the tools' one core"
+        for name, n in (("quanttui-w1", 1), ("quanttui-w2", 2), ("quanttui-w4", 4))
+    },
 }
 
 

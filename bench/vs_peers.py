@@ -12,6 +12,11 @@ loop), not the server's lateness, which is reported on its own (send time - sche
 
 Usage: `python bench/vs_peers.py [--quick] [--tools quanttui,vllm,guidellm,aiperf] [--levels 1,64]
 [--repeats 2]`; writes bench/results/vs_peers.json and .md (`--quick`: vs_peers_quick.*).
+
+`--ceiling` (issue 21) measures the client's ceiling instead: quanttui with 1, 2 and 4 load worker
+processes beside the peers at 256, 512 and 1,024 streams, with the output tokens per second the
+server wrote over the measured requests (each token one chunk here) against what the schedule
+would give if nothing were late; writes vs_peers_ceiling.*.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from peer_tools import PEERS, QUIRKS, TOOLS, Tool, ToolMetrics, ToolUnavailable, Workload, tool_env
+from peer_tools import CEILING, PEERS, QUIRKS, TOOLS, Tool, ToolMetrics, ToolUnavailable, Workload, tool_env
 
 from quanttui.core.stats import percentile
 from quanttui.sim.process import start_sim_server
@@ -47,6 +52,7 @@ CLIENT_CPU, SERVER_CPU = 0, 1
 # steps measure at least 4 x concurrency, which sets 256 and 1,024 streams to 4 per stream for all.
 FULL_REQUESTS = {1: 100, 64: 640, 256: 1024, 1024: 4096}
 QUICK_REQUESTS = {1: 10, 64: 256}
+CEILING_REQUESTS = {256: 1024, 512: 2048, 1024: 4096}
 
 
 def log(message: str) -> None:
@@ -163,6 +169,7 @@ def judge(run: Run, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ends = [r["recv"] + (r["end"] or r["t"][-1]) for r in measured]
     span = (max(ends) - measured[0]["recv"]) if measured else 0
     busy = sum(e - r["recv"] for e, r in zip(ends, measured, strict=True))
+    written = sum(len(r["t"]) for r in measured)
     run.server = {
         "requests": len(measured),
         "concurrency": round(busy / span, 1) if span > 0 else None,
@@ -173,6 +180,8 @@ def judge(run: Run, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         "itl_p99_ms": _r(percentile(gaps, 99)),
         "late_p50_ms": _r(percentile(late, 50)),
         "late_p99_ms": _r(percentile(late, 99)),
+        # token chunks written per second over the measured requests (one token per chunk here)
+        "tok_s": round(written / (span / 1e9), 1) if span > 0 else None,
     }
     m = run.metrics
     if m is None:
@@ -286,6 +295,7 @@ def summarize(runs: list[Run], tools: dict[str, Tool], unavailable: dict[str, st
             row["itl_kind"] = good[0].metrics.itl_kind if good and good[0].metrics else None
             row["server_late_p99_ms"] = spread([r.server.get("late_p99_ms") for r in good])
             row["server_concurrency"] = spread([r.server.get("concurrency") for r in good])
+            row["tok_s"] = spread([r.server.get("tok_s") for r in good])
             rows.append(row)
     return rows
 
@@ -375,6 +385,49 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ceiling_markdown(result: dict[str, Any]) -> str:
+    """The client's ceiling: what each client sustained and how right its timings stayed."""
+    labels = {name: cls.label for name, cls in TOOLS.items()}
+    host = result["host"]
+    ideal_per_stream = TOKENS / ((TTFT_MS + (TOKENS - 1) * ITL_MS) / 1000.0)
+    lines = [
+        f"# The client's ceiling: streams, load processes and the box ({result['date_utc']})",
+        "",
+        f"Host: {host['cpu']}, {host['cores']} cores; load average at start {host['loadavg_start']}. The server "
+        f"(the simulator) on CPU {SERVER_CPU}, every client's whole process tree on CPU {CLIENT_CPU}, as in "
+        f"vs_peers.md; {result['repeats']} repeat(s), a fresh server each; wall time {result['wall_s'] / 60:.1f} min. "
+        f"Schedule: TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {TOKENS} tokens, one token per chunk, so chunks/s = tok/s.",
+        "",
+        "tok/s: token chunks the server wrote per second over the requests each client measured (first receipt to "
+        "last byte, so a step's ragged ends count against every client alike); streams kept: mean requests in "
+        "flight at the server over them, against the streams asked for (a client that cannot send fast enough "
+        f"keeps fewer busy). At {ideal_per_stream:.1f} tok/s per busy stream nothing is late. Errors as in vs_peers.md "
+        "(the client's percentile − the server's own over the same requests). Cells: median [min, max] over "
+        "repeats.",
+        "",
+        "| streams | client | tok/s (= chunks/s) | streams kept | TTFT p50 / p99 err ms | ITL p50 / p99 err ms "
+        "| CPU s / 1k req | server write late p99 ms | client-bound |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        tool = labels.get(row["tool"], row["tool"])
+        if row.get("ok_runs", 0) == 0:
+            lines.append(f"| {row['streams']} | {tool} | failed: {row.get('reason', '?')} | | | | | | |")
+            continue
+        tok = row.get("tok_s")
+        share = _cell(row["server_concurrency"], 0)
+        errs = [_cell(row[f"err_{k}"]) if row[f"err_{k}"] else "—" for k in COLUMNS]
+        bound = _cell(row.get("self_bound"), 1) if row.get("self_bound") else "—"
+        lines.append(
+            f"| {row['streams']} | {tool} | {_cell(tok, 0)} | {share} | {errs[0]} / {errs[1]} | {errs[2]} / {errs[3]} "
+            f"| {_cell(row['cpu_s_per_1k'])} | {_cell(row['server_late_p99_ms'])} | {bound} |"
+        )
+    lines += ["", "Clients:", ""]
+    lines += [f"- {labels[name]}: {QUIRKS[name]}" for name in result["versions"] if name in QUIRKS]
+    lines += [f"- {labels.get(name, name)}: not run: {why}" for name, why in result["unavailable"].items()]
+    return "\n".join(lines) + "\n"
+
+
 def server_summary(runs: list[Run]) -> dict[int, dict[str, float | None]]:
     out: dict[int, dict[str, float | None]] = {}
     for streams in sorted({r.streams for r in runs}):
@@ -404,8 +457,14 @@ def main() -> int:
         "--timeout", type=float, default=900.0, help="seconds per tool run before it is killed"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--ceiling", action="store_true",
+        help="the client's ceiling: quanttui with 1, 2, 4 load workers and the peers at 256, 512, 1,024 streams",
+    )  # fmt: skip
     args = parser.parse_args()
-    table = QUICK_REQUESTS if args.quick else FULL_REQUESTS
+    table = QUICK_REQUESTS if args.quick else CEILING_REQUESTS if args.ceiling else FULL_REQUESTS
+    if args.ceiling and args.tools == ",".join(PEERS):
+        args.tools = ",".join(CEILING)
     streams = [int(s) for s in args.levels.split(",")] if args.levels else list(table)
     levels = {s: table.get(s, 4 * s) for s in streams}
     names = [n.strip() for n in args.tools.split(",") if n.strip()]
@@ -455,10 +514,11 @@ def main() -> int:
         "server": server_summary(runs),
         "runs": [_run_json(r) for r in runs],
     }
-    stem = "vs_peers_quick" if args.quick else "vs_peers"
+    result["ceiling"] = args.ceiling
+    stem = "vs_peers_quick" if args.quick else "vs_peers_ceiling" if args.ceiling else "vs_peers"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(result))
+    (args.out / f"{stem}.md").write_text(ceiling_markdown(result) if args.ceiling else markdown(result))
     print((args.out / f"{stem}.md").read_text())
     return 0
 

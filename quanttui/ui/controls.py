@@ -67,7 +67,7 @@ KEY_HELP: dict[str, dict[str, str]] = {
     "compute": {ALL: "Compute: where each variant's step time goes, op by op (its keys below)"},
     "fleet": {
         ALL: "Fleet: each replica of a fleet (serving or out, and why; its requests, errors, p95, "
-        "KV); f or esc goes back"
+        "KV); F or esc goes back"
     },
     "command_palette": {
         ALL: "command palette: themes (remembered), export summary + sweep.csv, report, screenshot"

@@ -45,7 +45,7 @@ APP_BINDINGS = [replace(b, priority=True) for b in [
     Binding("R", "restart_engines", "Restart", show=False),
     Binding("c", "compare", "Compare"),
     Binding("g", "compute", "Compute", show=False),  # in the help; the 80-column footer is full
-    Binding("f", "fleet", "Fleet", show=False),
+    Binding("F", "fleet", "Fleet", show=False),  # f filters the Compare screen
 ]]  # fmt: skip
 # Textual's own palette key, listed by the help like the others.
 PALETTE = Binding("ctrl+p", "command_palette", "palette")

@@ -55,7 +55,9 @@ def test_two_fleets_loaded_by_actors_on_two_ray_nodes(tmp_path, sim_server, two_
     assert len(sources) == 2 and len(nodes) == 2, sources  # one actor on each node, each said by name
     assert json.loads(lines[0])["config"]["ray_address"] == two_nodes.address
     results = [json.loads(x) for x in lines[1:] if '"RequestResult"' in x]
-    assert all(r["ok"] and 0 < r["ttft"] < r["e2e"] and r["start"] < r["t"] for r in results)
+    # on a busy core a stream's chunks may all arrive in one read: then TTFT = E2E (the chunks coalesced)
+    odd = [r for r in results if not (r["ok"] and 0 < r["ttft"] <= r["e2e"] and r["start"] < r["t"])]
+    assert not odd, [(r["ok"], r["ttft"], r["e2e"], r["start"], r["t"], r["itl_us"]) for r in odd[:3]]
     replayed = quanttui("replay", str(recording), "--headless", "--json")
     assert replayed.returncode == 0 and json.loads(replayed.stdout) == summary
 

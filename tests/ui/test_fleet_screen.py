@@ -1,5 +1,5 @@
 """The console's drill-down into a fleet (issue 21): the variant's panel says how many of its
-replicas serve, `f` shows each replica (serving or out and why, requests, errors, p95, KV), at
+replicas serve, `F` shows each replica (serving or out and why, requests, errors, p95, KV), at
 80x24, with what servers said shown literally; a session without a fleet says how to make one."""
 
 import json
@@ -77,9 +77,9 @@ async def test_f_shows_each_replica_of_a_fleet(tmp_path):
     app = replay_app(tmp_path / "out", fleet_recording(tmp_path))
     async with running(app, (80, 24)) as pilot:
         await settle(app, pilot)
-        assert variant_view(app.state, "awq").state_text == "fleet 1/2 up · f: which"
+        assert variant_view(app.state, "awq").state_text == "fleet 1/2 up · F: which"
         assert "fleet" not in variant_view(app.state, "bf16").state_text
-        await pilot.press("f")
+        await pilot.press("F")
         await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="the Fleet screen")
         await redraw(app, pilot)
         body = str(app.screen.query_one("#fleet-text").render())
@@ -92,7 +92,7 @@ async def test_f_shows_each_replica_of_a_fleet(tmp_path):
         assert "[bold]x[/bold]" in body and "\x1b" not in body  # the server's words, literally
         assert "errors: connect 2" in body and "/metrics: unreachable" in body
         assert "bf16" not in body.split("p95 over")[0]  # one endpoint: not a fleet
-        await pilot.press("f")
+        await pilot.press("F")
         await wait_until(pilot, lambda: isinstance(app.screen, MonitorScreen), what="the monitor again")
 
 
@@ -100,7 +100,7 @@ async def test_a_session_without_a_fleet_says_how_to_make_one(tmp_path):
     app = replay_app(tmp_path / "out")
     async with running(app, (80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f")
+        await pilot.press("F")
         await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="the Fleet screen")
         await redraw(app, pilot)
         assert "No variant here is a fleet" in str(app.screen.query_one("#fleet-text").render())

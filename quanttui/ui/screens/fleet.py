@@ -1,7 +1,7 @@
 """The Fleet screen: a fleet's replicas side by side, under the variant's panel (issue 21).
 
 The monitor shows each fleet as one engine (its replicas' queues and throughput summed by the
-fold); `f` opens this drill-down: per replica, whether the balancer still sends to it (and why
+fold); `F` opens this drill-down: per replica, whether the balancer still sends to it (and why
 not), its requests and share, errors, p95 E2E and TTFT over the console's window, output tok/s,
 KV cache and queue. Drawn from `LiveState.fleet` (core/live_fleet.py); URLs and reasons come from
 the network and the servers, so they are shown literally (`safe_text`, `rich.text.Text`).
@@ -70,7 +70,7 @@ class FleetScreen(FooterOrder, Screen[None]):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"fleet--heading", "fleet--muted", "fleet--out"}
     BINDINGS = [replace(b, priority=True) for b in [
         *HELP_AND_QUIT,
-        Binding("escape,f", "close_fleet", "Back", key_display="esc"),
+        Binding("escape,F", "close_fleet", "Back", key_display="esc"),
     ]]  # fmt: skip
 
     def __init__(self, state: LiveState) -> None:

@@ -178,7 +178,7 @@ def variant_view(state: LiveState, name: str) -> VariantView:
     if state.fleet.is_fleet(name):  # the panel is the fleet's sum; `F` shows each replica
         serving, total = state.fleet.serving(name)
         fleet = f"fleet {serving}/{total} up"
-        state_text = f"{state_text} · {fleet}" if serving == total else f"{fleet} · F: which"
+        state_text = f"{state_text} · {fleet}" if serving == total else f"● {fleet} · F: which"
     phase = None
     if v.starting:
         phase = (v.phase_index, READY_INDEX, PHASES[v.phase_index])

@@ -77,7 +77,7 @@ async def test_f_shows_each_replica_of_a_fleet(tmp_path):
     app = replay_app(tmp_path / "out", fleet_recording(tmp_path))
     async with running(app, (80, 24)) as pilot:
         await settle(app, pilot)
-        assert variant_view(app.state, "awq").state_text == "fleet 1/2 up · F: which"
+        assert variant_view(app.state, "awq").state_text == "● fleet 1/2 up · F: which"
         assert "fleet" not in variant_view(app.state, "bf16").state_text
         await pilot.press("F")
         await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="the Fleet screen")

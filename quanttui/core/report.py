@@ -10,13 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from quanttui.core.capacity import VariantCapacity, capacity_sentence
-from quanttui.core.catalog import escape_cell, escape_prose
 from quanttui.core.client_check import ADVICE
 from quanttui.core.cost import CostInputs, operating_cost, step_costs
 from quanttui.core.events import ReplicaState
-from quanttui.core.fleet import ReplicaRow, replica_label
+from quanttui.core.fleet import ReplicaRow
+from quanttui.core.fleet_report import fleets_markdown
 from quanttui.core.levels import LevelKind
 from quanttui.core.loadplan import SloMetric
+from quanttui.core.md import md_number as _n
+from quanttui.core.md import md_table as _table
 from quanttui.core.roofline import Roofline, gauge
 from quanttui.core.stepstats import StepStats
 from quanttui.core.verdict import Verdict
@@ -51,20 +53,8 @@ class ReportInputs:
     replica_events: Sequence[ReplicaState] = ()  # fleets: replicas taken out of the balancer and back
 
 
-def _n(value: float | None, digits: int = 1, unit: str = "") -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.{digits}f}{unit}"
-
-
 def _mb(value: int | None) -> str:
     return "—" if value is None else f"{value / 1e6:,.0f} MB"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return out
 
 
 def report_sentences(r: ReportInputs) -> list[str]:
@@ -126,7 +116,10 @@ def capacity_md(r: ReportInputs) -> str:
           _at(c, c.first_conc_over_slo), c.breach or "—", _at(c, c.blowup_conc), c.blowup_detail, _n(c.peak_tok_s),
           _n(c.tok_s_at_max_safe)] for c in caps],
     )  # fmt: skip
-    out += _fleets(r, unit, f"{pct} {metric}")
+    out += fleets_markdown(
+        r.verdict.fleet_sentences if r.verdict else (), r.replica_rows, r.replica_events,
+        lambda variant, step: _level_of(r, variant, step), unit, f"{pct} {metric}",
+    )  # fmt: skip
     if r.verdict is not None and len(r.verdict.per_trial) > 1:
         out += ["", f"## Trials ({len(r.verdict.per_trial)}, the variants' order alternated)", ""]
         out += _table(
@@ -166,30 +159,6 @@ def capacity_md(r: ReportInputs) -> str:
     out += ["", "Bound = bandwidth / bytes of weights (each decoded token reads every weight once); "
             "measured = 1000 / TPOT p50 at concurrency 1."]  # fmt: skip
     return "\n".join(out) + "\n"
-
-
-def _fleets(r: ReportInputs, unit: str, measure: str) -> list[str]:
-    """Fleets: the capacity per fleet and per replica, each replica's part of each step, and when a
-    replica was out of the balancer."""
-    if not r.replica_rows and not (r.verdict and r.verdict.fleet_sentences):
-        return []
-    out = ["", "## Fleets: per fleet and per replica", ""]
-    for sentence in r.verdict.fleet_sentences if r.verdict else ():
-        out += [sentence, ""]
-    out += ["Each replica's measured requests in each step, the share of its fleet's it took, its errors, and "
-            f"its {measure} over its own successful requests (no interval: a replica's part of a step is a "
-            "sample chosen by the balancer, the decision is the fleet's).", ""]  # fmt: skip
-    out += _table(
-        ["variant", unit, "replica", "requests", "share", "errors", "p50 ms", f"{measure} ms", "tok/s"],
-        [[row.variant, _level_of(r, row.variant, row.step), escape_cell(row.label), str(row.requests), f"{row.share:.0%}",
-          str(row.errors), _n(row.p50_ms, 0), _n(row.p95_ms, 0), _n(row.output_tok_s)] for row in r.replica_rows],
-    )  # fmt: skip
-    if r.replica_events:
-        out += ["", "Replicas out of the balancer and back:", ""]
-        out += [f"- {e.t:,.1f} s: {e.variant} {escape_prose(replica_label(e.replica))} "
-                f"{'back' if e.up else 'out'}: {escape_prose(e.detail)}"
-                for e in r.replica_events]  # fmt: skip
-    return out
 
 
 def _level_of(r: ReportInputs, variant: str, step: int) -> str:

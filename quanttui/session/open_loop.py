@@ -30,7 +30,7 @@ class Sent(Generic[T]):
     index: int
     intended: float  # session seconds: when the schedule meant it to go out
     started: float  # session seconds: when it was handed to the client
-    capped: bool  # it waited for a slot under max_in_flight
+    capped: bool  # max_in_flight held it back: it waited for a slot, or behind one that did
     result: T
 
     @property
@@ -90,6 +90,7 @@ async def send_open_loop(
                 await asyncio.sleep(0)
             return intended
 
+    held_until = float("-inf")  # when the loop last got a slot it had to wait for
     try:
         for index, offset in enumerate(offsets):
             intended = await until(offset)
@@ -97,8 +98,12 @@ async def send_open_loop(
                 break
             capped = False
             if slots is not None:
-                capped = slots.locked()
+                # capped: no slot free now, or its time came while the loop waited for an earlier slot
+                # (two slots freed at once let it through at once, but the cap made it late all the same)
+                capped = slots.locked() or intended < held_until
                 await slots.acquire()
+                if capped:
+                    held_until = max(held_until, clock.now())
             tasks.append(asyncio.ensure_future(one(index, intended, capped)))
             await asyncio.sleep(0)  # it starts before the next wait is computed
         return list(await asyncio.gather(*tasks))

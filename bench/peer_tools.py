@@ -187,6 +187,34 @@ class QuanttuiInProcess(Quanttui):
     extra = ("--load-workers", "0")
 
 
+class QuanttuiSplit(Quanttui):
+    """Diagnostic, not a peer: the session process moved off the load worker's core once the worker
+    runs, to measure what the session's own work on that core costs the stamps."""
+
+    name, label = "quanttui-split", "quanttui sweep, session on the server's core"
+    split_session = True
+
+
+class QuanttuiKernelSlice(Quanttui):
+    """Diagnostic, not a peer: the load worker on the kernel's default scheduler slice."""
+
+    name, label = "quanttui-kslice", "quanttui sweep, kernel's slice"
+
+    def command(self, w: Workload) -> tuple[list[str], dict[str, str]]:
+        argv, env = super().command(w)
+        return argv, {**env, "QUANTTUI_WORKER_SLICE": "kernel"}
+
+
+class QuanttuiPlainPriority(Quanttui):
+    """Diagnostic, not a peer: the session's thread left as it is (no SCHED_BATCH, no long slice)."""
+
+    name, label = "quanttui-noyield", "quanttui sweep, session not giving way"
+
+    def command(self, w: Workload) -> tuple[list[str], dict[str, str]]:
+        argv, env = super().command(w)
+        return argv, {**env, "QUANTTUI_SESSION_YIELD": "0"}
+
+
 def _self_check(w: Workload) -> dict[str, Any]:
     """quanttui's own client check of the step (sweep.csv), to set beside the server's truth."""
     with (w.work / "out" / "sweep.csv").open() as rows:
@@ -394,8 +422,8 @@ class QuanttuiFourWorkers(Quanttui):
 
 TOOLS: dict[str, type[Tool]] = {
     t.name: t
-    for t in (Quanttui, VllmBench, GuideLLM, AIPerf, QuanttuiInProcess, QuanttuiOneWorker, QuanttuiTwoWorkers,
-              QuanttuiFourWorkers)
+    for t in (Quanttui, VllmBench, GuideLLM, AIPerf, QuanttuiInProcess, QuanttuiSplit, QuanttuiKernelSlice,
+              QuanttuiPlainPriority, QuanttuiOneWorker, QuanttuiTwoWorkers, QuanttuiFourWorkers)
 }  # fmt: skip
 CEILING = ("quanttui-w1", "quanttui-w2", "quanttui-w4", "vllm", "guidellm", "aiperf")
 PEERS = ("quanttui", "vllm", "guidellm", "aiperf")  # the default run; quanttui-inproc is a diagnostic

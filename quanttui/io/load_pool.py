@@ -1,7 +1,8 @@
 """Load worker processes seen from the session: requests go out, timed outcomes come back.
 
-`LoadPool` starts N `python -m quanttui.io.load_worker` children (own session, so a terminal's
-Ctrl-C or hang-up reaches the session, which stops them in order) and hands out one
+`LoadPool` starts N `python -m quanttui.io.load_worker` children (own process group, so a
+terminal's Ctrl-C or hang-up reaches the session, which stops them in order; not their own session,
+which would put them in another autogroup, where the session's lower priority means nothing) and hands out one
 `PooledClient` per endpoint, with the same `stream_chat` as `OpenAIStreamClient`. A request goes
 to the worker with the fewest requests in flight. Each worker's probe window comes back once a
 second through `on_sample`. A worker that dies fails its requests in flight as `client_failed`
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from quanttui.core.events import ErrorClass
+from quanttui.io.cpu_priority import yield_to_workers
 from quanttui.io.load_wire import Done, OpenEndpoint, Ready, Sample, Send, frame, read_frame
 from quanttui.io.loop_probe import ProbeWindow
 from quanttui.io.openai_client import RequestOptions, Timeouts, split_base_url
@@ -75,6 +77,7 @@ class LoadPool:
         self.on_sample = on_sample
         self.log_path = log_path
         self.workers: list[_WorkerProcess] = []
+        self._restore_priority: Callable[[], str | None] | None = None  # see start()
         self._endpoints: dict[str, OpenEndpoint] = {}
         self._ids = itertools.count()
         self._log: IO[bytes] | None = None
@@ -92,7 +95,7 @@ class LoadPool:
                 process = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "quanttui.io.load_worker",
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr,
-                    start_new_session=True, limit=2**26,
+                    process_group=0, limit=2**26,
                 )  # fmt: skip
                 worker = _WorkerProcess(f"load worker {number}", process)
                 self.workers.append(worker)
@@ -104,6 +107,10 @@ class LoadPool:
                     )
                 worker.event_loop = ready.event_loop
                 worker.reading = asyncio.get_running_loop().create_task(self._read(worker))
+            # From here this thread (the session's loop) gives way to the workers on a shared core,
+            # until aclose (QUANTTUI_SESSION_YIELD=0 leaves it as it is, to compare).
+            if os.environ.get("QUANTTUI_SESSION_YIELD") != "0":
+                self._restore_priority = yield_to_workers()
         except (OSError, TimeoutError) as exc:
             await self.aclose()
             raise LoadWorkerError(f"load worker could not start: {exc or type(exc).__name__}") from None
@@ -114,6 +121,11 @@ class LoadPool:
     @property
     def event_loop(self) -> str:
         return ", ".join(sorted({w.event_loop for w in self.workers})) or "?"
+
+    @property
+    def session_yields(self) -> bool:
+        """The session's thread gives way to the workers (SCHED_BATCH, long slice) while they run."""
+        return self._restore_priority is not None
 
     async def _read(self, worker: _WorkerProcess) -> None:
         assert worker.process.stdout is not None
@@ -154,6 +166,9 @@ class LoadPool:
 
     async def aclose(self) -> None:
         """Close the workers' stdin (they finish and exit), then make sure they are gone."""
+        if self._restore_priority is not None:
+            self._restore_priority()  # the loop's thread: the one start() changed
+            self._restore_priority = None
         for worker in self.workers:
             stdin = worker.process.stdin
             if stdin is not None and not stdin.is_closing():

@@ -4,8 +4,8 @@ It does nothing but the request path: it opens the session's endpoints, sends ea
 given, stamps the stream's chunks and sends the outcome back; once a second it sends its probe's
 window (loop lag, CPU, chunks read and coalesced). The fold, the recorder, the scrapers and the
 console stay in the session's process, so their work (and the GIL they hold) never delays a stamp.
-It runs on uvloop where installed (QUANTTUI_EVENT_LOOP=asyncio to compare) and exits when the
-session closes its stdin, or dies.
+It runs on uvloop where installed (QUANTTUI_EVENT_LOOP=asyncio to compare), asks Linux for a short
+scheduler slice (io/cpu_priority.py), and exits when the session closes its stdin, or dies.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from quanttui.core.events import ErrorClass
+from quanttui.io.cpu_priority import SHORT_SLICE_NS, request_short_slice
 from quanttui.io.load_wire import Done, OpenEndpoint, Ready, Sample, Send, frame, read_frame
 from quanttui.io.loop_probe import LoopProbe
 from quanttui.io.openai_client import OpenAIStreamClient
@@ -128,6 +129,10 @@ def main() -> int:
             runner, name = uvloop.run, "uvloop"
         except ImportError:
             pass
+    # A short slice: woken by a chunk, the worker preempts the session's work on a shared core
+    # (QUANTTUI_WORKER_SLICE=kernel keeps the kernel's default, to compare).
+    if os.environ.get("QUANTTUI_WORKER_SLICE") != "kernel" and request_short_slice() is None:
+        name += f", {SHORT_SLICE_NS / 1e6:g} ms slice"
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         runner(serve(read_fd, write_fd, name))
     return 0

@@ -3,11 +3,14 @@
 import asyncio
 import os
 import signal
+import sys
 
 import psutil
+import pytest
 from waiting import wait_until_async
 
 from quanttui.core.events import ErrorClass
+from quanttui.io.cpu_priority import SHORT_SLICE_NS, read_attr
 from quanttui.io.load_pool import LoadPool, PooledClient, default_workers
 from quanttui.io.openai_client import RequestOptions, Timeouts
 
@@ -95,3 +98,25 @@ async def test_a_request_the_worker_cannot_run_fails_alone():
         assert pool.workers[0].alive  # the worker goes on
     finally:
         await pool.aclose()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sched_setattr is Linux's")
+async def test_workers_run_first_on_a_shared_core_and_the_session_gets_its_priority_back():
+    """Workers: own process group (a terminal's Ctrl-C reaches the session only) in the session's
+    own session, hence its autogroup, where priorities compare; the shortest slice. The session's
+    thread: SCHED_BATCH while they run, as before once they are closed."""
+    before = read_attr()
+    pool = LoadPool(1, lambda source, window: None)
+    await pool.start()
+    pid = pool.workers[0].process.pid
+    try:
+        assert os.getpgid(pid) == pid != os.getpgid(0)
+        assert os.getsid(pid) == os.getsid(0)
+        assert pool.session_yields and read_attr()[0] == os.SCHED_BATCH
+        if "0.1 ms slice" in pool.event_loop:  # Linux 6.12 on
+            assert read_attr(pid) == (os.SCHED_OTHER, before[1], SHORT_SLICE_NS)
+        else:
+            assert read_attr(pid)[2] != SHORT_SLICE_NS
+    finally:
+        await pool.aclose()
+    assert read_attr() == before

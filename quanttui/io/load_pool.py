@@ -1,9 +1,9 @@
 """Load worker processes seen from the session: requests go out, timed outcomes come back.
 
-`LoadPool` starts N `python -m quanttui.io.load_worker` children (own process group, so a
-terminal's Ctrl-C or hang-up reaches the session, which stops them in order; not their own session,
-which would put them in another autogroup, where the session's lower priority means nothing) and hands out one
-`PooledClient` per endpoint, with the same `stream_chat` as `OpenAIStreamClient`. A request goes
+`LoadPool` starts N `python -m quanttui.io.load_worker` children in their own process group, so a
+terminal's Ctrl-C or hang-up reaches the session, which stops them in order (not in their own
+session: that is another autogroup, where the session giving way to them would count for nothing),
+and hands out one `PooledClient` per endpoint, with the same `stream_chat` as `OpenAIStreamClient`. A request goes
 to the worker with the fewest requests in flight. Each worker's probe window comes back once a
 second through `on_sample`. A worker that dies fails its requests in flight as `client_failed`
 and gets no more; when none is left every request fails that way (the session goes on and says so).

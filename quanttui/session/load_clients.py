@@ -67,7 +67,8 @@ class LoadClients:
         if isinstance(self.pool, RayLoadPool):
             return f"{self.workers} Ray load worker{'s' if self.workers > 1 else ''} ({self.pool.event_loop})"
         if self.pool is not None:
-            yields = "; the session gives way to it" if self.pool.session_yields else ""
+            them = "them" if self.workers > 1 else "it"
+            yields = f"; the session gives way to {them}" if self.pool.session_yields else ""
             return f"{self.workers} load worker process{'es' if self.workers > 1 else ''} ({self.pool.event_loop}{yields})"
         return "the session's own event loop"
 

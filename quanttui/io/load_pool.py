@@ -3,10 +3,11 @@
 `LoadPool` starts N `python -m quanttui.io.load_worker` children in their own process group, so a
 terminal's Ctrl-C or hang-up reaches the session, which stops them in order (not in their own
 session: that is another autogroup, where the session giving way to them would count for nothing),
-and hands out one `PooledClient` per endpoint, with the same `stream_chat` as `OpenAIStreamClient`. A request goes
-to the worker with the fewest requests in flight. Each worker's probe window comes back once a
-second through `on_sample`. A worker that dies fails its requests in flight as `client_failed`
-and gets no more; when none is left every request fails that way (the session goes on and says so).
+and hands out one `PooledClient` per endpoint, with the same `stream_chat` as
+`OpenAIStreamClient`. A request goes to the worker with the fewest requests in flight. Each
+worker's probe window comes back once a second through `on_sample`. A worker that dies fails its
+requests in flight as `client_failed` and gets no more; when none is left every request fails that
+way (the session goes on and says so).
 """
 
 from __future__ import annotations
